@@ -1,0 +1,19 @@
+//! `cutover.toml`: the schema, its validation and the presets `cutover init` writes.
+//!
+//! Parsing goes straight from TOML into validated types: every newtype checks its value inside
+//! `Deserialize`, so a bad value fails with the span of that value, and the caller gets
+//! `cutover.toml:LINE:COL: message`. Nothing here touches the network or a host.
+
+mod duration;
+mod error;
+mod host;
+mod load;
+mod model;
+mod preset;
+
+pub use duration::HumanDuration;
+pub use error::ConfigError;
+pub use host::{DeployPath, HostSpec};
+pub use load::{Config, DEFAULT_FILE};
+pub use model::{App, AppName, AppUrl, Environment, Exclude, Hooks, KeepReleases, SharedPath, Ssh};
+pub use preset::Preset;

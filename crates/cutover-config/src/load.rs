@@ -1,0 +1,200 @@
+//! Reading `cutover.toml` into a [`Config`], with every error pointing at `file:line:col`.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use crate::model::Environments;
+use crate::{App, ConfigError, Environment, Hooks, Ssh};
+
+pub const DEFAULT_FILE: &str = "cutover.toml";
+
+/// A validated config. Relative paths in it are already resolved against the file's directory.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    /// BLAKE3 of the file's bytes: gates recorded for one config do not count for another.
+    pub hash: String,
+    pub app: App,
+    pub hooks: Hooks,
+    pub ssh: Ssh,
+    envs: Environments,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    version: Spanned<i64>,
+    app: App,
+    #[serde(default)]
+    hooks: Hooks,
+    #[serde(default)]
+    env: Environments,
+    #[serde(default)]
+    ssh: Ssh,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses `text` as if read from `path` (used for messages and to resolve relative paths).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let invalid = |span: Option<Range<usize>>, message: String| invalid(path, text, span, message);
+        let file: File = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().replace("unknown field", "unknown key");
+            invalid(e.span(), message)
+        })?;
+        if *file.version.get_ref() != 1 {
+            return Err(invalid(
+                Some(file.version.span()),
+                format!("unsupported config version {} (this cutover reads version 1)", file.version.get_ref()),
+            ));
+        }
+        for (name, env) in &file.env {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(invalid(
+                    Some(env.span()),
+                    format!("environment name `{name}` may use only letters, digits, `-` and `_`"),
+                ));
+            }
+            let hosts = &env.get_ref().hosts;
+            if hosts.get_ref().is_empty() {
+                return Err(invalid(Some(hosts.span()), format!("environment `{name}` has no hosts")));
+            }
+            for (i, host) in hosts.get_ref().iter().enumerate() {
+                if hosts.get_ref()[..i].contains(host) {
+                    return Err(invalid(
+                        Some(hosts.span()),
+                        format!("host `{host}` is listed twice in environment `{name}`"),
+                    ));
+                }
+            }
+        }
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { dir.join(p) };
+        let mut app = file.app;
+        app.source = resolve(&app.source);
+        let mut ssh = file.ssh;
+        ssh.config = ssh.config.as_deref().map(resolve);
+        Ok(Self {
+            path: path.to_owned(),
+            hash: blake3::hash(text.as_bytes()).to_hex().to_string(),
+            app,
+            hooks: file.hooks,
+            ssh,
+            envs: file.env,
+        })
+    }
+
+    pub fn env(&self, name: &str) -> Result<&Environment, ConfigError> {
+        self.envs.get(name).map(Spanned::get_ref).ok_or_else(|| ConfigError::UnknownEnv {
+            name: name.to_owned(),
+            path: self.path.clone(),
+            defined: if self.envs.is_empty() {
+                "none".to_owned()
+            } else {
+                self.envs.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            },
+        })
+    }
+
+    pub fn env_names(&self) -> impl Iterator<Item = &str> {
+        self.envs.keys().map(String::as_str)
+    }
+}
+
+fn invalid(path: &Path, text: &str, span: Option<Range<usize>>, message: String) -> ConfigError {
+    let Some(span) = span else {
+        return ConfigError::Invalid { location: path.display().to_string(), message, snippet: None };
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line_no = text[..start].matches('\n').count() + 1;
+    let col = text[line_start..start].chars().count() + 1;
+    let source_line = &text[line_start..line_end];
+    let snippet = format!("{source_line}\n{}^", " ".repeat(col - 1));
+    ConfigError::Invalid { location: format!("{}:{line_no}:{col}", path.display()), message, snippet: Some(snippet) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"version = 1
+[app]
+name = "shop"
+shared = ["storage/", ".env"]
+
+[env.production]
+url = "https://shop.example"
+hosts = ["deploy@web1", "ssh://deploy@10.0.0.2:2222", "local"]
+path = "~/shop"
+
+[ssh]
+config = "ssh_config"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/app/cutover.toml"), text)
+    }
+
+    fn location_and_message(text: &str) -> (String, String) {
+        match parse(text).unwrap_err() {
+            ConfigError::Invalid { location, message, .. } => (location, message),
+            other => panic!("expected an invalid-config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn good_config_resolves_paths_against_its_directory() {
+        let config = parse(GOOD).unwrap();
+        assert_eq!(config.app.source, Path::new("/etc/app/."));
+        assert_eq!(config.ssh.config.as_deref(), Some(Path::new("/etc/app/ssh_config")));
+        assert_eq!(config.env("production").unwrap().hosts().len(), 3);
+        assert_eq!(config.app.shared[0].path, "storage");
+        assert!(config.app.shared[0].is_dir);
+        assert_eq!(config.app.keep_releases.0, 5);
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_its_line_and_column() {
+        let text = GOOD.replace("hosts =", "hots =");
+        let (location, message) = location_and_message(&text);
+        assert_eq!(location, "/etc/app/cutover.toml:8:1");
+        assert!(message.starts_with("unknown key `hots`"), "{message}");
+    }
+
+    #[test]
+    fn bad_value_points_at_the_value() {
+        let text = GOOD.replace("path = \"~/shop\"", "path = \"shop\"");
+        let (location, message) = location_and_message(&text);
+        assert_eq!(location, "/etc/app/cutover.toml:9:8");
+        assert!(message.contains("must be absolute or start with `~/`"), "{message}");
+    }
+
+    #[test]
+    fn wrong_version_and_duplicate_hosts_are_errors_with_spans() {
+        let (location, message) = location_and_message(&GOOD.replace("version = 1", "version = 2"));
+        assert_eq!(location, "/etc/app/cutover.toml:1:11");
+        assert!(message.contains("unsupported config version 2"));
+        let (location, message) = location_and_message(&GOOD.replace("\"local\"]", "\"deploy@web1\"]"));
+        assert_eq!(location, "/etc/app/cutover.toml:8:9");
+        assert!(message.contains("listed twice"));
+    }
+
+    #[test]
+    fn unknown_environment_lists_the_defined_ones() {
+        let err = parse(GOOD).unwrap().env("staging").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment `staging` is not defined in `/etc/app/cutover.toml` (defined: `production`)"
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! The validated sections of `cutover.toml`. Every field's type checks its own value.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Deserializer};
+use serde_spanned::Spanned;
+
+use crate::{DeployPath, HostSpec, HumanDuration, Preset};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    pub name: AppName,
+    #[serde(default)]
+    pub preset: Preset,
+    /// The directory that is released; relative paths resolve against the config file's directory.
+    #[serde(default = "dot")]
+    pub source: PathBuf,
+    /// Run locally in `source` (with `sh -c`) before the manifest is made.
+    pub build: Option<String>,
+    /// Glob patterns of files never uploaded. A trailing `/` names a directory and all below it;
+    /// a pattern without `/` matches a name at any depth.
+    #[serde(default)]
+    pub exclude: Vec<Exclude>,
+    /// Paths that outlive releases, kept in `shared/` and linked into each release.
+    #[serde(default)]
+    pub shared: Vec<SharedPath>,
+    #[serde(default)]
+    pub keep_releases: KeepReleases,
+}
+
+fn dot() -> PathBuf {
+    PathBuf::from(".")
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    #[serde(default)]
+    pub before_switch: Vec<String>,
+    #[serde(default)]
+    pub after_switch: Vec<String>,
+    #[serde(default)]
+    pub after_rollback: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub url: Option<AppUrl>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub hosts: Spanned<Vec<HostSpec>>,
+    pub path: DeployPath,
+}
+
+impl Environment {
+    pub fn hosts(&self) -> &[HostSpec] {
+        self.hosts.get_ref()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ssh {
+    /// Passed to every ssh invocation as `-F FILE`.
+    pub config: Option<PathBuf>,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+}
+
+impl Default for Ssh {
+    fn default() -> Self {
+        Self { config: None, connect_timeout: default_connect_timeout() }
+    }
+}
+
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+
+pub(crate) type Environments = BTreeMap<String, Spanned<Environment>>;
+
+macro_rules! validated_string {
+    ($(#[$doc:meta])* $name:ident, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(&text).map_err(serde::de::Error::custom)?;
+                Ok(Self(text))
+            }
+        }
+    };
+}
+
+validated_string!(
+    /// An app name: letters, digits, `.`, `_`, `-`.
+    AppName,
+    |s| {
+        if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+            return Err(format!("app name `{s}` may use only letters, digits, `.`, `_` and `-`"));
+        }
+        Ok(())
+    }
+);
+
+validated_string!(
+    /// An `http://` or `https://` URL with a host.
+    AppUrl,
+    |s| {
+        let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+        match rest {
+            Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !s.contains(char::is_whitespace) => Ok(()),
+            _ => Err(format!("`{s}` is not an http:// or https:// URL with a host")),
+        }
+    }
+);
+
+validated_string!(
+    /// A glob pattern of files to leave out of a release.
+    Exclude,
+    |s| {
+        globset::Glob::new(s.trim_end_matches('/'))
+            .map(|_| ())
+            .map_err(|e| format!("invalid exclude pattern `{s}`: {e}"))
+    }
+);
+
+/// A path inside a release that lives in `shared/` instead. `storage/` is a directory, `.env` a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedPath {
+    pub path: String,
+    pub is_dir: bool,
+}
+
+impl<'de> Deserialize<'de> for SharedPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let path = text.trim_end_matches('/');
+        let bad = path.is_empty()
+            || text.starts_with('/')
+            || path.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+            || path.chars().any(|c| c.is_control());
+        if bad {
+            return Err(serde::de::Error::custom(format!(
+                "shared path `{text}` must be relative to the release, without `.` or `..`"
+            )));
+        }
+        Ok(Self { path: path.to_owned(), is_dir: text.ends_with('/') })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepReleases(pub u32);
+
+impl Default for KeepReleases {
+    fn default() -> Self {
+        Self(5)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeepReleases {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if !(2..=1000).contains(&n) {
+            return Err(serde::de::Error::custom(format!(
+                "keep_releases is {n}; it must be between 2 and 1000 so a rollback target always remains"
+            )));
+        }
+        Ok(Self(n as u32))
+    }
+}

@@ -1,0 +1,118 @@
+//! Presets: the commented `cutover.toml` that `cutover init` writes for each kind of app.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    #[default]
+    Generic,
+    Laravel,
+    Wordpress,
+}
+
+impl Preset {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "generic" => Some(Self::Generic),
+            "laravel" => Some(Self::Laravel),
+            "wordpress" => Some(Self::Wordpress),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Generic => "generic",
+            Self::Laravel => "laravel",
+            Self::Wordpress => "wordpress",
+        }
+    }
+
+    /// A complete, valid config with a comment on every setting.
+    pub fn template(self, app_name: &str) -> String {
+        let (exclude, shared, build, before, after) = match self {
+            Self::Generic => {
+                (r#"[".git/", "node_modules/", ".env"]"#, r#"[]"#, "# build = \"npm ci && npm run build\"", "[]", "[]")
+            }
+            Self::Laravel => (
+                r#"[".git/", "node_modules/", "vendor/", "storage/", ".env", "tests/"]"#,
+                r#"["storage/", ".env"]"#,
+                "# build = \"npm ci && npm run build\"",
+                r#"["composer install --no-dev --no-interaction --prefer-dist --optimize-autoloader", "php artisan config:cache", "php artisan route:cache", "php artisan view:cache"]"#,
+                r#"["php artisan queue:restart"]"#,
+            ),
+            Self::Wordpress => (
+                r#"[".git/", "wp-config.php", "wp-content/uploads/", "wp-content/cache/"]"#,
+                r#"["wp-content/uploads/", "wp-config.php"]"#,
+                "# build = \"composer install --no-dev\"",
+                "[]",
+                "[]",
+            ),
+        };
+        format!(
+            r#"# cutover.toml: how `cutover` takes {app_name} from staging to production.
+# Reference: `cutover config check` validates this file; errors point at line and column.
+version = 1
+
+[app]
+name = "{app_name}"
+preset = "{preset}"
+# The directory that is released (relative to this file).
+source = "."
+# Runs here, before upload, in `source`.
+{build}
+# Never uploaded. A trailing `/` is a directory; a pattern without `/` matches at any depth.
+exclude = {exclude}
+# Outlive releases: kept in `shared/` on each host and linked into every release.
+shared = {shared}
+# Releases kept on each host. The current one and the rollback target are never removed.
+keep_releases = 5
+
+[hooks]
+# Run on each host, in the new release's directory, before any host switches. A failure stops
+# the deploy and nothing switches.
+before_switch = {before}
+# Run after every host switched. A failure rolls every host back (exit code 5).
+after_switch = {after}
+# Run after a rollback, in the release rolled back to.
+after_rollback = []
+
+[env.staging]
+url = "https://staging.example.com"
+# `local`, an alias from your ssh config, `user@host`, or `ssh://user@host:port`.
+hosts = ["deploy@staging.example.com"]
+# Absolute, or `~/…` for the SSH user's home (shared hosting).
+path = "~/{app_name}"
+
+[env.production]
+url = "https://example.com"
+aliases = ["www.example.com"]
+hosts = ["deploy@web1.example.com"]
+path = "~/{app_name}"
+
+[ssh]
+# config = "ssh_config"   # passed to ssh as `-F FILE`; by default your own ~/.ssh/config applies
+connect_timeout = "10s"
+"#,
+            preset = self.name(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    #[test]
+    fn every_preset_template_is_a_valid_config() {
+        for preset in [Preset::Generic, Preset::Laravel, Preset::Wordpress] {
+            let text = preset.template("shop");
+            let config = Config::parse(std::path::Path::new("cutover.toml"), &text)
+                .unwrap_or_else(|e| panic!("{} template: {e}", preset.name()));
+            assert_eq!(config.app.preset, preset);
+            assert!(config.env("production").is_ok());
+        }
+    }
+}

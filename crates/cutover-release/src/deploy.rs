@@ -1,0 +1,273 @@
+//! A deploy: build, hash, lock every host, prepare the release everywhere, and only when every
+//! host is prepared switch them all; undo the switch if any host fails it, roll back if an
+//! `after_switch` hook fails, then clean up old releases.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use cutover_config::{App, Hooks};
+use cutover_remote::journal::{Cause, Event, Kind};
+use cutover_remote::lock::LockInfo;
+use cutover_remote::{HostState, Identity, RemoteError, Stdin, Target};
+
+use crate::error::hosts_of as hosts;
+use crate::fleet::split;
+use crate::upload::{Delta, write_tar};
+use crate::{DeployReport, Excludes, Fleet, HostUpload, Manifest, Outcome, ReleaseError, Reporter, retention, scripts};
+
+#[derive(Debug, Clone, Copy)]
+pub struct DeployRequest<'a> {
+    pub app: &'a App,
+    pub hooks: &'a Hooks,
+    /// How the command was invoked, for the lock (`cutover deploy`).
+    pub command: &'a str,
+}
+
+pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -> Result<DeployReport, ReleaseError> {
+    build(req.app, reporter)?;
+    reporter.step(None, &format!("hashing `{}`", req.app.source.display()));
+    let excludes = Excludes::new(req.app.exclude.iter().map(|e| e.as_str()));
+    let manifest = Manifest::scan(&req.app.source, &excludes)?;
+    let lock = LockInfo::new(req.command);
+    let states = fleet.lock(&lock, true)?;
+    let result = Deploy { fleet, req, manifest: &manifest, states: &states, who: &lock.holder, reporter }.run();
+    fleet.release(&lock);
+    result
+}
+
+fn build(app: &App, reporter: &dyn Reporter) -> Result<(), ReleaseError> {
+    let Some(command) = &app.build else { return Ok(()) };
+    reporter.step(None, &format!("building: {command}"));
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(&app.source)
+        .status()
+        .map_err(|source| ReleaseError::Source { path: app.source.display().to_string(), source })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(ReleaseError::Build { command: command.clone(), status: status.to_string() })
+    }
+}
+
+struct Deploy<'a> {
+    fleet: &'a Fleet,
+    req: &'a DeployRequest<'a>,
+    manifest: &'a Manifest,
+    states: &'a [HostState],
+    who: &'a Identity,
+    reporter: &'a dyn Reporter,
+}
+
+impl Deploy<'_> {
+    fn run(&self) -> Result<DeployReport, ReleaseError> {
+        let id = new_release_id(self.states);
+        let hash = self.manifest.hash();
+        let previous: Vec<Option<&str>> = self.states.iter().map(|s| s.current.as_deref()).collect();
+        let distinct: BTreeSet<_> = previous.iter().collect();
+        if distinct.len() > 1 {
+            let on =
+                self.states.iter().map(|s| format!("`{}` on {}", s.host, s.current.as_deref().unwrap_or("nothing")));
+            self.reporter.warn(
+                None,
+                &format!(
+                    "hosts were on different releases ({}); this deploy puts them all on {id}",
+                    on.collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        self.reporter.step(
+            None,
+            &format!("release {id}: {} files, {} bytes", self.manifest.files().count(), self.manifest.total_bytes()),
+        );
+
+        // Phase 1: prepare everywhere; nothing is live yet.
+        let prepared = self.fleet.each(|i, t| self.prepare(t, &self.states[i], &id, &hash));
+        let (uploads, errors) = split(prepared);
+        if !errors.is_empty() {
+            let reason = format!("preparation failed on {}", hosts(&errors));
+            self.fleet.each(|_, t| self.fleet.record(t, &[self.event(Kind::Failed, &id).reason(&reason)]).ok());
+            return Err(ReleaseError::Hosts {
+                step: format!("preparing release {id}"),
+                errors,
+                outcome: Outcome::Unchanged,
+            });
+        }
+
+        // Phase 2: every host is prepared; switch them all.
+        self.reporter.step(None, &format!("switching {} host(s) to {id}", self.fleet.targets.len()));
+        let switched = self.fleet.each(|i, t| {
+            let before = [self.event(Kind::Switch, &id).from(previous[i]).cause(Cause::Deploy)];
+            let after = self.event(Kind::Switched, &id).from(previous[i]).cause(Cause::Deploy);
+            t.run("switching `current`", &scripts::switch(&self.fleet.root, Some(&id), &before, &after), Stdin::Null)
+        });
+        let (_, errors) = split(switched);
+        if !errors.is_empty() {
+            // Some host did not switch: put every host back where it was. A host whose switch
+            // failed is put back too, since the failure may have come after the rename.
+            self.reporter.warn(None, &format!("switch failed on {}; putting every host back", hosts(&errors)));
+            let reason = format!("switch failed on {}", hosts(&errors));
+            self.back(&id, &previous, Cause::Revert, &reason)?;
+            return Err(ReleaseError::Hosts {
+                step: format!("switching to {id}"),
+                errors,
+                outcome: Outcome::Unchanged,
+            });
+        }
+
+        // Phase 3: after_switch hooks; a failure rolls every host back.
+        let hooks =
+            self.fleet.each(|i, t| self.hooks(t, "after_switch", &self.req.hooks.after_switch, &id, previous[i]));
+        let (_, errors) = split(hooks);
+        if !errors.is_empty() {
+            self.reporter.warn(None, &format!("after_switch failed on {}; rolling every host back", hosts(&errors)));
+            let reason = format!("after_switch hook failed on {}", hosts(&errors));
+            self.back(&id, &previous, Cause::Rollback, &reason)?;
+            let to = previous[0].map_or("no release (the first deploy was undone)".to_owned(), |p| format!("`{p}`"));
+            return Err(ReleaseError::RolledBack { release: id, to, errors });
+        }
+
+        // Phase 4: retention; a failure here is only a warning.
+        let keep = self.req.app.keep_releases.0 as usize;
+        let removed = self.fleet.each(|_, t| match retention::clean(self.fleet, t, keep, self.who) {
+            Ok(removed) => removed,
+            Err(e) => {
+                self.reporter.warn(Some(t.name()), &format!("cleanup of old releases failed: {e}"));
+                Vec::new()
+            }
+        });
+        let hosts = uploads.into_iter().zip(removed).map(|(mut u, r)| {
+            u.removed = r;
+            u
+        });
+        Ok(DeployReport {
+            env: self.fleet.env_name.clone(),
+            release: id,
+            previous: previous[0].map(str::to_owned),
+            manifest: hash,
+            files: self.manifest.files().count(),
+            app_bytes: self.manifest.total_bytes(),
+            hosts: hosts.collect(),
+        })
+    }
+
+    fn event(&self, kind: Kind, id: &str) -> Event {
+        Event::new(kind, Some(id), self.who)
+    }
+
+    /// Uploads the release to one host and makes it complete there, without touching `current`.
+    fn prepare(&self, t: &dyn Target, state: &HostState, id: &str, hash: &str) -> Result<HostUpload, RemoteError> {
+        let host = t.name();
+        let root = &self.fleet.root;
+        let base_manifest = state.current_manifest.as_deref().and_then(Manifest::from_json);
+        let base = state.current.as_deref().filter(|c| base_manifest.is_some() && state.on_disk.iter().any(|d| d == c));
+        let delta = Delta::between(self.manifest, base.and(base_manifest.as_ref()));
+        let prepare = self.event(Kind::Prepare, id).from(state.current.as_deref()).manifest(hash);
+        self.reporter.step(
+            Some(host),
+            &format!("linking {} unchanged file(s) from {}", delta.link.len(), base.unwrap_or("nothing")),
+        );
+        t.run("linking unchanged files", &scripts::link(root, id, base, &prepare), Stdin::Bytes(&delta.link_list()))?;
+
+        self.reporter.upload_start(host, delta.send_files(), delta.send_bytes());
+        let mut sent = 0;
+        let mut write = |pipe: &mut dyn Write| {
+            sent = write_tar(&self.req.app.source, &delta.send, pipe, &mut |n| self.reporter.upload_progress(host, n))?;
+            Ok(())
+        };
+        t.run("uploading", &scripts::unpack(root, id), Stdin::Writer(&mut write))?;
+        self.reporter.upload_done(host);
+
+        let manifest_json = self.manifest.to_json();
+        t.run(
+            "linking shared paths",
+            &scripts::finish(root, id, &self.req.app.shared),
+            Stdin::Bytes(manifest_json.as_bytes()),
+        )?;
+        self.hooks(t, "before_switch", &self.req.hooks.before_switch, id, state.current.as_deref())?;
+        self.fleet.record(t, &[self.event(Kind::Prepared, id).manifest(hash)])?;
+        Ok(HostUpload {
+            host: host.to_owned(),
+            base: base.map(str::to_owned),
+            linked_files: delta.link.len(),
+            sent_files: delta.send_files(),
+            sent_bytes: sent,
+            removed: Vec::new(),
+        })
+    }
+
+    fn hooks(
+        &self,
+        t: &dyn Target,
+        phase: &str,
+        hooks: &[String],
+        id: &str,
+        previous: Option<&str>,
+    ) -> Result<(), RemoteError> {
+        run_hooks(self.fleet, t, phase, hooks, id, previous, self.reporter)
+    }
+
+    /// Puts every host back on its previous release and marks `id` failed.
+    fn back(&self, id: &str, previous: &[Option<&str>], cause: Cause, reason: &str) -> Result<(), ReleaseError> {
+        let results = self.fleet.each(|i, t| {
+            let before = [
+                self.event(Kind::Failed, id).reason(reason),
+                Event::new(Kind::Switch, previous[i], self.who).from(Some(id)).cause(cause),
+            ];
+            let after = Event::new(Kind::Switched, previous[i], self.who).from(Some(id)).cause(cause);
+            t.run("switching back", &scripts::switch(&self.fleet.root, previous[i], &before, &after), Stdin::Null)?;
+            if let (Cause::Rollback, Some(prev)) = (cause, previous[i])
+                && let Err(e) = self.hooks(t, "after_rollback", &self.req.hooks.after_rollback, prev, Some(id))
+            {
+                self.reporter.warn(Some(t.name()), &e.to_string());
+            }
+            Ok::<_, RemoteError>(())
+        });
+        let (_, errors) = split(results);
+        if errors.is_empty() {
+            return Ok(());
+        }
+        Err(ReleaseError::Partial {
+            detail: format!(
+                "release {id} failed and could not be undone on {}:\n{}",
+                hosts(&errors),
+                errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+            ),
+        })
+    }
+}
+
+/// Runs `hooks` one after another in release `id` on one host, streaming their output.
+pub(crate) fn run_hooks(
+    fleet: &Fleet,
+    t: &dyn Target,
+    phase: &str,
+    hooks: &[String],
+    id: &str,
+    previous: Option<&str>,
+    reporter: &dyn Reporter,
+) -> Result<(), RemoteError> {
+    let host = t.name();
+    for hook in hooks {
+        reporter.step(Some(host), &format!("{phase}: {hook}"));
+        let script = scripts::hook(&fleet.root, id, &fleet.env_name, previous, hook);
+        t.run_streaming(&format!("{phase} hook `{hook}`"), &script, &|_, line| reporter.hook_line(host, line))?;
+    }
+    Ok(())
+}
+
+/// One id per deploy, the same on every host: the UTC time, made unique against every release
+/// any host has heard of.
+fn new_release_id(states: &[HostState]) -> String {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let base = time::OffsetDateTime::now_utc().format(&format).expect("time formats");
+    let taken: BTreeSet<&str> = states
+        .iter()
+        .flat_map(|s| s.on_disk.iter().map(String::as_str).chain(s.journal.iter().filter_map(|e| e.release.as_deref())))
+        .collect();
+    std::iter::once(base.clone())
+        .chain((2..).map(|n| format!("{base}-{n}")))
+        .find(|id| !taken.contains(id.as_str()))
+        .expect("an unused id exists")
+}

@@ -1,0 +1,86 @@
+//! Errors of the release engine, each naming the hosts and the step, and saying what state
+//! production was left in ([`Outcome`]), which the binary turns into an exit code.
+
+use cutover_remote::RemoteError;
+
+/// What a failed command did to production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing changed on any host's `current`.
+    Unchanged,
+    /// Refused before starting: the lock is held, or a rule forbids it.
+    Blocked,
+    /// A change started and did not finish everywhere; `cutover status` shows where.
+    Partial,
+    /// The release failed after the switch and every host was put back.
+    RolledBack,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("failed to read the app in `{path}`")]
+    Source {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not valid UTF-8; cutover releases only UTF-8 file names")]
+    NonUtf8Path { path: String },
+    #[error("build command `{command}` failed ({status})")]
+    Build { command: String, status: String },
+    #[error("{step} failed on {}:\n{}", hosts_of(errors), list(errors))]
+    Hosts { step: String, errors: Vec<RemoteError>, outcome: Outcome },
+    #[error("the deploy lock is held:\n{}", holders.join("\n"))]
+    Locked { holders: Vec<String>, any_stale: bool },
+    #[error("nothing to roll back to on `{host}`: {detail}")]
+    NothingToRollBack { host: String, detail: String },
+    #[error("{detail}")]
+    Refused { detail: String },
+    #[error("{detail}")]
+    Partial { detail: String },
+    #[error("release `{release}` failed after the switch and every host was rolled back to {to}:\n{}", list(errors))]
+    RolledBack { release: String, to: String, errors: Vec<RemoteError> },
+}
+
+pub(crate) fn hosts_of(errors: &[RemoteError]) -> String {
+    let mut hosts: Vec<String> = errors.iter().map(|e| format!("`{}`", e.host())).collect();
+    hosts.dedup();
+    hosts.join(", ")
+}
+
+fn list(errors: &[RemoteError]) -> String {
+    errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+}
+
+impl ReleaseError {
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::Hosts { outcome, .. } => *outcome,
+            Self::Locked { .. } => Outcome::Blocked,
+            Self::Partial { .. } => Outcome::Partial,
+            Self::RolledBack { .. } => Outcome::RolledBack,
+            Self::Source { .. }
+            | Self::NonUtf8Path { .. }
+            | Self::Build { .. }
+            | Self::NothingToRollBack { .. }
+            | Self::Refused { .. } => Outcome::Unchanged,
+        }
+    }
+
+    /// What the user can do about it, where there is something.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Locked { any_stale: true, .. } => Some(
+                "the holder's process is gone: break the lock with `cutover unlock --reason \"…\"`".into(),
+            ),
+            Self::Locked { .. } => Some(
+                "wait for that command to finish; if its process is gone, run `cutover unlock --reason \"…\"`".into(),
+            ),
+            Self::Partial { .. } => Some("run `cutover status` to see which host is on which release".into()),
+            Self::Hosts { errors, .. } if errors.iter().any(|e| matches!(e, RemoteError::HostKey { .. })) => Some(
+                "check the host's key fingerprint, then add it with `ssh-keyscan HOST >> ~/.ssh/known_hosts` or by connecting once with ssh".into(),
+            ),
+            _ => None,
+        }
+    }
+}

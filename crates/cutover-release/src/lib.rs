@@ -1,0 +1,31 @@
+//! The release engine: what a deploy, a rollback and the cleanup after them do on a set of
+//! hosts, and in which order, so that `current` always points at a complete release and a
+//! rollback is always one command away.
+//!
+//! It reaches hosts only through `cutover_remote::Target` and reports progress only through
+//! [`Reporter`]; it never prints.
+
+mod deploy;
+mod error;
+mod exclude;
+mod fleet;
+mod history;
+mod manifest;
+mod report;
+mod reporter;
+mod retention;
+mod rollback;
+mod scripts;
+mod status;
+mod upload;
+
+pub use deploy::{DeployRequest, deploy};
+pub use error::{Outcome, ReleaseError};
+pub use exclude::Excludes;
+pub use fleet::Fleet;
+pub use history::{History, ReleaseState};
+pub use manifest::{Entry, EntryKind, Manifest};
+pub use report::{DeployReport, HostUpload, RollbackReport};
+pub use reporter::{NullReporter, Reporter};
+pub use rollback::{RollbackRequest, rollback};
+pub use status::{HostStatus, ReleaseRow, UnlockReport, releases, status, unlock};

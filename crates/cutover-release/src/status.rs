@@ -1,0 +1,131 @@
+//! Read-only views of an environment (`status`, `releases`) and breaking a lock by hand.
+
+use std::collections::BTreeMap;
+
+use cutover_remote::journal::{Event, Kind};
+use cutover_remote::lock::LockInfo;
+use cutover_remote::{Identity, LockState, Stdin};
+use serde::Serialize;
+
+use crate::error::hosts_of;
+use crate::fleet::split;
+use crate::{Fleet, History, Outcome, ReleaseError, ReleaseState, scripts};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostStatus {
+    pub host: String,
+    /// False when nothing was ever deployed to this path.
+    pub deployed: bool,
+    pub current: Option<String>,
+    pub rollback_target: Option<String>,
+    pub releases_on_disk: usize,
+    pub lock: Option<LockView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LockView {
+    pub holder: String,
+    /// `Some(true)`: held by a process on this machine that is gone.
+    pub stale: Option<bool>,
+}
+
+pub fn status(fleet: &Fleet) -> Result<Vec<HostStatus>, ReleaseError> {
+    let (states, errors) = split(fleet.inspect(false));
+    if !errors.is_empty() {
+        return Err(ReleaseError::Hosts { step: "reading status".into(), errors, outcome: Outcome::Unchanged });
+    }
+    Ok(states
+        .into_iter()
+        .map(|s| {
+            let history = History::from_events(&s.journal);
+            let lock = match &s.lock {
+                LockState::Held(info) => Some(LockView { holder: info.describe(), stale: info.stale() }),
+                LockState::Unreadable(text) => {
+                    Some(LockView { holder: format!("unreadable lock: {}", text.trim()), stale: None })
+                }
+                LockState::Free | LockState::Acquired => None,
+            };
+            HostStatus {
+                rollback_target: history.rollback_target(s.current.as_deref(), &s.on_disk),
+                host: s.host,
+                deployed: s.exists && !s.journal.is_empty(),
+                current: s.current,
+                releases_on_disk: s.on_disk.len(),
+                lock,
+            }
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseRow {
+    pub id: String,
+    pub manifest: Option<String>,
+    /// The release's state on each host.
+    pub hosts: BTreeMap<String, ReleaseState>,
+    pub failure: Option<String>,
+}
+
+/// Every release any host's journal names, oldest first, with its state on each host.
+pub fn releases(fleet: &Fleet) -> Result<Vec<ReleaseRow>, ReleaseError> {
+    let (states, errors) = split(fleet.inspect(false));
+    if !errors.is_empty() {
+        return Err(ReleaseError::Hosts { step: "reading releases".into(), errors, outcome: Outcome::Unchanged });
+    }
+    let mut rows: Vec<ReleaseRow> = Vec::new();
+    for state in &states {
+        let history = History::from_events(&state.journal);
+        for id in history.releases() {
+            let row = match rows.iter_mut().position(|r| &r.id == id) {
+                Some(i) => &mut rows[i],
+                None => {
+                    rows.push(ReleaseRow { id: id.clone(), manifest: None, hosts: BTreeMap::new(), failure: None });
+                    rows.last_mut().expect("just pushed")
+                }
+            };
+            let mut st = history.state(id, state.current.as_deref());
+            if st == ReleaseState::Good && !state.on_disk.contains(id) {
+                st = ReleaseState::Removed;
+            }
+            row.hosts.insert(state.host.clone(), st);
+            row.manifest = row.manifest.take().or_else(|| history.manifest(id).map(str::to_owned));
+            row.failure = row.failure.take().or_else(|| history.failure_reason(id).map(str::to_owned));
+        }
+    }
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(rows)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnlockReport {
+    /// Host → the lock that was broken there (absent where there was none).
+    pub broken: BTreeMap<String, String>,
+}
+
+/// Breaks the deploy lock on every host, journaling who did it and why.
+pub fn unlock(fleet: &Fleet, reason: &str) -> Result<UnlockReport, ReleaseError> {
+    let who = Identity::current();
+    let results = fleet.each(|_, t| {
+        let event = Event::new(Kind::Unlock, None, &who).reason(reason);
+        let out = t.run("breaking the deploy lock", &scripts::unlock(&fleet.root, &event), Stdin::Null)?;
+        let held = out.stdout.split_once("@@held\n").map(|(_, rest)| rest.trim().to_owned());
+        Ok((t.name().to_owned(), held))
+    });
+    let (done, errors) = split(results);
+    if !errors.is_empty() {
+        return Err(ReleaseError::Hosts {
+            step: format!("unlocking ({} could not be reached)", hosts_of(&errors)),
+            errors,
+            outcome: Outcome::Partial,
+        });
+    }
+    let broken = done
+        .into_iter()
+        .filter_map(|(host, held)| {
+            let held = held?;
+            let text = serde_json::from_str::<LockInfo>(&held).map_or(held, |info| info.describe());
+            Some((host, text))
+        })
+        .collect();
+    Ok(UnlockReport { broken })
+}

@@ -1,0 +1,168 @@
+//! The delta between the app and a host's current release, and the tar stream that carries it.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::{Entry, EntryKind, Manifest};
+
+/// What one host needs: files to hard-link from its current release, entries to send.
+#[derive(Debug)]
+pub struct Delta<'a> {
+    pub link: Vec<&'a str>,
+    pub send: Vec<&'a Entry>,
+}
+
+impl<'a> Delta<'a> {
+    pub fn between(local: &'a Manifest, base: Option<&Manifest>) -> Self {
+        let base: HashMap<&str, &EntryKind> =
+            base.map(|m| m.entries.iter().map(|e| (e.path.as_str(), &e.kind)).collect()).unwrap_or_default();
+        let same = |e: &Entry| base.get(e.path.as_str()) == Some(&&e.kind);
+        let link: Vec<&str> = local
+            .entries
+            .iter()
+            .filter(|e| matches!(e.kind, EntryKind::File { .. }) && same(e))
+            .map(|e| e.path.as_str())
+            .collect();
+        // Linking a file recreates its parent directories; only the others need to travel.
+        let linked_dirs: HashSet<&str> =
+            link.iter().flat_map(|p| p.match_indices('/').map(move |(i, _)| &p[..i])).collect();
+        let send = local
+            .entries
+            .iter()
+            .filter(|e| match e.kind {
+                EntryKind::File { .. } => !same(e),
+                EntryKind::Dir { .. } => !same(e) || !linked_dirs.contains(e.path.as_str()),
+                EntryKind::Symlink { .. } => true,
+            })
+            .collect();
+        Self { link, send }
+    }
+
+    /// The paths to link, NUL-separated, as `xargs -0` reads them.
+    pub fn link_list(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for path in &self.link {
+            out.extend_from_slice(path.as_bytes());
+            out.push(0);
+        }
+        out
+    }
+
+    pub fn send_files(&self) -> usize {
+        self.send.iter().filter(|e| matches!(e.kind, EntryKind::File { .. })).count()
+    }
+
+    pub fn send_bytes(&self) -> u64 {
+        self.send.iter().map(|e| if let EntryKind::File { size, .. } = e.kind { size } else { 0 }).sum()
+    }
+}
+
+/// Writes `entries` of the app at `root` as a tar stream; `progress` gets the running byte count.
+pub fn write_tar(
+    root: &Path,
+    entries: &[&Entry],
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<u64> {
+    let mut counting = Counting { inner: out, count: 0, progress };
+    {
+        let mut builder = tar::Builder::new(&mut counting);
+        builder.mode(tar::HeaderMode::Deterministic);
+        for entry in entries {
+            let mut header = tar::Header::new_gnu();
+            match &entry.kind {
+                EntryKind::Dir { mode } => {
+                    header.set_entry_type(tar::EntryType::Directory);
+                    header.set_mode(*mode);
+                    header.set_size(0);
+                    builder.append_data(&mut header, &entry.path, io::empty())?;
+                }
+                EntryKind::File { mode, size, .. } => {
+                    let file = std::fs::File::open(root.join(&entry.path))
+                        .map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", entry.path)))?;
+                    let mtime = file.metadata()?.modified().ok();
+                    header.set_entry_type(tar::EntryType::Regular);
+                    header.set_mode(*mode);
+                    header.set_size(*size);
+                    if let Some(secs) = mtime.and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()) {
+                        header.set_mtime(secs.as_secs());
+                    }
+                    // A file that shrank since it was hashed makes the archive short: tar fails.
+                    builder.append_data(&mut header, &entry.path, io::Read::take(file, *size))?;
+                }
+                EntryKind::Symlink { target } => {
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    header.set_size(0);
+                    builder.append_link(&mut header, &entry.path, target)?;
+                }
+            }
+        }
+        builder.finish()?;
+    }
+    Ok(counting.count)
+}
+
+struct Counting<'a> {
+    inner: &'a mut dyn Write,
+    count: u64,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        (self.progress)(self.count);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Excludes;
+
+    #[test]
+    fn only_changed_files_travel_and_the_stream_unpacks_with_system_tar() {
+        let app = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(app.path().join("empty")).unwrap();
+        std::fs::create_dir_all(app.path().join("sub")).unwrap();
+        std::fs::write(app.path().join("sub/kept.txt"), "kept").unwrap();
+        for i in 0..20 {
+            std::fs::write(app.path().join(format!("f{i}.txt")), format!("file {i}")).unwrap();
+        }
+        let ex = Excludes::new([]);
+        let v1 = Manifest::scan(app.path(), &ex).unwrap();
+        std::fs::write(app.path().join("f3.txt"), "changed").unwrap();
+        std::fs::write(app.path().join("new.txt"), "new").unwrap();
+        let v2 = Manifest::scan(app.path(), &ex).unwrap();
+
+        let delta = Delta::between(&v2, Some(&v1));
+        let sent: Vec<&str> = delta.send.iter().map(|e| e.path.as_str()).collect();
+        // `empty` has no linked file to recreate it, so it travels; `sub` comes back with its file.
+        assert_eq!(sent, ["empty", "f3.txt", "new.txt"]);
+        assert_eq!(delta.link.len(), 20);
+        assert_eq!(Delta::between(&v2, None).send.len(), 24, "no base: everything travels");
+
+        let mut stream = Vec::new();
+        let n = write_tar(app.path(), &delta.send, &mut stream, &mut |_| {}).unwrap();
+        assert_eq!(n, stream.len() as u64);
+        let out = tempfile::tempdir().unwrap();
+        let mut tar = std::process::Command::new("tar")
+            .args(["-xf", "-", "--no-same-owner"])
+            .current_dir(out.path())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        tar.stdin.take().unwrap().write_all(&stream).unwrap();
+        assert!(tar.wait().unwrap().success());
+        assert_eq!(std::fs::read_to_string(out.path().join("f3.txt")).unwrap(), "changed");
+        assert_eq!(std::fs::read_to_string(out.path().join("new.txt")).unwrap(), "new");
+        assert!(!out.path().join("f1.txt").exists());
+    }
+}

@@ -1,0 +1,176 @@
+//! `.cutover/journal.jsonl`: each host's own record of its releases, one JSON event a line.
+//! It is the source of truth for which releases exist, which failed and what a rollback may use.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Identity, RemoteError, identity::now_rfc3339, shell};
+
+pub const PATH: &str = ".cutover/journal.jsonl";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Upload of a release starts (before any file is written).
+    Prepare,
+    /// The release is complete on this host: files, shared links, before_switch hooks.
+    Prepared,
+    /// `current` is about to point at `release` (was `from`).
+    Switch,
+    /// `current` points at `release`.
+    Switched,
+    /// `release` must never be a rollback target.
+    Failed,
+    Remove,
+    Removed,
+    /// The deploy lock was broken by hand.
+    Unlock,
+    /// Written by a newer cutover; kept, not understood.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Why `current` moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    Deploy,
+    Rollback,
+    /// Another host failed to switch, so this one went back.
+    Revert,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub ts: String,
+    pub event: Kind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// BLAKE3 of the release's manifest: the artifact's identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub user: String,
+    pub machine: String,
+}
+
+impl Event {
+    pub fn new(event: Kind, release: Option<&str>, who: &Identity) -> Self {
+        Self {
+            ts: now_rfc3339(),
+            event,
+            release: release.map(str::to_owned),
+            from: None,
+            cause: None,
+            manifest: None,
+            reason: None,
+            user: who.user.clone(),
+            machine: who.machine.clone(),
+        }
+    }
+
+    pub fn from(mut self, from: Option<&str>) -> Self {
+        self.from = from.map(str::to_owned);
+        self
+    }
+
+    pub fn cause(mut self, cause: Cause) -> Self {
+        self.cause = Some(cause);
+        self
+    }
+
+    pub fn manifest(mut self, hash: &str) -> Self {
+        self.manifest = Some(hash.to_owned());
+        self
+    }
+
+    pub fn reason(mut self, reason: &str) -> Self {
+        self.reason = Some(reason.to_owned());
+        self
+    }
+}
+
+/// A shell fragment that appends `events` to the journal, run from the deploy root.
+pub fn append_script(events: &[Event]) -> String {
+    events
+        .iter()
+        .map(|e| {
+            let line = serde_json::to_string(e).expect("events serialize");
+            format!("printf '%s\\n' {} >> {PATH}\n", shell::quote(&line))
+        })
+        .collect()
+}
+
+/// Parses a journal. A malformed line is an error naming the host and line, except a last line
+/// without its newline: that is a write cut short by a kill, and is left out.
+pub fn parse(host: &str, text: &str) -> Result<Vec<Event>, RemoteError> {
+    let mut events = Vec::new();
+    let complete = text.ends_with('\n') || text.is_empty();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Event>(line) {
+            Ok(event) => events.push(event),
+            Err(_) if i + 1 == lines.len() && !complete => break,
+            Err(e) => {
+                return Err(RemoteError::Journal { host: host.to_owned(), line: i + 1, detail: e.to_string() });
+            }
+        }
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who() -> Identity {
+        Identity { user: "ana".into(), machine: "laptop".into(), pid: 7 }
+    }
+
+    #[test]
+    fn appended_events_parse_back_through_a_real_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".cutover")).unwrap();
+        let events = vec![
+            Event::new(Kind::Prepare, Some("r1"), &who()),
+            Event::new(Kind::Failed, Some("r1"), &who()).reason("it's `broken` $HOME"),
+        ];
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(append_script(&events))
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let text = std::fs::read_to_string(dir.path().join(PATH)).unwrap();
+        assert_eq!(parse("h", &text).unwrap(), events);
+    }
+
+    #[test]
+    fn malformed_line_names_host_and_line() {
+        let good = serde_json::to_string(&Event::new(Kind::Prepare, Some("r1"), &who())).unwrap();
+        let text = format!("{good}\nnot json\n{good}\n");
+        let err = parse("web2", &text).unwrap_err();
+        assert!(matches!(err, RemoteError::Journal { ref host, line: 2, .. } if host == "web2"), "{err}");
+    }
+
+    #[test]
+    fn torn_last_line_is_left_out() {
+        let good = serde_json::to_string(&Event::new(Kind::Prepare, Some("r1"), &who())).unwrap();
+        let text = format!("{good}\n{}", &good[..20]);
+        assert_eq!(parse("h", &text).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn events_of_a_newer_cutover_are_kept_as_unknown() {
+        let text = r#"{"ts":"t","event":"teleported","user":"u","machine":"m"}"#.to_owned() + "\n";
+        assert_eq!(parse("h", &text).unwrap()[0].event, Kind::Unknown);
+    }
+}

@@ -1,0 +1,25 @@
+//! Hosts as the release engine sees them: something that runs a POSIX `sh` script, with the
+//! deploy lock and the release journal that live on every host.
+//!
+//! The engine talks to hosts only through [`Target`]; a host is this machine ([`LocalTarget`])
+//! or a destination reached with the system OpenSSH client over one multiplexed connection
+//! ([`SshTarget`]), so the user's ssh config, agent, ProxyJump and known_hosts apply.
+
+mod error;
+mod exec;
+mod identity;
+mod inspect;
+pub mod journal;
+mod local;
+pub mod lock;
+pub mod shell;
+mod ssh;
+mod target;
+
+pub use error::RemoteError;
+pub use exec::{Output, Stdin, Stream};
+pub use identity::{Identity, hostname};
+pub use inspect::{HostState, Inspect, LockState, inspect};
+pub use local::LocalTarget;
+pub use ssh::{SshOptions, SshTarget};
+pub use target::{Target, connect};

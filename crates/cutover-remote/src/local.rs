@@ -1,0 +1,26 @@
+//! This machine as a host: scripts run with the local `sh`.
+
+use std::process::Command;
+
+use crate::Target;
+
+#[derive(Debug, Default)]
+pub struct LocalTarget;
+
+impl LocalTarget {
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl Target for LocalTarget {
+    fn name(&self) -> &str {
+        "local"
+    }
+
+    fn command(&self, script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(script);
+        cmd
+    }
+}

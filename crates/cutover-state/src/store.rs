@@ -1,0 +1,163 @@
+//! Opening the state database and the audit log's reads and writes.
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use crate::migrations::MIGRATIONS;
+use crate::{DIR, StateError};
+
+#[derive(Debug)]
+pub struct State {
+    conn: Connection,
+    path: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub user: String,
+    pub machine: String,
+    /// The command line, with secrets already redacted by the caller.
+    pub command: String,
+    pub env: Option<String>,
+    /// `None` while running, or when the process died before finishing.
+    pub exit_code: Option<i32>,
+    pub summary: Option<String>,
+}
+
+impl State {
+    /// Opens (creating if needed) `<dir>/.cutover/state.db` and brings its schema up to date.
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        let state_dir = dir.join(DIR);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&state_dir)
+            .map_err(|source| StateError::CreateDir { path: state_dir.clone(), source })?;
+        let path = state_dir.join("state.db");
+        // SQLite creates the file (and its -wal, -shm) with 0644 under the usual umask; the file
+        // may come to hold gate evidence, so it is created 0600 from the start.
+        let old = unsafe { libc::umask(0o077) };
+        let conn = Connection::open(&path);
+        unsafe { libc::umask(old) };
+        let sql = |source| StateError::Sqlite { path: path.clone(), source };
+        let mut conn = conn.map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        migrate(&mut conn, &path)?;
+        Ok(Self { conn, path })
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+        |source| StateError::Sqlite { path: self.path.clone(), source }
+    }
+
+    /// Records that a command started; returns its id for [`State::finish`].
+    pub fn begin(&self, user: &str, machine: &str, command: &str, env: Option<&str>) -> Result<i64, StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO audit (started_at, user, machine, command, env) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![now(), user, machine, command, env],
+            )
+            .map_err(self.sql())?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish(&self, id: i64, exit_code: i32, summary: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "UPDATE audit SET finished_at = ?1, exit_code = ?2, summary = ?3 WHERE id = ?4",
+                params![now(), exit_code, summary, id],
+            )
+            .map_err(self.sql())?;
+        Ok(())
+    }
+
+    /// The newest `limit` entries, oldest first.
+    pub fn log(&self, limit: usize) -> Result<Vec<AuditEntry>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, started_at, finished_at, user, machine, command, env, exit_code, summary
+                 FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    finished_at: r.get(2)?,
+                    user: r.get(3)?,
+                    machine: r.get(4)?,
+                    command: r.get(5)?,
+                    env: r.get(6)?,
+                    exit_code: r.get(7)?,
+                    summary: r.get(8)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StateError> {
+    let sql = |source| StateError::Sqlite { path: path.to_owned(), source };
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+    if version as usize > MIGRATIONS.len() {
+        return Err(StateError::TooNew { path: path.to_owned(), found: version, known: MIGRATIONS.len() });
+    }
+    let tx = conn.transaction().map_err(sql)?;
+    for migration in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(migration).map_err(sql)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64).map_err(sql)?;
+    tx.commit().map_err(sql)
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn audit_entries_round_trip_and_the_file_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let a = state.begin("ana", "laptop", "cutover deploy", Some("production")).unwrap();
+        state.finish(a, 0, "deployed 20261126T101010Z").unwrap();
+        let b = state.begin("ana", "laptop", "cutover rollback", Some("production")).unwrap();
+        let log = state.log(10).unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(log[0].exit_code, Some(0));
+        assert_eq!(log[0].summary.as_deref(), Some("deployed 20261126T101010Z"));
+        assert_eq!(log[1].id, b);
+        assert_eq!(log[1].exit_code, None, "unfinished command shows no exit code");
+        assert_eq!(state.log(1).unwrap()[0].id, b, "limit keeps the newest");
+
+        let mode = std::fs::metadata(dir.path().join(".cutover/state.db")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let mode = std::fs::metadata(dir.path().join(".cutover")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        State::open(dir.path()).unwrap().begin("u", "m", "c", None).unwrap();
+        let state = State::open(dir.path()).unwrap();
+        assert_eq!(state.log(10).unwrap().len(), 1);
+        state.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(state);
+        assert!(matches!(State::open(dir.path()), Err(StateError::TooNew { found: 99, .. })));
+    }
+}

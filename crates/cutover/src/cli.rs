@@ -1,0 +1,105 @@
+//! The command line, as clap sees it. DESIGN.md's command surface is the contract.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "Take a staging-verified web app to production, with a rollback one command away"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The config file.
+    #[arg(short, long, global = true, default_value = "cutover.toml", env = "CUTOVER_CONFIG")]
+    pub config: PathBuf,
+    /// The environment to act on.
+    #[arg(long, global = true, default_value = "production", env = "CUTOVER_ENV")]
+    pub env: String,
+    /// Machine-readable output on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Answer yes to confirmations.
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented cutover.toml.
+    Init {
+        #[arg(long, value_enum, default_value_t = PresetArg::Generic)]
+        preset: PresetArg,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Deploy, check, roll back and check again on this machine: no config, no server.
+    Demo {
+        /// Keep the demo's directory instead of deleting it.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Validate the config file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Upload a release to every host and switch them all to it.
+    Deploy,
+    /// Put every host back on the previous good release.
+    Rollback {
+        /// The release to go to instead of the previous good one.
+        #[arg(long, value_name = "RELEASE")]
+        to: Option<String>,
+    },
+    /// Each host's current release, rollback target and lock.
+    Status,
+    /// Every release and its state on each host.
+    Releases,
+    /// The local audit log of commands run with this config.
+    Log {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Break the deploy lock on every host; the reason is journaled.
+    Unlock {
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the config; errors point at file:line:col.
+    Check,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PresetArg {
+    Generic,
+    Laravel,
+    Wordpress,
+}
+
+impl Command {
+    /// Whether the command acts on hosts of an environment (and so is audited per environment).
+    pub fn uses_env(&self) -> bool {
+        matches!(self, Self::Deploy | Self::Rollback { .. } | Self::Status | Self::Releases | Self::Unlock { .. })
+    }
+}

@@ -1,0 +1,17 @@
+//! `cutover config check`: load and validate; errors carry file:line:col (exit 2).
+
+use serde_json::json;
+
+use crate::CliError;
+use crate::context::Ctx;
+
+pub fn exec(ctx: &Ctx<'_>) -> Result<(), CliError> {
+    let config = ctx.config()?;
+    let envs: Vec<&str> = config.env_names().collect();
+    if ctx.out.json {
+        ctx.out.json(&json!({ "ok": true, "path": config.path, "hash": config.hash, "environments": envs }));
+    } else {
+        ctx.out.say(&format!("ok: `{}` is valid (environments: {})", config.path.display(), envs.join(", ")));
+    }
+    Ok(())
+}

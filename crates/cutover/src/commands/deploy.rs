@@ -1,0 +1,38 @@
+//! `cutover deploy`: upload a release to every host of the environment and switch them all.
+
+use cutover_config::Config;
+use cutover_release::{DeployRequest, deploy};
+
+use crate::CliError;
+use crate::context::Ctx;
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
+    let fleet = ctx.fleet(config)?;
+    let command = format!("cutover deploy --env {}", ctx.global.env);
+    let req = DeployRequest { app: &config.app, hooks: &config.hooks, command: &command };
+    let report = deploy(&fleet, &req, ctx.out)?;
+    let sent: u64 = report.hosts.iter().map(|h| h.sent_bytes).sum();
+    if ctx.out.json {
+        ctx.out.json(&report);
+    } else {
+        for host in &report.hosts {
+            ctx.out.say(&format!(
+                "  [{}] {} file(s) sent ({} bytes), {} linked from {}{}",
+                host.host,
+                host.sent_files,
+                host.sent_bytes,
+                host.linked_files,
+                host.base.as_deref().unwrap_or("nothing"),
+                if host.removed.is_empty() { String::new() } else { format!(", removed {}", host.removed.join(" ")) }
+            ));
+        }
+        ctx.out.say(&format!(
+            "deployed {} to {} ({} host(s)); roll back with `cutover rollback --env {}`",
+            report.release,
+            report.env,
+            report.hosts.len(),
+            report.env
+        ));
+    }
+    Ok(format!("deployed {} ({sent} bytes sent)", report.release))
+}

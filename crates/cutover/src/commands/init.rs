@@ -1,0 +1,46 @@
+//! `cutover init`: write a commented cutover.toml for a preset.
+
+use std::io::Write;
+
+use cutover_config::{ConfigError, Preset};
+
+use crate::CliError;
+use crate::cli::PresetArg;
+use crate::context::Ctx;
+
+pub fn exec(ctx: &Ctx<'_>, preset: PresetArg, force: bool) -> Result<(), CliError> {
+    let preset = match preset {
+        PresetArg::Generic => Preset::Generic,
+        PresetArg::Laravel => Preset::Laravel,
+        PresetArg::Wordpress => Preset::Wordpress,
+    };
+    let path = &ctx.global.config;
+    let dir = ctx.config_dir();
+    let name = std::fs::canonicalize(&dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .map(|n| {
+            n.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect::<String>()
+        })
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "app".to_owned());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true)
+    } else {
+        options.create_new(true)
+    };
+    let mut file = options.open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::AlreadyExists => ConfigError::Exists { path: path.clone() },
+        _ => ConfigError::Write { path: path.clone(), source },
+    })?;
+    file.write_all(preset.template(&name).as_bytes())
+        .map_err(|source| ConfigError::Write { path: path.clone(), source })?;
+    ctx.out.say(&format!(
+        "wrote `{}` ({} preset); edit the hosts, then run `cutover config check`",
+        path.display(),
+        preset.name()
+    ));
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! `cutover log`: the local audit log of commands run with this config.
+
+use cutover_state::State;
+
+use crate::CliError;
+use crate::context::Ctx;
+
+pub fn exec(ctx: &Ctx<'_>, limit: usize) -> Result<(), CliError> {
+    let entries = State::open(&ctx.config_dir())?.log(limit)?;
+    if ctx.out.json {
+        ctx.out.json(&entries);
+    } else {
+        for e in &entries {
+            let code = e.exit_code.map_or("running or killed".to_owned(), |c| format!("exit {c}"));
+            ctx.out.data(&format!(
+                "{}\t{}@{}\t{}\t{code}\t{}",
+                e.started_at,
+                e.user,
+                e.machine,
+                e.command,
+                e.summary.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! One file per command: each resolves its settings and calls one library function. This file
+//! dispatches, and records every environment command in the local audit log.
+
+mod config_check;
+mod demo;
+mod deploy;
+mod init;
+mod log;
+mod releases;
+mod rollback;
+mod status;
+mod unlock;
+
+use cutover_remote::Identity;
+use cutover_state::State;
+
+use crate::CliError;
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::context::Ctx;
+use crate::output::Output;
+
+pub fn run(cli: Cli, out: &Output) -> i32 {
+    let ctx = Ctx { global: &cli.global, out };
+    let result = if cli.command.uses_env() { audited(&ctx, &cli.command) } else { plain(&ctx, &cli.command) };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            out.error(&e);
+            e.exit_code()
+        }
+    }
+}
+
+fn plain(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
+    match command {
+        Command::Init { preset, force } => init::exec(ctx, *preset, *force),
+        Command::Demo { keep } => demo::exec(ctx, *keep),
+        Command::Config { command: ConfigCommand::Check } => config_check::exec(ctx),
+        Command::Log { limit } => log::exec(ctx, *limit),
+        _ => unreachable!("environment commands go through `audited`"),
+    }
+}
+
+/// Runs an environment command with an audit entry around it: written before it starts, so a
+/// command killed half-way still shows, and finished with its exit code and outcome.
+fn audited(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
+    let config = ctx.config()?;
+    config.env(&ctx.global.env)?;
+    let state = State::open(&ctx.config_dir())?;
+    let who = Identity::current();
+    let line = std::env::args().collect::<Vec<_>>().join(" ");
+    let id = state.begin(&who.user, &who.machine, &line, Some(&ctx.global.env))?;
+    let result = match command {
+        Command::Deploy => deploy::exec(ctx, &config),
+        Command::Rollback { to } => rollback::exec(ctx, &config, to.as_deref()),
+        Command::Status => status::exec(ctx, &config),
+        Command::Releases => releases::exec(ctx, &config),
+        Command::Unlock { reason } => unlock::exec(ctx, &config, reason),
+        _ => unreachable!("only environment commands are audited"),
+    };
+    let (code, summary) = match &result {
+        Ok(summary) => (0, summary.clone()),
+        Err(e) => (e.exit_code(), e.to_string()),
+    };
+    if let Err(e) = state.finish(id, code, &summary) {
+        ctx.out.error(&e.into());
+    }
+    result.map(drop)
+}

@@ -1,0 +1,27 @@
+//! `cutover releases`: every release any host knows, with its state on each host.
+
+use cutover_config::Config;
+use cutover_release::releases;
+
+use crate::CliError;
+use crate::context::Ctx;
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
+    let fleet = ctx.fleet(config)?;
+    let rows = releases(&fleet)?;
+    if ctx.out.json {
+        ctx.out.json(&rows);
+    } else {
+        for row in &rows {
+            let states: Vec<String> = row
+                .hosts
+                .iter()
+                .map(|(h, s)| format!("{h}={}", serde_json::to_value(s).unwrap_or_default().as_str().unwrap_or("?")))
+                .collect();
+            let failure = row.failure.as_deref().map_or(String::new(), |f| format!("\t({f})"));
+            let manifest = row.manifest.as_deref().map_or("-", |m| &m[..12.min(m.len())]);
+            ctx.out.data(&format!("{}\t{manifest}\t{}{failure}", row.id, states.join(" ")));
+        }
+    }
+    Ok(format!("{} release(s)", rows.len()))
+}

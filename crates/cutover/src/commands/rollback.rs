@@ -1,0 +1,21 @@
+//! `cutover rollback [--to ID]`: every host back to the previous good release.
+
+use cutover_config::Config;
+use cutover_release::{RollbackRequest, rollback};
+
+use crate::CliError;
+use crate::context::Ctx;
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config, to: Option<&str>) -> Result<String, CliError> {
+    let fleet = ctx.fleet(config)?;
+    let command = format!("cutover rollback --env {}", ctx.global.env);
+    let report = rollback(&fleet, &RollbackRequest { to, hooks: &config.hooks, command: &command }, ctx.out)?;
+    let summary =
+        format!("rolled back {} from {} to {}", report.env, report.from.as_deref().unwrap_or("nothing"), report.to);
+    if ctx.out.json {
+        ctx.out.json(&report);
+    } else {
+        ctx.out.say(&format!("{summary} on {} host(s)", report.hosts.len()));
+    }
+    Ok(summary)
+}

@@ -1,0 +1,42 @@
+//! `cutover status`: each host's current release, rollback target and lock. Exits 4 when the
+//! hosts are not all on the same release.
+
+use std::collections::BTreeSet;
+
+use cutover_config::Config;
+use cutover_release::{ReleaseError, status};
+
+use crate::CliError;
+use crate::context::Ctx;
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
+    let fleet = ctx.fleet(config)?;
+    let hosts = status(&fleet)?;
+    if ctx.out.json {
+        ctx.out.json(&hosts);
+    } else {
+        for h in &hosts {
+            let lock = match &h.lock {
+                Some(l) if l.stale == Some(true) => format!("; STALE lock held by {}", l.holder),
+                Some(l) => format!("; locked by {}", l.holder),
+                None => String::new(),
+            };
+            ctx.out.data(&format!(
+                "{}\tcurrent {}\trollback to {}\t{} release(s) on disk{lock}",
+                h.host,
+                h.current.as_deref().unwrap_or("none"),
+                h.rollback_target.as_deref().unwrap_or("none"),
+                h.releases_on_disk
+            ));
+        }
+    }
+    let currents: BTreeSet<_> = hosts.iter().map(|h| h.current.as_deref()).collect();
+    if currents.len() > 1 {
+        let list: Vec<String> =
+            hosts.iter().map(|h| format!("`{}` on {}", h.host, h.current.as_deref().unwrap_or("none"))).collect();
+        return Err(
+            ReleaseError::Partial { detail: format!("hosts are on different releases: {}", list.join(", ")) }.into()
+        );
+    }
+    Ok(format!("{} host(s) on {}", hosts.len(), currents.into_iter().next().flatten().unwrap_or("nothing")))
+}

@@ -1,0 +1,42 @@
+//! What every command needs: the global options, the output, the config and its hosts.
+
+use std::path::PathBuf;
+
+use cutover_config::Config;
+use cutover_release::Fleet;
+use cutover_remote::SshOptions;
+
+use crate::CliError;
+use crate::cli::Global;
+use crate::output::Output;
+
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub global: &'a Global,
+    pub out: &'a Output,
+}
+
+impl Ctx<'_> {
+    pub fn config(&self) -> Result<Config, CliError> {
+        Ok(Config::load(&self.global.config)?)
+    }
+
+    /// The directory holding the config file, where `.cutover/` lives.
+    pub fn config_dir(&self) -> PathBuf {
+        match self.global.config.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// Connects to every host of the selected environment.
+    pub fn fleet(&self, config: &Config) -> Result<Fleet, CliError> {
+        let env = config.env(&self.global.env)?;
+        let options = SshOptions {
+            config_file: config.ssh.config.clone(),
+            connect_timeout: config.ssh.connect_timeout.0,
+            program: std::env::var_os("CUTOVER_SSH").map_or_else(|| "ssh".into(), PathBuf::from),
+        };
+        Ok(Fleet::connect(&self.global.env, env.hosts(), env.path.clone(), &options, self.out)?)
+    }
+}

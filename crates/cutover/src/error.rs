@@ -1,0 +1,64 @@
+//! Every error the binary reports, and the one place that maps them to DESIGN's exit codes.
+
+use cutover_config::ConfigError;
+use cutover_release::{Outcome, ReleaseError};
+use cutover_state::StateError;
+
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_BLOCKED: i32 = 3;
+pub const EXIT_PARTIAL: i32 = 4;
+pub const EXIT_ROLLED_BACK: i32 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A check the command ran did not pass; production is unchanged.
+    #[error("{0}")]
+    Check(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Config(_) => EXIT_USAGE,
+            Self::Release(e) => match e.outcome() {
+                Outcome::Unchanged => EXIT_FAILED,
+                Outcome::Blocked => EXIT_BLOCKED,
+                Outcome::Partial => EXIT_PARTIAL,
+                Outcome::RolledBack => EXIT_ROLLED_BACK,
+            },
+            Self::State(_) | Self::Io { .. } | Self::Check(_) => EXIT_FAILED,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Release(e) => e.hint(),
+            Self::Config(ConfigError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Some("create one with `cutover init`, or point at it with `-c FILE`".into())
+            }
+            Self::Config(ConfigError::Exists { .. }) => Some("pass `--force` to overwrite it".into()),
+            _ => None,
+        }
+    }
+
+    /// For config errors: the source line with a caret under the column.
+    pub fn snippet(&self) -> Option<&str> {
+        match self {
+            Self::Config(ConfigError::Invalid { snippet, .. }) => snippet.as_deref(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Everything the user sees: messages on stderr, data on stdout, an upload bar per host on a
+//! terminal and plain lines elsewhere. It is also the engine's [`Reporter`].
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use cutover_release::Reporter;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::CliError;
+use crate::cli::Global;
+
+#[derive(Debug)]
+pub struct Output {
+    pub json: bool,
+    quiet: bool,
+    verbose: bool,
+    /// Present when stderr is a terminal: progress bars are drawn there.
+    multi: Option<MultiProgress>,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Output {
+    pub fn new(global: &Global) -> Self {
+        let tty = std::io::stderr().is_terminal() && !global.quiet;
+        Self {
+            json: global.json,
+            quiet: global.quiet,
+            verbose: global.verbose,
+            multi: tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            bars: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A message for the user (stderr); suppressed by `-q`.
+    pub fn say(&self, text: &str) {
+        if !self.quiet {
+            self.line(text);
+        }
+    }
+
+    /// Detail shown with `-v` only.
+    pub fn detail(&self, text: &str) {
+        if self.verbose {
+            self.line(text);
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match &self.multi {
+            Some(multi) => {
+                let _ = multi.println(text);
+            }
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
+            }
+        }
+    }
+
+    /// Data for scripts and pipes (stdout).
+    pub fn data(&self, text: &str) {
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
+
+    pub fn json(&self, value: &impl Serialize) {
+        self.data(&serde_json::to_string_pretty(value).expect("output serializes"));
+    }
+
+    pub fn error(&self, err: &CliError) {
+        let mut text = format!("error: {err}");
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            text += &format!("\n  caused by: {cause}");
+            source = cause.source();
+        }
+        if let Some(snippet) = err.snippet() {
+            for line in snippet.lines() {
+                text += &format!("\n   | {line}");
+            }
+        }
+        if let Some(hint) = err.hint() {
+            text += &format!("\nhint: {hint}");
+        }
+        self.line(&text);
+    }
+}
+
+fn prefix(host: Option<&str>) -> String {
+    host.map_or_else(String::new, |h| format!("[{h}] "))
+}
+
+impl Reporter for Output {
+    fn step(&self, host: Option<&str>, message: &str) {
+        if host.is_some() {
+            self.detail(&format!("  {}{message}", prefix(host)));
+        } else {
+            self.say(&format!("==> {message}"));
+        }
+    }
+
+    fn hook_line(&self, host: &str, line: &str) {
+        self.say(&format!("  [{host}] {line}"));
+    }
+
+    fn warn(&self, host: Option<&str>, message: &str) {
+        self.line(&format!("warning: {}{message}", prefix(host)));
+    }
+
+    fn upload_start(&self, host: &str, files: usize, bytes: u64) {
+        match &self.multi {
+            Some(multi) => {
+                let bar = multi.add(ProgressBar::new(bytes.max(1)));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "  {prefix:<20} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+                    )
+                    .expect("template parses")
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix(host.to_owned());
+                bar.set_message(format!("{files} file(s)"));
+                self.bars.lock().expect("bars lock").insert(host.to_owned(), bar);
+            }
+            None => self.say(&format!("  [{host}] uploading {files} changed file(s), {bytes} bytes")),
+        }
+    }
+
+    fn upload_progress(&self, host: &str, bytes: u64) {
+        if let Some(bar) = self.bars.lock().expect("bars lock").get(host) {
+            bar.set_position(bytes.min(bar.length().unwrap_or(bytes)));
+        }
+    }
+
+    fn upload_done(&self, host: &str) {
+        match self.bars.lock().expect("bars lock").remove(host) {
+            Some(bar) => bar.finish(),
+            None => self.detail(&format!("  [{host}] upload complete")),
+        }
+    }
+}

@@ -58,12 +58,10 @@ impl Fleet {
         let results = self
             .each(|_, t| cutover_remote::inspect(t, Inspect { root: &self.root, acquire: Some(lock), with_manifest }));
         let mut states = Vec::new();
-        let mut acquired = Vec::new();
         let mut holders = Vec::new();
         let mut any_stale = false;
         let mut errors = Vec::new();
         for (target, result) in self.targets.iter().zip(results) {
-            acquired.push(matches!(&result, Ok(s) if s.lock == LockState::Acquired));
             match result {
                 Ok(state) => {
                     match &state.lock {
@@ -86,7 +84,9 @@ impl Fleet {
         if holders.is_empty() && errors.is_empty() {
             return Ok(states);
         }
-        self.release_where(lock, &acquired);
+        // Release is token-checked, so asking every host is safe, including one that took the
+        // lock and then failed (say, on a malformed journal).
+        self.release(lock);
         if !holders.is_empty() {
             return Err(ReleaseError::Locked { holders, any_stale });
         }
@@ -95,21 +95,25 @@ impl Fleet {
 
     /// Gives the lock back on every host (best effort: a host that is gone keeps a stale lock).
     pub fn release(&self, lock: &LockInfo) {
-        self.release_where(lock, &vec![true; self.targets.len()]);
-    }
-
-    fn release_where(&self, lock: &LockInfo, which: &[bool]) {
-        let script = format!("cd {}\n{}", cutover_remote::shell::path_expr(&self.root), lock.release_script());
-        std::thread::scope(|s| {
-            for (target, _) in self.targets.iter().zip(which).filter(|(_, w)| **w) {
-                let script = &script;
-                s.spawn(move || target.run("releasing the deploy lock", script, cutover_remote::Stdin::Null));
-            }
-        });
+        let script =
+            format!("cd {} || exit 0\n{}", cutover_remote::shell::path_expr(&self.root), lock.release_script());
+        self.each(|_, t| t.run("releasing the deploy lock", &script, cutover_remote::Stdin::Null).ok());
     }
 
     pub fn record(&self, target: &dyn Target, events: &[cutover_remote::journal::Event]) -> Result<(), RemoteError> {
         target.run("writing the journal", &scripts::record(&self.root, events), cutover_remote::Stdin::Null).map(drop)
+    }
+}
+
+impl Drop for Fleet {
+    /// Closes the SSH master connections of all hosts at once rather than one after another.
+    fn drop(&mut self) {
+        let targets = std::mem::take(&mut self.targets);
+        std::thread::scope(|s| {
+            for target in targets {
+                s.spawn(move || drop(target));
+            }
+        });
     }
 }
 

@@ -4,7 +4,7 @@
 use cutover_config::Hooks;
 use cutover_remote::journal::{Cause, Event, Kind};
 use cutover_remote::lock::LockInfo;
-use cutover_remote::{HostState, Identity, Stdin};
+use cutover_remote::{HostState, Stdin};
 
 use crate::deploy::run_hooks;
 use crate::error::hosts_of;
@@ -25,8 +25,11 @@ pub fn rollback(
 ) -> Result<RollbackReport, ReleaseError> {
     let lock = LockInfo::new(req.command);
     let states = fleet.lock(&lock, false)?;
-    let result = run(fleet, req, &states, &lock.holder, reporter);
-    fleet.release(&lock);
+    let result = run(fleet, req, &states, &lock, reporter);
+    // On success the lock went with the switch (or the hooks); after a failure, give it back here.
+    if result.is_err() || !req.hooks.after_rollback.is_empty() {
+        fleet.release(&lock);
+    }
     result
 }
 
@@ -34,9 +37,10 @@ fn run(
     fleet: &Fleet,
     req: &RollbackRequest<'_>,
     states: &[HostState],
-    who: &Identity,
+    lock: &LockInfo,
     reporter: &dyn Reporter,
 ) -> Result<RollbackReport, ReleaseError> {
+    let who = &lock.holder;
     let to = target(states, req.to)?;
     let from: Vec<Option<&str>> = states.iter().map(|s| s.current.as_deref()).collect();
     reporter.step(None, &format!("rolling back {} host(s) to {to}", states.len()));
@@ -46,7 +50,12 @@ fn run(
             from[i].map(|f| Event::new(Kind::Failed, Some(f), who).reason(&reason)).into_iter().collect();
         before.push(Event::new(Kind::Switch, Some(&to), who).from(from[i]).cause(Cause::Rollback));
         let after = Event::new(Kind::Switched, Some(&to), who).from(from[i]).cause(Cause::Rollback);
-        t.run("switching `current`", &scripts::switch(&fleet.root, Some(&to), &before, &after), Stdin::Null)?;
+        let mut script = scripts::switch(&fleet.root, Some(&to), &before, &after);
+        if req.hooks.after_rollback.is_empty() {
+            // One round trip per host: the lock is given back in the same session.
+            script += &lock.release_script();
+        }
+        t.run("switching `current`", &script, Stdin::Null)?;
         run_hooks(fleet, t, "after_rollback", &req.hooks.after_rollback, &to, from[i], reporter)
     });
     let (_, errors) = split(results);

@@ -1,0 +1,207 @@
+//! The binary against the `local` target: config errors, init, the demo, and the release cycle
+//! (deploy, delta redeploy, rollback, refusals, hooks, locks, a malformed journal) on this machine.
+
+mod support;
+
+use support::cli::{Project, assert_complete, current};
+
+fn local_project(extra: &str) -> (Project, std::path::PathBuf) {
+    let dir = tempfile::Builder::new().prefix("cutover-srv-").tempdir().unwrap().keep();
+    let deploy = dir.join("app");
+    let project = Project::new(&["local".into()], &deploy.display().to_string(), extra, 30);
+    (project, deploy)
+}
+
+#[test]
+fn config_errors_name_file_line_and_column_and_exit_2_for_every_command() {
+    let (project, _) = local_project("");
+    let text = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    project.write("cutover.toml", &text.replace("hosts =", "hots ="));
+    let line = text.lines().position(|l| l.starts_with("hosts =")).unwrap() + 1;
+    for args in [&["config", "check"][..], &["deploy"], &["rollback"], &["status"], &["releases"]] {
+        project
+            .cutover(args)
+            .code(2)
+            .stderr_has(&format!("error: cutover.toml:{line}:1: unknown key `hots`"))
+            .stderr_has("   | hots = [\"local\"]");
+    }
+    project.write("cutover.toml", &text.replace("keep_releases = 3", "keep_releases = 1"));
+    project.cutover(&["config", "check"]).code(2).stderr_has("cutover.toml:5:17: keep_releases is 1");
+    project
+        .cutover(&["-c", "missing.toml", "config", "check"])
+        .code(2)
+        .stderr_has("hint: create one with `cutover init`");
+}
+
+#[test]
+fn init_writes_a_valid_config_for_every_preset_and_never_overwrites_silently() {
+    for preset in ["generic", "laravel", "wordpress"] {
+        let dir = tempfile::tempdir().unwrap();
+        let project = Project { dir };
+        project.cutover(&["init", "--preset", preset]).ok();
+        let run = project.cutover(&["config", "check", "--json"]).ok();
+        assert_eq!(run.json()["environments"], serde_json::json!(["production", "staging"]));
+        project.cutover(&["init"]).code(2).stderr_has("already exists").stderr_has("--force");
+        project.cutover(&["init", "--force", "--preset", preset]).ok();
+    }
+}
+
+#[test]
+fn demo_deploys_checks_rolls_back_and_exits_0() {
+    let project = Project { dir: tempfile::tempdir().unwrap() };
+    project
+        .cutover(&["demo"])
+        .ok()
+        .stderr_has("says \"hello from v1\"")
+        .stderr_has("says \"hello from v2\"")
+        .stderr_has("1 file sent")
+        .stderr_has("rolled back from")
+        .stderr_has("demo complete");
+    assert!(!project.path().join("cutover.toml").exists(), "the demo needs and writes no config here");
+}
+
+#[test]
+fn deploy_redeploy_sends_only_changes_and_rollback_goes_back_then_refuses() {
+    let (project, deploy) = local_project("shared = [\"storage/\"]");
+    project.write("app/storage/seed.txt", "from the first upload\n");
+    let first = project.cutover(&["deploy", "--json"]).ok().json();
+    let r1 = first["release"].as_str().unwrap().to_owned();
+    assert_eq!(assert_complete(&deploy), r1);
+    assert_eq!(first["hosts"][0]["sent_files"], 32);
+    // The shared directory was seeded from the first upload and linked into the release.
+    assert!(std::fs::symlink_metadata(deploy.join(format!("releases/{r1}/storage"))).unwrap().file_type().is_symlink());
+    std::fs::write(deploy.join("shared/storage/user-upload.txt"), "kept across releases").unwrap();
+
+    project.write("app/index.html", "v2\n");
+    let second = project.cutover(&["deploy", "--json"]).ok().json();
+    let r2 = second["release"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2);
+    assert_eq!(second["hosts"][0]["sent_files"], 1, "only index.html travels");
+    assert_eq!(second["hosts"][0]["linked_files"], 31, "30 files and storage/seed.txt");
+    assert_eq!(std::fs::read_to_string(deploy.join("current/index.html")).unwrap(), "v2\n");
+    assert_eq!(
+        std::fs::read_to_string(deploy.join("current/storage/user-upload.txt")).unwrap(),
+        "kept across releases"
+    );
+    // Unchanged files are hard links into the previous release, not copies.
+    use std::os::unix::fs::MetadataExt;
+    let ino = |id: &str| std::fs::metadata(deploy.join(format!("releases/{id}/lib/part3/file3.txt"))).unwrap().ino();
+    assert_eq!(ino(&r1), ino(&r2));
+
+    let back = project.cutover(&["rollback", "--json"]).ok().json();
+    assert_eq!(back["to"], r1.as_str());
+    assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
+    assert_eq!(std::fs::read_to_string(deploy.join("current/index.html")).unwrap(), "v1\n");
+
+    // r2 failed: never a target again, and nothing earlier than r1 exists.
+    project.cutover(&["rollback"]).code(1).stderr_has("nothing to roll back to on `local`");
+    project.cutover(&["rollback", "--to", &r2]).code(1).stderr_has("a failed release is never a rollback target");
+    assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()), "refused rollbacks change nothing");
+
+    let releases = project.cutover(&["releases", "--json"]).ok().json();
+    let states: Vec<(String, String)> = releases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["hosts"]["local"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(states, [(r1.clone(), "live".to_owned()), (r2.clone(), "failed".to_owned())]);
+
+    let log = project.cutover(&["log", "--json"]).ok().json();
+    let codes: Vec<i64> = log.as_array().unwrap().iter().map(|e| e["exit_code"].as_i64().unwrap()).collect();
+    assert_eq!(codes, [0, 0, 0, 1, 1, 0], "every command is in the audit log with its exit code");
+}
+
+#[test]
+fn failing_before_switch_hook_switches_nothing() {
+    let (project, deploy) = local_project("[hooks]\nbefore_switch = [\"echo checking; test -f must-exist\"]");
+    project.write("app/must-exist", "");
+    let r1 = project.cutover(&["deploy", "--json"]).ok().json()["release"].as_str().unwrap().to_owned();
+    std::fs::remove_file(project.path().join("app/must-exist")).unwrap();
+    project
+        .cutover(&["deploy"])
+        .code(1)
+        .stderr_has("[local] checking")
+        .stderr_has("before_switch hook `echo checking; test -f must-exist` failed on `local` (exit 1)");
+    assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
+    let releases = project.cutover(&["releases", "--json"]).ok().json();
+    assert_eq!(releases[1]["hosts"]["local"], "failed");
+}
+
+#[test]
+fn failing_after_switch_hook_rolls_back_and_exits_5() {
+    let (project, deploy) = local_project(
+        "[hooks]\nafter_switch = [\"test ! -f break-me\"]\nafter_rollback = [\"echo rolled back to $CUTOVER_RELEASE\"]",
+    );
+    let r1 = project.cutover(&["deploy", "--json"]).ok().json()["release"].as_str().unwrap().to_owned();
+    project.write("app/break-me", "");
+    project
+        .cutover(&["deploy"])
+        .code(5)
+        .stderr_has("failed after the switch and every host was rolled back")
+        .stderr_has(&format!("[local] rolled back to {r1}"));
+    assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
+}
+
+#[test]
+fn stale_lock_blocks_with_exit_3_until_unlock_with_a_reason() {
+    let (project, deploy) = local_project("");
+    project.cutover(&["deploy"]).ok();
+    // A lock left by a process on this machine that no longer exists.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned();
+    let lock = format!(
+        r#"{{"user":"ana","machine":"{host}","pid":{dead_pid},"since":"2026-11-26T10:00:00Z","command":"cutover deploy","token":"t"}}"#
+    );
+    std::fs::write(deploy.join(".cutover/lock"), lock).unwrap();
+    project
+        .cutover(&["deploy"])
+        .code(3)
+        .stderr_has(&format!("held by ana@{host} (pid {dead_pid}, `cutover deploy`)"))
+        .stderr_has("stale")
+        .stderr_has("cutover unlock");
+    project.cutover(&["rollback"]).code(3);
+    let status = project.cutover(&["status", "--json"]).ok().json();
+    assert_eq!(status[0]["lock"]["stale"], true);
+    project.cutover(&["unlock", "--reason", ""]).code(1);
+    project.cutover(&["unlock", "--reason", "deploy was killed"]).ok().stderr_has("broke the lock held by ana@");
+    let journal = std::fs::read_to_string(deploy.join(".cutover/journal.jsonl")).unwrap();
+    assert!(journal.contains(r#""event":"unlock""#) && journal.contains("deploy was killed"), "{journal}");
+    project.cutover(&["deploy"]).ok();
+}
+
+#[test]
+fn malformed_journal_is_an_error_naming_host_and_line_and_changes_nothing() {
+    let (project, deploy) = local_project("");
+    let r1 = project.cutover(&["deploy", "--json"]).ok().json()["release"].as_str().unwrap().to_owned();
+    let journal = deploy.join(".cutover/journal.jsonl");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.insert_str(0, "{not json\n");
+    std::fs::write(&journal, text).unwrap();
+    project.write("app/index.html", "v2\n");
+    project.cutover(&["deploy"]).code(1).stderr_has("journal on `local` is malformed at line 1");
+    project.cutover(&["rollback"]).code(1).stderr_has("journal on `local` is malformed at line 1");
+    assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
+    assert!(!deploy.join(".cutover/lock").exists(), "the lock taken before reading is given back");
+}
+
+#[test]
+fn retention_keeps_the_configured_number_and_never_the_rollback_target() {
+    let (project, deploy) = local_project("");
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        project.write("app/index.html", &format!("v{i}\n"));
+        ids.push(project.cutover(&["deploy", "--json"]).ok().json()["release"].as_str().unwrap().to_owned());
+    }
+    let mut on_disk: Vec<String> = std::fs::read_dir(deploy.join("releases"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    assert_eq!(on_disk, ids[2..], "keep_releases = 3");
+    project.cutover(&["rollback"]).ok();
+    project.cutover(&["rollback"]).ok();
+    assert_eq!(current(&deploy).as_deref(), Some(ids[2].as_str()));
+}

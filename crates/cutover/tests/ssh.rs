@@ -1,0 +1,207 @@
+//! The binary against real SSH hosts: one sshd per host, each in its own mount namespace with
+//! its own directory at the deploy path, reached through a generated ssh config with verified
+//! host keys. Covers the multi-host promises: all hosts prepared before any switches, delta
+//! uploads, rollback, the lock, unreachable hosts, bad host keys, failing hooks and SIGKILL.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use support::cli::{Project, assert_complete, current};
+use support::hosts::SshHosts;
+
+fn hosts(n: usize) -> Option<SshHosts> {
+    support::require("sshd", SshHosts::available()).then(|| SshHosts::start(n))
+}
+
+fn project(hosts: &SshHosts, names: &[String], extra: &str, files: usize) -> Project {
+    let ssh = format!("[ssh]\nconfig = \"{}\"\nconnect_timeout = \"3s\"\n{extra}", hosts.config_path().display());
+    Project::new(names, SshHosts::DEPLOY_PATH, &ssh, files)
+}
+
+fn deploy_dir(hosts: &SshHosts, i: usize) -> PathBuf {
+    hosts.root(i).join("app")
+}
+
+fn release_of(run: &support::cli::Run) -> String {
+    run.json()["release"].as_str().expect("release id").to_owned()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn three_hosts_deploy_redeploy_only_changes_and_roll_back_together() {
+    let Some(hosts) = hosts(3) else { return };
+    let project = project(&hosts, &hosts.aliases(), "", 200);
+    let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    for i in 1..=3 {
+        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r1, "host {i}");
+    }
+
+    project.write("app/lib/part4/file4.txt", "changed\n");
+    let run = project.cutover(&["deploy", "--json"]).ok();
+    let r2 = release_of(&run);
+    for host in run.json()["hosts"].as_array().unwrap() {
+        assert_eq!(host["sent_files"], 1, "{host}");
+        assert_eq!(host["linked_files"], 200);
+        assert_eq!(host["base"], r1.as_str());
+    }
+    for i in 1..=3 {
+        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r2);
+        let text = std::fs::read_to_string(deploy_dir(&hosts, i).join("current/lib/part4/file4.txt")).unwrap();
+        assert_eq!(text, "changed\n");
+    }
+
+    project.cutover(&["rollback"]).ok().stderr_has(&format!("rolled back production from {r2} to {r1} on 3 host(s)"));
+    for i in 1..=3 {
+        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()));
+    }
+    project.cutover(&["rollback"]).code(1).stderr_has("nothing to roll back to");
+    let status = project.cutover(&["status", "--json"]).ok().json();
+    assert!(status.as_array().unwrap().iter().all(|h| h["current"] == r1.as_str()), "{status}");
+}
+
+#[test]
+fn second_deploy_while_one_runs_is_refused_naming_the_holder() {
+    let Some(hosts) = hosts(3) else { return };
+    let marker = format!("{}/in-hook", support::hosts::MOUNT_POINT);
+    let extra = format!("[hooks]\nbefore_switch = [\"touch {marker}; sleep 2\"]\n");
+    let project = project(&hosts, &hosts.aliases(), &extra, 10);
+    let mut first = project.spawn(&["deploy"], "first");
+    wait_for("the first deploy's hook", Duration::from_secs(20), || hosts.root(1).join("in-hook").exists());
+    let user = std::env::var("USER").unwrap_or_default();
+    project.cutover(&["deploy"]).code(3).stderr_has("the deploy lock is held").stderr_has(&format!("held by {user}"));
+    project.cutover(&["rollback"]).code(3);
+    assert!(first.wait().unwrap().success(), "first deploy: {}", project.log("first"));
+    let id = current(&deploy_dir(&hosts, 1)).unwrap();
+    for i in 2..=3 {
+        assert_eq!(current(&deploy_dir(&hosts, i)), Some(id.clone()));
+    }
+    project.cutover(&["deploy"]).ok();
+}
+
+#[test]
+fn unreachable_host_fails_the_deploy_and_no_host_switches() {
+    let Some(hosts) = hosts(3) else { return };
+    let project = project(&hosts, &hosts.aliases(), "", 10);
+    let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    hosts.stop_host(3);
+    project.write("app/index.html", "v2\n");
+    project.cutover(&["deploy"]).code(1).stderr_has("failed to connect to `h3`");
+    for i in 1..=3 {
+        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()), "host {i}");
+    }
+
+    // A host that accepts TCP and never speaks SSH: the connect timeout names it.
+    let names = vec![hosts.alias(1), "dead".to_owned()];
+    let project = self::project(&hosts, &names, "", 3);
+    let start = Instant::now();
+    project.cutover(&["deploy"]).code(1).stderr_has("connecting failed on `dead`");
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert_eq!(current(&deploy_dir(&hosts, 1)).as_deref(), Some(r1.as_str()));
+}
+
+#[test]
+fn host_key_that_does_not_match_is_refused() {
+    let Some(hosts) = hosts(1) else { return };
+    let project = project(&hosts, &["badkey".to_owned()], "", 3);
+    project
+        .cutover(&["deploy"])
+        .code(1)
+        .stderr_has("host key of `badkey` could not be verified")
+        .stderr_has("hint: check the host's key fingerprint");
+    assert!(!deploy_dir(&hosts, 1).exists(), "nothing was written to the host");
+}
+
+#[test]
+fn hook_failing_on_one_host_switches_no_host() {
+    let Some(hosts) = hosts(3) else { return };
+    let extra = format!(
+        "[hooks]\nbefore_switch = [\"echo preparing on $CUTOVER_RELEASE; test ! -e {}/fail-here\"]\n",
+        support::hosts::MOUNT_POINT
+    );
+    let project = project(&hosts, &hosts.aliases(), &extra, 10);
+    let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    std::fs::write(hosts.root(2).join("fail-here"), "").unwrap();
+    project.write("app/index.html", "v2\n");
+    project
+        .cutover(&["deploy"])
+        .code(1)
+        .stderr_has("[h1] preparing on")
+        .stderr_has("failed on `h2`")
+        .stderr_has("before_switch hook");
+    for i in 1..=3 {
+        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()), "host {i}");
+    }
+    let releases = project.cutover(&["releases", "--json"]).ok().json();
+    assert_eq!(releases[1]["hosts"]["h1"], "failed", "{releases}");
+}
+
+#[test]
+fn deploy_killed_at_any_moment_leaves_complete_releases_and_unlock_recovers() {
+    let Some(hosts) = hosts(3) else { return };
+    let mount = support::hosts::MOUNT_POINT;
+    let extra = format!(
+        "[hooks]\nbefore_switch = [\"if [ -e {mount}/slow-prepare ]; then touch {mount}/in-prepare; sleep 5; fi\"]\n\
+         after_switch = [\"if [ -e {mount}/slow-switch ]; then touch {mount}/in-switch; sleep 5; fi\"]\n"
+    );
+    let project = project(&hosts, &hosts.aliases(), &extra, 300);
+    let all = 1..=3;
+    project.cutover(&["deploy"]).ok();
+
+    let kill_when = |label: &str, flag: Option<&str>, delay: Duration| {
+        for i in all.clone() {
+            for f in ["slow-prepare", "slow-switch", "in-prepare", "in-switch"] {
+                let _ = std::fs::remove_file(hosts.root(i).join(f));
+            }
+            if let Some(flag) = flag {
+                std::fs::write(hosts.root(i).join(format!("slow-{flag}")), "").unwrap();
+            }
+        }
+        project.write("app/index.html", &format!("{label}\n"));
+        let mut child = project.spawn(&["deploy"], label);
+        match flag {
+            Some(flag) => {
+                wait_for(label, Duration::from_secs(30), || hosts.root(1).join(format!("in-{flag}")).exists())
+            }
+            None => std::thread::sleep(delay),
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for i in all.clone() {
+            assert_complete(&deploy_dir(&hosts, i));
+        }
+        // The next command sees the lock of the dead process as stale (if the kill came after
+        // the lock was taken), and `unlock` clears the way.
+        let blocked = project.cutover(&["deploy"]);
+        if blocked.code == 3 {
+            assert!(blocked.stderr.contains("stale: that process is gone"), "{label}: {}", blocked.stderr);
+            project.cutover(&["unlock", "--reason", &format!("killed during {label}")]).ok();
+        } else {
+            assert_eq!(blocked.code, 0, "{label}: {}", blocked.stderr);
+        }
+        for i in all.clone() {
+            for f in ["slow-prepare", "slow-switch"] {
+                let _ = std::fs::remove_file(hosts.root(i).join(f));
+            }
+        }
+        let id = release_of(&project.cutover(&["deploy", "--json"]).ok());
+        for i in all.clone() {
+            assert_eq!(assert_complete(&deploy_dir(&hosts, i)), id, "{label}: host {i}");
+            let page = std::fs::read_to_string(deploy_dir(&hosts, i).join("current/index.html")).unwrap();
+            assert_eq!(page, format!("{label}\n"));
+        }
+    };
+    kill_when("during-prepare", Some("prepare"), Duration::ZERO);
+    kill_when("after-switch", Some("switch"), Duration::ZERO);
+    for ms in [30, 120, 250, 400] {
+        kill_when(&format!("after-{ms}ms"), None, Duration::from_millis(ms));
+    }
+}

@@ -1,0 +1,481 @@
+//! Real SSH hosts for the integration tests: several `sshd`s on loopback, each in its own mount
+//! namespace with its own directory bind-mounted at `/srv/cutover-test`, so a deploy to
+//! [`DEPLOY_PATH`] lands in a different directory per host, which the test can inspect.
+//!
+//! [`SshHosts::start`] also writes an `ssh_config` with one alias per host (`h1`, `h2`, ...), plus
+//! `dead` (accepts TCP connections and never answers) and `badkey` (a real host whose key does
+//! not match `known_hosts`). Host keys are always verified against the generated `known_hosts`.
+//! Needs root (for `unshare --mount` and `mount --bind`); see [`SshHosts::available`].
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Where every host's own directory is bind-mounted, in that host's mount namespace.
+pub const MOUNT_POINT: &str = "/srv/cutover-test";
+
+/// The path a test config deploys to. It is inside [`MOUNT_POINT`] on every host, so host `i`'s
+/// deploy directory is `hosts.root(i).join("app")` as seen from the test.
+pub const DEPLOY_PATH: &str = "/srv/cutover-test/app";
+
+const SSHD: &str = "/usr/sbin/sshd";
+/// sshd's privilege-separation directory; `.ci/setup` creates it.
+const PRIVSEP_DIR: &str = "/run/sshd";
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(20);
+/// Attempts at starting one sshd when its port was taken between picking and binding it.
+const START_ATTEMPTS: usize = 5;
+
+/// Runs in the new mount namespace (`unshare` without `--fork` execs `sh`, which execs sshd, so
+/// the spawned child's pid is sshd's). `$1` is the host's directory, `$2` its `sshd_config`.
+/// Like a fresh server, a host's root gets Debian's stock `.bashrc` (which returns at once in a
+/// non-interactive shell), not this machine's, which starts pyenv and costs ~140 ms a session.
+const NAMESPACE_SCRIPT: &str = r#"mount --bind "$1" /srv/cutover-test &&
+{ [ ! -f /root/.bashrc ] || [ ! -f /etc/skel/.bashrc ] || mount --bind /etc/skel/.bashrc /root/.bashrc; } &&
+exec /usr/sbin/sshd -D -e -f "$2""#;
+
+/// Several SSH hosts on this machine; they are stopped, and their directory removed, on drop.
+#[derive(Debug)]
+pub struct SshHosts {
+    // Fields drop in this order: the processes first, then the directory they use.
+    hosts: Vec<Host>,
+    dead: DeadListener,
+    config: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+struct Host {
+    port: u16,
+    root: PathBuf,
+    /// `None` once [`SshHosts::stop_host`] stopped it.
+    sshd: Mutex<Option<Sshd>>,
+}
+
+/// One running sshd; dropping it stops it and its sessions.
+#[derive(Debug)]
+struct Sshd {
+    child: Child,
+    /// sshd's mount namespace: every process in it is sshd or one of its sessions.
+    mnt_ns: MountNamespace,
+}
+
+/// A mount namespace, held open: while it is, its inode number cannot be reused by a new
+/// namespace (they are, promptly), so matching processes against it never matches a stranger.
+#[derive(Debug)]
+struct MountNamespace {
+    _pin: File,
+    id: (u64, u64),
+}
+
+impl SshHosts {
+    /// The deploy path, also available as [`DEPLOY_PATH`].
+    pub const DEPLOY_PATH: &str = DEPLOY_PATH;
+
+    /// Whether this machine can run the hosts: OpenSSH server and client, `ssh-keygen`, `unshare`,
+    /// sshd's privilege-separation directory, and root.
+    pub fn available() -> bool {
+        Path::new(SSHD).is_file()
+            && Path::new(PRIVSEP_DIR).is_dir()
+            && on_path("ssh-keygen")
+            && on_path("ssh")
+            && on_path("unshare")
+            && is_root()
+    }
+
+    /// Starts `n` hosts (`h1` ..= `hn`), each answering on its own loopback port.
+    ///
+    /// # Panics
+    /// When any step fails, with what failed (and the sshd log when sshd did not come up).
+    pub fn start(n: usize) -> SshHosts {
+        let dir = tempfile::Builder::new()
+            .prefix("cutover-hosts.")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("SshHosts: cannot create a temporary directory: {e}"));
+        let base = dir.path().to_path_buf();
+        check_config_safe(&base);
+        fs::create_dir_all(MOUNT_POINT).unwrap_or_else(|e| panic!("SshHosts: cannot create {MOUNT_POINT}: {e}"));
+
+        let client_key = base.join("client_key");
+        keygen(&client_key, "cutover-test-client");
+        let authorized_keys = base.join("authorized_keys");
+        write(&authorized_keys, &format!("{}\n", public_key(&client_key)));
+
+        // Declared after `dir`, so if a later step panics these are stopped before it is removed.
+        let mut hosts = Vec::with_capacity(n);
+        let mut known_hosts = String::new();
+        for i in 1..=n {
+            let (host, key) = start_host(&base, i, &authorized_keys);
+            writeln!(known_hosts, "[127.0.0.1]:{} {key}", host.port).unwrap();
+            hosts.push(host);
+        }
+        let dead = DeadListener::start();
+
+        let mut config = String::new();
+        let known_hosts_path = base.join("known_hosts");
+        let client = |alias: &str, port: u16, connect_timeout: u32, extra: &str| {
+            format!(
+                "Host {alias}\n\
+                 \x20   HostName 127.0.0.1\n\
+                 \x20   Port {port}\n\
+                 \x20   User root\n\
+                 \x20   IdentityFile {key}\n\
+                 \x20   IdentitiesOnly yes\n\
+                 \x20   UserKnownHostsFile {known}\n\
+                 \x20   GlobalKnownHostsFile /dev/null\n\
+                 \x20   StrictHostKeyChecking yes\n\
+                 \x20   UpdateHostKeys no\n\
+                 \x20   ConnectTimeout {connect_timeout}\n\
+                 {extra}\n",
+                key = client_key.display(),
+                known = known_hosts_path.display(),
+            )
+        };
+        for (i, host) in hosts.iter().enumerate() {
+            config.push_str(&client(&format!("h{}", i + 1), host.port, 3, ""));
+        }
+        config.push_str(&client("dead", dead.port, 2, ""));
+        if let Some(first) = hosts.first() {
+            // The first host, under an alias whose known_hosts key is some other key.
+            let wrong_key = base.join("badkey_key");
+            keygen(&wrong_key, "cutover-test-badkey");
+            writeln!(known_hosts, "badkey {}", public_key(&wrong_key)).unwrap();
+            config.push_str(&client("badkey", first.port, 3, "    HostKeyAlias badkey\n"));
+        }
+        write(&known_hosts_path, &known_hosts);
+        let config_path = base.join("ssh_config");
+        write(&config_path, &config);
+
+        SshHosts { hosts, dead, config: config_path, dir }
+    }
+
+    /// The `ssh_config` to pass as `ssh -F`.
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// Host `i`'s alias in [`config_path`](Self::config_path): `h1`, `h2`, ... (`i` is 1-based).
+    pub fn alias(&self, i: usize) -> String {
+        self.host(i);
+        format!("h{i}")
+    }
+
+    /// All hosts' aliases, in order.
+    pub fn aliases(&self) -> Vec<String> {
+        (1..=self.hosts.len()).map(|i| format!("h{i}")).collect()
+    }
+
+    /// Host `i`'s filesystem at [`MOUNT_POINT`], as seen from the test process.
+    pub fn root(&self, i: usize) -> PathBuf {
+        self.host(i).root.clone()
+    }
+
+    /// Host `i`'s sshd port on 127.0.0.1.
+    pub fn port(&self, i: usize) -> u16 {
+        self.host(i).port
+    }
+
+    /// Stops host `i`: kills its sshd and any session it is serving, so connections to it are
+    /// refused and open (multiplexed) connections break. Stopping a stopped host does nothing.
+    pub fn stop_host(&self, i: usize) {
+        let sshd = self.host(i).sshd.lock().unwrap_or_else(PoisonError::into_inner).take();
+        drop(sshd);
+    }
+
+    /// The temporary directory holding keys, configs, logs and the hosts' directories.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn host(&self, i: usize) -> &Host {
+        assert!(
+            (1..=self.hosts.len()).contains(&i),
+            "SshHosts: no host {i}; hosts are numbered 1..={}",
+            self.hosts.len()
+        );
+        &self.hosts[i - 1]
+    }
+}
+
+/// Starts host `i` under `base`; returns it with its public host key (`type base64`).
+fn start_host(base: &Path, i: usize, authorized_keys: &Path) -> (Host, String) {
+    let host_dir = base.join(format!("host{i}"));
+    let root = host_dir.join("root");
+    fs::create_dir_all(&root).unwrap_or_else(|e| panic!("SshHosts: cannot create {}: {e}", root.display()));
+    let host_key = host_dir.join("ssh_host_ed25519_key");
+    keygen(&host_key, &format!("cutover-test-h{i}"));
+    let config = host_dir.join("sshd_config");
+    let pid_file = host_dir.join("sshd.pid");
+    let log = host_dir.join("sshd.log");
+
+    for attempt in 1..=START_ATTEMPTS {
+        let port = free_port();
+        write(
+            &config,
+            &format!(
+                "Port {port}\n\
+                 ListenAddress 127.0.0.1\n\
+                 HostKey {host_key}\n\
+                 AuthorizedKeysFile {authorized_keys}\n\
+                 PermitRootLogin prohibit-password\n\
+                 PubkeyAuthentication yes\n\
+                 PasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\n\
+                 UsePAM no\n\
+                 StrictModes no\n\
+                 PidFile {pid_file}\n\
+                 MaxSessions 200\n\
+                 MaxStartups 200\n\
+                 LogLevel ERROR\n\
+                 Subsystem sftp internal-sftp\n",
+                host_key = host_key.display(),
+                authorized_keys = authorized_keys.display(),
+                pid_file = pid_file.display(),
+            ),
+        );
+        match fs::remove_file(&pid_file) {
+            Err(e) if e.kind() != ErrorKind::NotFound => {
+                panic!("SshHosts: cannot remove {}: {e}", pid_file.display())
+            }
+            _ => {}
+        }
+        let log_file = File::create(&log).unwrap_or_else(|e| panic!("SshHosts: cannot create {}: {e}", log.display()));
+        let child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(NAMESPACE_SCRIPT)
+            .arg("sh")
+            .arg(&root)
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("SshHosts: cannot run unshare for host {i}: {e}"));
+        match wait_ready(child, port, &pid_file) {
+            Ok(sshd) => {
+                let host = Host { port, root, sshd: Mutex::new(Some(sshd)) };
+                return (host, public_key(&host_key));
+            }
+            Err(failure) => {
+                let log_text = fs::read_to_string(&log).unwrap_or_default();
+                // Another process took the port between our probe and sshd's bind: pick another.
+                if attempt < START_ATTEMPTS && log_text.contains("Address already in use") {
+                    continue;
+                }
+                panic!("SshHosts: sshd for host {i} (port {port}) {failure}; its log ({}):\n{log_text}", log.display());
+            }
+        }
+    }
+    unreachable!("the last attempt returns or panics")
+}
+
+/// Waits until sshd has bound its port (it writes its pid file after that) and accepts a TCP
+/// connection. On failure the child is gone and the error says why.
+fn wait_ready(mut child: Child, port: u16, pid_file: &Path) -> Result<Sshd, String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Err(format!("exited ({status}) before it was ready")),
+            Ok(None) => {}
+            Err(e) => {
+                reap(&mut child);
+                return Err(format!("could not be waited for: {e}"));
+            }
+        }
+        let pid_written = fs::read_to_string(pid_file).is_ok_and(|s| !s.trim().is_empty());
+        if pid_written && TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            reap(&mut child);
+            return Err(format!("did not accept connections within {READY_TIMEOUT:?}"));
+        }
+        thread::sleep(POLL);
+    }
+    let own_ns = namespace_id("self");
+    match MountNamespace::of(child.id()) {
+        // Killing "every process in sshd's namespace" must never mean every process here.
+        Some(ns) if own_ns.is_some_and(|own| own != ns.id) => Ok(Sshd { child, mnt_ns: ns }),
+        ns => {
+            reap(&mut child);
+            Err(format!("is not in a mount namespace of its own (its {ns:?}, ours {own_ns:?})"))
+        }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits in pid_t");
+        // SAFETY: kill(2) has no memory-safety preconditions. The pid is our child's, which is not
+        // reaped yet, so it cannot have been reused by another process.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            thread::sleep(POLL);
+        }
+        reap(&mut self.child);
+        // Sessions (forked by sshd, in its namespace, no longer its children) outlive a
+        // listening sshd; kill them so the host really stops answering.
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            let sessions = self.mnt_ns.processes();
+            if sessions.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            for pid in sessions {
+                // SAFETY: as above; the pid was in sshd's namespace just now.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            thread::sleep(POLL);
+        }
+    }
+}
+
+/// Kills `child` if it still runs, and reaps it.
+fn reap(child: &mut Child) {
+    if matches!(child.try_wait(), Ok(None)) {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+}
+
+impl MountNamespace {
+    /// The mount namespace process `pid` is in now.
+    fn of(pid: u32) -> Option<MountNamespace> {
+        let pin = File::open(format!("/proc/{pid}/ns/mnt")).ok()?;
+        let meta = pin.metadata().ok()?;
+        Some(MountNamespace { _pin: pin, id: (meta.dev(), meta.ino()) })
+    }
+
+    /// The live processes in this namespace (zombies have none, so they are not listed).
+    fn processes(&self) -> Vec<libc::pid_t> {
+        let Ok(entries) = fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|pid: &libc::pid_t| namespace_id(&pid.to_string()) == Some(self.id))
+            .collect()
+    }
+}
+
+/// The (device, inode) of `/proc/<pid>`'s mount namespace, if it can be read.
+fn namespace_id(pid: &str) -> Option<(u64, u64)> {
+    let meta = fs::metadata(format!("/proc/{pid}/ns/mnt")).ok()?;
+    Some((meta.dev(), meta.ino()))
+}
+
+/// A loopback port that accepts TCP connections and never says anything: `ssh` to it hangs
+/// until its `ConnectTimeout`. The accepting thread stops when this is dropped.
+#[derive(Debug)]
+struct DeadListener {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DeadListener {
+    fn start() -> DeadListener {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap_or_else(|e| panic!("SshHosts: cannot bind the dead host's port: {e}"));
+        let port = listener.local_addr().expect("bound listener has an address").port();
+        listener.set_nonblocking(true).expect("SshHosts: cannot make the dead host's listener non-blocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = thread::Builder::new()
+            .name("ssh-dead-host".into())
+            .spawn({
+                let stop = Arc::clone(&stop);
+                move || {
+                    // Accepted connections stay open, unanswered, until this thread stops.
+                    let mut held = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        match listener.accept() {
+                            Ok((stream, _)) => held.push(stream),
+                            Err(_) => thread::sleep(POLL),
+                        }
+                    }
+                }
+            })
+            .unwrap_or_else(|e| panic!("SshHosts: cannot start the dead host's thread: {e}"));
+        DeadListener { port, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for DeadListener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A loopback port that was free just now (bound to port 0, then released).
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .unwrap_or_else(|e| panic!("SshHosts: cannot pick a free port: {e}"))
+        .port()
+}
+
+/// Generates an ed25519 key pair without passphrase at `path` and `path.pub`.
+fn keygen(path: &Path, comment: &str) {
+    let output = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("SshHosts: cannot run ssh-keygen: {e}"));
+    assert!(
+        output.status.success(),
+        "SshHosts: ssh-keygen for {} failed ({}): {}",
+        path.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The public half of the key at `path`, as `type base64` (without the comment).
+fn public_key(path: &Path) -> String {
+    let mut pub_path = path.as_os_str().to_owned();
+    pub_path.push(".pub");
+    let pub_path = PathBuf::from(pub_path);
+    let text =
+        fs::read_to_string(&pub_path).unwrap_or_else(|e| panic!("SshHosts: cannot read {}: {e}", pub_path.display()));
+    let fields: Vec<&str> = text.split_whitespace().take(2).collect();
+    assert!(fields.len() == 2, "SshHosts: {} is not a public key: {text:?}", pub_path.display());
+    fields.join(" ")
+}
+
+fn write(path: &Path, contents: &str) {
+    fs::write(path, contents).unwrap_or_else(|e| panic!("SshHosts: cannot write {}: {e}", path.display()));
+}
+
+/// The generated configs name paths under `dir` unquoted, and ssh expands `%` in some of them.
+fn check_config_safe(dir: &Path) {
+    let text = dir.to_string_lossy();
+    assert!(
+        text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)),
+        "SshHosts: temporary directory {text:?} has characters ssh configs cannot take \
+         unquoted; set TMPDIR to a plain path"
+    );
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

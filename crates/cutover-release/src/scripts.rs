@@ -27,9 +27,15 @@ pub fn link(root: &DeployPath, id: &str, base: Option<&str>, prepare: &Event) ->
     s
 }
 
-/// Unpacks the tar stream on stdin into the release.
+/// Unpacks the tar stream on stdin into the release. tar says only "wrote only N of M bytes"
+/// when the disk fills up, so a failure also reports the free space.
 pub fn unpack(root: &DeployPath, id: &str) -> String {
-    enter(root) + &format!("cd releases/{}\ntar -xf - --no-same-owner\n", quote(id))
+    enter(root)
+        + &format!(
+            "cd releases/{}\ntar -xf - --no-same-owner || {{ rc=$?; \
+             df -Pk . | awk 'NR==2 {{ print \"free space on the host: \" $4 \" KiB\" }}' >&2; exit $rc; }}\n",
+            quote(id)
+        )
 }
 
 /// Stores the manifest (stdin) and links the shared paths into the release. A shared path that

@@ -205,3 +205,43 @@ fn retention_keeps_the_configured_number_and_never_the_rollback_target() {
     project.cutover(&["rollback"]).ok();
     assert_eq!(current(&deploy).as_deref(), Some(ids[2].as_str()));
 }
+
+#[test]
+fn home_relative_path_deploys_under_the_users_home() {
+    let home = tempfile::tempdir().unwrap();
+    let project = Project::new(&["local".into()], "~/sites/shop", "", 3);
+    let home_str = home.path().display().to_string();
+    project.cutover_with(&["deploy"], &[("HOME", &home_str)]).ok();
+    assert_complete(&home.path().join("sites/shop"));
+}
+
+#[test]
+fn rollback_to_a_named_older_release() {
+    let (project, deploy) = local_project("");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        project.write("app/index.html", &format!("v{i}\n"));
+        ids.push(project.cutover(&["deploy", "--json"]).ok().json()["release"].as_str().unwrap().to_owned());
+    }
+    project.cutover(&["rollback", "--to", &ids[0]]).ok();
+    assert_eq!(current(&deploy).as_deref(), Some(ids[0].as_str()));
+    project.cutover(&["rollback", "--to", "20000101T000000Z"]).code(1).stderr_has("it is not on the host");
+    project.cutover(&["rollback", "--to", &ids[0]]).code(1).stderr_has("is already on");
+}
+
+#[test]
+fn upload_shows_a_progress_bar_on_a_terminal() {
+    let (project, _) = local_project("");
+    project.write("app/big.bin", &"x".repeat(4 << 20));
+    // `script` gives the binary a pseudo-terminal, as a user's shell would.
+    let cmd = format!("{} deploy", support::cli::bin().display());
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(project.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("local") && text.contains("MiB") && text.contains("[="), "no bar drawn:\n{text}");
+    assert!(!text.contains("uploading 32 changed file(s)"), "plain lines are for non-terminals:\n{text}");
+}

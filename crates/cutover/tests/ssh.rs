@@ -205,3 +205,92 @@ fn deploy_killed_at_any_moment_leaves_complete_releases_and_unlock_recovers() {
         kill_when(&format!("after-{ms}ms"), None, Duration::from_millis(ms));
     }
 }
+
+#[test]
+fn hosts_written_as_user_at_alias_and_ssh_url_work() {
+    let Some(hosts) = hosts(2) else { return };
+    let names = vec![format!("root@{}", hosts.alias(1)), format!("ssh://root@127.0.0.1:{}", hosts.port(2))];
+    let project = project(&hosts, &names, "", 5);
+    let id = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    for i in 1..=2 {
+        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), id);
+    }
+    let status = project.cutover(&["status", "--json"]).ok().json();
+    assert_eq!(status[1]["host"], names[1].as_str());
+}
+
+#[test]
+fn switch_failing_on_one_host_puts_every_host_back() {
+    let Some(hosts) = hosts(3) else { return };
+    let mount = support::hosts::MOUNT_POINT;
+    // h1 and h3 hold their prepare step until the test says go; h2 finishes at once.
+    let extra = format!(
+        "[hooks]\nbefore_switch = [\"if [ -e {mount}/hold ]; then touch {mount}/in-hook; \
+         i=0; while [ ! -e {mount}/go ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; fi\"]\n"
+    );
+    let project = project(&hosts, &hosts.aliases(), &extra, 20);
+    let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    for i in [1, 3] {
+        std::fs::write(hosts.root(i).join("hold"), "").unwrap();
+    }
+    project.write("app/index.html", "v2\n");
+    let mut child = project.spawn(&["deploy"], "second");
+    // Once h2 has prepared the new release, take its directory away: its switch must fail
+    // while h1 and h3 switch, so they have to be put back.
+    let journal = deploy_dir(&hosts, 2).join(".cutover/journal.jsonl");
+    let mut new_id = String::new();
+    wait_for("h2 prepared", Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        let prepared = text.lines().filter(|l| l.contains(r#""event":"prepared""#)).last().map(str::to_owned);
+        match prepared.and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok()) {
+            Some(v) if v["release"] != r1.as_str() => {
+                new_id = v["release"].as_str().unwrap().to_owned();
+                true
+            }
+            _ => false,
+        }
+    });
+    wait_for("h1 and h3 in their hook", Duration::from_secs(30), || {
+        [1, 3].iter().all(|i| hosts.root(*i).join("in-hook").exists())
+    });
+    std::fs::remove_dir_all(deploy_dir(&hosts, 2).join("releases").join(&new_id)).unwrap();
+    for i in [1, 3] {
+        std::fs::write(hosts.root(i).join("go"), "").unwrap();
+    }
+    let status = child.wait().unwrap();
+    let log = project.log("second");
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("switch failed on `h2`; putting every host back"), "{log}");
+    assert!(log.contains(&format!("release {new_id} is not on this host")), "{log}");
+    for i in 1..=3 {
+        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()), "host {i}");
+    }
+    let releases = project.cutover(&["releases", "--json"]).ok().json();
+    assert_eq!(releases[1]["hosts"]["h1"], "failed", "{releases}");
+}
+
+#[test]
+fn full_disk_on_one_host_fails_the_upload_and_changes_nothing() {
+    let Some(hosts) = hosts(3) else { return };
+    // A 2 MiB filesystem at h2's deploy path, mounted inside h2's own namespace.
+    let mounted = std::process::Command::new("ssh")
+        .args(["-F", &hosts.config_path().display().to_string(), "-o", "BatchMode=yes", &hosts.alias(2)])
+        .arg(format!("mkdir -p {p} && mount -t tmpfs -o size=2m tmpfs {p}", p = SshHosts::DEPLOY_PATH))
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    let project = project(&hosts, &hosts.aliases(), "", 20);
+    let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    let big: String = (0..60_000).map(|i| format!("{i:x}\n")).collect::<String>().repeat(8);
+    project.write("app/big.txt", &big);
+    project
+        .cutover(&["deploy"])
+        .code(1)
+        .stderr_has("uploading failed on `h2`")
+        .stderr_has("free space on the host: 0 KiB");
+    let status = project.cutover(&["status", "--json"]).ok().json();
+    for host in status.as_array().unwrap() {
+        assert_eq!(host["current"], r1.as_str(), "{status}");
+        assert!(host["lock"].is_null(), "the lock is given back: {status}");
+    }
+}

@@ -88,7 +88,14 @@ impl Project {
     }
 
     pub fn cutover(&self, args: &[&str]) -> Run {
-        Run::from(self.command(args).stdin(Stdio::null()).output().expect("run cutover"))
+        self.cutover_with(args, &[])
+    }
+
+    /// Runs the binary with extra environment variables.
+    pub fn cutover_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        Run::from(cmd.stdin(Stdio::null()).output().expect("run cutover"))
     }
 
     /// Starts the binary without waiting; stdout and stderr go to files in the project dir.

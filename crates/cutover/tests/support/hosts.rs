@@ -144,6 +144,14 @@ impl SshHosts {
             config.push_str(&client(&format!("h{}", i + 1), host.port, 3, ""));
         }
         config.push_str(&client("dead", dead.port, 2, ""));
+        // Destinations written as `ssh://root@127.0.0.1:PORT` or `root@127.0.0.1` match this block
+        // (ssh matches the name as given); port and user come from the destination itself.
+        config.push_str(&format!(
+            "Host 127.0.0.1\n    IdentityFile {key}\n    IdentitiesOnly yes\n    UserKnownHostsFile {known}\n\
+             \x20   GlobalKnownHostsFile /dev/null\n    StrictHostKeyChecking yes\n    UpdateHostKeys no\n\n",
+            key = client_key.display(),
+            known = known_hosts_path.display(),
+        ));
         if let Some(first) = hosts.first() {
             // The first host, under an alias whose known_hosts key is some other key.
             let wrong_key = base.join("badkey_key");

@@ -241,7 +241,7 @@ fn switch_failing_on_one_host_puts_every_host_back() {
     let mut new_id = String::new();
     wait_for("h2 prepared", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(&journal).unwrap_or_default();
-        let prepared = text.lines().filter(|l| l.contains(r#""event":"prepared""#)).last().map(str::to_owned);
+        let prepared = text.lines().rfind(|l| l.contains(r#""event":"prepared""#)).map(str::to_owned);
         match prepared.and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok()) {
             Some(v) if v["release"] != r1.as_str() => {
                 new_id = v["release"].as_str().unwrap().to_owned();

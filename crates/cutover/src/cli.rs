@@ -82,6 +82,45 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Database dumps.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Rewrite a dump from stdin to stdout: URLs (serialization-safe) and Laravel encrypted values.
+    Rewrite(RewriteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RewriteArgs {
+    /// The dump's dialect; detected from its first lines when not given.
+    #[arg(long, value_parser = ["mysql", "mariadb", "postgres", "sqlite"])]
+    pub dialect: Option<String>,
+    /// Replace OLD with NEW in every string value (repeatable; the longest OLD wins).
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], action = clap::ArgAction::Append)]
+    pub replace: Vec<String>,
+    /// Re-encrypt Laravel encrypted values from the old APP_KEY to the new one.
+    #[arg(long)]
+    pub reencrypt: bool,
+    /// Dotenv file with the old APP_KEY (and APP_PREVIOUS_KEYS); or set CUTOVER_OLD_APP_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub old_env: Option<std::path::PathBuf>,
+    /// Dotenv file with the new APP_KEY; or set CUTOVER_NEW_APP_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub new_env: Option<std::path::PathBuf>,
+    /// Tables whose values are copied as they are.
+    #[arg(long, value_delimiter = ',', value_name = "TABLE,…")]
+    pub skip_tables: Vec<String>,
+    /// Only these tables' values are rewritten.
+    #[arg(long, value_delimiter = ',', value_name = "TABLE,…")]
+    pub only_tables: Vec<String>,
+    /// Columns whose values are copied as they are, as TABLE.COLUMN (for example `wp_posts.guid`).
+    #[arg(long, value_delimiter = ',', value_name = "TABLE.COLUMN,…")]
+    pub skip_columns: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,19 +27,24 @@ pub enum CliError {
     /// A check the command ran did not pass; production is unchanged.
     #[error("{0}")]
     Check(String),
+    #[error(transparent)]
+    Dump(#[from] cutover_db::DumpError),
+    /// Arguments that parse but do not fit together.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Config(_) => EXIT_USAGE,
+            Self::Config(_) | Self::Usage(_) => EXIT_USAGE,
             Self::Release(e) => match e.outcome() {
                 Outcome::Unchanged => EXIT_FAILED,
                 Outcome::Blocked => EXIT_BLOCKED,
                 Outcome::Partial => EXIT_PARTIAL,
                 Outcome::RolledBack => EXIT_ROLLED_BACK,
             },
-            Self::State(_) | Self::Io { .. } | Self::Check(_) => EXIT_FAILED,
+            Self::State(_) | Self::Io { .. } | Self::Check(_) | Self::Dump(_) => EXIT_FAILED,
         }
     }
 

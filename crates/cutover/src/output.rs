@@ -59,6 +59,28 @@ impl Output {
         }
     }
 
+    /// A message that `-q` does not silence (a `--json` summary on stderr).
+    pub fn say_always(&self, text: &str) {
+        self.line(text);
+    }
+
+    /// A warning line on stderr.
+    pub fn warn_line(&self, text: &str) {
+        self.line(&format!("warning: {text}"));
+    }
+
+    /// A byte counter with throughput on a terminal, for long streams; `None` elsewhere.
+    pub fn byte_progress(&self, label: &str) -> Option<ProgressBar> {
+        let multi = self.multi.as_ref()?;
+        let bar = multi.add(ProgressBar::no_length());
+        bar.set_style(
+            ProgressStyle::with_template("  {prefix} {bytes} read, {bytes_per_sec}, {elapsed}")
+                .expect("template parses"),
+        );
+        bar.set_prefix(label.to_owned());
+        Some(bar)
+    }
+
     /// Data for scripts and pipes (stdout).
     pub fn data(&self, text: &str) {
         let _ = writeln!(std::io::stdout().lock(), "{text}");

@@ -2,6 +2,7 @@
 //! dispatches, and records every environment command in the local audit log.
 
 mod config_check;
+mod db_rewrite;
 mod demo;
 mod deploy;
 mod init;
@@ -15,7 +16,7 @@ use cutover_remote::Identity;
 use cutover_state::State;
 
 use crate::CliError;
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, DbCommand};
 use crate::context::Ctx;
 use crate::output::Output;
 
@@ -37,6 +38,7 @@ fn plain(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Demo { keep } => demo::exec(ctx, *keep),
         Command::Config { command: ConfigCommand::Check } => config_check::exec(ctx),
         Command::Log { limit } => log::exec(ctx, *limit),
+        Command::Db { command: DbCommand::Rewrite(args) } => db_rewrite::exec(ctx, args),
         _ => unreachable!("environment commands go through `audited`"),
     }
 }

@@ -1,0 +1,255 @@
+//! Which database wrote the dump, and how that database writes a string.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// mysqldump and mariadb-dump.
+    Mysql,
+    /// pg_dump's plain format.
+    Postgres,
+    /// sqlite3's `.dump`.
+    Sqlite,
+}
+
+impl Dialect {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "mysql" | "mariadb" => Some(Self::Mysql),
+            "postgres" | "postgresql" | "pg" => Some(Self::Postgres),
+            "sqlite" | "sqlite3" => Some(Self::Sqlite),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mysql => "mysql",
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        }
+    }
+
+    /// Tells the dialect from the start of a dump.
+    pub fn detect(head: &[u8]) -> Option<Self> {
+        let text = String::from_utf8_lossy(head);
+        let start = text.trim_start();
+        if text.contains("MySQL dump")
+            || text.contains("MariaDB dump")
+            || start.starts_with("/*M!")
+            || start.starts_with("/*!40")
+        {
+            Some(Self::Mysql)
+        } else if text.contains("PostgreSQL database dump") || text.contains("SET standard_conforming_strings") {
+            Some(Self::Postgres)
+        } else if start.starts_with("PRAGMA foreign_keys=OFF;") || start.starts_with("BEGIN TRANSACTION;") {
+            Some(Self::Sqlite)
+        } else if text.contains('`') {
+            Some(Self::Mysql)
+        } else {
+            None
+        }
+    }
+}
+
+/// How a string literal was written, which decides how it is decoded and written back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quoting {
+    /// MySQL `'…'` or `"…"`: backslash escapes, doubled quotes.
+    MysqlBackslash(u8),
+    /// Standard SQL `'…'` (PostgreSQL, SQLite): only `''`.
+    Standard,
+    /// PostgreSQL `E'…'`: backslash escapes too.
+    PgEscape,
+}
+
+impl Quoting {
+    pub fn quote(self) -> u8 {
+        match self {
+            Self::MysqlBackslash(q) => q,
+            Self::Standard | Self::PgEscape => b'\'',
+        }
+    }
+
+    pub fn has_backslash(self) -> bool {
+        !matches!(self, Self::Standard)
+    }
+
+    /// The value the raw literal body stands for.
+    pub fn decode(self, raw: &[u8]) -> Vec<u8> {
+        let q = self.quote();
+        let mut out = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            let b = raw[i];
+            i += 1;
+            if b == q && raw.get(i) == Some(&q) {
+                out.push(q);
+                i += 1;
+            } else if b == b'\\' && self.has_backslash() && i < raw.len() {
+                let e = raw[i];
+                i += 1;
+                match (self, e) {
+                    (_, b'n') => out.push(b'\n'),
+                    (_, b'r') => out.push(b'\r'),
+                    (_, b't') => out.push(b'\t'),
+                    (_, b'b') => out.push(8),
+                    (Self::MysqlBackslash(_), b'0') => out.push(0),
+                    (Self::MysqlBackslash(_), b'Z') => out.push(26),
+                    // MySQL keeps the backslash of `\%` and `\_` (they are LIKE escapes).
+                    (Self::MysqlBackslash(_), b'%' | b'_') => out.extend_from_slice(&[b'\\', e]),
+                    (Self::PgEscape, b'f') => out.push(12),
+                    (Self::PgEscape, b'v') => out.push(11),
+                    (Self::PgEscape, b'0'..=b'7') => {
+                        let mut v = u32::from(e - b'0');
+                        for _ in 0..2 {
+                            match raw.get(i) {
+                                Some(d @ b'0'..=b'7') => {
+                                    v = v * 8 + u32::from(d - b'0');
+                                    i += 1;
+                                }
+                                _ => break,
+                            }
+                        }
+                        out.push(v as u8);
+                    }
+                    (Self::PgEscape, b'x') => {
+                        let mut v = 0u32;
+                        let mut n = 0;
+                        while n < 2 && raw.get(i).is_some_and(u8::is_ascii_hexdigit) {
+                            v = v * 16 + (raw[i] as char).to_digit(16).unwrap_or(0);
+                            i += 1;
+                            n += 1;
+                        }
+                        if n == 0 { out.push(b'x') } else { out.push(v as u8) }
+                    }
+                    (_, other) => out.push(other),
+                }
+            } else {
+                out.push(b);
+            }
+        }
+        out
+    }
+
+    /// Writes `value` as a literal body the same way the dump's tool would.
+    pub fn encode(self, value: &[u8], out: &mut Vec<u8>) {
+        for &b in value {
+            match (self, b) {
+                (Self::Standard, b'\'') => out.extend_from_slice(b"''"),
+                (Self::Standard, _) => out.push(b),
+                (_, b'\\') => out.extend_from_slice(b"\\\\"),
+                (_, b'\n') => out.extend_from_slice(b"\\n"),
+                (_, b'\r') => out.extend_from_slice(b"\\r"),
+                (Self::MysqlBackslash(_), 0) => out.extend_from_slice(b"\\0"),
+                (Self::MysqlBackslash(_), 26) => out.extend_from_slice(b"\\Z"),
+                (Self::MysqlBackslash(_), b'\'' | b'"') => out.extend_from_slice(&[b'\\', b]),
+                (Self::PgEscape, b'\'') => out.extend_from_slice(b"''"),
+                (_, b) => out.push(b),
+            }
+        }
+    }
+}
+
+/// PostgreSQL COPY text format: one field's decoding and encoding.
+pub fn copy_decode(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let b = field[i];
+        i += 1;
+        if b != b'\\' || i >= field.len() {
+            out.push(b);
+            continue;
+        }
+        let e = field[i];
+        i += 1;
+        match e {
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(11),
+            b'0'..=b'7' => {
+                let mut v = u32::from(e - b'0');
+                for _ in 0..2 {
+                    match field.get(i) {
+                        Some(d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                out.push(v as u8);
+            }
+            b'x' if field.get(i).is_some_and(u8::is_ascii_hexdigit) => {
+                let mut v = 0u32;
+                let mut n = 0;
+                while n < 2 && field.get(i).is_some_and(u8::is_ascii_hexdigit) {
+                    v = v * 16 + (field[i] as char).to_digit(16).unwrap_or(0);
+                    i += 1;
+                    n += 1;
+                }
+                out.push(v as u8);
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+pub fn copy_encode(value: &[u8], out: &mut Vec<u8>) {
+    for &b in value {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            8 => out.extend_from_slice(b"\\b"),
+            12 => out.extend_from_slice(b"\\f"),
+            11 => out.extend_from_slice(b"\\v"),
+            b => out.push(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mysql_escapes_round_trip() {
+        let q = Quoting::MysqlBackslash(b'\'');
+        let raw = br#"a\'b\"c\\d\ne\0f\Zg''h\%"#;
+        let value = q.decode(raw);
+        assert_eq!(value, b"a'b\"c\\d\ne\0f\x1ag'h\\%");
+        let mut out = Vec::new();
+        q.encode(b"a'b\"c\\d\ne\0f\x1ag", &mut out);
+        assert_eq!(q.decode(&out), b"a'b\"c\\d\ne\0f\x1ag");
+    }
+
+    #[test]
+    fn standard_strings_only_double_quotes() {
+        assert_eq!(Quoting::Standard.decode(b"it''s a \\n"), b"it's a \\n");
+        let mut out = Vec::new();
+        Quoting::Standard.encode(b"it's", &mut out);
+        assert_eq!(out, b"it''s");
+    }
+
+    #[test]
+    fn copy_fields_round_trip() {
+        assert_eq!(copy_decode(b"a\\tb\\nc\\\\d\\101\\x41"), b"a\tb\nc\\dAA");
+        let mut out = Vec::new();
+        copy_encode(b"a\tb\nc\\d", &mut out);
+        assert_eq!(out, b"a\\tb\\nc\\\\d");
+    }
+
+    #[test]
+    fn detects_each_tool() {
+        assert_eq!(Dialect::detect(b"/*M!999999\\- enable the sandbox mode */\n-- MariaDB dump"), Some(Dialect::Mysql));
+        assert_eq!(Dialect::detect(b"-- MySQL dump 10.13"), Some(Dialect::Mysql));
+        assert_eq!(Dialect::detect(b"--\n-- PostgreSQL database dump\n--"), Some(Dialect::Postgres));
+        assert_eq!(Dialect::detect(b"PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::detect(b"hello"), None);
+    }
+}

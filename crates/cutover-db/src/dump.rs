@@ -1,0 +1,752 @@
+//! The streaming dump rewriter. Bytes outside the values of INSERT statements and COPY blocks are
+//! copied as they are; each value is decoded as its dialect wrote it, rewritten by kind, and
+//! written back the same way. Unchanged values are copied from the input byte for byte, so a run
+//! with no rules reproduces the dump exactly. Memory holds one value, never the dump.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+
+use serde::Serialize;
+
+use crate::dialect::{Dialect, Quoting, copy_decode, copy_encode};
+use crate::input::Input;
+use crate::value::{Change, Rewriter};
+use crate::{DumpError, head};
+
+/// A value longer than this is copied through unchanged (and reported) to keep memory bounded.
+const MAX_VALUE: usize = 16 << 20;
+/// How much of a statement's text is kept to learn its table and columns.
+const MAX_HEAD: usize = 1 << 20;
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub dialect: Option<Dialect>,
+    pub skip_tables: Vec<String>,
+    pub only_tables: Vec<String>,
+    /// `(table, column)` pairs left as they are.
+    pub skip_columns: Vec<(String, String)>,
+}
+
+/// Counts for the summary.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Stats {
+    pub dialect: Option<&'static str>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// String values seen in INSERT statements and COPY rows.
+    pub values: u64,
+    pub changed_plain: u64,
+    pub changed_serialized: u64,
+    pub changed_json: u64,
+    pub changed_url_encoded: u64,
+    pub reencrypted: u64,
+    /// Values left as they were because they could not be parsed or opened.
+    pub reported: u64,
+    /// Values not looked at because of `--skip-tables`, `--only-tables` or `--skip-columns`.
+    pub skipped: u64,
+}
+
+/// A value left alone, with where it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub table: String,
+    /// 1-based row of the table in this dump.
+    pub row: u64,
+    pub column: String,
+    pub line: u64,
+    pub reason: String,
+}
+
+/// Rewrites the dump from `input` to `output`; values left alone are passed to `report`.
+pub fn rewrite_dump(
+    input: impl Read,
+    output: impl Write,
+    rewriter: &Rewriter,
+    options: &Options,
+    report: &mut dyn FnMut(Report),
+) -> Result<Stats, DumpError> {
+    let mut input = Input::new(input);
+    let dialect = match options.dialect {
+        Some(d) => d,
+        None => {
+            let head = input.head(64 * 1024)?;
+            if head.is_empty() {
+                return Ok(Stats::default());
+            }
+            Dialect::detect(head).ok_or(DumpError::UnknownDialect)?
+        }
+    };
+    let mut s = Scanner {
+        input,
+        out: Counting { inner: io::BufWriter::with_capacity(1 << 20, output), count: 0 },
+        rewriter,
+        options,
+        report,
+        dialect,
+        head: Vec::new(),
+        insert: None,
+        columns: HashMap::new(),
+        rows: HashMap::new(),
+        tail: Vec::new(),
+        raw: Vec::new(),
+        encoded: Vec::new(),
+        stats: Stats { dialect: Some(dialect.name()), ..Stats::default() },
+    };
+    s.run()?;
+    s.out.inner.flush()?;
+    s.stats.bytes_in = s.input.consumed;
+    s.stats.bytes_out = s.out.count;
+    Ok(s.stats)
+}
+
+struct Counting<W: Write> {
+    inner: io::BufWriter<W>,
+    count: u64,
+}
+
+impl<W: Write> Counting<W> {
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.count += bytes.len() as u64;
+        self.inner.write_all(bytes)
+    }
+}
+
+/// Where a value is, for a report.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Insert { line: u64 },
+    Copy { table: &'a str, column: Option<&'a str>, index: usize, line: u64 },
+}
+
+/// The INSERT statement being read, once its `VALUES` began.
+struct Insert {
+    table: String,
+    columns: Option<Vec<String>>,
+    depth: u32,
+    column: usize,
+    skip_table: bool,
+}
+
+struct Scanner<'a, R: Read, W: Write> {
+    input: Input<R>,
+    out: Counting<W>,
+    rewriter: &'a Rewriter,
+    options: &'a Options,
+    report: &'a mut dyn FnMut(Report),
+    dialect: Dialect,
+    /// The current statement's text so far (strings as `''`), until its VALUES begin.
+    head: Vec<u8>,
+    insert: Option<Insert>,
+    /// Column names by table, from CREATE TABLE statements.
+    columns: HashMap<String, Vec<String>>,
+    rows: HashMap<String, u64>,
+    /// The last few bytes outside strings, to see `_binary` before a literal.
+    tail: Vec<u8>,
+    raw: Vec<u8>,
+    encoded: Vec<u8>,
+    stats: Stats,
+}
+
+/// Bytes that end a plain run in the statement text.
+fn special(b: u8) -> bool {
+    matches!(
+        b,
+        b'\'' | b'"' | b'`' | b'-' | b'#' | b'/' | b'$' | b';' | b'(' | b')' | b',' | b'E' | b'e' | b'X' | b'x' | b'0'
+    )
+}
+
+fn ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+impl<R: Read, W: Write> Scanner<'_, R, W> {
+    fn run(&mut self) -> Result<(), DumpError> {
+        while let Some(b) = self.input.peek()? {
+            let next = self.input.peek_at(1)?;
+            let prev_ident = self.tail.last().copied().is_some_and(ident_byte);
+            match (b, next) {
+                (b'\'', _) => {
+                    let quoting = match self.dialect {
+                        Dialect::Mysql => Quoting::MysqlBackslash(b'\''),
+                        _ => Quoting::Standard,
+                    };
+                    self.literal(quoting)?;
+                }
+                (b'"', _) if self.dialect == Dialect::Mysql => self.literal(Quoting::MysqlBackslash(b'"'))?,
+                (b'"' | b'`', _) => self.identifier(b)?,
+                (b'-', Some(b'-')) => self.until_newline()?,
+                (b'#', _) if self.dialect == Dialect::Mysql => self.until_newline()?,
+                (b'/', Some(b'*')) => self.block_comment()?,
+                (b'$', _) if self.dialect == Dialect::Postgres => self.dollar()?,
+                (b'E' | b'e', Some(b'\'')) if self.dialect == Dialect::Postgres && !prev_ident => {
+                    self.normal_byte()?;
+                    self.literal(Quoting::PgEscape)?;
+                }
+                (b'X' | b'x', Some(b'\'')) if !prev_ident => {
+                    // A hex blob literal: binary data, copied as it is.
+                    self.normal_byte()?;
+                    self.copy_quoted(b'\'')?;
+                }
+                (b'0', Some(b'x' | b'X')) if self.dialect == Dialect::Mysql && !prev_ident && self.in_values() => {
+                    self.hex_literal()?
+                }
+                (b';', _) => {
+                    self.normal_byte()?;
+                    self.end_statement()?;
+                }
+                (b'(', _) => {
+                    self.open_paren();
+                    self.normal_byte()?;
+                }
+                (b')', _) => {
+                    if let Some(ins) = &mut self.insert {
+                        ins.depth = ins.depth.saturating_sub(1);
+                    }
+                    self.normal_byte()?;
+                }
+                (b',', _) => {
+                    if let Some(ins) = &mut self.insert
+                        && ins.depth == 1
+                    {
+                        ins.column += 1;
+                    }
+                    self.normal_byte()?;
+                }
+                _ => self.normal_run()?,
+            }
+        }
+        Ok(())
+    }
+
+    fn in_values(&self) -> bool {
+        self.insert.as_ref().is_some_and(|i| i.depth >= 1)
+    }
+
+    fn keep_tail(&mut self, bytes: &[u8]) {
+        self.tail.extend_from_slice(bytes);
+        if self.tail.len() > 32 {
+            self.tail.drain(..self.tail.len() - 16);
+        }
+    }
+
+    fn keep_head(&mut self, bytes: &[u8]) {
+        if self.insert.is_none() && self.head.len() < MAX_HEAD {
+            self.head.extend_from_slice(bytes);
+        }
+    }
+
+    fn normal_byte(&mut self) -> Result<(), DumpError> {
+        let b = self.input.bump();
+        self.out.put(&[b])?;
+        self.keep_head(&[b]);
+        self.keep_tail(&[b]);
+        Ok(())
+    }
+
+    /// Copies plain statement text up to the next byte that matters.
+    fn normal_run(&mut self) -> Result<(), DumpError> {
+        let chunk = self.input.chunk()?;
+        let n = chunk.iter().skip(1).position(|&b| special(b)).map_or(chunk.len(), |p| p + 1);
+        let run = &chunk[..n];
+        self.out.put(run)?;
+        if self.insert.is_none() && self.head.len() < MAX_HEAD {
+            self.head.extend_from_slice(run);
+        }
+        self.tail.extend_from_slice(&run[run.len().saturating_sub(16)..]);
+        if self.tail.len() > 32 {
+            self.tail.drain(..self.tail.len() - 16);
+        }
+        self.input.advance(n);
+        Ok(())
+    }
+
+    fn open_paren(&mut self) {
+        if let Some(ins) = &mut self.insert {
+            ins.depth += 1;
+            if ins.depth == 1 {
+                ins.column = 0;
+                *self.rows.entry(ins.table.clone()).or_default() += 1;
+            }
+            return;
+        }
+        let trimmed = self.head.trim_ascii_end();
+        if trimmed.len() >= 6
+            && trimmed[trimmed.len() - 6..].eq_ignore_ascii_case(b"VALUES")
+            && let Some((table, columns)) = head::insert_target(&self.head)
+        {
+            let skip_table = self.table_skipped(&table);
+            *self.rows.entry(table.clone()).or_default() += 1;
+            self.insert = Some(Insert { table, columns, depth: 1, column: 0, skip_table });
+        }
+    }
+
+    fn table_skipped(&self, table: &str) -> bool {
+        self.options.skip_tables.iter().any(|t| t == table)
+            || (!self.options.only_tables.is_empty() && !self.options.only_tables.iter().any(|t| t == table))
+    }
+
+    fn end_statement(&mut self) -> Result<(), DumpError> {
+        self.insert = None;
+        let head = std::mem::take(&mut self.head);
+        if let Some((table, columns)) = head::create_table(&head) {
+            self.columns.insert(table, columns);
+        } else if self.dialect == Dialect::Postgres
+            && let Some((table, columns)) = head::copy_target(&head)
+        {
+            self.copy_block(table, columns)?;
+        }
+        Ok(())
+    }
+
+    fn until_newline(&mut self) -> Result<(), DumpError> {
+        loop {
+            let chunk = self.input.chunk()?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            let (n, done) = memchr::memchr(b'\n', chunk).map_or((chunk.len(), false), |i| (i + 1, true));
+            self.out.put(&chunk[..n])?;
+            self.input.advance(n);
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    fn block_comment(&mut self) -> Result<(), DumpError> {
+        let line = self.input.line;
+        let mut prev_star = false;
+        self.out.put(b"/*")?;
+        self.input.advance(2);
+        loop {
+            let chunk = self.input.chunk()?;
+            if chunk.is_empty() {
+                return Err(DumpError::Truncated { line, what: "comment" });
+            }
+            if prev_star && chunk[0] == b'/' {
+                self.out.put(b"/")?;
+                self.input.advance(1);
+                return Ok(());
+            }
+            match memchr::memmem::find(chunk, b"*/") {
+                Some(i) => {
+                    self.out.put(&chunk[..i + 2])?;
+                    self.input.advance(i + 2);
+                    return Ok(());
+                }
+                None => {
+                    prev_star = chunk.last() == Some(&b'*');
+                    let n = chunk.len();
+                    self.out.put(chunk)?;
+                    self.input.advance(n);
+                }
+            }
+        }
+    }
+
+    /// A quoted identifier (or an X'…' body): copied as it is, doubled quotes included.
+    fn identifier(&mut self, quote: u8) -> Result<(), DumpError> {
+        self.copy_quoted(quote)
+    }
+
+    fn copy_quoted(&mut self, quote: u8) -> Result<(), DumpError> {
+        let line = self.input.line;
+        let open = self.input.bump();
+        self.out.put(&[open])?;
+        self.keep_head(&[open]);
+        loop {
+            let chunk = self.input.chunk()?;
+            if chunk.is_empty() {
+                return Err(DumpError::Truncated { line, what: "quoted name" });
+            }
+            match memchr::memchr(quote, chunk) {
+                Some(i) => {
+                    let body = &chunk[..=i];
+                    self.out.put(body)?;
+                    if self.insert.is_none() && self.head.len() < MAX_HEAD {
+                        self.head.extend_from_slice(body);
+                    }
+                    self.input.advance(i + 1);
+                    if self.input.peek()? == Some(quote) {
+                        let b = self.input.bump();
+                        self.out.put(&[b])?;
+                        self.keep_head(&[b]);
+                        continue;
+                    }
+                    self.keep_tail(&[quote]);
+                    return Ok(());
+                }
+                None => {
+                    let n = chunk.len();
+                    self.out.put(chunk)?;
+                    if self.insert.is_none() && self.head.len() < MAX_HEAD {
+                        self.head.extend_from_slice(chunk);
+                    }
+                    self.input.advance(n);
+                }
+            }
+        }
+    }
+
+    /// PostgreSQL `$tag$ … $tag$` (function bodies): copied as it is.
+    fn dollar(&mut self) -> Result<(), DumpError> {
+        let mut k = 1;
+        while let Some(b) = self.input.peek_at(k)? {
+            if b == b'$' {
+                break;
+            }
+            if !(b.is_ascii_alphanumeric() || b == b'_') || (k == 1 && b.is_ascii_digit()) {
+                return self.normal_byte();
+            }
+            k += 1;
+        }
+        if self.input.peek_at(k)? != Some(b'$') {
+            return self.normal_byte();
+        }
+        let mut tag = Vec::new();
+        for _ in 0..=k {
+            tag.push(self.input.bump());
+        }
+        self.out.put(&tag)?;
+        self.keep_head(b"''");
+        let line = self.input.line;
+        let finder = memchr::memmem::Finder::new(&tag);
+        loop {
+            self.input.head(tag.len() + 4096)?;
+            let chunk = self.input.chunk()?;
+            if chunk.is_empty() {
+                return Err(DumpError::Truncated { line, what: "dollar-quoted string" });
+            }
+            match finder.find(chunk) {
+                Some(i) => {
+                    let n = i + tag.len();
+                    self.out.put(&chunk[..n])?;
+                    self.input.advance(n);
+                    return Ok(());
+                }
+                None => {
+                    // Keep the last bytes: the tag may straddle the buffer's end.
+                    let n = chunk.len().saturating_sub(tag.len());
+                    if n == 0 {
+                        let n = chunk.len();
+                        self.out.put(chunk)?;
+                        self.input.advance(n);
+                    } else {
+                        self.out.put(&chunk[..n])?;
+                        self.input.advance(n);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `0x…` in a MySQL INSERT (mysqldump --hex-blob).
+    fn hex_literal(&mut self) -> Result<(), DumpError> {
+        self.raw.clear();
+        self.raw.push(self.input.bump());
+        self.raw.push(self.input.bump());
+        while let Some(b) = self.input.peek()? {
+            if !b.is_ascii_hexdigit() {
+                break;
+            }
+            self.raw.push(self.input.bump());
+        }
+        let raw = std::mem::take(&mut self.raw);
+        let decoded: Option<Vec<u8>> = raw
+            .len()
+            .is_multiple_of(2)
+            .then(|| {
+                raw[2..]
+                    .chunks(2)
+                    .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap_or("zz"), 16).ok())
+                    .collect()
+            })
+            .flatten();
+        let rewritten = decoded
+            .filter(|d| std::str::from_utf8(d).is_ok())
+            .and_then(|d| self.value(&d))
+            .map(|new| format!("0x{}", new.iter().map(|b| format!("{b:02X}")).collect::<String>()).into_bytes());
+        self.out.put(rewritten.as_deref().unwrap_or(&raw))?;
+        self.keep_tail(b"0");
+        self.raw = raw;
+        Ok(())
+    }
+
+    /// A string literal: a value when inside INSERT … VALUES, otherwise copied as it is.
+    fn literal(&mut self, quoting: Quoting) -> Result<(), DumpError> {
+        let line = self.input.line;
+        let quote = quoting.quote();
+        let open = self.input.bump();
+        self.out.put(&[open])?;
+        self.keep_head(b"'");
+        let binary = self.tail.trim_ascii_end().ends_with(b"_binary");
+        self.raw.clear();
+        let mut overflow = false;
+        loop {
+            let chunk = self.input.chunk()?;
+            if chunk.is_empty() {
+                return Err(DumpError::Truncated { line, what: "string" });
+            }
+            let stop = if quoting.has_backslash() {
+                memchr::memchr2(quote, b'\\', chunk)
+            } else {
+                memchr::memchr(quote, chunk)
+            };
+            let n = stop.unwrap_or(chunk.len());
+            if overflow {
+                self.out.put(&chunk[..n])?;
+            } else {
+                self.raw.extend_from_slice(&chunk[..n]);
+            }
+            self.input.advance(n);
+            let Some(_) = stop else {
+                if !overflow && self.raw.len() > MAX_VALUE {
+                    overflow = true;
+                    self.out.put(&self.raw)?;
+                }
+                continue;
+            };
+            let b = self.input.bump();
+            if b == b'\\' {
+                let Some(_) = self.input.peek()? else { return Err(DumpError::Truncated { line, what: "string" }) };
+                let e = self.input.bump();
+                if overflow {
+                    self.out.put(&[b, e])?;
+                } else {
+                    self.raw.extend_from_slice(&[b, e]);
+                }
+                continue;
+            }
+            // A quote: doubled, it is part of the value; alone, it ends the literal.
+            if self.input.peek()? == Some(quote) {
+                self.input.bump();
+                if overflow {
+                    self.out.put(&[quote, quote])?;
+                } else {
+                    self.raw.extend_from_slice(&[quote, quote]);
+                }
+                continue;
+            }
+            break;
+        }
+        self.keep_tail(&[quote]);
+        self.keep_head(b"'");
+        if overflow {
+            self.out.put(&[quote])?;
+            if self.in_values() {
+                self.stats.values += 1;
+                self.left_alone(
+                    line,
+                    format!("value larger than {} MiB: copied as it is, not rewritten", MAX_VALUE >> 20),
+                );
+            }
+            return Ok(());
+        }
+        let raw = std::mem::take(&mut self.raw);
+        let new = if self.in_values() { self.literal_value(&raw, quoting, binary, line) } else { None };
+        match new {
+            Some(value) => {
+                self.encoded.clear();
+                quoting.encode(&value, &mut self.encoded);
+                let encoded = std::mem::take(&mut self.encoded);
+                self.out.put(&encoded)?;
+                self.encoded = encoded;
+            }
+            None => self.out.put(&raw)?,
+        }
+        self.out.put(&[quote])?;
+        self.raw = raw;
+        Ok(())
+    }
+
+    fn literal_value(&mut self, raw: &[u8], quoting: Quoting, binary: bool, line: u64) -> Option<Vec<u8>> {
+        self.stats.values += 1;
+        if self.rewriter.is_noop() || self.column_skipped() {
+            return None;
+        }
+        let escaped = memchr::memchr(quoting.quote(), raw).is_some()
+            || (quoting.has_backslash() && memchr::memchr(b'\\', raw).is_some());
+        let decoded;
+        let value = if escaped {
+            decoded = quoting.decode(raw);
+            &decoded[..]
+        } else {
+            raw
+        };
+        if binary && std::str::from_utf8(value).is_err() {
+            return None;
+        }
+        self.rewrite(value, At::Insert { line })
+    }
+
+    fn value(&mut self, value: &[u8]) -> Option<Vec<u8>> {
+        self.stats.values += 1;
+        if self.rewriter.is_noop() || self.column_skipped() {
+            return None;
+        }
+        let line = self.input.line;
+        self.rewrite(value, At::Insert { line })
+    }
+
+    fn column_skipped(&mut self) -> bool {
+        let Some(ins) = &self.insert else { return false };
+        let skipped = ins.skip_table || {
+            let name = self.column_name(&ins.table, ins.columns.as_deref(), ins.column);
+            self.options.skip_columns.iter().any(|(t, c)| *t == ins.table && Some(c.as_str()) == name.as_deref())
+        };
+        if skipped {
+            self.stats.skipped += 1;
+        }
+        skipped
+    }
+
+    fn column_name(&self, table: &str, named: Option<&[String]>, index: usize) -> Option<String> {
+        named.or_else(|| self.columns.get(table).map(Vec::as_slice)).and_then(|c| c.get(index)).cloned()
+    }
+
+    fn rewrite(&mut self, value: &[u8], at: At<'_>) -> Option<Vec<u8>> {
+        if !self.rewriter.candidate(value) {
+            return None;
+        }
+        let mut change = Change::default();
+        let new = self.rewriter.rewrite(value, &mut change);
+        if let Some(reason) = change.problem.take() {
+            self.stats.reported += 1;
+            let report = self.locate(at, reason);
+            (self.report)(report);
+        }
+        if new.is_some() {
+            let s = &mut self.stats;
+            s.changed_plain += u64::from(change.plain);
+            s.changed_serialized += u64::from(change.serialized);
+            s.changed_json += u64::from(change.json);
+            s.changed_url_encoded += u64::from(change.url_encoded);
+            s.reencrypted += u64::from(change.reencrypted);
+        }
+        new
+    }
+
+    fn left_alone(&mut self, line: u64, reason: String) {
+        self.stats.reported += 1;
+        let report = self.locate(At::Insert { line }, reason);
+        (self.report)(report);
+    }
+
+    fn locate(&self, at: At<'_>, reason: String) -> Report {
+        let row = |table: &str| self.rows.get(table).copied().unwrap_or(0);
+        let unnamed = |index: usize| format!("#{}", index + 1);
+        match (at, &self.insert) {
+            (At::Copy { table, column, index, line }, _) => Report {
+                table: table.to_owned(),
+                row: row(table),
+                column: column.map_or_else(|| unnamed(index), str::to_owned),
+                line,
+                reason,
+            },
+            (At::Insert { line }, Some(ins)) => Report {
+                table: ins.table.clone(),
+                row: row(&ins.table),
+                column: self
+                    .column_name(&ins.table, ins.columns.as_deref(), ins.column)
+                    .unwrap_or_else(|| unnamed(ins.column)),
+                line,
+                reason,
+            },
+            (At::Insert { line }, None) => Report { table: String::new(), row: 0, column: String::new(), line, reason },
+        }
+    }
+
+    /// The rows of a PostgreSQL `COPY … FROM stdin;` block, up to its `\.` line.
+    fn copy_block(&mut self, table: String, columns: Option<Vec<String>>) -> Result<(), DumpError> {
+        self.until_newline()?;
+        let skip_table = self.table_skipped(&table);
+        let columns = columns.or_else(|| self.columns.get(&table).cloned());
+        let start = self.input.line;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let mut ended = false;
+            loop {
+                let chunk = self.input.chunk()?;
+                if chunk.is_empty() {
+                    break;
+                }
+                match memchr::memchr(b'\n', chunk) {
+                    Some(i) => {
+                        line.extend_from_slice(&chunk[..i]);
+                        self.input.advance(i + 1);
+                        ended = true;
+                        break;
+                    }
+                    None => {
+                        let n = chunk.len();
+                        line.extend_from_slice(chunk);
+                        self.input.advance(n);
+                    }
+                }
+            }
+            if !ended && line.is_empty() {
+                return Err(DumpError::Truncated { line: start, what: "COPY block (no `\\.` line)" });
+            }
+            if line == b"\\." {
+                self.out.put(b"\\.\n")?;
+                return Ok(());
+            }
+            *self.rows.entry(table.clone()).or_default() += 1;
+            self.copy_row(&line, &table, columns.as_deref(), skip_table)?;
+            self.out.put(if ended { b"\n" } else { b"" })?;
+            if !ended {
+                return Err(DumpError::Truncated { line: start, what: "COPY block (no `\\.` line)" });
+            }
+        }
+    }
+
+    fn copy_row(
+        &mut self,
+        line: &[u8],
+        table: &str,
+        columns: Option<&[String]>,
+        skip_table: bool,
+    ) -> Result<(), DumpError> {
+        let row_line = self.input.line - 1;
+        for (i, field) in line.split(|&b| b == b'\t').enumerate() {
+            if i > 0 {
+                self.out.put(b"\t")?;
+            }
+            if field == b"\\N" {
+                self.out.put(field)?;
+                continue;
+            }
+            self.stats.values += 1;
+            let name = columns.and_then(|c| c.get(i)).map(String::as_str);
+            let skipped =
+                skip_table || self.options.skip_columns.iter().any(|(t, c)| t == table && Some(c.as_str()) == name);
+            if skipped {
+                self.stats.skipped += 1;
+            }
+            let new = if skipped || self.rewriter.is_noop() {
+                None
+            } else {
+                let decoded;
+                let value = if memchr::memchr(b'\\', field).is_some() {
+                    decoded = copy_decode(field);
+                    &decoded[..]
+                } else {
+                    field
+                };
+                self.rewrite(value, At::Copy { table, column: name, index: i, line: row_line })
+            };
+            match new {
+                Some(value) => {
+                    self.encoded.clear();
+                    copy_encode(&value, &mut self.encoded);
+                    let encoded = std::mem::take(&mut self.encoded);
+                    self.out.put(&encoded)?;
+                    self.encoded = encoded;
+                }
+                None => self.out.put(field)?,
+            }
+        }
+        Ok(())
+    }
+}

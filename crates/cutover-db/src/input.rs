@@ -1,0 +1,81 @@
+//! A byte reader over the dump with a fixed buffer, look-ahead and line counting: the dump is
+//! never held in memory, only the value being rewritten.
+
+use std::io::{self, Read};
+
+const BUF: usize = 1 << 20;
+
+pub struct Input<R> {
+    reader: R,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    eof: bool,
+    /// 1-based line of the next byte.
+    pub line: u64,
+    pub consumed: u64,
+}
+
+impl<R: Read> Input<R> {
+    pub fn new(reader: R) -> Self {
+        Self { reader, buf: vec![0; BUF], pos: 0, end: 0, eof: false, line: 1, consumed: 0 }
+    }
+
+    /// Makes at least `n` bytes available unless the input ends first.
+    fn want(&mut self, n: usize) -> io::Result<()> {
+        while self.end - self.pos < n && !self.eof {
+            if self.pos > 0 {
+                self.buf.copy_within(self.pos..self.end, 0);
+                self.end -= self.pos;
+                self.pos = 0;
+            }
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn peek(&mut self) -> io::Result<Option<u8>> {
+        self.peek_at(0)
+    }
+
+    pub fn peek_at(&mut self, k: usize) -> io::Result<Option<u8>> {
+        self.want(k + 1)?;
+        Ok(self.buf.get(self.pos + k).copied().filter(|_| self.pos + k < self.end))
+    }
+
+    /// The first bytes of the input (up to `n`), without consuming them.
+    pub fn head(&mut self, n: usize) -> io::Result<&[u8]> {
+        self.want(n.min(BUF))?;
+        Ok(&self.buf[self.pos..self.end.min(self.pos + n)])
+    }
+
+    /// Consumes one byte that `peek` returned.
+    pub fn bump(&mut self) -> u8 {
+        let b = self.buf[self.pos];
+        self.pos += 1;
+        self.consumed += 1;
+        if b == b'\n' {
+            self.line += 1;
+        }
+        b
+    }
+
+    /// The bytes available now without reading (at least one unless at the end).
+    pub fn chunk(&mut self) -> io::Result<&[u8]> {
+        self.want(1)?;
+        Ok(&self.buf[self.pos..self.end])
+    }
+
+    /// Consumes `n` bytes of the current chunk.
+    pub fn advance(&mut self, n: usize) {
+        let taken = &self.buf[self.pos..self.pos + n];
+        self.line += memchr::memchr_iter(b'\n', taken).count() as u64;
+        self.pos += n;
+        self.consumed += n as u64;
+    }
+}

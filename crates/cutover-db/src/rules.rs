@@ -1,0 +1,126 @@
+//! `--replace OLD NEW` rules, in every form OLD takes inside a value: as written, JSON-escaped
+//! (`https:\/\/…`), and URL-encoded (`https%3A%2F%2F…`, either hex case). One automaton finds
+//! them all, longest match first.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Raw,
+    JsonEscaped,
+    UrlEncoded,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rules {
+    automaton: Option<AhoCorasick>,
+    replacements: Vec<Vec<u8>>,
+    forms: Vec<Form>,
+}
+
+impl Rules {
+    pub fn new(pairs: &[(String, String)]) -> Result<Self, String> {
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut replacements = Vec::new();
+        let mut forms = Vec::new();
+        let mut add = |old: String, new: String, form: Form| {
+            if !old.is_empty() && !patterns.iter().any(|p| p == old.as_bytes()) {
+                patterns.push(old.into_bytes());
+                replacements.push(new.into_bytes());
+                forms.push(form);
+            }
+        };
+        for (old, new) in pairs {
+            if old.is_empty() {
+                return Err("a --replace pattern cannot be empty".into());
+            }
+            add(old.clone(), new.clone(), Form::Raw);
+            add(old.replace('/', "\\/"), new.replace('/', "\\/"), Form::JsonEscaped);
+            add(url_encode(old, true), url_encode(new, true), Form::UrlEncoded);
+            add(url_encode(old, false), url_encode(new, false), Form::UrlEncoded);
+        }
+        let automaton = if patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&patterns)
+                    .map_err(|e| format!("cannot build the replace rules: {e}"))?,
+            )
+        };
+        Ok(Self { automaton, replacements, forms })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.automaton.is_none()
+    }
+
+    /// Whether any form of any rule occurs in `value`.
+    pub fn matches(&self, value: &[u8]) -> bool {
+        self.automaton.as_ref().is_some_and(|a| a.is_match(value))
+    }
+
+    /// Replaces every occurrence; returns the new bytes and which forms occurred.
+    pub fn apply(&self, value: &[u8]) -> Option<(Vec<u8>, Vec<Form>)> {
+        let automaton = self.automaton.as_ref()?;
+        let mut out = Vec::with_capacity(value.len() + 16);
+        let mut last = 0;
+        let mut hit = Vec::new();
+        for m in automaton.find_iter(value) {
+            out.extend_from_slice(&value[last..m.start()]);
+            out.extend_from_slice(&self.replacements[m.pattern().as_usize()]);
+            let form = self.forms[m.pattern().as_usize()];
+            if !hit.contains(&form) {
+                hit.push(form);
+            }
+            last = m.end();
+        }
+        if hit.is_empty() {
+            return None;
+        }
+        out.extend_from_slice(&value[last..]);
+        Some((out, hit))
+    }
+}
+
+/// PHP's `rawurlencode` (letters, digits and `-_.~` kept), with upper- or lowercase hex.
+fn url_encode(text: &str, upper: bool) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else if upper {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_is_replaced_with_the_same_form() {
+        let rules = Rules::new(&[("https://staging.shop.test".into(), "https://shop.example".into())]).unwrap();
+        let (out, forms) = rules
+            .apply(b"a https://staging.shop.test/x b https:\\/\\/staging.shop.test c https%3A%2F%2Fstaging.shop.test d https%3a%2f%2fstaging.shop.test")
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a https://shop.example/x b https:\\/\\/shop.example c https%3A%2F%2Fshop.example d https%3a%2f%2fshop.example"
+        );
+        assert_eq!(forms, [Form::Raw, Form::JsonEscaped, Form::UrlEncoded]);
+        assert!(rules.apply(b"nothing here").is_none());
+    }
+
+    #[test]
+    fn the_longest_rule_wins() {
+        let rules =
+            Rules::new(&[("staging.test".into(), "A".into()), ("cdn.staging.test".into(), "B".into())]).unwrap();
+        assert_eq!(rules.apply(b"cdn.staging.test staging.test").unwrap().0, b"B A");
+    }
+}

@@ -1,0 +1,127 @@
+//! `cutover db rewrite`: the dump rewriter as a filter, stdin to stdout. Needs no cutover.toml.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use cutover_db::laravel::{AppKey, keys_from_dotenv};
+use cutover_db::{Dialect, Options, Reencrypt, Report, Rewriter, Rules, Stats, rewrite_dump};
+use serde::Serialize;
+
+use crate::CliError;
+use crate::cli::RewriteArgs;
+use crate::context::Ctx;
+
+/// Reports kept for `--json`; the count is always complete.
+const MAX_REPORTS: usize = 1000;
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    #[serde(flatten)]
+    stats: &'a Stats,
+    seconds: f64,
+    mib_per_second: f64,
+    reports: &'a [Report],
+}
+
+pub fn exec(ctx: &Ctx<'_>, args: &RewriteArgs) -> Result<(), CliError> {
+    if std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(
+            "pipe a dump into `cutover db rewrite`, for example `mysqldump db | cutover db rewrite …`".into(),
+        ));
+    }
+    let rewriter = Rewriter::new(Rules::new(&pairs(&args.replace)).map_err(CliError::Usage)?, reencrypt(args)?);
+    let options = Options {
+        dialect: args.dialect.as_deref().and_then(Dialect::parse),
+        skip_tables: args.skip_tables.clone(),
+        only_tables: args.only_tables.clone(),
+        skip_columns: args
+            .skip_columns
+            .iter()
+            .map(|tc| match tc.split_once('.') {
+                Some((t, c)) if !t.is_empty() && !c.is_empty() => Ok((t.to_owned(), c.to_owned())),
+                _ => Err(CliError::Usage(format!("`--skip-columns {tc}`: write TABLE.COLUMN"))),
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let mut reports = Vec::new();
+    let out = ctx.out;
+    let started = Instant::now();
+    let stdin = std::io::stdin().lock();
+    let progress = out.byte_progress("rewriting");
+    let input: Box<dyn std::io::Read> = match &progress {
+        Some(bar) => Box::new(bar.wrap_read(stdin)),
+        None => Box::new(stdin),
+    };
+    let stats = rewrite_dump(input, std::io::stdout().lock(), &rewriter, &options, &mut |report| {
+        if !out.json {
+            let place = if report.table.is_empty() {
+                format!("line {}", report.line)
+            } else {
+                format!("table `{}` row {} column `{}` (line {})", report.table, report.row, report.column, report.line)
+            };
+            out.warn_line(&format!("left as it was: {place}: {}", report.reason));
+        }
+        if reports.len() < MAX_REPORTS {
+            reports.push(report);
+        }
+    });
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let stats = stats?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mib_per_second = stats.bytes_in as f64 / (1 << 20) as f64 / seconds.max(1e-9);
+    if out.json {
+        let summary = Summary { stats: &stats, seconds, mib_per_second, reports: &reports };
+        out.say_always(&serde_json::to_string(&summary).expect("summary serializes"));
+    } else {
+        out.say(&format!(
+            "rewrote {} dump: {} values; changed {} plain, {} serialized, {} JSON, {} URL-encoded, {} re-encrypted; \
+             {} left as they were (reported), {} skipped; {} bytes in, {} bytes out, {seconds:.2} s, {mib_per_second:.0} MiB/s",
+            stats.dialect.unwrap_or("empty"),
+            stats.values,
+            stats.changed_plain,
+            stats.changed_serialized,
+            stats.changed_json,
+            stats.changed_url_encoded,
+            stats.reencrypted,
+            stats.reported,
+            stats.skipped,
+            stats.bytes_in,
+            stats.bytes_out,
+        ));
+    }
+    Ok(())
+}
+
+fn pairs(flat: &[String]) -> Vec<(String, String)> {
+    flat.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0].clone(), c[1].clone())).collect()
+}
+
+/// The keys for `--reencrypt`, from the dotenv files or the environment. Messages never hold a key.
+fn reencrypt(args: &RewriteArgs) -> Result<Option<Reencrypt>, CliError> {
+    if !args.reencrypt {
+        if args.old_env.is_some() || args.new_env.is_some() {
+            return Err(CliError::Usage("`--old-env` and `--new-env` need `--reencrypt`".into()));
+        }
+        return Ok(None);
+    }
+    let load = |file: &Option<std::path::PathBuf>, var: &str, which: &str| -> Result<Vec<AppKey>, CliError> {
+        match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| CliError::Io { what: format!("failed to read `{}`", path.display()), source })?;
+                keys_from_dotenv(&text).map_err(|e| CliError::Usage(format!("`{}`: {e}", path.display())))
+            }
+            None => match std::env::var(var) {
+                Ok(value) => AppKey::parse(&value).map(|k| vec![k]).map_err(|e| CliError::Usage(format!("{var}: {e}"))),
+                Err(_) => {
+                    Err(CliError::Usage(format!("`--reencrypt` needs the {which} key: `--{which}-env FILE` or {var}")))
+                }
+            },
+        }
+    };
+    let old = load(&args.old_env, "CUTOVER_OLD_APP_KEY", "old")?;
+    let new = load(&args.new_env, "CUTOVER_NEW_APP_KEY", "new")?.remove(0);
+    Ok(Some(Reencrypt { old, new }))
+}

@@ -79,52 +79,65 @@ impl Quoting {
         let mut out = Vec::with_capacity(raw.len());
         let mut i = 0;
         while i < raw.len() {
+            // Copy the run up to the next quote or backslash at once.
+            let next =
+                if self.has_backslash() { memchr::memchr2(q, b'\\', &raw[i..]) } else { memchr::memchr(q, &raw[i..]) };
+            let Some(k) = next else {
+                out.extend_from_slice(&raw[i..]);
+                break;
+            };
+            out.extend_from_slice(&raw[i..i + k]);
+            i += k;
             let b = raw[i];
             i += 1;
-            if b == q && raw.get(i) == Some(&q) {
+            if b == q {
+                // A doubled quote stands for one.
                 out.push(q);
-                i += 1;
-            } else if b == b'\\' && self.has_backslash() && i < raw.len() {
-                let e = raw[i];
-                i += 1;
-                match (self, e) {
-                    (_, b'n') => out.push(b'\n'),
-                    (_, b'r') => out.push(b'\r'),
-                    (_, b't') => out.push(b'\t'),
-                    (_, b'b') => out.push(8),
-                    (Self::MysqlBackslash(_), b'0') => out.push(0),
-                    (Self::MysqlBackslash(_), b'Z') => out.push(26),
-                    // MySQL keeps the backslash of `\%` and `\_` (they are LIKE escapes).
-                    (Self::MysqlBackslash(_), b'%' | b'_') => out.extend_from_slice(&[b'\\', e]),
-                    (Self::PgEscape, b'f') => out.push(12),
-                    (Self::PgEscape, b'v') => out.push(11),
-                    (Self::PgEscape, b'0'..=b'7') => {
-                        let mut v = u32::from(e - b'0');
-                        for _ in 0..2 {
-                            match raw.get(i) {
-                                Some(d @ b'0'..=b'7') => {
-                                    v = v * 8 + u32::from(d - b'0');
-                                    i += 1;
-                                }
-                                _ => break,
-                            }
-                        }
-                        out.push(v as u8);
-                    }
-                    (Self::PgEscape, b'x') => {
-                        let mut v = 0u32;
-                        let mut n = 0;
-                        while n < 2 && raw.get(i).is_some_and(u8::is_ascii_hexdigit) {
-                            v = v * 16 + (raw[i] as char).to_digit(16).unwrap_or(0);
-                            i += 1;
-                            n += 1;
-                        }
-                        if n == 0 { out.push(b'x') } else { out.push(v as u8) }
-                    }
-                    (_, other) => out.push(other),
+                if raw.get(i) == Some(&q) {
+                    i += 1;
                 }
-            } else {
+                continue;
+            }
+            let Some(&e) = raw.get(i) else {
                 out.push(b);
+                break;
+            };
+            i += 1;
+            match (self, e) {
+                (_, b'n') => out.push(b'\n'),
+                (_, b'r') => out.push(b'\r'),
+                (_, b't') => out.push(b'\t'),
+                (_, b'b') => out.push(8),
+                (Self::MysqlBackslash(_), b'0') => out.push(0),
+                (Self::MysqlBackslash(_), b'Z') => out.push(26),
+                // MySQL keeps the backslash of `\%` and `\_` (they are LIKE escapes).
+                (Self::MysqlBackslash(_), b'%' | b'_') => out.extend_from_slice(&[b'\\', e]),
+                (Self::PgEscape, b'f') => out.push(12),
+                (Self::PgEscape, b'v') => out.push(11),
+                (Self::PgEscape, b'0'..=b'7') => {
+                    let mut v = u32::from(e - b'0');
+                    for _ in 0..2 {
+                        match raw.get(i) {
+                            Some(d @ b'0'..=b'7') => {
+                                v = v * 8 + u32::from(d - b'0');
+                                i += 1;
+                            }
+                            _ => break,
+                        }
+                    }
+                    out.push(v as u8);
+                }
+                (Self::PgEscape, b'x') => {
+                    let mut v = 0u32;
+                    let mut n = 0;
+                    while n < 2 && raw.get(i).is_some_and(u8::is_ascii_hexdigit) {
+                        v = v * 16 + (raw[i] as char).to_digit(16).unwrap_or(0);
+                        i += 1;
+                        n += 1;
+                    }
+                    if n == 0 { out.push(b'x') } else { out.push(v as u8) }
+                }
+                (_, other) => out.push(other),
             }
         }
         out
@@ -132,22 +145,46 @@ impl Quoting {
 
     /// Writes `value` as a literal body the same way the dump's tool would.
     pub fn encode(self, value: &[u8], out: &mut Vec<u8>) {
-        for &b in value {
-            match (self, b) {
-                (Self::Standard, b'\'') => out.extend_from_slice(b"''"),
-                (Self::Standard, _) => out.push(b),
-                (_, b'\\') => out.extend_from_slice(b"\\\\"),
-                (_, b'\n') => out.extend_from_slice(b"\\n"),
-                (_, b'\r') => out.extend_from_slice(b"\\r"),
-                (Self::MysqlBackslash(_), 0) => out.extend_from_slice(b"\\0"),
-                (Self::MysqlBackslash(_), 26) => out.extend_from_slice(b"\\Z"),
-                (Self::MysqlBackslash(_), b'\'' | b'"') => out.extend_from_slice(&[b'\\', b]),
-                (Self::PgEscape, b'\'') => out.extend_from_slice(b"''"),
-                (_, b) => out.push(b),
-            }
+        let table = match self {
+            Self::Standard => &STANDARD_SPECIAL,
+            Self::PgEscape => &PG_ESCAPE_SPECIAL,
+            Self::MysqlBackslash(_) => &MYSQL_SPECIAL,
+        };
+        out.reserve(value.len() + 8);
+        let mut rest = value;
+        while let Some(k) = rest.iter().position(|&b| table[b as usize]) {
+            out.extend_from_slice(&rest[..k]);
+            let escaped: &[u8] = match (self, rest[k]) {
+                (Self::Standard | Self::PgEscape, b'\'') => b"''",
+                (_, b'\\') => b"\\\\",
+                (_, b'\n') => b"\\n",
+                (_, b'\r') => b"\\r",
+                (_, 0) => b"\\0",
+                (_, 26) => b"\\Z",
+                (_, b'\'') => b"\\'",
+                _ => b"\\\"",
+            };
+            out.extend_from_slice(escaped);
+            rest = &rest[k + 1..];
         }
+        out.extend_from_slice(rest);
     }
 }
+
+const fn byte_set(bytes: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        set[bytes[i] as usize] = true;
+        i += 1;
+    }
+    set
+}
+
+/// Bytes each quoting writes as an escape.
+static STANDARD_SPECIAL: [bool; 256] = byte_set(b"'");
+static PG_ESCAPE_SPECIAL: [bool; 256] = byte_set(b"\\\n\r'");
+static MYSQL_SPECIAL: [bool; 256] = byte_set(b"\\\n\r'\"\0\x1a");
 
 /// PostgreSQL COPY text format: one field's decoding and encoding.
 pub fn copy_decode(field: &[u8]) -> Vec<u8> {

@@ -590,10 +590,11 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
 
     fn column_skipped(&mut self) -> bool {
         let Some(ins) = &self.insert else { return false };
-        let skipped = ins.skip_table || {
-            let name = self.column_name(&ins.table, ins.columns.as_deref(), ins.column);
-            self.options.skip_columns.iter().any(|(t, c)| *t == ins.table && Some(c.as_str()) == name.as_deref())
-        };
+        let skipped = ins.skip_table
+            || !self.options.skip_columns.is_empty() && {
+                let name = self.column_name(&ins.table, ins.columns.as_deref(), ins.column);
+                self.options.skip_columns.iter().any(|(t, c)| *t == ins.table && Some(c.as_str()) == name.as_deref())
+            };
         if skipped {
             self.stats.skipped += 1;
         }

@@ -709,7 +709,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         columns: Option<&[String]>,
         skip_table: bool,
     ) -> Result<(), DumpError> {
-        let row_line = self.input.line - 1;
+        let row_line = self.input.line.saturating_sub(1);
         for (i, field) in line.split(|&b| b == b'\t').enumerate() {
             if i > 0 {
                 self.out.put(b"\t")?;

@@ -39,7 +39,8 @@ fn postgres_copy_blocks_and_inserts_are_rewritten() {
         2\ta:1:{i:0;s:25:\"https://staging.shop.test\";}\t\\N\n\
         \\.\n\
         INSERT INTO public.posts VALUES (3, 'it''s https://staging.shop.test', E'line\\nhttps://staging.shop.test');\n";
-    let (out, stats, _) = run(dump, &Options { skip_columns: vec![("posts".into(), "guid".into())], ..Options::default() }).unwrap();
+    let (out, stats, _) =
+        run(dump, &Options { skip_columns: vec![("posts".into(), "guid".into())], ..Options::default() }).unwrap();
     assert!(out.contains("$fn$ SELECT 'https://staging.shop.test' $fn$"), "function bodies are not values: {out}");
     assert!(out.contains("1\tsee https://shop.example\\tnow\\\\x\thttps://staging.shop.test/?p=1\n"), "{out}");
     assert!(out.contains("2\ta:1:{i:0;s:20:\"https://shop.example\";}\t\\N\n\\.\n"), "{out}");
@@ -52,10 +53,7 @@ fn postgres_copy_blocks_and_inserts_are_rewritten() {
 fn sqlite_dumps_are_read_with_standard_strings() {
     let dump = "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCREATE TABLE t(a TEXT, b BLOB);\n\
         INSERT INTO t VALUES('https://staging.shop.test/it''s',X'00FF');\nCOMMIT;\n";
-    assert_eq!(
-        rewrite(dump),
-        dump.replace("'https://staging.shop.test/it''s'", "'https://shop.example/it''s'")
-    );
+    assert_eq!(rewrite(dump), dump.replace("'https://staging.shop.test/it''s'", "'https://shop.example/it''s'"));
 }
 
 #[test]
@@ -63,10 +61,14 @@ fn skip_and_only_tables() {
     let dump = "-- MySQL dump\nINSERT INTO `a` VALUES ('https://staging.shop.test');\nINSERT INTO `b` VALUES ('https://staging.shop.test');\n";
     let only = Options { only_tables: vec!["b".into()], ..Options::default() };
     let (out, _, _) = run(dump, &only).unwrap();
-    assert!(out.contains("`a` VALUES ('https://staging.shop.test')") && out.contains("`b` VALUES ('https://shop.example')"));
+    assert!(
+        out.contains("`a` VALUES ('https://staging.shop.test')") && out.contains("`b` VALUES ('https://shop.example')")
+    );
     let skip = Options { skip_tables: vec!["b".into()], ..Options::default() };
     let (out, _, _) = run(dump, &skip).unwrap();
-    assert!(out.contains("`a` VALUES ('https://shop.example')") && out.contains("`b` VALUES ('https://staging.shop.test')"));
+    assert!(
+        out.contains("`a` VALUES ('https://shop.example')") && out.contains("`b` VALUES ('https://staging.shop.test')")
+    );
 }
 
 #[test]
@@ -76,7 +78,10 @@ fn unparsable_serialized_value_is_left_exactly_and_reported_with_its_place() {
     let (out, stats, reports) = run(dump, &Options::default()).unwrap();
     assert!(out.contains("(2,'a:1:{i:0;s:99:\\\"https://staging.shop.test\\\";}')"));
     assert_eq!(stats.reported, 1);
-    assert_eq!((reports[0].table.as_str(), reports[0].row, reports[0].column.as_str()), ("wp_options", 2, "option_value"));
+    assert_eq!(
+        (reports[0].table.as_str(), reports[0].row, reports[0].column.as_str()),
+        ("wp_options", 2, "option_value")
+    );
     assert!(reports[0].reason.contains("does not parse"));
 }
 
@@ -100,7 +105,9 @@ fn unknown_dialect_needs_the_flag_and_the_flag_works() {
 fn values_split_across_read_buffers_are_whole() {
     // Longer than the 1 MiB read buffer, with the URL straddling buffer ends.
     let filler = "x".repeat((1 << 20) - 40);
-    let dump = format!("-- MySQL dump\nINSERT INTO `t` VALUES ('{filler} https://staging.shop.test {filler} https://staging.shop.test');\n");
+    let dump = format!(
+        "-- MySQL dump\nINSERT INTO `t` VALUES ('{filler} https://staging.shop.test {filler} https://staging.shop.test');\n"
+    );
     let out = rewrite(&dump);
     assert_eq!(out, dump.replace(OLD, NEW));
 }

@@ -8,6 +8,8 @@
 pub mod cli;
 #[allow(dead_code)]
 pub mod hosts;
+#[allow(dead_code)]
+pub mod php;
 
 /// Whether a test that needs `service` should run.
 ///

@@ -68,12 +68,20 @@ pub struct Ssh {
     pub config: Option<PathBuf>,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: HumanDuration,
+    /// How long each host's connection stays open after a command, so the next one (a
+    /// rollback) needs no new SSH handshake. `"0s"` closes connections when cutover exits.
+    #[serde(default = "default_persist")]
+    pub persist: HumanDuration,
 }
 
 impl Default for Ssh {
     fn default() -> Self {
-        Self { config: None, connect_timeout: default_connect_timeout() }
+        Self { config: None, connect_timeout: default_connect_timeout(), persist: default_persist() }
     }
+}
+
+fn default_persist() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(300))
 }
 
 fn default_connect_timeout() -> HumanDuration {

@@ -94,6 +94,9 @@ path = "~/{app_name}"
 [ssh]
 # config = "ssh_config"   # passed to ssh as `-F FILE`; by default your own ~/.ssh/config applies
 connect_timeout = "10s"
+# Each host's connection stays open this long after a command, so a rollback starts on an open
+# connection; "0s" closes connections when cutover exits.
+persist = "5m"
 "#,
             preset = self.name(),
         )

@@ -2,8 +2,11 @@
 //! host is prepared switch them all; undo the switch if any host fails it, roll back if an
 //! `after_switch` hook fails, then clean up old releases.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::Digest;
 
 use cutover_config::{App, Hooks};
 use cutover_remote::journal::{Cause, Event, Kind};
@@ -13,7 +16,9 @@ use cutover_remote::{HostState, Identity, RemoteError, Stdin, Target};
 use crate::error::hosts_of as hosts;
 use crate::fleet::split;
 use crate::upload::{Delta, write_tar};
-use crate::{DeployReport, Excludes, Fleet, HostUpload, Manifest, Outcome, ReleaseError, Reporter, retention, scripts};
+use crate::{
+    DeployReport, Excludes, Fleet, History, HostUpload, Manifest, Outcome, ReleaseError, Reporter, retention, scripts,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct DeployRequest<'a> {
@@ -21,6 +26,9 @@ pub struct DeployRequest<'a> {
     pub hooks: &'a Hooks,
     /// How the command was invoked, for the lock (`cutover deploy`).
     pub command: &'a str,
+    /// Manifests of earlier releases by hash (`.cutover/manifests` next to the config), so the
+    /// base of a delta need not be fetched from the host; `None` fetches it every time.
+    pub cache: Option<&'a Path>,
 }
 
 pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -> Result<DeployReport, ReleaseError> {
@@ -29,8 +37,10 @@ pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -
     let excludes = Excludes::new(req.app.exclude.iter().map(|e| e.as_str()));
     let manifest = Manifest::scan(&req.app.source, &excludes)?;
     let lock = LockInfo::new(req.command);
-    let states = fleet.lock(&lock, true)?;
-    let result = Deploy { fleet, req, manifest: &manifest, states: &states, who: &lock.holder, reporter }.run();
+    let states = fleet.lock(&lock)?;
+    let text = manifest.to_text();
+    let result =
+        Deploy { fleet, req, manifest: &manifest, text: &text, states: &states, who: &lock.holder, reporter }.run();
     fleet.release(&lock);
     result
 }
@@ -55,6 +65,8 @@ struct Deploy<'a> {
     fleet: &'a Fleet,
     req: &'a DeployRequest<'a>,
     manifest: &'a Manifest,
+    /// The manifest's text form, as stored on hosts and in the cache.
+    text: &'a str,
     states: &'a [HostState],
     who: &'a Identity,
     reporter: &'a dyn Reporter,
@@ -83,9 +95,12 @@ impl Deploy<'_> {
         );
 
         // Phase 1: prepare everywhere; nothing is live yet.
-        let prepared = self.fleet.each(|i, t| self.prepare(t, &self.states[i], &id, &hash));
+        let bases = self.bases();
+        let prepared = self.fleet.each(|i, t| self.prepare(t, bases[i].as_ref(), &id, &hash));
         let (uploads, errors) = split(prepared);
-        if !errors.is_empty() {
+        if errors.is_empty() {
+            self.remember(&hash, self.text);
+        } else {
             let reason = format!("preparation failed on {}", hosts(&errors));
             self.fleet.each(|_, t| self.fleet.record(t, &[self.event(Kind::Failed, &id).reason(&reason)]).ok());
             return Err(ReleaseError::Hosts {
@@ -156,19 +171,77 @@ impl Deploy<'_> {
         Event::new(kind, Some(id), self.who)
     }
 
+    /// Each host's base for the delta: its current release and that release's manifest, from the
+    /// local cache or else fetched from the host (once per distinct manifest) and checked against
+    /// the hash its journal recorded. A host without a usable base gets every file.
+    fn bases(&self) -> Vec<Option<(String, Manifest)>> {
+        let mut known: HashMap<String, Option<Manifest>> = HashMap::new();
+        let mut bases = Vec::new();
+        for (state, target) in self.states.iter().zip(&self.fleet.targets) {
+            let history = History::from_events(&state.journal);
+            let current = state.current.as_deref().filter(|c| state.on_disk.iter().any(|d| d == c));
+            let base = current.and_then(|id| {
+                let hash = history.manifest(id)?;
+                let manifest = known
+                    .entry(hash.to_owned())
+                    .or_insert_with(|| self.recall(hash).or_else(|| self.fetch(target.as_ref(), id, hash)))
+                    .clone()?;
+                Some((id.to_owned(), manifest))
+            });
+            bases.push(base);
+        }
+        bases
+    }
+
+    fn cached(&self, hash: &str) -> Option<PathBuf> {
+        self.req.cache.map(|dir| dir.join(format!("{hash}.tsv")))
+    }
+
+    fn recall(&self, hash: &str) -> Option<Manifest> {
+        let text = std::fs::read_to_string(self.cached(hash)?).ok()?;
+        (blake3::hash(text.as_bytes()).to_hex().as_str() == hash).then(|| Manifest::from_text(&text)).flatten()
+    }
+
+    fn remember(&self, hash: &str, text: &str) {
+        if let Some(path) = self.cached(hash)
+            && let Some(dir) = path.parent()
+        {
+            let _ = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, text));
+        }
+    }
+
+    fn fetch(&self, t: &dyn Target, id: &str, hash: &str) -> Option<Manifest> {
+        self.reporter.step(Some(t.name()), &format!("fetching the manifest of {id}"));
+        let script = scripts::read_manifest(&self.fleet.root, id);
+        let out = t.run("reading the current manifest", &script, Stdin::Null).ok()?;
+        if blake3::hash(out.stdout.as_bytes()).to_hex().as_str() != hash {
+            self.reporter
+                .warn(Some(t.name()), &format!("the manifest of {id} does not match its journal; sending every file"));
+            return None;
+        }
+        self.remember(hash, &out.stdout);
+        Manifest::from_text(&out.stdout)
+    }
+
     /// Uploads the release to one host and makes it complete there, without touching `current`.
-    fn prepare(&self, t: &dyn Target, state: &HostState, id: &str, hash: &str) -> Result<HostUpload, RemoteError> {
+    fn prepare(
+        &self,
+        t: &dyn Target,
+        base: Option<&(String, Manifest)>,
+        id: &str,
+        hash: &str,
+    ) -> Result<HostUpload, RemoteError> {
         let host = t.name();
         let root = &self.fleet.root;
-        let base_manifest = state.current_manifest.as_deref().and_then(Manifest::from_json);
-        let base = state.current.as_deref().filter(|c| base_manifest.is_some() && state.on_disk.iter().any(|d| d == c));
-        let delta = Delta::between(self.manifest, base.and(base_manifest.as_ref()));
-        let prepare = self.event(Kind::Prepare, id).from(state.current.as_deref()).manifest(hash);
+        let base_id = base.map(|(b, _)| b.as_str());
+        let delta = Delta::between(self.manifest, base.map(|(_, m)| m));
+        let prepare = self.event(Kind::Prepare, id).from(base_id).manifest(hash);
         self.reporter.step(
             Some(host),
-            &format!("linking {} unchanged file(s) from {}", delta.link.len(), base.unwrap_or("nothing")),
+            &format!("linking {} unchanged file(s) from {}", delta.link.len(), base_id.unwrap_or("nothing")),
         );
-        t.run("linking unchanged files", &scripts::link(root, id, base, &prepare), Stdin::Bytes(&delta.link_list()))?;
+        let script = scripts::link(root, id, base_id, delta.link.len(), &prepare);
+        t.run("linking unchanged files", &script, Stdin::Bytes(delta.drop.as_bytes()))?;
 
         self.reporter.upload_start(host, delta.send_files(), delta.send_bytes());
         let mut sent = 0;
@@ -179,17 +252,18 @@ impl Deploy<'_> {
         t.run("uploading", &scripts::unpack(root, id), Stdin::Writer(&mut write))?;
         self.reporter.upload_done(host);
 
-        let manifest_json = self.manifest.to_json();
-        t.run(
-            "linking shared paths",
-            &scripts::finish(root, id, &self.req.app.shared),
-            Stdin::Bytes(manifest_json.as_bytes()),
-        )?;
-        self.hooks(t, "before_switch", &self.req.hooks.before_switch, id, state.current.as_deref())?;
+        let sha256 = hex(&sha2::Sha256::digest(self.text.as_bytes()));
+        let script = scripts::finish(root, id, base_id, &sha256, &self.req.app.shared);
+        let out = t.run("linking shared paths", &script, Stdin::Bytes(delta.add.as_bytes()))?;
+        if out.stdout.contains("@@manifest-mismatch") {
+            self.reporter.warn(Some(host), "the manifest rebuilt on the host did not match; sending it whole");
+            t.run("storing the manifest", &scripts::store_manifest(root, id), Stdin::Bytes(self.text.as_bytes()))?;
+        }
+        self.hooks(t, "before_switch", &self.req.hooks.before_switch, id, base_id)?;
         self.fleet.record(t, &[self.event(Kind::Prepared, id).manifest(hash)])?;
         Ok(HostUpload {
             host: host.to_owned(),
-            base: base.map(str::to_owned),
+            base: base_id.map(str::to_owned),
             linked_files: delta.link.len(),
             sent_files: delta.send_files(),
             sent_bytes: sent,
@@ -255,6 +329,10 @@ pub(crate) fn run_hooks(
         t.run_streaming(&format!("{phase} hook `{hook}`"), &script, &|_, line| reporter.hook_line(host, line))?;
     }
     Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One id per deploy, the same on every host: the UTC time, made unique against every release

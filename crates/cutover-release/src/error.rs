@@ -26,6 +26,8 @@ pub enum ReleaseError {
     },
     #[error("`{path}` is not valid UTF-8; cutover releases only UTF-8 file names")]
     NonUtf8Path { path: String },
+    #[error("{path:?} contains a control character (tab, newline, …); rename it or exclude it")]
+    ControlCharPath { path: String },
     #[error("build command `{command}` failed ({status})")]
     Build { command: String, status: String },
     #[error("{step} failed on {}:\n{}", hosts_of(errors), list(errors))]
@@ -61,6 +63,7 @@ impl ReleaseError {
             Self::RolledBack { .. } => Outcome::RolledBack,
             Self::Source { .. }
             | Self::NonUtf8Path { .. }
+            | Self::ControlCharPath { .. }
             | Self::Build { .. }
             | Self::NothingToRollBack { .. }
             | Self::Refused { .. } => Outcome::Unchanged,

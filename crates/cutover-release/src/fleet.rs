@@ -48,15 +48,14 @@ impl Fleet {
     }
 
     /// Reads every host's state without changing anything.
-    pub fn inspect(&self, with_manifest: bool) -> Vec<Result<HostState, RemoteError>> {
-        self.each(|_, t| cutover_remote::inspect(t, Inspect { root: &self.root, acquire: None, with_manifest }))
+    pub fn inspect(&self) -> Vec<Result<HostState, RemoteError>> {
+        self.each(|_, t| cutover_remote::inspect(t, Inspect { root: &self.root, acquire: None }))
     }
 
     /// Takes the deploy lock on every host and reads their state in the same round trip. If any
     /// host refuses, the locks taken are given back and nothing else happened.
-    pub fn lock(&self, lock: &LockInfo, with_manifest: bool) -> Result<Vec<HostState>, ReleaseError> {
-        let results = self
-            .each(|_, t| cutover_remote::inspect(t, Inspect { root: &self.root, acquire: Some(lock), with_manifest }));
+    pub fn lock(&self, lock: &LockInfo) -> Result<Vec<HostState>, ReleaseError> {
+        let results = self.each(|_, t| cutover_remote::inspect(t, Inspect { root: &self.root, acquire: Some(lock) }));
         let mut states = Vec::new();
         let mut holders = Vec::new();
         let mut any_stale = false;

@@ -1,5 +1,10 @@
 //! The manifest of a release: every path with its BLAKE3, size and mode. It decides what
 //! travels (only what differs from the host's current release) and names the artifact (its hash).
+//!
+//! Its text form is one line per entry, sorted by path, fields separated by tabs:
+//! `path  f  mode  size  blake3`, `path  d  mode`, `path  l  target`. Paths hold no control
+//! characters, so the lines sort exactly as the paths do and a host can rebuild the next
+//! release's manifest from the current one and a few changed lines with `awk` and `sort`.
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -35,20 +40,23 @@ impl Manifest {
     pub fn scan(root: &Path, excludes: &Excludes) -> Result<Self, ReleaseError> {
         let mut entries = Vec::new();
         walk(root, "", excludes, &mut entries)?;
+        entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
         Ok(Self { entries })
     }
 
-    /// The artifact's identity: BLAKE3 of the canonical JSON of all entries.
+    /// The artifact's identity: BLAKE3 of the text form.
     pub fn hash(&self) -> String {
-        blake3::hash(self.to_json().as_bytes()).to_hex().to_string()
+        blake3::hash(self.to_text().as_bytes()).to_hex().to_string()
     }
 
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("manifest serializes")
+    pub fn to_text(&self) -> String {
+        self.entries.iter().map(Entry::line).collect()
     }
 
-    pub fn from_json(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
+    /// Parses the text form; `None` if any line is malformed.
+    pub fn from_text(text: &str) -> Option<Self> {
+        let entries = text.lines().map(Entry::parse).collect::<Option<Vec<_>>>()?;
+        Some(Self { entries })
     }
 
     pub fn files(&self) -> impl Iterator<Item = (&str, u64)> {
@@ -61,6 +69,39 @@ impl Manifest {
     pub fn total_bytes(&self) -> u64 {
         self.files().map(|(_, size)| size).sum()
     }
+}
+
+impl Entry {
+    /// The entry's line in the text form, with its newline.
+    pub fn line(&self) -> String {
+        match &self.kind {
+            EntryKind::Dir { mode } => format!("{}\td\t{mode:o}\n", self.path),
+            EntryKind::File { mode, size, blake3 } => format!("{}\tf\t{mode:o}\t{size}\t{blake3}\n", self.path),
+            EntryKind::Symlink { target } => format!("{}\tl\t{target}\n", self.path),
+        }
+    }
+
+    fn parse(line: &str) -> Option<Self> {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let mode = |f: &str| u32::from_str_radix(f, 8).ok();
+        let kind = match fields.as_slice() {
+            [_, "d", m] => EntryKind::Dir { mode: mode(m)? },
+            [_, "f", m, size, hash] => {
+                EntryKind::File { mode: mode(m)?, size: size.parse().ok()?, blake3: (*hash).to_owned() }
+            }
+            [_, "l", target] => EntryKind::Symlink { target: (*target).to_owned() },
+            _ => return None,
+        };
+        Some(Self { path: fields[0].to_owned(), kind })
+    }
+}
+
+/// Paths and link targets go into tab-separated lines and shell lists one per line.
+fn check_chars(text: String, full: &Path) -> Result<String, ReleaseError> {
+    if text.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(ReleaseError::ControlCharPath { path: full.display().to_string() });
+    }
+    Ok(text)
 }
 
 fn walk(root: &Path, prefix: &str, excludes: &Excludes, out: &mut Vec<Entry>) -> Result<(), ReleaseError> {
@@ -76,7 +117,8 @@ fn walk(root: &Path, prefix: &str, excludes: &Excludes, out: &mut Vec<Entry>) ->
         let name = child
             .file_name()
             .into_string()
-            .map_err(|_| ReleaseError::NonUtf8Path { path: full.display().to_string() })?;
+            .map_err(|_| ReleaseError::NonUtf8Path { path: full.display().to_string() })
+            .and_then(|n| check_chars(n, &full))?;
         let path = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
         let meta = std::fs::symlink_metadata(&full).map_err(|e| source_err(&full, e))?;
         let kind = meta.file_type();
@@ -92,7 +134,8 @@ fn walk(root: &Path, prefix: &str, excludes: &Excludes, out: &mut Vec<Entry>) ->
             let target = target
                 .into_os_string()
                 .into_string()
-                .map_err(|_| ReleaseError::NonUtf8Path { path: full.display().to_string() })?;
+                .map_err(|_| ReleaseError::NonUtf8Path { path: full.display().to_string() })
+                .and_then(|t| check_chars(t, &full))?;
             out.push(Entry { path, kind: EntryKind::Symlink { target } });
         } else if kind.is_file() {
             let (size, blake3) = hash_file(&full).map_err(|e| source_err(&full, e))?;
@@ -124,6 +167,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lines_sort_as_paths_do_and_control_characters_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a/b"), "").unwrap();
+        std::fs::write(dir.path().join("a.txt"), "").unwrap();
+        let manifest = Manifest::scan(dir.path(), &Excludes::new([])).unwrap();
+        let paths: Vec<&str> = manifest.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["a", "a.txt", "a/b"], "byte order, as `LC_ALL=C sort` orders the lines");
+        let mut lines: Vec<String> = manifest.to_text().lines().map(str::to_owned).collect();
+        lines.sort();
+        assert_eq!(lines.join("\n") + "\n", manifest.to_text());
+        std::fs::write(dir.path().join("tab\there"), "").unwrap();
+        assert!(matches!(Manifest::scan(dir.path(), &Excludes::new([])), Err(ReleaseError::ControlCharPath { .. })));
+    }
+
+    #[test]
     fn scan_lists_files_dirs_and_links_and_hash_tracks_content() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -145,6 +204,7 @@ mod tests {
         assert_eq!(Manifest::scan(root, &excludes).unwrap().hash(), before, "same tree, same hash");
         std::fs::write(root.join("public/css/app.css"), "body{color:red}").unwrap();
         assert_ne!(Manifest::scan(root, &excludes).unwrap().hash(), before);
-        assert_eq!(Manifest::from_json(&manifest.to_json()).unwrap(), manifest);
+        assert_eq!(Manifest::from_text(&manifest.to_text()).unwrap(), manifest);
+        assert!(manifest.to_text().starts_with("index.php\tl\tpublic/index.php\npublic\td\t"));
     }
 }

@@ -24,7 +24,7 @@ pub fn plan(history: &History, on_disk: &[String], current: Option<&str>, keep: 
 
 /// Reads the host's state again and removes what [`plan`] says; returns the removed ids.
 pub fn clean(fleet: &Fleet, target: &dyn Target, keep: usize, who: &Identity) -> Result<Vec<String>, RemoteError> {
-    let state = cutover_remote::inspect(target, Inspect { root: &fleet.root, acquire: None, with_manifest: false })?;
+    let state = cutover_remote::inspect(target, Inspect { root: &fleet.root, acquire: None })?;
     let history = History::from_events(&state.journal);
     let remove = plan(&history, &state.on_disk, state.current.as_deref(), keep);
     if remove.is_empty() {

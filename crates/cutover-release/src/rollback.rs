@@ -24,7 +24,7 @@ pub fn rollback(
     reporter: &dyn Reporter,
 ) -> Result<RollbackReport, ReleaseError> {
     let lock = LockInfo::new(req.command);
-    let states = fleet.lock(&lock, false)?;
+    let states = fleet.lock(&lock)?;
     let result = run(fleet, req, &states, &lock, reporter);
     // On success the lock went with the switch (or the hooks); after a failure, give it back here.
     if result.is_err() || !req.hooks.after_rollback.is_empty() {

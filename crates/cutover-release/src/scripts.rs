@@ -9,20 +9,30 @@ fn enter(root: &DeployPath) -> String {
     format!("set -e\ncd {}\n", path_expr(root))
 }
 
-/// Starts release `id`: journals it, then hard-links the unchanged files (a NUL-separated list
-/// on stdin) from the base release, so only changed files need to travel.
-pub fn link(root: &DeployPath, id: &str, base: Option<&str>, prepare: &Event) -> String {
+/// Where a release's manifest lives on a host.
+pub fn manifest_path(id: &str) -> String {
+    format!(".cutover/manifests/{id}.tsv")
+}
+
+/// Starts release `id`: journals it, then hard-links from the base release every file its
+/// manifest lists except the dropped paths (stdin, one per line), so only changed files travel.
+/// The count of links made must be `expect`, or the host's base differs from ours.
+pub fn link(root: &DeployPath, id: &str, base: Option<&str>, expect: usize, prepare: &Event) -> String {
     let mut s = enter(root) + &journal::append_script(std::slice::from_ref(prepare));
-    s += &format!("mkdir -p releases/{id}\n", id = quote(id));
+    let work = quote(&format!(".cutover/work/{id}"));
+    s += &format!("mkdir -p releases/{id} .cutover/work\ncat > {work}.drop\n", id = quote(id));
     if let Some(base) = base {
-        // GNU cp: `--parents` recreates the directories, `-l` links instead of copying.
+        let base_manifest = quote(&manifest_path(base));
         s += &format!(
-            "cd releases/{base}\nxargs -0 -r cp -l --parents -t ../{id} --\n",
-            base = quote(base),
-            id = quote(id)
+            "test -f {base_manifest} || {{ echo \"the manifest of {base} is missing on this host\" >&2; exit 3; }}\n\
+             awk -F '\\t' 'FILENAME == ARGV[1] {{ drop[$0] = 1; next }} $2 == \"f\" && !($1 in drop) {{ print $1 }}' \
+             {work}.drop {base_manifest} > {work}.link\n\
+             n=$(wc -l < {work}.link)\n\
+             [ \"$n\" -eq {expect} ] || {{ echo \"the manifest of {base} on this host lists $n unchanged files, expected {expect}\" >&2; exit 3; }}\n\
+             tr '\\n' '\\0' < {work}.link | (cd releases/{base_q} && xargs -0 -r cp -l --parents -t ../{id} --)\n",
+            base_q = quote(base),
+            id = quote(id),
         );
-    } else {
-        s += "cat >/dev/null\n";
     }
     s
 }
@@ -38,10 +48,29 @@ pub fn unpack(root: &DeployPath, id: &str) -> String {
         )
 }
 
-/// Stores the manifest (stdin) and links the shared paths into the release. A shared path that
-/// does not exist yet is seeded from the release (first deploy), or made empty for a directory.
-pub fn finish(root: &DeployPath, id: &str, shared: &[SharedPath]) -> String {
-    let mut s = enter(root) + &format!("cat > .cutover/manifests/{}.json\n", quote(id));
+/// Rebuilds the new manifest on the host from the base's, the dropped paths and the added lines
+/// (stdin), keeps it only if its SHA-256 is `sha256` (else prints `@@manifest-mismatch`), then
+/// links the shared paths into the release. A shared path that does not exist yet is seeded from
+/// the release (first deploy), or made empty for a directory.
+pub fn finish(root: &DeployPath, id: &str, base: Option<&str>, sha256: &str, shared: &[SharedPath]) -> String {
+    let work = quote(&format!(".cutover/work/{id}"));
+    let mut s = enter(root) + &format!("cat > {work}.add\n");
+    match base {
+        Some(base) => {
+            s += &format!(
+                "awk -F '\\t' 'FILENAME == ARGV[1] {{ drop[$0] = 1; next }} !($1 in drop)' {work}.drop {} > {work}.keep\n",
+                quote(&manifest_path(base))
+            )
+        }
+        None => s += &format!(": > {work}.keep\n"),
+    }
+    s += &format!(
+        "cat {work}.keep {work}.add | LC_ALL=C sort > {work}.tsv\n\
+         if printf '%s  %s\\n' {sha256} {work}.tsv | sha256sum -c --status 2>/dev/null; then mv {work}.tsv {manifest}; \
+         else echo '@@manifest-mismatch'; fi\n\
+         rm -f {work}.drop {work}.link {work}.add {work}.keep {work}.tsv\n",
+        manifest = quote(&manifest_path(id)),
+    );
     for item in shared {
         let in_release = quote(&format!("releases/{id}/{}", item.path));
         let in_shared = quote(&format!("shared/{}", item.path));
@@ -64,6 +93,16 @@ pub fn finish(root: &DeployPath, id: &str, shared: &[SharedPath]) -> String {
         );
     }
     s
+}
+
+/// Stores a manifest sent whole (stdin): the fallback when the host's rebuild did not match.
+pub fn store_manifest(root: &DeployPath, id: &str) -> String {
+    enter(root) + &format!("cat > {}\n", quote(&manifest_path(id)))
+}
+
+/// Prints a release's manifest.
+pub fn read_manifest(root: &DeployPath, id: &str) -> String {
+    enter(root) + &format!("cat {}\n", quote(&manifest_path(id)))
 }
 
 /// Runs one hook in the release directory with the release's facts in the environment.
@@ -110,7 +149,7 @@ pub fn switch(root: &DeployPath, to: Option<&str>, before: &[Event], after: &Eve
 pub fn remove(root: &DeployPath, ids: &[String], before: &[Event], after: &[Event]) -> String {
     let mut s = enter(root) + &journal::append_script(before);
     for id in ids {
-        s += &format!("rm -rf releases/{id} .cutover/manifests/{id}.json\n", id = quote(id));
+        s += &format!("rm -rf releases/{} {}\n", quote(id), quote(&manifest_path(id)));
     }
     s + &journal::append_script(after)
 }

@@ -30,7 +30,7 @@ pub struct LockView {
 }
 
 pub fn status(fleet: &Fleet) -> Result<Vec<HostStatus>, ReleaseError> {
-    let (states, errors) = split(fleet.inspect(false));
+    let (states, errors) = split(fleet.inspect());
     if !errors.is_empty() {
         return Err(ReleaseError::Hosts { step: "reading status".into(), errors, outcome: Outcome::Unchanged });
     }
@@ -68,7 +68,7 @@ pub struct ReleaseRow {
 
 /// Every release any host's journal names, oldest first, with its state on each host.
 pub fn releases(fleet: &Fleet) -> Result<Vec<ReleaseRow>, ReleaseError> {
-    let (states, errors) = split(fleet.inspect(false));
+    let (states, errors) = split(fleet.inspect());
     if !errors.is_empty() {
         return Err(ReleaseError::Hosts { step: "reading releases".into(), errors, outcome: Outcome::Unchanged });
     }

@@ -6,18 +6,24 @@ use std::path::Path;
 
 use crate::{Entry, EntryKind, Manifest};
 
-/// What one host needs: files to hard-link from its current release, entries to send.
+/// What one host needs, against its current release (the base): the files it can hard-link
+/// from the base, the entries that must travel, and the manifest patch (base paths to drop,
+/// lines to add) from which the host rebuilds the new manifest.
 #[derive(Debug)]
 pub struct Delta<'a> {
     pub link: Vec<&'a str>,
     pub send: Vec<&'a Entry>,
+    /// Paths of base entries that changed or are gone, one per line.
+    pub drop: String,
+    /// Lines of the new manifest that the base lacks.
+    pub add: String,
 }
 
 impl<'a> Delta<'a> {
     pub fn between(local: &'a Manifest, base: Option<&Manifest>) -> Self {
-        let base: HashMap<&str, &EntryKind> =
+        let base_kinds: HashMap<&str, &EntryKind> =
             base.map(|m| m.entries.iter().map(|e| (e.path.as_str(), &e.kind)).collect()).unwrap_or_default();
-        let same = |e: &Entry| base.get(e.path.as_str()) == Some(&&e.kind);
+        let same = |e: &Entry| base_kinds.get(e.path.as_str()) == Some(&&e.kind);
         let link: Vec<&str> = local
             .entries
             .iter()
@@ -36,17 +42,18 @@ impl<'a> Delta<'a> {
                 EntryKind::Symlink { .. } => true,
             })
             .collect();
-        Self { link, send }
-    }
-
-    /// The paths to link, NUL-separated, as `xargs -0` reads them.
-    pub fn link_list(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for path in &self.link {
-            out.extend_from_slice(path.as_bytes());
-            out.push(0);
-        }
-        out
+        let local_kinds: HashMap<&str, &EntryKind> = local.entries.iter().map(|e| (e.path.as_str(), &e.kind)).collect();
+        let drop = base
+            .map(|m| {
+                m.entries
+                    .iter()
+                    .filter(|e| local_kinds.get(e.path.as_str()) != Some(&&e.kind))
+                    .map(|e| format!("{}\n", e.path))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let add = local.entries.iter().filter(|e| !same(e)).map(Entry::line).collect();
+        Self { link, send, drop, add }
     }
 
     pub fn send_files(&self) -> usize {
@@ -148,6 +155,8 @@ mod tests {
         assert_eq!(sent, ["empty", "f3.txt", "new.txt"]);
         assert_eq!(delta.link.len(), 20);
         assert_eq!(Delta::between(&v2, None).send.len(), 24, "no base: everything travels");
+        assert_eq!(delta.drop, "f3.txt\n");
+        assert_eq!(delta.add.lines().map(|l| l.split('\t').next().unwrap()).collect::<Vec<_>>(), ["f3.txt", "new.txt"]);
 
         let mut stream = Vec::new();
         let n = write_tar(app.path(), &delta.send, &mut stream, &mut |_| {}).unwrap();

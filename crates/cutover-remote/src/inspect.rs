@@ -1,5 +1,5 @@
 //! One round trip that reads everything the engine needs from a host (and takes the deploy lock
-//! when asked): the lock, `current`, the releases on disk, the journal and the current manifest.
+//! when asked): the lock, `current`, the releases on disk and the journal.
 
 use cutover_config::DeployPath;
 
@@ -27,8 +27,6 @@ pub struct HostState {
     pub current: Option<String>,
     pub on_disk: Vec<String>,
     pub journal: Vec<Event>,
-    /// The manifest JSON of the current release, when asked for.
-    pub current_manifest: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -36,32 +34,23 @@ pub struct Inspect<'a> {
     pub root: &'a DeployPath,
     /// Take the lock with this holder (creating the deploy path if needed).
     pub acquire: Option<&'a LockInfo>,
-    pub with_manifest: bool,
 }
 
 pub fn inspect(target: &dyn Target, req: Inspect<'_>) -> Result<HostState, RemoteError> {
     let root = shell::path_expr(req.root);
     let mut script = String::from("set -e\n");
-    let lock_json;
-    let stdin = if let Some(info) = req.acquire {
+    if let Some(info) = req.acquire {
         script += &format!("mkdir -p {root}\ncd {root}\nmkdir -p .cutover/manifests releases shared\n");
-        script += &LockInfo::acquire_script();
-        lock_json = serde_json::to_vec(info).expect("lock serializes");
-        Stdin::Bytes(&lock_json)
+        script += &info.acquire_script();
     } else {
         script += &format!("cd {root} 2>/dev/null || {{ echo '@@absent'; exit 0; }}\n");
         script += &format!("echo '@@lock'; cat {} 2>/dev/null || true; echo\n", lock::PATH);
-        Stdin::Null
-    };
+    }
     script += "echo '@@current'; readlink current 2>/dev/null || true\n";
     script += "echo '@@releases'; ls -1 releases 2>/dev/null || true\n";
-    if req.with_manifest {
-        script += "echo '@@manifest'; c=$(readlink current 2>/dev/null || true)\n\
-                   if [ -n \"$c\" ]; then cat \".cutover/manifests/${c##*/}.json\" 2>/dev/null || true; fi\necho\n";
-    }
     script += &format!("echo '@@journal'; cat {} 2>/dev/null || true\n", journal::PATH);
     let step = if req.acquire.is_some() { "taking the deploy lock" } else { "reading the host's state" };
-    let out = target.run(step, &script, stdin)?;
+    let out = target.run(step, &script, Stdin::Null)?;
     parse(target.name(), step, &out.stdout)
 }
 
@@ -78,7 +67,6 @@ fn parse(host: &str, step: &str, stdout: &str) -> Result<HostState, RemoteError>
         current: None,
         on_disk: Vec::new(),
         journal: Vec::new(),
-        current_manifest: None,
     };
     // Login scripts on some hosts print banners: everything before the first marker is ignored.
     let Some(start) = stdout.find("@@") else { return Err(protocol("no output")) };
@@ -95,7 +83,9 @@ fn parse(host: &str, step: &str, stdout: &str) -> Result<HostState, RemoteError>
         let body = body.trim();
         match name.trim() {
             "lock acquired" => state.lock = LockState::Acquired,
-            "lock held" | "lock" if body.is_empty() => {}
+            // An empty lock file: hand-made, or left by a cutover from before locks were whole.
+            "lock held" if body.is_empty() => state.lock = LockState::Unreadable("(empty lock file)".into()),
+            "lock" if body.is_empty() => {}
             "lock held" | "lock" => {
                 state.lock = serde_json::from_str(body)
                     .map(LockState::Held)
@@ -103,12 +93,8 @@ fn parse(host: &str, step: &str, stdout: &str) -> Result<HostState, RemoteError>
             }
             "current" => state.current = (!body.is_empty()).then(|| body.rsplit('/').next().unwrap_or(body).to_owned()),
             "releases" => state.on_disk = body.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect(),
-            "manifest" => state.current_manifest = (!body.is_empty()).then(|| body.to_owned()),
             other => return Err(protocol(&format!("unknown section `{other}`"))),
         }
-    }
-    if matches!(state.lock, LockState::Free) && head.starts_with("@@lock held") {
-        return Err(protocol("the lock is held but its file is empty"));
     }
     Ok(state)
 }
@@ -124,11 +110,11 @@ mod tests {
         let root = DeployPath::parse(&format!("{}/app", dir.path().display())).unwrap();
         let target = LocalTarget::new();
         let first = LockInfo::new("cutover deploy");
-        let state = inspect(&target, Inspect { root: &root, acquire: Some(&first), with_manifest: true }).unwrap();
+        let state = inspect(&target, Inspect { root: &root, acquire: Some(&first) }).unwrap();
         assert_eq!(state.lock, LockState::Acquired);
         assert_eq!(state.current, None);
         let second = LockInfo::new("cutover rollback");
-        let state = inspect(&target, Inspect { root: &root, acquire: Some(&second), with_manifest: false }).unwrap();
+        let state = inspect(&target, Inspect { root: &root, acquire: Some(&second) }).unwrap();
         assert_eq!(state.lock, LockState::Held(first.clone()));
         // Releasing with the wrong token leaves the lock; the holder's own token removes it.
         let release = |info: &LockInfo| {
@@ -146,7 +132,7 @@ mod tests {
     fn absent_deploy_path_is_reported_not_created() {
         let dir = tempfile::tempdir().unwrap();
         let root = DeployPath::parse(&format!("{}/none", dir.path().display())).unwrap();
-        let state = inspect(&LocalTarget::new(), Inspect { root: &root, acquire: None, with_manifest: false }).unwrap();
+        let state = inspect(&LocalTarget::new(), Inspect { root: &root, acquire: None }).unwrap();
         assert!(!state.exists);
         assert!(!dir.path().join("none").exists());
     }

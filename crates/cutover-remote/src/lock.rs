@@ -38,13 +38,16 @@ impl LockInfo {
         self.holder.process_gone()
     }
 
-    /// Shell fragment, run from the deploy root with the lock JSON on stdin: prints
-    /// `@@lock acquired`, or `@@lock held` and the holder's lock file.
-    pub fn acquire_script() -> String {
+    /// Shell fragment, run from the deploy root: prints `@@lock acquired`, or `@@lock held` and
+    /// the holder's lock file. The lock's text is part of the script, never read from a pipe, so
+    /// a client killed half-way can never leave a partial lock behind.
+    pub fn acquire_script(&self) -> String {
+        let json = serde_json::to_string(self).expect("lock serializes");
         format!(
-            "tmp=.cutover/lock.$$\ncat > \"$tmp\"\n\
+            "tmp=.cutover/lock.$$\nprintf '%s\\n' {json} > \"$tmp\"\n\
              if ln \"$tmp\" {PATH} 2>/dev/null; then rm -f \"$tmp\"; echo '@@lock acquired'\n\
-             else rm -f \"$tmp\"; echo '@@lock held'; cat {PATH}; echo; fi\n"
+             else rm -f \"$tmp\"; echo '@@lock held'; cat {PATH}; echo; fi\n",
+            json = crate::shell::quote(&json),
         )
     }
 

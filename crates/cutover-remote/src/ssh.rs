@@ -2,7 +2,8 @@
 //! every script a new session over it. The user's ssh config, agent, ProxyJump and known_hosts
 //! apply exactly as in a terminal; host keys are always verified and nothing ever prompts.
 
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -15,11 +16,19 @@ pub struct SshOptions {
     pub connect_timeout: Duration,
     /// The ssh client to run; `ssh` from `PATH` unless set.
     pub program: PathBuf,
+    /// How long a host's master connection stays open after the last command used it, so the
+    /// next command (a rollback) starts on an open connection. Zero closes it when cutover exits.
+    pub persist: Duration,
 }
 
 impl Default for SshOptions {
     fn default() -> Self {
-        Self { config_file: None, connect_timeout: Duration::from_secs(10), program: "ssh".into() }
+        Self {
+            config_file: None,
+            connect_timeout: Duration::from_secs(10),
+            program: "ssh".into(),
+            persist: Duration::ZERO,
+        }
     }
 }
 
@@ -28,35 +37,45 @@ pub struct SshTarget {
     dest: String,
     options: SshOptions,
     control_path: PathBuf,
-    // Holds the control socket; removed when the target is dropped.
-    _control_dir: tempfile::TempDir,
+    /// A private socket directory, removed on drop, when the master does not persist.
+    private_dir: Option<tempfile::TempDir>,
 }
 
-/// How long an idle master lingers if cutover dies without closing it (SIGKILL).
-const CONTROL_PERSIST_SECS: u32 = 60;
+/// How long an idle, non-persistent master lingers if cutover dies without closing it (SIGKILL).
+const ORPHAN_PERSIST_SECS: u64 = 60;
 
 impl SshTarget {
-    /// Starts the master connection; returns once the host is authenticated and the socket is up.
+    /// Opens the host's master connection, or reuses one a previous command left open; returns
+    /// once the host is authenticated and the socket answers.
     pub fn connect(dest: &str, options: &SshOptions) -> Result<Self, RemoteError> {
         let spawn_err = |source| RemoteError::Spawn {
             host: dest.to_owned(),
             program: options.program.display().to_string(),
             source,
         };
-        // Unix socket paths are short (108 bytes): keep the directory in /tmp.
-        let control_dir = tempfile::Builder::new().prefix("cutover-ssh-").tempdir_in("/tmp").map_err(spawn_err)?;
-        let target = Self {
-            dest: dest.to_owned(),
-            options: options.clone(),
-            control_path: control_dir.path().join("mux"),
-            _control_dir: control_dir,
+        let (control_path, private_dir) = if options.persist.is_zero() {
+            // Unix socket paths are short (108 bytes): keep the directory in /tmp.
+            let dir = tempfile::Builder::new().prefix("cutover-ssh-").tempdir_in("/tmp").map_err(spawn_err)?;
+            (dir.path().join("mux"), Some(dir))
+        } else {
+            // One socket per (ssh config, destination), in a directory only this user can enter.
+            let dir = shared_control_dir().map_err(spawn_err)?;
+            let key = format!("{}\0{dest}", options.config_file.as_deref().unwrap_or(Path::new("")).display());
+            (dir.join(&blake3::hash(key.as_bytes()).to_hex()[..16]), None)
         };
-        let log_path = target._control_dir.path().join("master.log");
+        let target = Self { dest: dest.to_owned(), options: options.clone(), control_path, private_dir };
+        // Two cutover processes must not both start a master for the same socket.
+        let _guard = FileLock::take(&target.control_path.with_extension("lock")).map_err(spawn_err)?;
+        if target.private_dir.is_none() && target.master_alive() {
+            return Ok(target);
+        }
+        let log_path = target.control_path.with_extension("log");
         let log = std::fs::File::create(&log_path).map_err(spawn_err)?;
+        let persist = if options.persist.is_zero() { ORPHAN_PERSIST_SECS } else { options.persist.as_secs().max(1) };
         let mut cmd = target.base_command();
         cmd.args(["-o", "ControlMaster=yes"])
             .arg("-o")
-            .arg(format!("ControlPersist={CONTROL_PERSIST_SECS}"))
+            .arg(format!("ControlPersist={persist}"))
             .args(["-f", "-N", "-T"])
             .arg(dest)
             .stdin(Stdio::null())
@@ -75,6 +94,20 @@ impl SshTarget {
             });
         }
         Ok(target)
+    }
+
+    /// Whether a master already answers on this target's socket.
+    fn master_alive(&self) -> bool {
+        self.control_path.exists()
+            && self
+                .base_command()
+                .args(["-O", "check"])
+                .arg(&self.dest)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
     }
 
     fn base_command(&self) -> Command {
@@ -133,7 +166,11 @@ impl Target for SshTarget {
 }
 
 impl Drop for SshTarget {
+    /// A persistent master stays for the next command; a private one is closed now.
     fn drop(&mut self) {
+        if self.private_dir.is_none() {
+            return;
+        }
         let _ = self
             .base_command()
             .args(["-O", "exit"])
@@ -142,5 +179,52 @@ impl Drop for SshTarget {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// `$XDG_RUNTIME_DIR/cutover-ssh`, or `/tmp/cutover-ssh-UID`: created 0700, and refused when it
+/// belongs to someone else or others may enter it (they could reach our hosts through it).
+fn shared_control_dir() -> std::io::Result<PathBuf> {
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(runtime) => PathBuf::from(runtime).join("cutover-ssh"),
+        None => PathBuf::from(format!("/tmp/cutover-ssh-{uid}")),
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(&dir)?;
+    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("`{}` must be a directory owned by you with mode 0700", dir.display()),
+        ));
+    }
+    Ok(dir)
+}
+
+/// An exclusive `flock` on a file, held until dropped.
+struct FileLock(std::fs::File);
+
+impl FileLock {
+    fn take(path: &Path) -> std::io::Result<Self> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+        // SAFETY: the descriptor is valid for the life of `file`.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Self(file))
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: as above; closing the file would release it too.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
     }
 }

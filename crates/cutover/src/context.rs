@@ -36,6 +36,7 @@ impl Ctx<'_> {
             config_file: config.ssh.config.clone(),
             connect_timeout: config.ssh.connect_timeout.0,
             program: std::env::var_os("CUTOVER_SSH").map_or_else(|| "ssh".into(), PathBuf::from),
+            persist: config.ssh.persist.0,
         };
         Ok(Fleet::connect(&self.global.env, env.hosts(), env.path.clone(), &options, self.out)?)
     }

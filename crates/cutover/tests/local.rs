@@ -245,3 +245,44 @@ fn upload_shows_a_progress_bar_on_a_terminal() {
     assert!(text.contains("local") && text.contains("MiB") && text.contains("[="), "no bar drawn:\n{text}");
     assert!(!text.contains("uploading 32 changed file(s)"), "plain lines are for non-terminals:\n{text}");
 }
+
+#[test]
+fn the_host_rebuilds_the_manifest_from_a_patch_and_a_lost_cache_is_refetched() {
+    let (project, deploy) = local_project("");
+    project.cutover(&["deploy"]).ok();
+    project.write("app/lib/part1/file1.txt", "changed\n");
+    std::fs::remove_file(project.path().join("app/lib/part2/file2.txt")).unwrap();
+    project.write("app/new/dir/added.txt", "added\n");
+    let run = project.cutover(&["deploy", "--json"]).ok();
+    assert!(!run.stderr.contains("sending it whole"), "{}", run.stderr);
+    let second = run.json();
+    let r2 = second["release"].as_str().unwrap().to_owned();
+    assert_eq!(second["hosts"][0]["sent_files"], 2);
+    // The manifest the host rebuilt is the one cutover made, byte for byte.
+    let hash = second["manifest"].as_str().unwrap();
+    let cached = std::fs::read_to_string(project.path().join(format!(".cutover/manifests/{hash}.tsv"))).unwrap();
+    let on_host = std::fs::read_to_string(deploy.join(format!(".cutover/manifests/{r2}.tsv"))).unwrap();
+    assert_eq!(on_host, cached);
+    assert!(!deploy.join(format!("releases/{r2}/lib/part2/file2.txt")).exists(), "removed files are not linked");
+    assert_complete(&deploy);
+
+    // Without the local cache (another machine), the base manifest comes from the host.
+    std::fs::remove_dir_all(project.path().join(".cutover/manifests")).unwrap();
+    project.write("app/index.html", "v3\n");
+    let third = project.cutover(&["deploy", "--json", "-v"]).ok();
+    assert!(third.stderr.contains(&format!("fetching the manifest of {r2}")), "{}", third.stderr);
+    assert_eq!(third.json()["hosts"][0]["sent_files"], 1);
+    assert_complete(&deploy);
+
+    // A host manifest that does not match its journal is not trusted: every file travels.
+    let r3 = third.json()["release"].as_str().unwrap().to_owned();
+    std::fs::remove_dir_all(project.path().join(".cutover/manifests")).unwrap();
+    let tampered = deploy.join(format!(".cutover/manifests/{r3}.tsv"));
+    let text = std::fs::read_to_string(&tampered).unwrap();
+    std::fs::write(&tampered, text.replacen("lib/part3", "lib/partX", 1)).unwrap();
+    project.write("app/index.html", "v4\n");
+    let fourth = project.cutover(&["deploy", "--json"]).ok();
+    assert!(fourth.stderr.contains("does not match its journal; sending every file"), "{}", fourth.stderr);
+    assert_eq!(fourth.json()["hosts"][0]["sent_files"], 31);
+    assert_complete(&deploy);
+}

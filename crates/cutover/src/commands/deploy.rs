@@ -9,7 +9,8 @@ use crate::context::Ctx;
 pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
     let fleet = ctx.fleet(config)?;
     let command = format!("cutover deploy --env {}", ctx.global.env);
-    let req = DeployRequest { app: &config.app, hooks: &config.hooks, command: &command };
+    let cache = ctx.config_dir().join(cutover_state::DIR).join("manifests");
+    let req = DeployRequest { app: &config.app, hooks: &config.hooks, command: &command, cache: Some(&cache) };
     let report = deploy(&fleet, &req, ctx.out)?;
     let sent: u64 = report.hosts.iter().map(|h| h.sent_bytes).sum();
     if ctx.out.json {

@@ -120,17 +120,17 @@ pub fn current(deploy_dir: &Path) -> Option<String> {
 #[track_caller]
 pub fn assert_complete(deploy_dir: &Path) -> String {
     let id = current(deploy_dir).unwrap_or_else(|| panic!("no current in {}", deploy_dir.display()));
-    let manifest_path = deploy_dir.join(format!(".cutover/manifests/{id}.json"));
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest_path).expect("manifest of current")).expect("json");
+    let manifest =
+        std::fs::read_to_string(deploy_dir.join(format!(".cutover/manifests/{id}.tsv"))).expect("manifest of current");
     let release = deploy_dir.join("releases").join(&id);
-    for entry in manifest["entries"].as_array().expect("entries") {
-        if entry["type"] == "file" {
-            let path = release.join(entry["path"].as_str().unwrap());
+    for line in manifest.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields[1] == "f" {
+            let path = release.join(fields[0]);
             let meta =
                 std::fs::symlink_metadata(&path).unwrap_or_else(|_| panic!("{} missing in {id}", path.display()));
             if meta.file_type().is_file() {
-                assert_eq!(meta.len(), entry["size"].as_u64().unwrap(), "{} has the wrong size", path.display());
+                assert_eq!(meta.len(), fields[3].parse::<u64>().unwrap(), "{} has the wrong size", path.display());
             }
         }
     }

@@ -87,6 +87,8 @@ pub fn rewrite_dump(
         insert: None,
         columns: HashMap::new(),
         rows: HashMap::new(),
+        unknown_columns_reported: Default::default(),
+        ansi_quotes: false,
         tail: Vec::new(),
         raw: Vec::new(),
         encoded: Vec::new(),
@@ -140,6 +142,9 @@ struct Scanner<'a, R: Read, W: Write> {
     /// Column names by table, from CREATE TABLE statements.
     columns: HashMap<String, Vec<String>>,
     rows: HashMap<String, u64>,
+    unknown_columns_reported: std::collections::HashSet<String>,
+    /// MySQL with `ANSI_QUOTES` (mysqldump --compatible=ansi): `"` quotes names, not strings.
+    ansi_quotes: bool,
     /// The last few bytes outside strings, to see `_binary` before a literal.
     tail: Vec<u8>,
     raw: Vec<u8>,
@@ -172,7 +177,9 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
                     };
                     self.literal(quoting)?;
                 }
-                (b'"', _) if self.dialect == Dialect::Mysql => self.literal(Quoting::MysqlBackslash(b'"'))?,
+                (b'"', _) if self.dialect == Dialect::Mysql && !self.ansi_quotes => {
+                    self.literal(Quoting::MysqlBackslash(b'"'))?
+                }
                 (b'"' | b'`', _) => self.identifier(b)?,
                 (b'-', Some(b'-')) => self.until_newline()?,
                 (b'#', _) if self.dialect == Dialect::Mysql => self.until_newline()?,
@@ -183,9 +190,12 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
                     self.literal(Quoting::PgEscape)?;
                 }
                 (b'X' | b'x', Some(b'\'')) if !prev_ident => {
-                    // A hex blob literal: binary data, copied as it is.
                     self.normal_byte()?;
-                    self.copy_quoted(b'\'')?;
+                    if self.in_values() {
+                        self.hex_string()?;
+                    } else {
+                        self.copy_quoted(b'\'')?;
+                    }
                 }
                 (b'0', Some(b'x' | b'X')) if self.dialect == Dialect::Mysql && !prev_ident && self.in_values() => {
                     self.hex_literal()?
@@ -274,10 +284,33 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             && trimmed[trimmed.len() - 6..].eq_ignore_ascii_case(b"VALUES")
             && let Some((table, columns)) = head::insert_target(&self.head)
         {
-            let skip_table = self.table_skipped(&table);
+            let skip_table = self.table_skipped(&table) || self.columns_unknown(&table, columns.is_some());
             *self.rows.entry(table.clone()).or_default() += 1;
             self.insert = Some(Insert { table, columns, depth: 1, column: 0, skip_table });
         }
+    }
+
+    /// `--skip-columns` names a column of `table`, but the dump names none of its columns (no
+    /// CREATE TABLE, no column list): no value of the table is touched, and that is said once.
+    fn columns_unknown(&mut self, table: &str, named: bool) -> bool {
+        let wanted: Vec<&str> =
+            self.options.skip_columns.iter().filter(|(t, _)| t == table).map(|(_, c)| c.as_str()).collect();
+        if wanted.is_empty() || named || self.columns.contains_key(table) {
+            return false;
+        }
+        if self.unknown_columns_reported.insert(table.to_owned()) {
+            let line = self.input.line;
+            (self.report)(Report {
+                table: table.to_owned(),
+                row: 0,
+                column: wanted.join(", "),
+                line,
+                reason: "the dump names no columns for this table (no CREATE TABLE or column list), so \
+                         `--skip-columns` cannot find them: the whole table is left as it was"
+                    .into(),
+            });
+        }
+        true
     }
 
     fn table_skipped(&self, table: &str) -> bool {
@@ -330,6 +363,11 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             }
             match memchr::memmem::find(chunk, b"*/") {
                 Some(i) => {
+                    // mysqldump's `/*!40101 SET … SQL_MODE='…,ANSI' */` turns `"` into a name quote.
+                    let text = &chunk[..i];
+                    if self.dialect == Dialect::Mysql && memchr::memmem::find(text, b"SQL_MODE=").is_some() {
+                        self.ansi_quotes = memchr::memmem::find(text, b"ANSI").is_some();
+                    }
                     self.out.put(&chunk[..i + 2])?;
                     self.input.advance(i + 2);
                     return Ok(());
@@ -463,11 +501,43 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             })
             .flatten();
         let rewritten = decoded
-            .filter(|d| std::str::from_utf8(d).is_ok())
-            .and_then(|d| self.value(&d))
+            .and_then(|d| self.binary_value(&d))
             .map(|new| format!("0x{}", new.iter().map(|b| format!("{b:02X}")).collect::<String>()).into_bytes());
         self.out.put(rewritten.as_deref().unwrap_or(&raw))?;
         self.keep_tail(b"0");
+        self.raw = raw;
+        Ok(())
+    }
+
+    /// `X'…'` in an INSERT: a binary value in hex, rewritten like `0x…`.
+    fn hex_string(&mut self) -> Result<(), DumpError> {
+        let line = self.input.line;
+        let open = self.input.bump();
+        self.out.put(&[open])?;
+        self.raw.clear();
+        loop {
+            match self.input.peek()? {
+                None => return Err(DumpError::Truncated { line, what: "hex string" }),
+                Some(b'\'') => break,
+                Some(_) => {
+                    let b = self.input.bump();
+                    self.raw.push(b);
+                }
+            }
+        }
+        self.input.bump();
+        let raw = std::mem::take(&mut self.raw);
+        let decoded: Option<Vec<u8>> = raw
+            .len()
+            .is_multiple_of(2)
+            .then(|| raw.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok()).collect())
+            .flatten();
+        let rewritten = decoded
+            .and_then(|d| self.binary_value(&d))
+            .map(|new| new.iter().map(|b| format!("{b:02X}")).collect::<String>().into_bytes());
+        self.out.put(rewritten.as_deref().unwrap_or(&raw))?;
+        self.out.put(b"'")?;
+        self.keep_tail(b"'");
         self.raw = raw;
         Ok(())
     }
@@ -480,6 +550,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         self.out.put(&[open])?;
         self.keep_head(b"'");
         let binary = self.tail.trim_ascii_end().ends_with(b"_binary");
+        let in_replace = self.dialect == Dialect::Sqlite && self.tail.to_ascii_lowercase().ends_with(b"replace(");
         self.raw.clear();
         let mut overflow = false;
         loop {
@@ -543,9 +614,15 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             return Ok(());
         }
         let raw = std::mem::take(&mut self.raw);
-        let new = if self.in_values() { self.literal_value(&raw, quoting, binary, line) } else { None };
+        // sqlite3 writes newlines as `replace('a\nb','\n',char(10))`: the value is the literal
+        // with those tokens turned back into the characters, and is written back the same way.
+        let tokens = if in_replace && self.in_values() { self.sqlite_replace_tokens()? } else { Vec::new() };
+        let new = if self.in_values() { self.literal_value(&raw, quoting, binary, &tokens, line) } else { None };
         match new {
-            Some(value) => {
+            Some(mut value) => {
+                for (token, ch) in tokens.iter().rev() {
+                    value = replace_bytes(&value, &[*ch], token);
+                }
                 self.encoded.clear();
                 quoting.encode(&value, &mut self.encoded);
                 let encoded = std::mem::take(&mut self.encoded);
@@ -559,33 +636,82 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         Ok(())
     }
 
-    fn literal_value(&mut self, raw: &[u8], quoting: Quoting, binary: bool, line: u64) -> Option<Vec<u8>> {
+    /// After a literal inside `replace(`: the `,'TOKEN',char(N))` arguments that follow it
+    /// (innermost first), read ahead without consuming them.
+    fn sqlite_replace_tokens(&mut self) -> Result<Vec<(Vec<u8>, u8)>, DumpError> {
+        let mut tokens = Vec::new();
+        let mut k = 0;
+        loop {
+            let mut ahead = Vec::new();
+            while ahead.len() < 40 {
+                match self.input.peek_at(k + ahead.len())? {
+                    Some(b) => ahead.push(b),
+                    None => break,
+                }
+                if ahead.ends_with(b"))") {
+                    break;
+                }
+            }
+            let Some(rest) = ahead.strip_prefix(b",'") else { break };
+            let Some(end) = rest.iter().position(|&b| b == b'\'') else { break };
+            let (token, after) = (&rest[..end], &rest[end + 1..]);
+            let Some(num) = after.strip_prefix(b",char(").and_then(|a| a.strip_suffix(b"))")) else { break };
+            let Some(ch) = std::str::from_utf8(num).ok().and_then(|n| n.parse::<u8>().ok()) else { break };
+            if token.is_empty() {
+                break;
+            }
+            tokens.push((token.to_vec(), ch));
+            // An outer `replace(`'s arguments follow this one's closing `))`.
+            k += ahead.len();
+        }
+        Ok(tokens)
+    }
+
+    fn literal_value(
+        &mut self,
+        raw: &[u8],
+        quoting: Quoting,
+        binary: bool,
+        tokens: &[(Vec<u8>, u8)],
+        line: u64,
+    ) -> Option<Vec<u8>> {
         self.stats.values += 1;
         if self.rewriter.is_noop() || self.column_skipped() {
             return None;
         }
         let escaped = memchr::memchr(quoting.quote(), raw).is_some()
             || (quoting.has_backslash() && memchr::memchr(b'\\', raw).is_some());
-        let decoded;
-        let value = if escaped {
+        let mut decoded;
+        let mut value = if escaped {
             decoded = quoting.decode(raw);
             &decoded[..]
         } else {
             raw
         };
-        if binary && std::str::from_utf8(value).is_err() {
+        if !tokens.is_empty() {
+            decoded = value.to_vec();
+            for (token, ch) in tokens {
+                decoded = replace_bytes(&decoded, token, &[*ch]);
+            }
+            value = &decoded[..];
+        }
+        let new = self.rewrite(value, At::Insert { line }, binary)?;
+        // The tokens stand for characters only while the text itself holds none of them.
+        if tokens.iter().any(|(token, _)| memchr::memmem::find(&new, token).is_some()) {
+            self.left_alone(line, "the rewritten value would contain sqlite3's newline token; left as it was".into());
             return None;
         }
-        self.rewrite(value, At::Insert { line })
+        Some(new)
     }
 
-    fn value(&mut self, value: &[u8]) -> Option<Vec<u8>> {
+    /// A binary value written in hex (`0x…`, `X'…'`).
+    fn binary_value(&mut self, value: &[u8]) -> Option<Vec<u8>> {
         self.stats.values += 1;
         if self.rewriter.is_noop() || self.column_skipped() {
             return None;
         }
         let line = self.input.line;
-        self.rewrite(value, At::Insert { line })
+        self.rewrite(value, At::Insert { line }, true)
     }
 
     fn column_skipped(&mut self) -> bool {
@@ -605,12 +731,16 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         named.or_else(|| self.columns.get(table).map(Vec::as_slice)).and_then(|c| c.get(index)).cloned()
     }
 
-    fn rewrite(&mut self, value: &[u8], at: At<'_>) -> Option<Vec<u8>> {
+    fn rewrite(&mut self, value: &[u8], at: At<'_>, binary: bool) -> Option<Vec<u8>> {
         if !self.rewriter.candidate(value) {
             return None;
         }
         let mut change = Change::default();
-        let new = self.rewriter.rewrite(value, &mut change);
+        let new = if binary {
+            self.rewriter.rewrite_binary(value, &mut change)
+        } else {
+            self.rewriter.rewrite(value, &mut change)
+        };
         if let Some(reason) = change.problem.take() {
             self.stats.reported += 1;
             let report = self.locate(at, reason);
@@ -661,6 +791,9 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
     fn copy_block(&mut self, table: String, columns: Option<Vec<String>>) -> Result<(), DumpError> {
         self.until_newline()?;
         let skip_table = self.table_skipped(&table);
+        if let Some(named) = &columns {
+            self.columns.entry(table.clone()).or_insert_with(|| named.clone());
+        }
         let columns = columns.or_else(|| self.columns.get(&table).cloned());
         let start = self.input.line;
         let mut line = Vec::new();
@@ -735,7 +868,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
                 } else {
                     field
                 };
-                self.rewrite(value, At::Copy { table, column: name, index: i, line: row_line })
+                self.rewrite(value, At::Copy { table, column: name, index: i, line: row_line }, false)
             };
             match new {
                 Some(value) => {
@@ -750,4 +883,19 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         }
         Ok(())
     }
+}
+
+fn replace_bytes(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut last = 0;
+    for i in memchr::memmem::find_iter(haystack, from) {
+        if i < last {
+            continue;
+        }
+        out.extend_from_slice(&haystack[last..i]);
+        out.extend_from_slice(to);
+        last = i + from.len();
+    }
+    out.extend_from_slice(&haystack[last..]);
+    out
 }

@@ -175,6 +175,8 @@ pub fn create_table(head: &[u8]) -> Option<(String, Vec<String>)> {
         "EXCLUDE",
         "LIKE",
     ];
+    // Words PostgreSQL does not reserve, so they may name a column unquoted.
+    const CONTEXTUAL: &[&str] = &["KEY", "INDEX", "FULLTEXT", "SPATIAL", "EXCLUDE"];
     while let Some(tok) = toks.get(i) {
         match tok {
             Tok::Punct(b'(') => depth += 1,
@@ -185,7 +187,15 @@ pub fn create_table(head: &[u8]) -> Option<(String, Vec<String>)> {
                 i += 1;
                 continue;
             }
-            Tok::Word(w) if item_start && NOT_COLUMNS.iter().any(|k| w.eq_ignore_ascii_case(k)) => {}
+            // `KEY`, `INDEX`, … start a constraint only when no type follows: `KEY `k` (…)`,
+            // `UNIQUE KEY …`; a PostgreSQL or SQLite column may well be called `key`.
+            Tok::Word(w)
+                if item_start && NOT_COLUMNS.iter().any(|k| w.eq_ignore_ascii_case(k)) && {
+                    let next = toks.get(i + 1);
+                    !CONTEXTUAL.iter().any(|k| w.eq_ignore_ascii_case(k))
+                        || matches!(next, Some(Tok::Punct(b'(') | Tok::Ident(_)))
+                        || ["KEY", "INDEX"].iter().any(|k| is_kw(next, k))
+                } => {}
             Tok::Word(w) | Tok::Ident(w) if item_start => columns.push(w.clone()),
             _ => {}
         }
@@ -213,6 +223,10 @@ mod tests {
         );
         let create = b"CREATE TABLE `wp_posts` (\n  `ID` bigint(20) unsigned NOT NULL AUTO_INCREMENT,\n  `guid` varchar(255) NOT NULL DEFAULT '',\n  `x` decimal(10,2),\n  PRIMARY KEY (`ID`),\n  KEY `k` (`guid`)\n) ENGINE=InnoDB";
         assert_eq!(create_table(create), Some(("wp_posts".into(), vec!["ID".into(), "guid".into(), "x".into()])));
+        let pg = b"CREATE TABLE public.cache (\n    key character varying(255) NOT NULL,\n    value text NOT NULL,\n    index integer\n)";
+        assert_eq!(create_table(pg), Some(("cache".into(), vec!["key".into(), "value".into(), "index".into()])));
+        let my = b"CREATE TABLE `t` (\n  `a` int,\n  UNIQUE KEY `u` (`a`),\n  KEY `k` (`a`),\n  FULLTEXT KEY `f` (`a`),\n  INDEX (`a`)\n)";
+        assert_eq!(create_table(my), Some(("t".into(), vec!["a".into()])));
         assert_eq!(
             create_table(b"CREATE TABLE IF NOT EXISTS \"t\"(a TEXT, b INTEGER)"),
             Some(("t".into(), vec!["a".into(), "b".into()]))

@@ -1,7 +1,8 @@
 //! One value of a dump, rewritten by kind: a Laravel payload is opened, its plaintext rewritten
 //! and sealed again; a PHP-serialized or JSON value is parsed and its strings rewritten (each
 //! again by kind, so serialized data inside serialized strings works); anything else gets the
-//! plain rules. A value that looks structured but does not parse is left alone and reported.
+//! plain rules. A value that looks serialized but does not parse is left alone and reported; one
+//! that only looks like JSON is text (JSON has no lengths a replace could break).
 
 use crate::laravel::{self, AppKey};
 use crate::rules::{Form, Rules};
@@ -52,10 +53,21 @@ impl Rewriter {
 
     /// The new value, or `None` when it stays as it is; `change` says what was done or refused.
     pub fn rewrite(&self, value: &[u8], change: &mut Change) -> Option<Vec<u8>> {
-        self.rewrite_at(value, 0, change)
+        self.rewrite_at(value, 0, change, true)
     }
 
-    fn rewrite_at(&self, value: &[u8], depth: usize, change: &mut Change) -> Option<Vec<u8>> {
+    /// For a binary column's value: rewritten only when it is text, or a structure that parses
+    /// (serialized, JSON, an encrypted payload); a plain replace could break a binary format.
+    pub fn rewrite_binary(&self, value: &[u8], change: &mut Change) -> Option<Vec<u8>> {
+        let text = std::str::from_utf8(value).is_ok();
+        let new = self.rewrite_at(value, 0, change, text);
+        if new.is_none() && !text && change.problem.is_none() && self.rules.matches(value) {
+            change.problem = Some("binary value that is not text holds a rule's pattern; left as it was".into());
+        }
+        new
+    }
+
+    fn rewrite_at(&self, value: &[u8], depth: usize, change: &mut Change, plain: bool) -> Option<Vec<u8>> {
         if depth > MAX_NESTING || !self.candidate(value) {
             return None;
         }
@@ -63,8 +75,8 @@ impl Rewriter {
             && laravel::looks_like_payload(value)
         {
             return match laravel::open(&re.old, value) {
-                Ok((plain, mode)) => {
-                    let inner = self.rewrite_at(&plain, depth + 1, change).unwrap_or(plain);
+                Ok((opened, mode)) => {
+                    let inner = self.rewrite_at(&opened, depth + 1, change, true).unwrap_or(opened);
                     change.reencrypted = true;
                     Some(laravel::seal(&re.new, mode, &inner))
                 }
@@ -74,14 +86,24 @@ impl Rewriter {
                 }
             };
         }
-        let mut inner = |s: &[u8]| self.rewrite_at(s, depth + 1, change);
         if serialized::looks_serialized(value) {
-            let result = serialized::rewrite(value, &mut inner);
+            let result = serialized::rewrite(value, &mut |s: &[u8]| self.rewrite_at(s, depth + 1, change, true));
             return self.structured(result, change, "PHP-serialized", |c| c.serialized = true);
         }
         if json::looks_json(value) {
-            let result = json::rewrite(value, &mut inner);
-            return self.structured(result, change, "JSON", |c| c.json = true);
+            // Text that only starts like JSON (a shortcode, `{{ template }}`, a PostgreSQL array)
+            // has no lengths to break: it gets the plain rules, and no trace of the attempt.
+            let before = change.clone();
+            match json::rewrite(value, &mut |s: &[u8]| self.rewrite_at(s, depth + 1, change, true)) {
+                Ok(result) => {
+                    change.json |= result.is_some();
+                    return result;
+                }
+                Err(_) => *change = before,
+            }
+        }
+        if !plain {
+            return None;
         }
         let (out, forms) = self.rules.apply(value)?;
         for form in forms {

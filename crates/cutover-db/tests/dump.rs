@@ -38,14 +38,14 @@ fn postgres_copy_blocks_and_inserts_are_rewritten() {
         1\tsee https://staging.shop.test\\tnow\\\\x\thttps://staging.shop.test/?p=1\n\
         2\ta:1:{i:0;s:25:\"https://staging.shop.test\";}\t\\N\n\
         \\.\n\
-        INSERT INTO public.posts VALUES (3, 'it''s https://staging.shop.test', E'line\\nhttps://staging.shop.test');\n";
+        INSERT INTO public.posts VALUES (3, E'it''s\\nhttps://staging.shop.test', 'https://staging.shop.test/?p=3');\n";
     let (out, stats, _) =
         run(dump, &Options { skip_columns: vec![("posts".into(), "guid".into())], ..Options::default() }).unwrap();
     assert!(out.contains("$fn$ SELECT 'https://staging.shop.test' $fn$"), "function bodies are not values: {out}");
     assert!(out.contains("1\tsee https://shop.example\\tnow\\\\x\thttps://staging.shop.test/?p=1\n"), "{out}");
     assert!(out.contains("2\ta:1:{i:0;s:20:\"https://shop.example\";}\t\\N\n\\.\n"), "{out}");
-    assert!(out.contains("(3, 'it''s https://shop.example', E'line\\nhttps://shop.example')"), "{out}");
-    assert_eq!(stats.skipped, 1);
+    assert!(out.contains("(3, E'it''s\\nhttps://shop.example', 'https://staging.shop.test/?p=3')"), "{out}");
+    assert_eq!(stats.skipped, 2, "guid in the COPY row and in the INSERT");
     assert_eq!(stats.dialect, Some("postgres"));
 }
 
@@ -110,4 +110,74 @@ fn values_split_across_read_buffers_are_whole() {
     );
     let out = rewrite(&dump);
     assert_eq!(out, dump.replace(OLD, NEW));
+}
+
+#[test]
+fn sqlite_newline_tokens_are_decoded_for_rewriting_and_written_back() {
+    let serialized = |url: &str| {
+        let text = format!("Line one {url}\nx");
+        format!("a:1:{{i:0;s:{}:\"{text}\";}}", text.len()).replace('\n', "\\n")
+    };
+    let dump = format!(
+        "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCREATE TABLE t(v TEXT);\n\
+         INSERT INTO t VALUES(replace('{}','\\n',char(10)));\n\
+         INSERT INTO t VALUES(replace(replace('{{\\r\\n \"u\": \"{OLD}\"}}','\\r',char(13)),'\\n',char(10)));\nCOMMIT;\n",
+        serialized(OLD)
+    );
+    let (out, stats, reports) = run(&dump, &Options::default()).unwrap();
+    assert!(reports.is_empty(), "{reports:?}");
+    assert!(out.contains(&format!("replace('{}','\\n',char(10))", serialized(NEW))), "{out}");
+    assert!(
+        out.contains(&format!("replace(replace('{{\\r\\n \"u\": \"{NEW}\"}}','\\r',char(13)),'\\n',char(10))")),
+        "{out}"
+    );
+    assert_eq!((stats.changed_serialized, stats.changed_json), (1, 1));
+}
+
+#[test]
+fn mysql_ansi_quotes_dumps_read_double_quotes_as_names() {
+    let dump = "-- MySQL dump\n/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO,ANSI' */;\n\
+        INSERT INTO \"notes\" VALUES (1,'https://staging.shop.test/x');\n/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n";
+    assert_eq!(rewrite(dump), dump.replace(OLD, NEW));
+}
+
+#[test]
+fn text_that_only_looks_like_json_gets_the_plain_rules() {
+    let dump = "-- MySQL dump\nINSERT INTO `wp_posts` VALUES (1,'[caption id=\\\"a\\\"]<img src=\\\"https://staging.shop.test/a.jpg\\\" />[/caption]');\n";
+    let (out, stats, reports) = run(dump, &Options::default()).unwrap();
+    assert!(reports.is_empty(), "{reports:?}");
+    assert_eq!(out, dump.replace(OLD, NEW));
+    assert_eq!(stats.changed_plain, 1);
+}
+
+#[test]
+fn skip_columns_without_known_column_names_leaves_the_table_and_says_so() {
+    let dump = "-- MySQL dump\nINSERT INTO `notes` VALUES (1,'https://staging.shop.test/keep','https://staging.shop.test/change');\n\
+        INSERT INTO `other` VALUES ('https://staging.shop.test');\n";
+    let options = Options { skip_columns: vec![("notes".into(), "link".into())], ..Options::default() };
+    let (out, _, reports) = run(dump, &options).unwrap();
+    assert!(out.contains("(1,'https://staging.shop.test/keep','https://staging.shop.test/change')"), "{out}");
+    assert!(out.contains("`other` VALUES ('https://shop.example')"), "{out}");
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].reason.contains("--skip-columns"), "{:?}", reports[0]);
+}
+
+#[test]
+fn binary_values_are_rewritten_only_when_structured_or_text() {
+    // Serialized data holding a binary hash: not UTF-8, but it parses, so it is rewritten.
+    let serialized = b"a:2:{s:4:\"hash\";s:4:\"\xff\xfe\x00\x01\";s:3:\"url\";s:25:\"https://staging.shop.test\";}";
+    let hex: String = serialized.iter().map(|b| format!("{b:02X}")).collect();
+    let expected: Vec<u8> =
+        b"a:2:{s:4:\"hash\";s:4:\"\xff\xfe\x00\x01\";s:3:\"url\";s:20:\"https://shop.example\";}".to_vec();
+    let expected_hex: String = expected.iter().map(|b| format!("{b:02X}")).collect();
+    let dump = format!("-- MySQL dump\nINSERT INTO `t` VALUES (0x{hex});\n");
+    assert_eq!(rewrite(&dump), format!("-- MySQL dump\nINSERT INTO `t` VALUES (0x{expected_hex});\n"));
+    // Raw binary holding the URL is left alone, and reported.
+    let blob: Vec<u8> = [&b"\x89PNG\xff"[..], OLD.as_bytes(), b"\x00"].concat();
+    let hex: String = blob.iter().map(|b| format!("{b:02X}")).collect();
+    let dump = format!("PRAGMA foreign_keys=OFF;\nINSERT INTO t VALUES(X'{hex}');\n");
+    let (out, stats, reports) = run(&dump, &Options::default()).unwrap();
+    assert_eq!(out, dump);
+    assert_eq!((stats.values, stats.reported), (1, 1));
+    assert!(reports[0].reason.contains("binary"), "{:?}", reports[0]);
 }

@@ -66,7 +66,10 @@ impl SshTarget {
         let target = Self { dest: dest.to_owned(), options: options.clone(), control_path, private_dir };
         // Two cutover processes must not both start a master for the same socket.
         let _guard = FileLock::take(&target.control_path.with_extension("lock")).map_err(spawn_err)?;
-        if target.private_dir.is_none() && target.master_alive() {
+        // A socket left by an earlier command is used as it is: checking it would cost an ssh
+        // process per host, and if its master has died the first session (ControlMaster=auto)
+        // removes the stale socket and becomes the new master.
+        if target.private_dir.is_none() && target.control_path.exists() {
             return Ok(target);
         }
         let log_path = target.control_path.with_extension("log");
@@ -94,20 +97,6 @@ impl SshTarget {
             });
         }
         Ok(target)
-    }
-
-    /// Whether a master already answers on this target's socket.
-    fn master_alive(&self) -> bool {
-        self.control_path.exists()
-            && self
-                .base_command()
-                .args(["-O", "check"])
-                .arg(&self.dest)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
     }
 
     fn base_command(&self) -> Command {
@@ -140,7 +129,14 @@ impl Target for SshTarget {
     fn command(&self, script: &str) -> Command {
         let mut cmd = self.base_command();
         // The remote login shell may be anything; `sh -c` gives every script the same shell.
-        cmd.args(["-o", "ControlMaster=no", "-T"]).arg(&self.dest).arg(format!("sh -c {}", shell::quote(script)));
+        if self.private_dir.is_none() {
+            cmd.args(["-o", "ControlMaster=auto"])
+                .arg("-o")
+                .arg(format!("ControlPersist={}", self.options.persist.as_secs().max(1)));
+        } else {
+            cmd.args(["-o", "ControlMaster=no"]);
+        }
+        cmd.arg("-T").arg(&self.dest).arg(format!("sh -c {}", shell::quote(script)));
         cmd
     }
 

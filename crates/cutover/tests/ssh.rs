@@ -294,3 +294,39 @@ fn full_disk_on_one_host_fails_the_upload_and_changes_nothing() {
         assert!(host["lock"].is_null(), "the lock is given back: {status}");
     }
 }
+
+#[test]
+fn connections_persist_between_commands_and_a_dead_master_is_replaced() {
+    let Some(hosts) = hosts(2) else { return };
+    let project = project(&hosts, &hosts.aliases(), "", 5);
+    let runtime = tempfile::tempdir().unwrap();
+    let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+    project.cutover_with(&["deploy"], &env).ok();
+    let dir = runtime.path().join("cutover-ssh");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dir).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700, "only the user may reach the sockets");
+    let sockets: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_none()).collect();
+    assert_eq!(sockets.len(), 2, "one open master per host: {sockets:?}");
+    // Kill the masters outright: their sockets stay behind, stale.
+    for socket in &sockets {
+        let out = std::process::Command::new("ssh")
+            .args(["-F", hosts.config_path().to_str().unwrap(), "-o"])
+            .arg(format!("ControlPath={}", socket.display()))
+            .args(["-O", "check", "h1"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        let pid: i32 =
+            text.split("pid=").nth(1).and_then(|p| p.trim_end_matches([')', '\n', '\r']).parse().ok()).unwrap();
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(sockets.iter().all(|s| s.exists()), "stale sockets remain");
+    project.write("app/index.html", "v2\n");
+    project.cutover_with(&["deploy"], &env).ok();
+    project.cutover_with(&["rollback"], &env).ok();
+    for i in 1..=2 {
+        assert_complete(&deploy_dir(&hosts, i));
+    }
+}

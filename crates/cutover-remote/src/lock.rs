@@ -53,6 +53,10 @@ impl LockInfo {
 
     /// Shell fragment that removes the lock only if it is still this holder's.
     pub fn release_script(&self) -> String {
-        format!("if grep -qF {} {PATH} 2>/dev/null; then rm -f {PATH}; fi\n", crate::shell::quote(&self.token))
+        // `read` is a builtin: no process for the check. The lock is one line of JSON.
+        format!(
+            "if [ -f {PATH} ] && read -r held < {PATH}; then case \"$held\" in *{}*) rm -f {PATH};; esac; fi\n",
+            crate::shell::quote(&format!("\"token\":\"{}\"", self.token))
+        )
     }
 }

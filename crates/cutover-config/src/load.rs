@@ -56,6 +56,21 @@ impl Config {
                 format!("unsupported config version {} (this cutover reads version 1)", file.version.get_ref()),
             ));
         }
+        let shared = file.app.shared.get_ref();
+        for (i, a) in shared.iter().enumerate() {
+            // A shared path inside another would be reached through the other's symlink, and
+            // replacing it would delete what lives in `shared/`.
+            if let Some(b) = shared[..i].iter().find(|b| {
+                a.path == b.path
+                    || a.path.starts_with(&format!("{}/", b.path))
+                    || b.path.starts_with(&format!("{}/", a.path))
+            }) {
+                return Err(invalid(
+                    Some(file.app.shared.span()),
+                    format!("shared paths `{}` and `{}` overlap; list only the outer one", b.path, a.path),
+                ));
+            }
+        }
         for (name, env) in &file.env {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 return Err(invalid(
@@ -158,8 +173,8 @@ config = "ssh_config"
         assert_eq!(config.app.source, Path::new("/etc/app/."));
         assert_eq!(config.ssh.config.as_deref(), Some(Path::new("/etc/app/ssh_config")));
         assert_eq!(config.env("production").unwrap().hosts().len(), 3);
-        assert_eq!(config.app.shared[0].path, "storage");
-        assert!(config.app.shared[0].is_dir);
+        assert_eq!(config.app.shared()[0].path, "storage");
+        assert!(config.app.shared()[0].is_dir);
         assert_eq!(config.app.keep_releases.0, 5);
     }
 
@@ -187,6 +202,14 @@ config = "ssh_config"
         let (location, message) = location_and_message(&GOOD.replace("\"local\"]", "\"deploy@web1\"]"));
         assert_eq!(location, "/etc/app/cutover.toml:8:9");
         assert!(message.contains("listed twice"));
+    }
+
+    #[test]
+    fn overlapping_shared_paths_are_refused() {
+        let text = GOOD.replace(r#"shared = ["storage/", ".env"]"#, r#"shared = ["storage/", "storage/app/public/"]"#);
+        let (location, message) = location_and_message(&text);
+        assert_eq!(location, "/etc/app/cutover.toml:4:10");
+        assert_eq!(message, "shared paths `storage` and `storage/app/public` overlap; list only the outer one");
     }
 
     #[test]

@@ -24,10 +24,20 @@ pub struct App {
     #[serde(default)]
     pub exclude: Vec<Exclude>,
     /// Paths that outlive releases, kept in `shared/` and linked into each release.
-    #[serde(default)]
-    pub shared: Vec<SharedPath>,
+    #[serde(default = "no_shared")]
+    pub shared: Spanned<Vec<SharedPath>>,
     #[serde(default)]
     pub keep_releases: KeepReleases,
+}
+
+fn no_shared() -> Spanned<Vec<SharedPath>> {
+    Spanned::new(0..0, Vec::new())
+}
+
+impl App {
+    pub fn shared(&self) -> &[SharedPath] {
+        self.shared.get_ref()
+    }
 }
 
 fn dot() -> PathBuf {

@@ -123,7 +123,7 @@ impl Deploy<'_> {
             // failed is put back too, since the failure may have come after the rename.
             self.reporter.warn(None, &format!("switch failed on {}; putting every host back", hosts(&errors)));
             let reason = format!("switch failed on {}", hosts(&errors));
-            self.back(&id, &previous, Cause::Revert, &reason)?;
+            self.back(&id, &previous, Cause::Revert, &reason, &errors)?;
             return Err(ReleaseError::Hosts {
                 step: format!("switching to {id}"),
                 errors,
@@ -138,7 +138,7 @@ impl Deploy<'_> {
         if !errors.is_empty() {
             self.reporter.warn(None, &format!("after_switch failed on {}; rolling every host back", hosts(&errors)));
             let reason = format!("after_switch hook failed on {}", hosts(&errors));
-            self.back(&id, &previous, Cause::Rollback, &reason)?;
+            self.back(&id, &previous, Cause::Rollback, &reason, &errors)?;
             let to = previous[0].map_or("no release (the first deploy was undone)".to_owned(), |p| format!("`{p}`"));
             return Err(ReleaseError::RolledBack { release: id, to, errors });
         }
@@ -253,7 +253,7 @@ impl Deploy<'_> {
         self.reporter.upload_done(host);
 
         let sha256 = hex(&sha2::Sha256::digest(self.text.as_bytes()));
-        let script = scripts::finish(root, id, base_id, &sha256, &self.req.app.shared);
+        let script = scripts::finish(root, id, base_id, &sha256, self.req.app.shared());
         let out = t.run("linking shared paths", &script, Stdin::Bytes(delta.add.as_bytes()))?;
         if out.stdout.contains("@@manifest-mismatch") {
             self.reporter.warn(Some(host), "the manifest rebuilt on the host did not match; sending it whole");
@@ -283,7 +283,15 @@ impl Deploy<'_> {
     }
 
     /// Puts every host back on its previous release and marks `id` failed.
-    fn back(&self, id: &str, previous: &[Option<&str>], cause: Cause, reason: &str) -> Result<(), ReleaseError> {
+    /// `why` are the errors that made it necessary; they are kept in the message if undoing fails.
+    fn back(
+        &self,
+        id: &str,
+        previous: &[Option<&str>],
+        cause: Cause,
+        reason: &str,
+        why: &[RemoteError],
+    ) -> Result<(), ReleaseError> {
         let results = self.fleet.each(|i, t| {
             let before = [
                 self.event(Kind::Failed, id).reason(reason),
@@ -302,11 +310,13 @@ impl Deploy<'_> {
         if errors.is_empty() {
             return Ok(());
         }
+        let list = |errors: &[RemoteError]| errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n");
         Err(ReleaseError::Partial {
             detail: format!(
-                "release {id} failed and could not be undone on {}:\n{}",
+                "release {id} failed ({reason}):\n{}\nand could not be undone on {}:\n{}",
+                list(why),
                 hosts(&errors),
-                errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+                list(&errors)
             ),
         })
     }

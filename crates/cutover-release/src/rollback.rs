@@ -8,7 +8,6 @@ use cutover_remote::{HostState, Stdin};
 
 use crate::deploy::run_hooks;
 use crate::error::hosts_of;
-use crate::fleet::split;
 use crate::{Fleet, History, ReleaseError, Reporter, RollbackReport, scripts};
 
 #[derive(Debug, Clone, Copy)]
@@ -43,9 +42,15 @@ fn run(
     let who = &lock.holder;
     let to = target(states, req.to)?;
     let from: Vec<Option<&str>> = states.iter().map(|s| s.current.as_deref()).collect();
-    reporter.step(None, &format!("rolling back {} host(s) to {to}", states.len()));
+    // With `--to`, hosts already there stay as they are: that is how diverged hosts are joined.
+    let moving = from.iter().filter(|f| **f != Some(to.as_str())).count();
+    reporter.step(None, &format!("rolling back {moving} host(s) to {to}"));
     let reason = format!("rolled back by {}@{}", who.user, who.machine);
     let results = fleet.each(|i, t| {
+        if from[i] == Some(to.as_str()) {
+            let script = format!("cd {}\n{}", cutover_remote::shell::path_expr(&fleet.root), lock.release_script());
+            return t.run("releasing the deploy lock", &script, Stdin::Null).map(|_| None);
+        }
         let mut before: Vec<Event> =
             from[i].map(|f| Event::new(Kind::Failed, Some(f), who).reason(&reason)).into_iter().collect();
         before.push(Event::new(Kind::Switch, Some(&to), who).from(from[i]).cause(Cause::Rollback));
@@ -56,15 +61,35 @@ fn run(
             script += &lock.release_script();
         }
         t.run("switching `current`", &script, Stdin::Null)?;
-        run_hooks(fleet, t, "after_rollback", &req.hooks.after_rollback, &to, from[i], reporter)
+        // Switched: a failing hook is reported as such, not as an unfinished switch.
+        Ok(run_hooks(fleet, t, "after_rollback", &req.hooks.after_rollback, &to, from[i], reporter).err())
     });
-    let (_, errors) = split(results);
-    if !errors.is_empty() {
+    let mut switch_errors = Vec::new();
+    let mut hook_errors = Vec::new();
+    for result in results {
+        match result {
+            Err(e) => switch_errors.push(e),
+            Ok(Some(e)) => hook_errors.push(e),
+            Ok(None) => {}
+        }
+    }
+    let list =
+        |errors: &[cutover_remote::RemoteError]| errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n");
+    if !switch_errors.is_empty() {
         return Err(ReleaseError::Partial {
             detail: format!(
                 "rollback to {to} did not finish on {}:\n{}",
-                hosts_of(&errors),
-                errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+                hosts_of(&switch_errors),
+                list(&switch_errors)
+            ),
+        });
+    }
+    if !hook_errors.is_empty() {
+        return Err(ReleaseError::Partial {
+            detail: format!(
+                "every host is on {to}, but after_rollback failed on {}:\n{}",
+                hosts_of(&hook_errors),
+                list(&hook_errors)
             ),
         });
     }
@@ -76,6 +101,10 @@ fn run(
     })
 }
 
+fn diverged(states: &[HostState]) -> bool {
+    states.iter().any(|s| s.current != states[0].current)
+}
+
 /// The one release every host goes to; refuses when a host has none or the hosts disagree.
 fn target(states: &[HostState], to: Option<&str>) -> Result<String, ReleaseError> {
     let mut chosen: Vec<(String, &str)> = Vec::new();
@@ -84,6 +113,10 @@ fn target(states: &[HostState], to: Option<&str>) -> Result<String, ReleaseError
         let current = state.current.as_deref();
         let host = &state.host;
         let target = match to {
+            Some(to) if current == Some(to) => {
+                chosen.push((to.to_owned(), host));
+                continue;
+            }
             Some(to) if history.usable(to, &state.on_disk) => to.to_owned(),
             Some(to) => {
                 let why = if history.is_failed(to) {
@@ -94,6 +127,20 @@ fn target(states: &[HostState], to: Option<&str>) -> Result<String, ReleaseError
                     "it never finished preparing"
                 };
                 return Err(ReleaseError::Refused { detail: format!("cannot roll back to `{to}` on `{host}`: {why}") });
+            }
+            None if diverged(states) => {
+                let list: Vec<String> = states
+                    .iter()
+                    .map(|s| format!("`{}` on {}", s.host, s.current.as_deref().unwrap_or("nothing")))
+                    .collect();
+                let join = states.iter().filter_map(|s| s.current.as_deref()).min().unwrap_or("RELEASE");
+                return Err(ReleaseError::Refused {
+                    detail: format!(
+                        "hosts are on different releases ({}); bring them together with `cutover rollback --to {join}` \
+                         (or another release every host has)",
+                        list.join(", ")
+                    ),
+                });
             }
             None => {
                 history.rollback_target(current, &state.on_disk).ok_or_else(|| ReleaseError::NothingToRollBack {
@@ -109,6 +156,11 @@ fn target(states: &[HostState], to: Option<&str>) -> Result<String, ReleaseError
             return Err(ReleaseError::Refused { detail: format!("`{host}` is already on {target}") });
         }
         chosen.push((target, host));
+    }
+    if let Some(to) = to
+        && states.iter().all(|s| s.current.as_deref() == Some(to))
+    {
+        return Err(ReleaseError::Refused { detail: format!("every host is already on {to}") });
     }
     let first = chosen.first().map(|(t, _)| t.clone()).unwrap_or_default();
     if chosen.iter().any(|(t, _)| *t != first) {

@@ -5,6 +5,12 @@ use cutover_config::{DeployPath, SharedPath};
 use cutover_remote::journal::{self, Event};
 use cutover_remote::shell::{path_expr, quote};
 
+/// A shell command that prints `parts` joined to stderr and exits 3. Every part is quoted, so a
+/// value (a path from the config, an id from a host) is never read by the shell.
+fn fail(parts: &[&str]) -> String {
+    format!("{{ printf '%s\\n' {} >&2; exit 3; }}", quote(&parts.concat()))
+}
+
 fn enter(root: &DeployPath) -> String {
     format!("set -e\ncd {}\n", path_expr(root))
 }
@@ -24,14 +30,17 @@ pub fn link(root: &DeployPath, id: &str, base: Option<&str>, expect: usize, prep
     if let Some(base) = base {
         let base_manifest = quote(&manifest_path(base));
         s += &format!(
-            "test -f {base_manifest} || {{ echo \"the manifest of {base} is missing on this host\" >&2; exit 3; }}\n\
+            "test -f {base_manifest} || {missing}\n\
              awk -F '\\t' 'FILENAME == ARGV[1] {{ drop[$0] = 1; next }} $2 == \"f\" && !($1 in drop) {{ print $1 }}' \
              {work}.drop {base_manifest} > {work}.link\n\
              n=$(wc -l < {work}.link)\n\
-             [ \"$n\" -eq {expect} ] || {{ echo \"the manifest of {base} on this host lists $n unchanged files, expected {expect}\" >&2; exit 3; }}\n\
+             [ \"$n\" -eq {expect} ] || {count}\n\
              tr '\\n' '\\0' < {work}.link | (cd releases/{base_q} && xargs -0 -r cp -l --parents -t ../{id} --)\n",
             base_q = quote(base),
             id = quote(id),
+            missing = fail(&["the manifest of ", base, " is missing on this host"]),
+            count =
+                fail(&["the manifest of ", base, " on this host does not list the unchanged files cutover expects"]),
         );
     }
     s
@@ -76,20 +85,35 @@ pub fn finish(root: &DeployPath, id: &str, base: Option<&str>, sha256: &str, sha
         let in_shared = quote(&format!("shared/{}", item.path));
         let depth = item.path.matches('/').count() + 2;
         let link_target = quote(&format!("{}shared/{}", "../".repeat(depth), item.path));
+        // A shared directory is seeded from the release's copy on the first deploy (or made
+        // empty); a shared file never is: a developer's `.env` must not become production's.
         let missing = if item.is_dir {
-            format!("mkdir -p {in_shared}")
+            format!("if [ -e {in_release} ]; then mv {in_release} {in_shared}; else mkdir -p {in_shared}; fi")
         } else {
-            format!(
-                "echo \"shared file \\`{}\\` does not exist on this host: create shared/{} in the deploy path\" >&2; exit 3",
-                item.path, item.path
-            )
+            fail(&[
+                "shared file `",
+                &item.path,
+                "` does not exist on this host: create shared/",
+                &item.path,
+                " in the deploy path",
+            ])
         };
+        // Replacing the release's copy must stay inside the release: a parent that is a symlink
+        // (the app ships one) would lead `rm -rf` elsewhere.
+        let outside = fail(&[
+            "shared path `",
+            &item.path,
+            "`: a parent directory in the release is a symlink; refusing to replace it",
+        ]);
         s += &format!(
-            "if [ ! -e {in_shared} ] && [ ! -L {in_shared} ]; then\n\
+            "mkdir -p \"$(dirname {in_release})\"\n\
+             case \"$(cd \"$(dirname {in_release})\" && pwd -P)/\" in \"$(cd releases/{id_q} && pwd -P)\"/*) ;; *) {outside};; esac\n\
+             if [ ! -e {in_shared} ] && [ ! -L {in_shared} ]; then\n\
              \x20 mkdir -p \"$(dirname {in_shared})\"\n\
-             \x20 if [ -e {in_release} ]; then mv {in_release} {in_shared}; else {missing}; fi\n\
+             \x20 {missing}\n\
              fi\n\
-             rm -rf {in_release}\nmkdir -p \"$(dirname {in_release})\"\nln -s {link_target} {in_release}\n"
+             rm -rf {in_release}\nln -s {link_target} {in_release}\n",
+            id_q = quote(id),
         );
     }
     s
@@ -128,8 +152,9 @@ pub fn switch(root: &DeployPath, to: Option<&str>, before: &[Event], after: &Eve
     let mut s = enter(root);
     if let Some(to) = to {
         s += &format!(
-            "test -d releases/{to} || {{ echo \"release {to} is not on this host\" >&2; exit 3; }}\n",
-            to = quote(to)
+            "test -d releases/{to_q} || {}\n",
+            fail(&["release ", to, " is not on this host"]),
+            to_q = quote(to)
         );
     }
     s += &journal::append_script(before);

@@ -85,7 +85,7 @@ pub fn write_tar(
                     header.set_size(0);
                     builder.append_data(&mut header, &entry.path, io::empty())?;
                 }
-                EntryKind::File { mode, size, .. } => {
+                EntryKind::File { mode, size, blake3: hash } => {
                     let file = std::fs::File::open(root.join(&entry.path))
                         .map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", entry.path)))?;
                     let mtime = file.metadata()?.modified().ok();
@@ -95,8 +95,10 @@ pub fn write_tar(
                     if let Some(secs) = mtime.and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()) {
                         header.set_mtime(secs.as_secs());
                     }
-                    // A file that shrank since it was hashed makes the archive short: tar fails.
-                    builder.append_data(&mut header, &entry.path, io::Read::take(file, *size))?;
+                    // What travels must be what was hashed: a file edited since is an error.
+                    let mut reader = Verified { file, left: *size, hasher: blake3::Hasher::new() };
+                    builder.append_data(&mut header, &entry.path, &mut reader)?;
+                    reader.finish(&entry.path, hash)?;
                 }
                 EntryKind::Symlink { target } => {
                     header.set_entry_type(tar::EntryType::Symlink);
@@ -108,6 +110,39 @@ pub fn write_tar(
         builder.finish()?;
     }
     Ok(counting.count)
+}
+
+/// Reads a file for the archive, exactly `left` bytes, hashing them on the way.
+struct Verified {
+    file: std::fs::File,
+    left: u64,
+    hasher: blake3::Hasher,
+}
+
+impl io::Read for Verified {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank while it was being uploaded"));
+        }
+        self.hasher.update(&buf[..n]);
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+impl Verified {
+    fn finish(mut self, path: &str, hash: &str) -> io::Result<()> {
+        let grew = io::Read::read(&mut self.file, &mut [0u8; 1])? > 0;
+        if grew || self.hasher.finalize().to_hex().as_str() != hash {
+            return Err(io::Error::other(format!("`{path}` changed while it was being uploaded; deploy again")));
+        }
+        Ok(())
+    }
 }
 
 struct Counting<'a> {
@@ -173,5 +208,18 @@ mod tests {
         assert_eq!(std::fs::read_to_string(out.path().join("f3.txt")).unwrap(), "changed");
         assert_eq!(std::fs::read_to_string(out.path().join("new.txt")).unwrap(), "new");
         assert!(!out.path().join("f1.txt").exists());
+    }
+
+    #[test]
+    fn a_file_edited_after_hashing_is_an_error_not_a_silent_upload() {
+        let app = tempfile::tempdir().unwrap();
+        std::fs::write(app.path().join("a.txt"), "hashed content").unwrap();
+        let manifest = Manifest::scan(app.path(), &Excludes::new([])).unwrap();
+        let entries: Vec<&Entry> = manifest.entries.iter().collect();
+        for edited in ["hashed CONTENT", "hashed", "hashed content, and more"] {
+            std::fs::write(app.path().join("a.txt"), edited).unwrap();
+            let err = write_tar(app.path(), &entries, &mut Vec::new(), &mut |_| {}).unwrap_err();
+            assert!(err.to_string().contains("while it was being uploaded"), "{edited}: {err}");
+        }
     }
 }

@@ -94,19 +94,24 @@ impl Event {
     }
 }
 
-/// A shell fragment that appends `events` to the journal, run from the deploy root.
+/// A shell fragment that appends `events` to the journal, run from the deploy root. Each line
+/// starts with a newline too, so a line cut short by a kill or a full disk stays a line of its
+/// own instead of swallowing the next event (the empty lines this makes are skipped).
 pub fn append_script(events: &[Event]) -> String {
-    events
-        .iter()
-        .map(|e| {
-            let line = serde_json::to_string(e).expect("events serialize");
-            format!("printf '%s\\n' {} >> {PATH}\n", shell::quote(&line))
-        })
-        .collect()
+    let lines: String = events.iter().map(|e| serde_json::to_string(e).expect("events serialize") + "\n").collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("printf '\\n%s' {} >> {PATH}\n", shell::quote(&lines))
 }
 
-/// Parses a journal. A malformed line is an error naming the host and line, except a last line
-/// without its newline: that is a write cut short by a kill, and is left out.
+/// Whether a line that does not parse is an event whose write was cut short (kill, full disk).
+fn torn(line: &str) -> bool {
+    line.starts_with("{\"ts\":") && !line.trim_end().ends_with('}')
+}
+
+/// Parses a journal. A malformed line is an error naming the host and line, except an event
+/// whose write was cut short: it never happened, and is left out.
 pub fn parse(host: &str, text: &str) -> Result<Vec<Event>, RemoteError> {
     let mut events = Vec::new();
     let complete = text.ends_with('\n') || text.is_empty();
@@ -117,7 +122,7 @@ pub fn parse(host: &str, text: &str) -> Result<Vec<Event>, RemoteError> {
         }
         match serde_json::from_str::<Event>(line) {
             Ok(event) => events.push(event),
-            Err(_) if i + 1 == lines.len() && !complete => break,
+            Err(_) if (i + 1 == lines.len() && !complete) || torn(line) => continue,
             Err(e) => {
                 return Err(RemoteError::Journal { host: host.to_owned(), line: i + 1, detail: e.to_string() });
             }
@@ -159,6 +164,26 @@ mod tests {
         let text = format!("{good}\nnot json\n{good}\n");
         let err = parse("web2", &text).unwrap_err();
         assert!(matches!(err, RemoteError::Journal { ref host, line: 2, .. } if host == "web2"), "{err}");
+    }
+
+    #[test]
+    fn an_event_appended_after_a_torn_write_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".cutover")).unwrap();
+        let good = serde_json::to_string(&Event::new(Kind::Prepare, Some("r1"), &who())).unwrap();
+        std::fs::write(dir.path().join(PATH), format!("{good}\n{}", &good[..25])).unwrap();
+        let next = Event::new(Kind::Prepared, Some("r1"), &who());
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(append_script(std::slice::from_ref(&next)))
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let text = std::fs::read_to_string(dir.path().join(PATH)).unwrap();
+        let events = parse("h", &text).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1], next);
     }
 
     #[test]

@@ -136,7 +136,10 @@ impl Target for SshTarget {
         } else {
             cmd.args(["-o", "ControlMaster=no"]);
         }
-        cmd.arg("-T").arg(&self.dest).arg(format!("sh -c {}", shell::quote(script)));
+        // ssh exits 255 when the connection fails; a script's own 255 (PHP's fatal errors) is
+        // turned into 254 so the two are never confused.
+        let wrapped = format!("( {script}\n); r=$?; [ $r -ne 255 ] || r=254; exit $r");
+        cmd.arg("-T").arg(&self.dest).arg(format!("sh -c {}", shell::quote(&wrapped)));
         cmd
     }
 

@@ -286,3 +286,29 @@ fn the_host_rebuilds_the_manifest_from_a_patch_and_a_lost_cache_is_refetched() {
     assert_eq!(fourth.json()["hosts"][0]["sent_files"], 31);
     assert_complete(&deploy);
 }
+
+#[test]
+fn a_shared_file_is_never_seeded_from_the_developers_copy() {
+    let (project, deploy) = local_project("shared = [\".env\"]");
+    project.write("app/.env", "APP_DEBUG=true\nDB_PASSWORD=devpass\n");
+    project.cutover(&["deploy"]).code(1).stderr_has("shared file `.env` does not exist on this host");
+    assert!(current(&deploy).is_none(), "nothing switched");
+    assert!(!deploy.join("shared/.env").exists(), "the developer's .env did not become production's");
+    std::fs::write(deploy.join("shared/.env"), "APP_DEBUG=false\n").unwrap();
+    let id = project.cutover(&["deploy", "--json"]).ok().json()["release"].as_str().unwrap().to_owned();
+    let link = deploy.join(format!("releases/{id}/.env"));
+    assert_eq!(std::fs::read_link(&link).unwrap(), std::path::Path::new("../../shared/.env"));
+    assert_eq!(std::fs::read_to_string(deploy.join("current/.env")).unwrap(), "APP_DEBUG=false\n");
+}
+
+#[test]
+fn a_shared_path_under_a_symlink_the_app_ships_is_refused_and_nothing_outside_is_touched() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(outside.path().join("uploads")).unwrap();
+    std::fs::write(outside.path().join("uploads/keep.png"), "precious").unwrap();
+    let (project, deploy) = local_project("shared = [\"data/uploads/\"]");
+    std::os::unix::fs::symlink(outside.path(), project.path().join("app/data")).unwrap();
+    project.cutover(&["deploy"]).code(1).stderr_has("a parent directory in the release is a symlink");
+    assert_eq!(std::fs::read_to_string(outside.path().join("uploads/keep.png")).unwrap(), "precious");
+    assert!(current(&deploy).is_none());
+}

@@ -330,3 +330,32 @@ fn connections_persist_between_commands_and_a_dead_master_is_replaced() {
         assert_complete(&deploy_dir(&hosts, i));
     }
 }
+
+#[test]
+fn a_hook_exiting_255_is_a_failed_hook_not_a_lost_connection() {
+    let Some(hosts) = hosts(1) else { return };
+    let project = project(&hosts, &hosts.aliases(), "[hooks]\nbefore_switch = [\"exit 255\"]\n", 3);
+    let run =
+        project.cutover(&["deploy"]).code(1).stderr_has("before_switch hook `exit 255` failed on `h1` (exit 254)");
+    assert!(!run.stderr.contains("failed to connect"), "{}", run.stderr);
+}
+
+#[test]
+fn hosts_left_on_different_releases_are_joined_with_rollback_to() {
+    let Some(hosts) = hosts(2) else { return };
+    let project = project(&hosts, &hosts.aliases(), "", 3);
+    let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    project.write("app/index.html", "v2\n");
+    let r2 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    // h2 went back to r1 on its own (as after a rollback that failed half-way).
+    let link = deploy_dir(&hosts, 2).join("current");
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(format!("releases/{r1}"), &link).unwrap();
+    project.cutover(&["status"]).code(4).stderr_has("hosts are on different releases");
+    project.cutover(&["rollback"]).code(1).stderr_has(&format!("cutover rollback --to {r1}"));
+    project.cutover(&["rollback", "--to", &r1]).ok().stderr_has(&format!("from {r2} to {r1}"));
+    for i in 1..=2 {
+        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()));
+    }
+    project.cutover(&["rollback", "--to", &r1]).code(1).stderr_has("every host is already on");
+}

@@ -113,7 +113,20 @@ impl Quoting {
                 // MySQL keeps the backslash of `\%` and `\_` (they are LIKE escapes).
                 (Self::MysqlBackslash(_), b'%' | b'_') => out.extend_from_slice(&[b'\\', e]),
                 (Self::PgEscape, b'f') => out.push(12),
-                (Self::PgEscape, b'v') => out.push(11),
+                (Self::PgEscape, b'u' | b'U') => {
+                    let len = if e == b'u' { 4 } else { 8 };
+                    let code = raw.get(i..i + len).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+                    match code
+                        .and_then(|h| u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())
+                        .and_then(char::from_u32)
+                    {
+                        Some(c) => {
+                            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                            i += len;
+                        }
+                        None => out.push(e),
+                    }
+                }
                 (Self::PgEscape, b'0'..=b'7') => {
                     let mut v = u32::from(e - b'0');
                     for _ in 0..2 {

@@ -349,6 +349,9 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
     fn block_comment(&mut self) -> Result<(), DumpError> {
         let line = self.input.line;
         let mut prev_star = false;
+        // The text of a short comment, however the input arrives: mysqldump's
+        // `/*!40101 SET … SQL_MODE='…,ANSI' */` turns `"` into a name quote.
+        let mut text: Vec<u8> = Vec::new();
         self.out.put(b"/*")?;
         self.input.advance(2);
         loop {
@@ -356,30 +359,23 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             if chunk.is_empty() {
                 return Err(DumpError::Truncated { line, what: "comment" });
             }
-            if prev_star && chunk[0] == b'/' {
-                self.out.put(b"/")?;
-                self.input.advance(1);
-                return Ok(());
+            let end =
+                if prev_star && chunk[0] == b'/' { Some(0) } else { memchr::memmem::find(chunk, b"*/").map(|i| i + 1) };
+            let n = end.map_or(chunk.len(), |e| e + 1);
+            if text.len() < 4096 {
+                text.extend_from_slice(&chunk[..n]);
             }
-            match memchr::memmem::find(chunk, b"*/") {
-                Some(i) => {
-                    // mysqldump's `/*!40101 SET … SQL_MODE='…,ANSI' */` turns `"` into a name quote.
-                    let text = &chunk[..i];
-                    if self.dialect == Dialect::Mysql && memchr::memmem::find(text, b"SQL_MODE=").is_some() {
-                        self.ansi_quotes = memchr::memmem::find(text, b"ANSI").is_some();
-                    }
-                    self.out.put(&chunk[..i + 2])?;
-                    self.input.advance(i + 2);
-                    return Ok(());
-                }
-                None => {
-                    prev_star = chunk.last() == Some(&b'*');
-                    let n = chunk.len();
-                    self.out.put(chunk)?;
-                    self.input.advance(n);
-                }
+            prev_star = chunk[..n].last() == Some(&b'*');
+            self.out.put(&chunk[..n])?;
+            self.input.advance(n);
+            if end.is_some() {
+                break;
             }
         }
+        if self.dialect == Dialect::Mysql && memchr::memmem::find(&text, b"SQL_MODE=").is_some() {
+            self.ansi_quotes = memchr::memmem::find(&text, b"ANSI").is_some();
+        }
+        Ok(())
     }
 
     /// A quoted identifier (or an X'…' body): copied as it is, doubled quotes included.
@@ -432,6 +428,10 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         while let Some(b) = self.input.peek_at(k)? {
             if b == b'$' {
                 break;
+            }
+            // Tags are short identifiers; anything longer is not a dollar quote.
+            if k > 64 {
+                return self.normal_byte();
             }
             if !(b.is_ascii_alphanumeric() || b == b'_') || (k == 1 && b.is_ascii_digit()) {
                 return self.normal_byte();
@@ -823,7 +823,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
                 return Err(DumpError::Truncated { line: start, what: "COPY block (no `\\.` line)" });
             }
             if line == b"\\." {
-                self.out.put(b"\\.\n")?;
+                self.out.put(if ended { b"\\.\n" } else { b"\\." })?;
                 return Ok(());
             }
             *self.rows.entry(table.clone()).or_default() += 1;

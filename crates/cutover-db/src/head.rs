@@ -120,6 +120,10 @@ pub fn insert_target(head: &[u8]) -> Option<(String, Option<Vec<String>>)> {
         columns = Some(names);
         i = next;
     }
+    // pg_dump --inserts on a table with a GENERATED ALWAYS identity column.
+    if is_kw(toks.get(i), "OVERRIDING") && is_kw(toks.get(i + 2), "VALUE") {
+        i += 3;
+    }
     is_kw(toks.get(i), "VALUES").then_some((table, columns))
 }
 

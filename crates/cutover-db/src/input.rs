@@ -23,6 +23,8 @@ impl<R: Read> Input<R> {
 
     /// Makes at least `n` bytes available unless the input ends first.
     fn want(&mut self, n: usize) -> io::Result<()> {
+        // Never more than the buffer holds: reading into an empty slice would look like the end.
+        let n = n.min(self.buf.len());
         while self.end - self.pos < n && !self.eof {
             if self.pos > 0 {
                 self.buf.copy_within(self.pos..self.end, 0);

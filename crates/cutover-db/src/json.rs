@@ -200,7 +200,11 @@ impl Parser<'_, '_> {
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let hex = self.src.get(self.pos..self.pos + 4).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = self
+            .src
+            .get(self.pos..self.pos + 4)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| std::str::from_utf8(h).ok());
         match hex.and_then(|h| u32::from_str_radix(h, 16).ok()) {
             Some(v) => {
                 self.pos += 4;

@@ -75,6 +75,15 @@ impl Rules {
         automaton.is_match(value)
     }
 
+    /// Whether some rule's host part occurs in `value`: enough reason to look inside a structured
+    /// value, whose strings may hold OLD escaped more than once (JSON in JSON).
+    pub fn might_match(&self, value: &[u8]) -> bool {
+        if self.keys.is_empty() {
+            return self.matches(value);
+        }
+        self.keys.iter().any(|k| k.find(value).is_some())
+    }
+
     /// Replaces every occurrence; returns the new bytes and which forms occurred.
     pub fn apply(&self, value: &[u8]) -> Option<(Vec<u8>, Vec<Form>)> {
         let automaton = self.automaton.as_ref()?;

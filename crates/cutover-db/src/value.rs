@@ -48,7 +48,8 @@ impl Rewriter {
 
     /// Whether `value` could change at all; false for the vast majority, which is the fast path.
     pub fn candidate(&self, value: &[u8]) -> bool {
-        self.rules.matches(value) || (self.reencrypt.is_some() && memchr::memmem::find(value, b"eyJpdiI6").is_some())
+        self.rules.might_match(value)
+            || (self.reencrypt.is_some() && memchr::memmem::find(value, b"eyJpdiI6").is_some())
     }
 
     /// The new value, or `None` when it stays as it is; `change` says what was done or refused.

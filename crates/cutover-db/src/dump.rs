@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::dialect::{Dialect, Quoting, copy_decode, copy_encode};
 use crate::input::Input;
+use crate::rules::{Form, Rules};
 use crate::value::{Change, Rewriter};
 use crate::{DumpError, head};
 
@@ -93,6 +94,7 @@ pub fn rewrite_dump(
         raw: Vec::new(),
         encoded: Vec::new(),
         stats: Stats { dialect: Some(dialect.name()), ..Stats::default() },
+        fast: Vec::new(),
     };
     s.run()?;
     s.out.inner.flush()?;
@@ -111,6 +113,12 @@ impl<W: Write> Counting<W> {
         self.count += bytes.len() as u64;
         self.inner.write_all(bytes)
     }
+}
+
+/// A value's new text: decoded (to be escaped as the dump's tool would) or already escaped.
+enum NewValue {
+    Decoded(Vec<u8>),
+    Encoded(Vec<u8>),
 }
 
 /// Where a value is, for a report.
@@ -150,6 +158,9 @@ struct Scanner<'a, R: Read, W: Write> {
     raw: Vec<u8>,
     encoded: Vec<u8>,
     stats: Stats,
+    /// The rules in each quoting's escaped form, made on first use: a plain value is rewritten
+    /// in its escaped text, skipping decode and encode (most of a dump's changed values).
+    fast: Vec<(Quoting, Option<Rules>)>,
 }
 
 /// Bytes that end a plain run in the statement text.
@@ -299,7 +310,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             return false;
         }
         if self.unknown_columns_reported.insert(table.to_owned()) {
-            let line = self.input.line;
+            let line = self.input.line();
             (self.report)(Report {
                 table: table.to_owned(),
                 row: 0,
@@ -347,7 +358,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
     }
 
     fn block_comment(&mut self) -> Result<(), DumpError> {
-        let line = self.input.line;
+        let line = self.input.line();
         let mut prev_star = false;
         // The text of a short comment, however the input arrives: mysqldump's
         // `/*!40101 SET … SQL_MODE='…,ANSI' */` turns `"` into a name quote.
@@ -384,7 +395,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
     }
 
     fn copy_quoted(&mut self, quote: u8) -> Result<(), DumpError> {
-        let line = self.input.line;
+        let line = self.input.line();
         let open = self.input.bump();
         self.out.put(&[open])?;
         self.keep_head(&[open]);
@@ -447,7 +458,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         }
         self.out.put(&tag)?;
         self.keep_head(b"''");
-        let line = self.input.line;
+        let line = self.input.line();
         let finder = memchr::memmem::Finder::new(&tag);
         loop {
             self.input.head(tag.len() + 4096)?;
@@ -511,7 +522,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
 
     /// `X'…'` in an INSERT: a binary value in hex, rewritten like `0x…`.
     fn hex_string(&mut self) -> Result<(), DumpError> {
-        let line = self.input.line;
+        let line = self.input.line();
         let open = self.input.bump();
         self.out.put(&[open])?;
         self.raw.clear();
@@ -544,61 +555,61 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
 
     /// A string literal: a value when inside INSERT … VALUES, otherwise copied as it is.
     fn literal(&mut self, quoting: Quoting) -> Result<(), DumpError> {
-        let line = self.input.line;
         let quote = quoting.quote();
         let open = self.input.bump();
         self.out.put(&[open])?;
         self.keep_head(b"'");
         let binary = self.tail.trim_ascii_end().ends_with(b"_binary");
         let in_replace = self.dialect == Dialect::Sqlite && self.tail.to_ascii_lowercase().ends_with(b"replace(");
+        if !in_replace && self.copy_untouched_literal(quoting)? {
+            return Ok(());
+        }
+        let line = self.input.line();
         self.raw.clear();
         let mut overflow = false;
+        // Backslashes right before the scan position: an odd count escapes the next quote.
+        let mut trailing = 0usize;
         loop {
             let chunk = self.input.chunk()?;
             if chunk.is_empty() {
                 return Err(DumpError::Truncated { line, what: "string" });
             }
-            let stop = if quoting.has_backslash() {
-                memchr::memchr2(quote, b'\\', chunk)
-            } else {
-                memchr::memchr(quote, chunk)
-            };
+            let stop = memchr::memchr(quote, chunk);
             let n = stop.unwrap_or(chunk.len());
+            let run = &chunk[..n];
+            if quoting.has_backslash() {
+                let tail = run.iter().rev().take_while(|&&b| b == b'\\').count();
+                trailing = if tail == run.len() { trailing + tail } else { tail };
+            }
             if overflow {
-                self.out.put(&chunk[..n])?;
+                self.out.put(run)?;
             } else {
-                self.raw.extend_from_slice(&chunk[..n]);
+                self.raw.extend_from_slice(run);
             }
             self.input.advance(n);
-            let Some(_) = stop else {
+            if stop.is_none() {
                 if !overflow && self.raw.len() > MAX_VALUE {
                     overflow = true;
                     self.out.put(&self.raw)?;
                 }
                 continue;
-            };
-            let b = self.input.bump();
-            if b == b'\\' {
-                let Some(_) = self.input.peek()? else { return Err(DumpError::Truncated { line, what: "string" }) };
-                let e = self.input.bump();
-                if overflow {
-                    self.out.put(&[b, e])?;
-                } else {
-                    self.raw.extend_from_slice(&[b, e]);
-                }
-                continue;
             }
-            // A quote: doubled, it is part of the value; alone, it ends the literal.
-            if self.input.peek()? == Some(quote) {
+            self.input.bump();
+            // An escaped quote, or a doubled one, is part of the value; else it ends the literal.
+            let part = if trailing % 2 == 1 {
+                &[quote][..]
+            } else if self.input.peek()? == Some(quote) {
                 self.input.bump();
-                if overflow {
-                    self.out.put(&[quote, quote])?;
-                } else {
-                    self.raw.extend_from_slice(&[quote, quote]);
-                }
-                continue;
+                &[quote, quote][..]
+            } else {
+                break;
+            };
+            trailing = 0;
+            if overflow {
+                self.out.put(part)?;
+            } else {
+                self.raw.extend_from_slice(part);
             }
-            break;
         }
         self.keep_tail(&[quote]);
         self.keep_head(b"'");
@@ -619,7 +630,8 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         let tokens = if in_replace && self.in_values() { self.sqlite_replace_tokens()? } else { Vec::new() };
         let new = if self.in_values() { self.literal_value(&raw, quoting, binary, &tokens, line) } else { None };
         match new {
-            Some(mut value) => {
+            Some(NewValue::Encoded(encoded)) => self.out.put(&encoded)?,
+            Some(NewValue::Decoded(mut value)) => {
                 for (token, ch) in tokens.iter().rev() {
                     value = replace_bytes(&value, &[*ch], token);
                 }
@@ -674,10 +686,17 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         binary: bool,
         tokens: &[(Vec<u8>, u8)],
         line: u64,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<NewValue> {
         self.stats.values += 1;
         if self.rewriter.is_noop() || self.column_skipped() {
             return None;
+        }
+        if tokens.is_empty() && !binary && self.rewriter.plain_shaped(raw) {
+            match self.fast_plain(raw, quoting) {
+                Ok(None) => return None,
+                Ok(Some(encoded)) => return Some(NewValue::Encoded(encoded)),
+                Err(()) => {}
+            }
         }
         let escaped = memchr::memchr(quoting.quote(), raw).is_some()
             || (quoting.has_backslash() && memchr::memchr(b'\\', raw).is_some());
@@ -701,7 +720,52 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             self.left_alone(line, "the rewritten value would contain sqlite3's newline token; left as it was".into());
             return None;
         }
-        Some(new)
+        Some(NewValue::Decoded(new))
+    }
+
+    /// A plain value rewritten in its escaped text. `Err` when that cannot be done safely (a
+    /// match would start inside an escape): the caller decodes the value instead.
+    fn fast_plain(&mut self, raw: &[u8], quoting: Quoting) -> Result<Option<Vec<u8>>, ()> {
+        if !self.rewriter.rules().might_match(raw) {
+            return Ok(None);
+        }
+        let rules = match self.fast.iter().position(|(q, _)| *q == quoting) {
+            Some(i) => &self.fast[i].1,
+            None => {
+                let escape = |v: &[u8]| {
+                    let mut out = Vec::new();
+                    quoting.encode(v, &mut out);
+                    out
+                };
+                let rules = self.rewriter.rules().escaped(&escape, quoting.quote());
+                self.fast.push((quoting, rules));
+                &self.fast.last().expect("just pushed").1
+            }
+        };
+        let Some(rules) = rules else { return Err(()) };
+        let (out, forms) = match rules.apply_escaped(raw)? {
+            Some(hit) => hit,
+            None => return Ok(None),
+        };
+        let mut change = Change::default();
+        for form in forms {
+            match form {
+                Form::Raw => change.plain = true,
+                Form::JsonEscaped => change.json = true,
+                Form::UrlEncoded => change.url_encoded = true,
+            }
+        }
+        self.count(&change);
+        Ok(Some(out))
+    }
+
+    fn count(&mut self, change: &Change) {
+        let s = &mut self.stats;
+        s.changed_plain += u64::from(change.plain);
+        s.changed_serialized += u64::from(change.serialized);
+        s.changed_json += u64::from(change.json);
+        s.changed_url_encoded += u64::from(change.url_encoded);
+        s.reencrypted += u64::from(change.reencrypted);
     }
 
     /// A binary value written in hex (`0x…`, `X'…'`).
@@ -710,21 +774,77 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         if self.rewriter.is_noop() || self.column_skipped() {
             return None;
         }
-        let line = self.input.line;
+        let line = self.input.line();
         self.rewrite(value, At::Insert { line }, true)
     }
 
+    /// Whether the current value is in a skipped table or column; counts it when it is.
     fn column_skipped(&mut self) -> bool {
-        let Some(ins) = &self.insert else { return false };
-        let skipped = ins.skip_table
-            || !self.options.skip_columns.is_empty() && {
-                let name = self.column_name(&ins.table, ins.columns.as_deref(), ins.column);
-                self.options.skip_columns.iter().any(|(t, c)| *t == ins.table && Some(c.as_str()) == name.as_deref())
-            };
+        let skipped = self.is_skipped();
         if skipped {
             self.stats.skipped += 1;
         }
         skipped
+    }
+
+    fn is_skipped(&self) -> bool {
+        let Some(ins) = &self.insert else { return false };
+        ins.skip_table
+            || !self.options.skip_columns.is_empty() && {
+                let name = self.column_name(&ins.table, ins.columns.as_deref(), ins.column);
+                self.options.skip_columns.iter().any(|(t, c)| *t == ins.table && Some(c.as_str()) == name.as_deref())
+            }
+    }
+
+    /// The common case, fast: the whole literal (after its opening quote) is in the read buffer
+    /// and no rule can touch it, so it is copied straight from the buffer, with no decoding.
+    /// Returns false, having consumed nothing, when the full path must run.
+    fn copy_untouched_literal(&mut self, quoting: Quoting) -> Result<bool, DumpError> {
+        let quote = quoting.quote();
+        let in_values = self.in_values();
+        let look = in_values && !self.rewriter.is_noop();
+        // Whether a value could change is read from its escaped text: sound only when every rule
+        // has a URL-safe key (escaping leaves those bytes alone).
+        if look && !self.rewriter.rules().has_keys() {
+            return Ok(false);
+        }
+        let skipped = look && self.is_skipped();
+        let chunk = self.input.chunk()?;
+        let mut i = 0;
+        let end = loop {
+            // Only quotes stop the scan; a backslash matters only right before one (HTML's many
+            // `\"` inside a '…' string are passed over at memchr speed).
+            let Some(k) = memchr::memchr(quote, &chunk[i..]) else { return Ok(false) };
+            let at = i + k;
+            // The byte after the quote must be in the buffer too: it tells a doubled quote.
+            if at + 1 >= chunk.len() {
+                return Ok(false);
+            }
+            let escaped =
+                quoting.has_backslash() && chunk[..at].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1;
+            if escaped || chunk[at + 1] == quote {
+                i = at + if escaped { 1 } else { 2 };
+                continue;
+            }
+            break at;
+        };
+        let body = &chunk[..end];
+        if look && !skipped && self.rewriter.candidate(body) {
+            return Ok(false);
+        }
+        if body.len() > MAX_VALUE {
+            return Ok(false);
+        }
+        self.out.put(body)?;
+        self.out.put(&[quote])?;
+        self.input.advance(end + 1);
+        if in_values {
+            self.stats.values += 1;
+            self.stats.skipped += u64::from(skipped);
+        }
+        self.keep_tail(&[quote]);
+        self.keep_head(b"'");
+        Ok(true)
     }
 
     fn column_name(&self, table: &str, named: Option<&[String]>, index: usize) -> Option<String> {
@@ -747,12 +867,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             (self.report)(report);
         }
         if new.is_some() {
-            let s = &mut self.stats;
-            s.changed_plain += u64::from(change.plain);
-            s.changed_serialized += u64::from(change.serialized);
-            s.changed_json += u64::from(change.json);
-            s.changed_url_encoded += u64::from(change.url_encoded);
-            s.reencrypted += u64::from(change.reencrypted);
+            self.count(&change);
         }
         new
     }
@@ -795,7 +910,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             self.columns.entry(table.clone()).or_insert_with(|| named.clone());
         }
         let columns = columns.or_else(|| self.columns.get(&table).cloned());
-        let start = self.input.line;
+        let start = self.input.line();
         let mut line = Vec::new();
         loop {
             line.clear();
@@ -842,7 +957,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         columns: Option<&[String]>,
         skip_table: bool,
     ) -> Result<(), DumpError> {
-        let row_line = self.input.line.saturating_sub(1);
+        let row_line = self.input.line().saturating_sub(1);
         for (i, field) in line.split(|&b| b == b'\t').enumerate() {
             if i > 0 {
                 self.out.put(b"\t")?;

@@ -11,14 +11,27 @@ pub struct Input<R> {
     pos: usize,
     end: usize,
     eof: bool,
-    /// 1-based line of the next byte.
-    pub line: u64,
+    /// Newlines before `buf[0]`, and in `buf[..counted]`: lines are counted only when asked for
+    /// or when the buffer moves, a few large counts instead of one per step.
+    lines_before: u64,
+    counted: usize,
+    lines_counted: u64,
     pub consumed: u64,
 }
 
 impl<R: Read> Input<R> {
     pub fn new(reader: R) -> Self {
-        Self { reader, buf: vec![0; BUF], pos: 0, end: 0, eof: false, line: 1, consumed: 0 }
+        Self {
+            reader,
+            buf: vec![0; BUF],
+            pos: 0,
+            end: 0,
+            eof: false,
+            lines_before: 0,
+            counted: 0,
+            lines_counted: 0,
+            consumed: 0,
+        }
     }
 
     /// Makes at least `n` bytes available unless the input ends first.
@@ -27,6 +40,10 @@ impl<R: Read> Input<R> {
         let n = n.min(self.buf.len());
         while self.end - self.pos < n && !self.eof {
             if self.pos > 0 {
+                self.line();
+                self.lines_before += self.lines_counted;
+                self.lines_counted = 0;
+                self.counted = 0;
                 self.buf.copy_within(self.pos..self.end, 0);
                 self.end -= self.pos;
                 self.pos = 0;
@@ -41,11 +58,16 @@ impl<R: Read> Input<R> {
         Ok(())
     }
 
+    #[inline]
     pub fn peek(&mut self) -> io::Result<Option<u8>> {
         self.peek_at(0)
     }
 
+    #[inline]
     pub fn peek_at(&mut self, k: usize) -> io::Result<Option<u8>> {
+        if self.pos + k < self.end {
+            return Ok(Some(self.buf[self.pos + k]));
+        }
         self.want(k + 1)?;
         Ok(self.buf.get(self.pos + k).copied().filter(|_| self.pos + k < self.end))
     }
@@ -56,14 +78,20 @@ impl<R: Read> Input<R> {
         Ok(&self.buf[self.pos..self.end.min(self.pos + n)])
     }
 
+    /// 1-based line of the next byte.
+    pub fn line(&mut self) -> u64 {
+        if self.counted < self.pos {
+            self.lines_counted += memchr::memchr_iter(b'\n', &self.buf[self.counted..self.pos]).count() as u64;
+            self.counted = self.pos;
+        }
+        self.lines_before + self.lines_counted + 1
+    }
+
     /// Consumes one byte that `peek` returned.
     pub fn bump(&mut self) -> u8 {
         let b = self.buf[self.pos];
         self.pos += 1;
         self.consumed += 1;
-        if b == b'\n' {
-            self.line += 1;
-        }
         b
     }
 
@@ -75,8 +103,6 @@ impl<R: Read> Input<R> {
 
     /// Consumes `n` bytes of the current chunk.
     pub fn advance(&mut self, n: usize) {
-        let taken = &self.buf[self.pos..self.pos + n];
-        self.line += memchr::memchr_iter(b'\n', taken).count() as u64;
         self.pos += n;
         self.consumed += n as u64;
     }

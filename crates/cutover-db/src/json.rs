@@ -159,6 +159,15 @@ impl Parser<'_, '_> {
         self.pos += 1;
         let mut decoded = Vec::new();
         loop {
+            // Copy the run up to the next quote or backslash at once.
+            let rest = &self.src[self.pos..];
+            let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+            if rest[..run].iter().any(|&b| b < 0x20) {
+                self.pos += rest[..run].iter().position(|&b| b < 0x20).unwrap_or(0);
+                return self.err("control character in a string");
+            }
+            decoded.extend_from_slice(&rest[..run]);
+            self.pos += run;
             let Some(&b) = self.src.get(self.pos) else { return self.err("unterminated string") };
             self.pos += 1;
             match b {
@@ -185,9 +194,7 @@ impl Parser<'_, '_> {
                 _ => decoded.push(b),
             }
         }
-        if std::str::from_utf8(&decoded).is_err() {
-            return self.err("string is not valid UTF-8");
-        }
+        // UTF-8 is checked where it matters, on a string that changes (below).
         match rewrite.then(|| (self.f)(&decoded)).flatten() {
             Some(new) => {
                 let Ok(new) = String::from_utf8(new) else { return self.err("rewritten string is not UTF-8") };
@@ -232,28 +239,36 @@ impl Parser<'_, '_> {
     }
 }
 
-/// Writes `text` as a JSON string in the given style.
+/// Writes `text` as a JSON string in the given style, copying runs that need no escape whole.
 fn encode(text: &str, style: Style, out: &mut Vec<u8>) {
     let Style { escape_slash, escape_unicode } = style;
+    let needs =
+        |b: u8| b < 0x20 || b == b'"' || b == b'\\' || (escape_slash && b == b'/') || (escape_unicode && b >= 0x80);
     out.push(b'"');
-    for c in text.chars() {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = bytes[i..].iter().position(|&b| needs(b)).unwrap_or(bytes.len() - i);
+        out.extend_from_slice(&bytes[i..i + run]);
+        i += run;
+        let Some(c) = text[i..].chars().next() else { break };
         match c {
             '"' => out.extend_from_slice(b"\\\""),
             '\\' => out.extend_from_slice(b"\\\\"),
-            '/' if escape_slash => out.extend_from_slice(b"\\/"),
+            '/' => out.extend_from_slice(b"\\/"),
             '\n' => out.extend_from_slice(b"\\n"),
             '\r' => out.extend_from_slice(b"\\r"),
             '\t' => out.extend_from_slice(b"\\t"),
             '\u{8}' => out.extend_from_slice(b"\\b"),
             '\u{c}' => out.extend_from_slice(b"\\f"),
-            c if (c as u32) < 0x20 || (escape_unicode && c as u32 >= 0x80) => {
+            c => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
                     out.extend_from_slice(format!("\\u{unit:04x}").as_bytes());
                 }
             }
-            c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
         }
+        i += c.len_utf8();
     }
     out.push(b'"');
 }

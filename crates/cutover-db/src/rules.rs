@@ -14,6 +14,7 @@ pub enum Form {
 #[derive(Debug, Clone)]
 pub struct Rules {
     automaton: Option<AhoCorasick>,
+    patterns: Vec<Vec<u8>>,
     replacements: Vec<Vec<u8>>,
     forms: Vec<Form>,
     /// For each rule, its longest run of URL-safe bytes: it stands unchanged in every form, so a
@@ -42,16 +43,7 @@ impl Rules {
             add(url_encode(old, true), url_encode(new, true), Form::UrlEncoded);
             add(url_encode(old, false), url_encode(new, false), Form::UrlEncoded);
         }
-        let automaton = if patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(&patterns)
-                    .map_err(|e| format!("cannot build the replace rules: {e}"))?,
-            )
-        };
+        let automaton = build(&patterns)?;
         let runs: Vec<&str> = pairs.iter().map(|(old, _)| longest_safe_run(old)).collect();
         // A rule without such a run (made only of other bytes) is found by the automaton alone.
         let keys = if runs.iter().all(|r| !r.is_empty()) {
@@ -59,7 +51,7 @@ impl Rules {
         } else {
             Vec::new()
         };
-        Ok(Self { automaton, replacements, forms, keys })
+        Ok(Self { automaton, patterns, replacements, forms, keys })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -75,6 +67,11 @@ impl Rules {
         automaton.is_match(value)
     }
 
+    /// Whether every rule has a URL-safe key (see [`Rules::might_match`]).
+    pub fn has_keys(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
     /// Whether some rule's host part occurs in `value`: enough reason to look inside a structured
     /// value, whose strings may hold OLD escaped more than once (JSON in JSON).
     pub fn might_match(&self, value: &[u8]) -> bool {
@@ -84,13 +81,47 @@ impl Rules {
         self.keys.iter().any(|k| k.find(value).is_some())
     }
 
+    /// The same rules for text as a dump writes it: every pattern and replacement passed through
+    /// `escape`. `None` when a pattern would contain `quote` (a match could then straddle an
+    /// escaped quote).
+    pub fn escaped(&self, escape: &dyn Fn(&[u8]) -> Vec<u8>, quote: u8) -> Option<Self> {
+        let patterns: Vec<Vec<u8>> = self.patterns.iter().map(|p| escape(p)).collect();
+        if patterns.iter().any(|p| p.contains(&quote)) {
+            return None;
+        }
+        Some(Self {
+            automaton: build(&patterns).ok()?,
+            patterns,
+            replacements: self.replacements.iter().map(|r| escape(r)).collect(),
+            forms: self.forms.clone(),
+            keys: self.keys.clone(),
+        })
+    }
+
+    /// Like [`Rules::apply`] on escaped text, where `\` escapes the next byte: `Err` when a match
+    /// would begin on an escaped byte (the caller then decodes the value first).
+    pub fn apply_escaped(&self, raw: &[u8]) -> Result<Option<(Vec<u8>, Vec<Form>)>, ()> {
+        self.replace(raw, |start| raw[..start].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0)
+    }
+
     /// Replaces every occurrence; returns the new bytes and which forms occurred.
     pub fn apply(&self, value: &[u8]) -> Option<(Vec<u8>, Vec<Form>)> {
-        let automaton = self.automaton.as_ref()?;
-        let mut out = Vec::with_capacity(value.len() + 16);
+        self.replace(value, |_| true).unwrap_or(None)
+    }
+
+    /// One pass of the automaton; `Err` as soon as `allowed` refuses a match's start.
+    fn replace(&self, value: &[u8], allowed: impl Fn(usize) -> bool) -> Result<Option<(Vec<u8>, Vec<Form>)>, ()> {
+        let Some(automaton) = &self.automaton else { return Ok(None) };
+        let mut out = Vec::new();
         let mut last = 0;
         let mut hit = Vec::new();
         for m in automaton.find_iter(value) {
+            if !allowed(m.start()) {
+                return Err(());
+            }
+            if out.capacity() == 0 {
+                out.reserve(value.len() + 16);
+            }
             out.extend_from_slice(&value[last..m.start()]);
             out.extend_from_slice(&self.replacements[m.pattern().as_usize()]);
             let form = self.forms[m.pattern().as_usize()];
@@ -100,11 +131,22 @@ impl Rules {
             last = m.end();
         }
         if hit.is_empty() {
-            return None;
+            return Ok(None);
         }
         out.extend_from_slice(&value[last..]);
-        Some((out, hit))
+        Ok(Some((out, hit)))
     }
+}
+
+fn build(patterns: &[Vec<u8>]) -> Result<Option<AhoCorasick>, String> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(patterns)
+        .map(Some)
+        .map_err(|e| format!("cannot build the replace rules: {e}"))
 }
 
 /// The longest run of bytes that every form (raw, JSON-escaped, URL-encoded) leaves as they are.

@@ -52,7 +52,12 @@ pub fn exec(ctx: &Ctx<'_>, args: &RewriteArgs) -> Result<(), CliError> {
         Some(bar) => Box::new(bar.wrap_read(stdin)),
         None => Box::new(stdin),
     };
-    let stats = rewrite_dump(input, std::io::stdout().lock(), &rewriter, &options, &mut |report| {
+    // Straight to fd 1: Rust's stdout is line-buffered, which would search every chunk for its
+    // last newline; the rewriter buffers on its own.
+    let _stdout = std::io::stdout().lock();
+    // SAFETY: fd 1 is open for the life of the process, and ManuallyDrop never closes it.
+    let raw = std::mem::ManuallyDrop::new(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(1) });
+    let stats = rewrite_dump(input, &*raw, &rewriter, &options, &mut |report| {
         if !out.json {
             let place = if report.table.is_empty() {
                 format!("line {}", report.line)

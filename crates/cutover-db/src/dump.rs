@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::dialect::{Dialect, Quoting, copy_decode, copy_encode};
 use crate::input::Input;
-use crate::rules::{Form, Rules};
+use crate::rules::{Form, InsideEscape, Rules};
 use crate::value::{Change, Rewriter};
 use crate::{DumpError, head};
 
@@ -695,7 +695,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             match self.fast_plain(raw, quoting) {
                 Ok(None) => return None,
                 Ok(Some(encoded)) => return Some(NewValue::Encoded(encoded)),
-                Err(()) => {}
+                Err(InsideEscape) => {}
             }
         }
         let escaped = memchr::memchr(quoting.quote(), raw).is_some()
@@ -725,7 +725,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
 
     /// A plain value rewritten in its escaped text. `Err` when that cannot be done safely (a
     /// match would start inside an escape): the caller decodes the value instead.
-    fn fast_plain(&mut self, raw: &[u8], quoting: Quoting) -> Result<Option<Vec<u8>>, ()> {
+    fn fast_plain(&mut self, raw: &[u8], quoting: Quoting) -> Result<Option<Vec<u8>>, InsideEscape> {
         if !self.rewriter.rules().might_match(raw) {
             return Ok(None);
         }
@@ -742,7 +742,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
                 &self.fast.last().expect("just pushed").1
             }
         };
-        let Some(rules) = rules else { return Err(()) };
+        let Some(rules) = rules else { return Err(InsideEscape) };
         let (out, forms) = match rules.apply_escaped(raw)? {
             Some(hit) => hit,
             None => return Ok(None),

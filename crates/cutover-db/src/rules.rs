@@ -11,6 +11,13 @@ pub enum Form {
     UrlEncoded,
 }
 
+/// A value with its replacements made, and which forms of the rules occurred in it.
+pub type Replaced = (Vec<u8>, Vec<Form>);
+
+/// A match would begin on an escaped byte: the value must be decoded first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InsideEscape;
+
 #[derive(Debug, Clone)]
 pub struct Rules {
     automaton: Option<AhoCorasick>,
@@ -100,24 +107,24 @@ impl Rules {
 
     /// Like [`Rules::apply`] on escaped text, where `\` escapes the next byte: `Err` when a match
     /// would begin on an escaped byte (the caller then decodes the value first).
-    pub fn apply_escaped(&self, raw: &[u8]) -> Result<Option<(Vec<u8>, Vec<Form>)>, ()> {
+    pub fn apply_escaped(&self, raw: &[u8]) -> Result<Option<Replaced>, InsideEscape> {
         self.replace(raw, |start| raw[..start].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0)
     }
 
     /// Replaces every occurrence; returns the new bytes and which forms occurred.
-    pub fn apply(&self, value: &[u8]) -> Option<(Vec<u8>, Vec<Form>)> {
+    pub fn apply(&self, value: &[u8]) -> Option<Replaced> {
         self.replace(value, |_| true).unwrap_or(None)
     }
 
     /// One pass of the automaton; `Err` as soon as `allowed` refuses a match's start.
-    fn replace(&self, value: &[u8], allowed: impl Fn(usize) -> bool) -> Result<Option<(Vec<u8>, Vec<Form>)>, ()> {
+    fn replace(&self, value: &[u8], allowed: impl Fn(usize) -> bool) -> Result<Option<Replaced>, InsideEscape> {
         let Some(automaton) = &self.automaton else { return Ok(None) };
         let mut out = Vec::new();
         let mut last = 0;
         let mut hit = Vec::new();
         for m in automaton.find_iter(value) {
             if !allowed(m.start()) {
-                return Err(());
+                return Err(InsideEscape);
             }
             if out.capacity() == 0 {
                 out.reserve(value.len() + 16);

@@ -48,9 +48,8 @@ impl Rewriter {
     /// Whether `value` can only be plain text to the rewriter: not an encrypted payload, not
     /// serialized, not JSON-shaped. Its first bytes decide, so escaped text answers the same.
     pub fn plain_shaped(&self, value: &[u8]) -> bool {
-        !(self.reencrypt.is_some() && value.starts_with(b"eyJpdiI6"))
-            && !serialized::looks_serialized(value)
-            && !json::looks_json(value)
+        let payload = self.reencrypt.is_some() && value.starts_with(b"eyJpdiI6");
+        !(payload || serialized::looks_serialized(value) || json::looks_json(value))
     }
 
     /// True when no value can ever change: the dump is copied through.

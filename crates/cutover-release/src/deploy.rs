@@ -233,15 +233,29 @@ impl Deploy<'_> {
     ) -> Result<HostUpload, RemoteError> {
         let host = t.name();
         let root = &self.fleet.root;
-        let base_id = base.map(|(b, _)| b.as_str());
-        let delta = Delta::between(self.manifest, base.map(|(_, m)| m));
+        let mut base_id = base.map(|(b, _)| b.as_str());
+        let mut delta = Delta::between(self.manifest, base.map(|(_, m)| m));
         let prepare = self.event(Kind::Prepare, id).from(base_id).manifest(hash);
         self.reporter.step(
             Some(host),
             &format!("linking {} unchanged file(s) from {}", delta.link.len(), base_id.unwrap_or("nothing")),
         );
         let script = scripts::link(root, id, base_id, delta.link.len(), &prepare);
-        t.run("linking unchanged files", &script, Stdin::Bytes(delta.drop.as_bytes()))?;
+        match t.run("linking unchanged files", &script, Stdin::Bytes(delta.drop.as_bytes())) {
+            Ok(_) => {}
+            // The base on the host is not what its manifest says (a file deleted or edited by
+            // hand): start the release over and send every file.
+            Err(RemoteError::Failed { detail, .. }) if base_id.is_some() => {
+                self.reporter.warn(
+                    Some(host),
+                    &format!("cannot link from {}: {detail}; sending every file", base_id.unwrap_or("")),
+                );
+                base_id = None;
+                delta = Delta::between(self.manifest, None);
+                t.run("starting the release over", &scripts::restart(root, id), Stdin::Null)?;
+            }
+            Err(e) => return Err(e),
+        }
 
         self.reporter.upload_start(host, delta.send_files(), delta.send_bytes());
         let mut sent = 0;

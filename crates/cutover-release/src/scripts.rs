@@ -46,6 +46,11 @@ pub fn link(root: &DeployPath, id: &str, base: Option<&str>, expect: usize, prep
     s
 }
 
+/// Empties a release that was being linked, to fill it from scratch.
+pub fn restart(root: &DeployPath, id: &str) -> String {
+    enter(root) + &format!("rm -rf releases/{id}\nmkdir -p releases/{id}\n", id = quote(id))
+}
+
 /// Unpacks the tar stream on stdin into the release. tar says only "wrote only N of M bytes"
 /// when the disk fills up, so a failure also reports the free space.
 pub fn unpack(root: &DeployPath, id: &str) -> String {

@@ -312,3 +312,17 @@ fn a_shared_path_under_a_symlink_the_app_ships_is_refused_and_nothing_outside_is
     assert_eq!(std::fs::read_to_string(outside.path().join("uploads/keep.png")).unwrap(), "precious");
     assert!(current(&deploy).is_none());
 }
+
+#[test]
+fn a_base_release_edited_on_the_host_is_not_linked_from() {
+    let (project, deploy) = local_project("");
+    let r1 = project.cutover(&["deploy", "--json"]).ok().json()["release"].as_str().unwrap().to_owned();
+    // Someone deletes a file in the live release by hand.
+    std::fs::remove_file(deploy.join(format!("releases/{r1}/lib/part5/file5.txt"))).unwrap();
+    project.write("app/index.html", "v2\n");
+    let run = project.cutover(&["deploy", "--json"]).ok();
+    assert!(run.stderr.contains("sending every file"), "{}", run.stderr);
+    assert_eq!(run.json()["hosts"][0]["sent_files"], 31);
+    assert_complete(&deploy);
+    assert!(deploy.join("current/lib/part5/file5.txt").exists());
+}

@@ -127,29 +127,7 @@ impl Quoting {
                         None => out.push(e),
                     }
                 }
-                (Self::PgEscape, b'0'..=b'7') => {
-                    let mut v = u32::from(e - b'0');
-                    for _ in 0..2 {
-                        match raw.get(i) {
-                            Some(d @ b'0'..=b'7') => {
-                                v = v * 8 + u32::from(d - b'0');
-                                i += 1;
-                            }
-                            _ => break,
-                        }
-                    }
-                    out.push(v as u8);
-                }
-                (Self::PgEscape, b'x') => {
-                    let mut v = 0u32;
-                    let mut n = 0;
-                    while n < 2 && raw.get(i).is_some_and(u8::is_ascii_hexdigit) {
-                        v = v * 16 + (raw[i] as char).to_digit(16).unwrap_or(0);
-                        i += 1;
-                        n += 1;
-                    }
-                    if n == 0 { out.push(b'x') } else { out.push(v as u8) }
-                }
+                (Self::PgEscape, b'0'..=b'7' | b'x') => out.push(numeric_escape(e, raw, &mut i)),
                 (_, other) => out.push(other),
             }
         }
@@ -199,6 +177,26 @@ static STANDARD_SPECIAL: [bool; 256] = byte_set(b"'");
 static PG_ESCAPE_SPECIAL: [bool; 256] = byte_set(b"\\\n\r'");
 static MYSQL_SPECIAL: [bool; 256] = byte_set(b"\\\n\r'\"\0\x1a");
 
+/// PostgreSQL's `\ooo` (1–3 octal digits) and `\xhh` (1–2 hex digits), as in E'' strings and
+/// COPY text. `e` is the byte after the backslash; `i` indexes the byte after `e` and is moved past
+/// the digits. A `\x` without a hex digit stands for `x`.
+fn numeric_escape(e: u8, bytes: &[u8], i: &mut usize) -> u8 {
+    let (radix, first, more) = if e == b'x' { (16, 0, 2) } else { (8, u32::from(e - b'0'), 2) };
+    let mut v = first;
+    let mut n = 0;
+    while n < more {
+        match bytes.get(*i).and_then(|&d| (d as char).to_digit(radix)) {
+            Some(d) => {
+                v = v * radix + d;
+                *i += 1;
+                n += 1;
+            }
+            None => break,
+        }
+    }
+    if e == b'x' && n == 0 { b'x' } else { v as u8 }
+}
+
 /// PostgreSQL COPY text format: one field's decoding and encoding.
 pub fn copy_decode(field: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(field.len());
@@ -219,29 +217,7 @@ pub fn copy_decode(field: &[u8]) -> Vec<u8> {
             b'r' => out.push(b'\r'),
             b't' => out.push(b'\t'),
             b'v' => out.push(11),
-            b'0'..=b'7' => {
-                let mut v = u32::from(e - b'0');
-                for _ in 0..2 {
-                    match field.get(i) {
-                        Some(d @ b'0'..=b'7') => {
-                            v = v * 8 + u32::from(d - b'0');
-                            i += 1;
-                        }
-                        _ => break,
-                    }
-                }
-                out.push(v as u8);
-            }
-            b'x' if field.get(i).is_some_and(u8::is_ascii_hexdigit) => {
-                let mut v = 0u32;
-                let mut n = 0;
-                while n < 2 && field.get(i).is_some_and(u8::is_ascii_hexdigit) {
-                    v = v * 16 + (field[i] as char).to_digit(16).unwrap_or(0);
-                    i += 1;
-                    n += 1;
-                }
-                out.push(v as u8);
-            }
+            b'0'..=b'7' | b'x' => out.push(numeric_escape(e, field, &mut i)),
             other => out.push(other),
         }
     }

@@ -15,5 +15,5 @@ pub use duration::HumanDuration;
 pub use error::ConfigError;
 pub use host::{DeployPath, HostSpec};
 pub use load::{Config, DEFAULT_FILE};
-pub use model::{App, AppName, AppUrl, Environment, Exclude, Hooks, KeepReleases, SharedPath, Ssh};
+pub use model::{App, AppName, AppUrl, Environment, Exclude, Hooks, KeepReleases, SharedPath, Ssh, Unchanged};
 pub use preset::Preset;

@@ -28,6 +28,19 @@ pub struct App {
     pub shared: Spanned<Vec<SharedPath>>,
     #[serde(default)]
     pub keep_releases: KeepReleases,
+    /// How a release gets the files unchanged since the host's current release: `link` (hard
+    /// links: no copy, but a file written in place changes in every release sharing it) or `copy`
+    /// (a copy on the host, a reflink where the filesystem has them).
+    #[serde(default)]
+    pub unchanged: Unchanged,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unchanged {
+    #[default]
+    Link,
+    Copy,
 }
 
 fn no_shared() -> Spanned<Vec<SharedPath>> {

@@ -68,6 +68,9 @@ exclude = {exclude}
 shared = {shared}
 # Releases kept on each host. The current one and the rollback target are never removed.
 keep_releases = 5
+# Files unchanged since the host's current release: "link" (hard links, nothing copied; a file
+# written in place then changes in every release sharing it) or "copy" (copied on the host).
+unchanged = "link"
 
 [hooks]
 # Run on each host, in the new release's directory, before any host switches. A failure stops

@@ -240,7 +240,7 @@ impl Deploy<'_> {
             Some(host),
             &format!("linking {} unchanged file(s) from {}", delta.link.len(), base_id.unwrap_or("nothing")),
         );
-        let script = scripts::link(root, id, base_id, delta.link.len(), &prepare);
+        let script = scripts::link(root, id, base_id, delta.link.len(), self.req.app.unchanged, &prepare);
         match t.run("linking unchanged files", &script, Stdin::Bytes(delta.drop.as_bytes())) {
             Ok(_) => {}
             // The base on the host is not what its manifest says (a file deleted or edited by

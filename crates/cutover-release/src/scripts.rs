@@ -1,7 +1,7 @@
 //! Every shell script the engine runs on a host, in one place. Each starts in the deploy root,
 //! quotes every value with `shell::quote`, and writes the journal before and after its change.
 
-use cutover_config::{DeployPath, SharedPath};
+use cutover_config::{DeployPath, SharedPath, Unchanged};
 use cutover_remote::journal::{self, Event};
 use cutover_remote::shell::{path_expr, quote};
 
@@ -23,7 +23,14 @@ pub fn manifest_path(id: &str) -> String {
 /// Starts release `id`: journals it, then hard-links from the base release every file its
 /// manifest lists except the dropped paths (stdin, one per line), so only changed files travel.
 /// The count of links made must be `expect`, or the host's base differs from ours.
-pub fn link(root: &DeployPath, id: &str, base: Option<&str>, expect: usize, prepare: &Event) -> String {
+pub fn link(
+    root: &DeployPath,
+    id: &str,
+    base: Option<&str>,
+    expect: usize,
+    unchanged: Unchanged,
+    prepare: &Event,
+) -> String {
     let mut s = enter(root) + &journal::append_script(std::slice::from_ref(prepare));
     let work = quote(&format!(".cutover/work/{id}"));
     s += &format!("mkdir -p releases/{id} .cutover/work\ncat > {work}.drop\n", id = quote(id));
@@ -35,9 +42,13 @@ pub fn link(root: &DeployPath, id: &str, base: Option<&str>, expect: usize, prep
              {work}.drop {base_manifest} > {work}.link\n\
              n=$(wc -l < {work}.link)\n\
              [ \"$n\" -eq {expect} ] || {count}\n\
-             tr '\\n' '\\0' < {work}.link | (cd releases/{base_q} && xargs -0 -r cp -l --parents -t ../{id} --)\n",
+             tr '\\n' '\\0' < {work}.link | (cd releases/{base_q} && xargs -0 -r cp {mode} --parents -t ../{id} --)\n",
             base_q = quote(base),
             id = quote(id),
+            mode = match unchanged {
+                Unchanged::Link => "-l",
+                Unchanged::Copy => "-p --reflink=auto",
+            },
             missing = fail(&["the manifest of ", base, " is missing on this host"]),
             count =
                 fail(&["the manifest of ", base, " on this host does not list the unchanged files cutover expects"]),

@@ -326,3 +326,17 @@ fn a_base_release_edited_on_the_host_is_not_linked_from() {
     assert_complete(&deploy);
     assert!(deploy.join("current/lib/part5/file5.txt").exists());
 }
+
+#[test]
+fn with_unchanged_copy_a_hook_writing_in_place_cannot_touch_the_live_release() {
+    let hook =
+        "[hooks]\nbefore_switch = [\"if [ -e ../../fail ]; then printf hacked > lib/part1/file1.txt; exit 1; fi\"]";
+    let (project, deploy) = local_project(&format!("unchanged = \"copy\"\n{hook}"));
+    let r1 = project.cutover(&["deploy", "--json"]).ok().json()["release"].as_str().unwrap().to_owned();
+    std::fs::write(deploy.join("fail"), "").unwrap();
+    project.write("app/index.html", "v2\n");
+    project.cutover(&["deploy"]).code(1).stderr_has("before_switch hook");
+    assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
+    let live = std::fs::read_to_string(deploy.join("current/lib/part1/file1.txt")).unwrap();
+    assert_eq!(live, "content of file 1\n", "the failed release's in-place write stayed in its own copy");
+}

@@ -34,9 +34,6 @@ pub struct Global {
     /// More detail.
     #[arg(short, long, global = true)]
     pub verbose: bool,
-    /// Answer yes to confirmations.
-    #[arg(short = 'y', long, global = true)]
-    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]

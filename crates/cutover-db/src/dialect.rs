@@ -28,21 +28,26 @@ impl Dialect {
         }
     }
 
-    /// Tells the dialect from the start of a dump.
+    /// Tells the dialect from the header each tool writes in its first lines; the data further
+    /// down (a post about "restoring a MySQL dump") never decides.
     pub fn detect(head: &[u8]) -> Option<Self> {
-        let text = String::from_utf8_lossy(head);
-        let start = text.trim_start();
-        if text.contains("MySQL dump")
-            || text.contains("MariaDB dump")
-            || start.starts_with("/*M!")
-            || start.starts_with("/*!40")
+        let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).take(8).collect();
+        let any = |f: &dyn Fn(&str) -> bool| lines.iter().any(|l| f(l));
+        let first = lines.first().copied().unwrap_or("");
+        if any(&|l| l.starts_with("--") && (l.contains("MySQL dump") || l.contains("MariaDB dump")))
+            || first.starts_with("/*M!")
+            || first.starts_with("/*!40")
         {
             Some(Self::Mysql)
-        } else if text.contains("PostgreSQL database dump") || text.contains("SET standard_conforming_strings") {
+        } else if any(&|l| l.starts_with("--") && l.contains("PostgreSQL database dump"))
+            || any(&|l| l.starts_with("SET standard_conforming_strings") || l.starts_with("SET statement_timeout"))
+        {
             Some(Self::Postgres)
-        } else if start.starts_with("PRAGMA foreign_keys=OFF;") || start.starts_with("BEGIN TRANSACTION;") {
+        } else if first.starts_with("PRAGMA foreign_keys=OFF;") || first.starts_with("BEGIN TRANSACTION;") {
             Some(Self::Sqlite)
-        } else if text.contains('`') {
+        } else if first.starts_with("CREATE TABLE `") || first.starts_with("INSERT INTO `") {
+            // mysqldump --compact: no header, but backquoted names.
             Some(Self::Mysql)
         } else {
             None

@@ -491,32 +491,14 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
 
     /// `0x…` in a MySQL INSERT (mysqldump --hex-blob).
     fn hex_literal(&mut self) -> Result<(), DumpError> {
-        self.raw.clear();
-        self.raw.push(self.input.bump());
-        self.raw.push(self.input.bump());
-        while let Some(b) = self.input.peek()? {
-            if !b.is_ascii_hexdigit() {
-                break;
-            }
-            self.raw.push(self.input.bump());
-        }
-        let raw = std::mem::take(&mut self.raw);
-        let decoded: Option<Vec<u8>> = raw
-            .len()
-            .is_multiple_of(2)
-            .then(|| {
-                raw[2..]
-                    .chunks(2)
-                    .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap_or("zz"), 16).ok())
-                    .collect()
-            })
-            .flatten();
-        let rewritten = decoded
-            .and_then(|d| self.binary_value(&d))
-            .map(|new| format!("0x{}", new.iter().map(|b| format!("{b:02X}")).collect::<String>()).into_bytes());
-        self.out.put(rewritten.as_deref().unwrap_or(&raw))?;
+        // `0x` or `0X`, written back as it was.
+        let prefix = [self.input.bump(), self.input.bump()];
         self.keep_tail(b"0");
-        self.raw = raw;
+        if self.hex_run(&prefix)? {
+            let new = self.hex_value();
+            self.out.put(&prefix)?;
+            self.put_hex(new)?;
+        }
         Ok(())
     }
 
@@ -525,31 +507,82 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         let line = self.input.line();
         let open = self.input.bump();
         self.out.put(&[open])?;
+        if self.hex_run(b"")? {
+            let new = self.hex_value();
+            self.put_hex(new)?;
+        }
+        match self.input.peek()? {
+            None => return Err(DumpError::Truncated { line, what: "hex string" }),
+            Some(b'\'') => {
+                self.input.bump();
+                self.out.put(b"'")?;
+            }
+            // Not hex after all: the rest is read as statement text.
+            Some(_) => {}
+        }
+        self.keep_tail(b"'");
+        Ok(())
+    }
+
+    /// Reads a run of hex digits into `raw`. A run longer than a value may be is written through
+    /// (after `prefix`) as it comes, reported, and `false` returned.
+    fn hex_run(&mut self, prefix: &[u8]) -> Result<bool, DumpError> {
+        let line = self.input.line();
         self.raw.clear();
+        let mut overflow = false;
         loop {
-            match self.input.peek()? {
-                None => return Err(DumpError::Truncated { line, what: "hex string" }),
-                Some(b'\'') => break,
-                Some(_) => {
-                    let b = self.input.bump();
-                    self.raw.push(b);
-                }
+            let chunk = self.input.chunk()?;
+            let n = chunk.iter().position(|b| !b.is_ascii_hexdigit()).unwrap_or(chunk.len());
+            let done = n < chunk.len() || chunk.is_empty();
+            if overflow {
+                self.out.put(&chunk[..n])?;
+            } else {
+                self.raw.extend_from_slice(&chunk[..n]);
+            }
+            self.input.advance(n);
+            if !overflow && self.raw.len() > 2 * MAX_VALUE {
+                overflow = true;
+                self.out.put(prefix)?;
+                self.out.put(&self.raw)?;
+            }
+            if done {
+                break;
             }
         }
-        self.input.bump();
-        let raw = std::mem::take(&mut self.raw);
-        let decoded: Option<Vec<u8>> = raw
-            .len()
-            .is_multiple_of(2)
-            .then(|| raw.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok()).collect())
-            .flatten();
-        let rewritten = decoded
-            .and_then(|d| self.binary_value(&d))
-            .map(|new| new.iter().map(|b| format!("{b:02X}")).collect::<String>().into_bytes());
-        self.out.put(rewritten.as_deref().unwrap_or(&raw))?;
-        self.out.put(b"'")?;
-        self.keep_tail(b"'");
-        self.raw = raw;
+        if overflow && self.in_values() {
+            self.stats.values += 1;
+            self.left_alone(
+                line,
+                format!("binary value larger than {} MiB: copied as it is, not rewritten", MAX_VALUE >> 20),
+            );
+        }
+        Ok(!overflow)
+    }
+
+    /// The hex digits in `raw` as a value: rewritten, or `None` to keep them.
+    fn hex_value(&mut self) -> Option<Vec<u8>> {
+        if !self.raw.len().is_multiple_of(2) {
+            return None;
+        }
+        let decoded: Vec<u8> = self
+            .raw
+            .chunks(2)
+            .map(|p| Some(((p[0] as char).to_digit(16)? * 16 + (p[1] as char).to_digit(16)?) as u8))
+            .collect::<Option<_>>()?;
+        self.binary_value(&decoded)
+    }
+
+    /// Writes `new` in uppercase hex, or the digits read (`raw`) when there is nothing new.
+    fn put_hex(&mut self, new: Option<Vec<u8>>) -> Result<(), DumpError> {
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        match new {
+            Some(bytes) => {
+                let hex: Vec<u8> =
+                    bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]).collect();
+                self.out.put(&hex)?;
+            }
+            None => self.out.put(&self.raw)?,
+        }
         Ok(())
     }
 
@@ -691,7 +724,10 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         if self.rewriter.is_noop() || self.column_skipped() {
             return None;
         }
-        if tokens.is_empty() && !binary && self.rewriter.plain_shaped(raw) {
+        // An escape at the start (`\n{…}`) could hide a JSON or serialized value from a look at
+        // the escaped text: such a value takes the decoding path.
+        let escaped_start = quoting.has_backslash() && raw.trim_ascii_start().first() == Some(&b'\\');
+        if tokens.is_empty() && !binary && !escaped_start && self.rewriter.plain_shaped(raw) {
             match self.fast_plain(raw, quoting) {
                 Ok(None) => return None,
                 Ok(Some(encoded)) => return Some(NewValue::Encoded(encoded)),
@@ -915,6 +951,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         loop {
             line.clear();
             let mut ended = false;
+            let mut streamed = false;
             loop {
                 let chunk = self.input.chunk()?;
                 if chunk.is_empty() {
@@ -933,6 +970,25 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
                         self.input.advance(n);
                     }
                 }
+                if line.len() > MAX_VALUE {
+                    // A row too large to hold: copied through as it comes, and reported.
+                    let at = self.input.line();
+                    self.out.put(&line)?;
+                    line.clear();
+                    self.until_newline()?;
+                    *self.rows.entry(table.clone()).or_default() += 1;
+                    self.stats.reported += 1;
+                    let report = self.locate(
+                        At::Copy { table: &table, column: None, index: 0, line: at },
+                        format!("row larger than {} MiB: copied as it is, not rewritten", MAX_VALUE >> 20),
+                    );
+                    (self.report)(report);
+                    streamed = true;
+                    break;
+                }
+            }
+            if streamed {
+                continue;
             }
             if !ended && line.is_empty() {
                 return Err(DumpError::Truncated { line: start, what: "COPY block (no `\\.` line)" });

@@ -188,7 +188,8 @@ pub fn keys_from_dotenv(text: &str) -> Result<Vec<AppKey>, String> {
         let Some((name, value)) = line.split_once('=') else { continue };
         let value = value.trim().trim_matches('"').trim_matches('\'');
         match name.trim() {
-            "APP_KEY" if !value.is_empty() => {
+            // As phpdotenv does, the first definition wins.
+            "APP_KEY" if !value.is_empty() && current.is_none() => {
                 current = Some(AppKey::parse(value).map_err(|e| format!("APP_KEY: {e}"))?)
             }
             "APP_PREVIOUS_KEYS" => {

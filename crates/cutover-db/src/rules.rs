@@ -74,6 +74,11 @@ impl Rules {
         automaton.is_match(value)
     }
 
+    /// Whether some rule's NEW contains its OLD: then finding OLD after a rewrite means nothing.
+    pub fn new_contains_old(&self) -> bool {
+        self.patterns.iter().zip(&self.replacements).any(|(p, r)| memchr::memmem::find(r, p).is_some())
+    }
+
     /// Whether every rule has a URL-safe key (see [`Rules::might_match`]).
     pub fn has_keys(&self) -> bool {
         !self.keys.is_empty()

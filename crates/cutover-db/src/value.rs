@@ -65,7 +65,25 @@ impl Rewriter {
 
     /// The new value, or `None` when it stays as it is; `change` says what was done or refused.
     pub fn rewrite(&self, value: &[u8], change: &mut Change) -> Option<Vec<u8>> {
-        self.rewrite_at(value, 0, change, true)
+        let new = self.rewrite_at(value, 0, change, true);
+        self.check_leftovers(value, new.as_deref(), change);
+        new
+    }
+
+    /// A structured value may keep OLD where cutover does not rewrite (a JSON or PHP array key, a
+    /// property name, a custom `C:` payload): that is reported, not passed over in silence.
+    fn check_leftovers(&self, value: &[u8], new: Option<&[u8]>, change: &mut Change) {
+        if change.problem.is_none()
+            && !self.plain_shaped(value)
+            && !self.rules.new_contains_old()
+            && self.rules.matches(new.unwrap_or(value))
+        {
+            change.problem = Some(
+                "a rule's pattern remains in a part that is not rewritten (a key, a property name or a custom \
+                 serialized payload)"
+                    .into(),
+            );
+        }
     }
 
     /// For a binary column's value: rewritten only when it is text, or a structure that parses
@@ -80,7 +98,11 @@ impl Rewriter {
     }
 
     fn rewrite_at(&self, value: &[u8], depth: usize, change: &mut Change, plain: bool) -> Option<Vec<u8>> {
-        if depth > MAX_NESTING || !self.candidate(value) {
+        if !self.candidate(value) {
+            return None;
+        }
+        if depth > MAX_NESTING {
+            change.problem.get_or_insert(format!("nested more than {MAX_NESTING} strings deep; left as it was"));
             return None;
         }
         if let Some(re) = &self.reencrypt

@@ -1677,8 +1677,16 @@ fn check_dump(p: &Pair, dump: &Dump, chunks: &[usize], detect: bool) -> Result<(
     let once = run(&input, &rw, dialect, None);
     prop_assert!(once.result.is_ok(), "rewrite failed: {:?}\n{}", once.result, lossy(&input));
     let reported = expects.iter().filter(|e| matches!(e, Expect::Reported(_))).count();
+    // OLD left in a key or property name (which are never rewritten) is reported too; such a report
+    // is right only while the output still holds OLD.
+    let leftovers = once.reports.iter().filter(|r| r.contains("remains in a part that is not rewritten")).count();
+    prop_assert!(
+        leftovers == 0 || rw.rules().might_match(&once.out),
+        "a leftover report, but no OLD left: {:?}",
+        once.reports
+    );
     prop_assert_eq!(
-        once.reports.len(),
+        once.reports.len() - leftovers,
         reported,
         "reports: {:?} (expected one for each binary value that holds OLD but is not text)\n{}",
         once.reports,
@@ -1932,19 +1940,23 @@ proptest! {
         check_any(&p, d, &body, &chunks, detect)?;
     }
 
-    /// (b), (c), (d) One value through `Rewriter::rewrite`: as the model says, nothing
-    /// reported, and a second rewrite changes nothing.
+    /// (b), (c), (d) One value through `Rewriter::rewrite`: as the model says, nothing reported
+    /// but OLD left in a key (keys are never rewritten), and a second rewrite changes nothing.
     #[test]
     fn values((p, t) in pair().prop_flat_map(|p| (Just(p.clone()), text(&p)))) {
         let rw = p.rewriter();
         let input = t.render();
         let mut change = Change::default();
         let once = rw.rewrite(&input, &mut change).unwrap_or_else(|| input.clone());
-        prop_assert!(change.problem.is_none(), "reported: {:?}", change.problem);
+        let leftover = |c: &Change| c.problem.as_deref().is_some_and(|p| p.contains("remains in a part that is not rewritten"));
+        prop_assert!(change.problem.is_none() || (leftover(&change) && rw.rules().matches(&once)), "reported: {:?}", change.problem);
         check_text(&once, &t.map(&p)).map_err(|e| fail(format!("{e}\nrule {p:?}\nin  {:?}\nout {:?}", lossy(&input), lossy(&once))))?;
         let mut change = Change::default();
         let twice = rw.rewrite(&once, &mut change).unwrap_or_else(|| once.clone());
         prop_assert!(twice == once, "rewriting twice differs\nonce  {:?}\ntwice {:?}", lossy(&once), lossy(&twice));
+        if leftover(&change) {
+            change.problem = None;
+        }
         prop_assert_eq!(change, Change::default());
     }
 

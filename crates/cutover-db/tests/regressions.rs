@@ -1,6 +1,5 @@
 //! Bugs found by the property tests (`properties.rs`), the fuzzer (`fuzz/`) and by reading the
-//! rewriter, each with the smallest input that shows it. Each fails until its bug is fixed; the
-//! shortcode one was fixed while these were written and stays as a guard.
+//! rewriter, each with the smallest input that shows it, kept as guards now they are fixed.
 
 use std::io::Read;
 
@@ -185,4 +184,86 @@ fn ansi_quotes_are_noticed_however_the_input_arrives() {
         assert_eq!(text(&out), expected, "reads of {chunk} bytes");
         assert_eq!(stats.values, 1, "reads of {chunk} bytes");
     }
+}
+
+/// JSON after an escaped newline (`\n{…}`) looked like plain text to the escaped-text fast path,
+/// so a serialized string inside it kept its old length.
+#[test]
+fn json_after_an_escaped_newline_is_parsed_not_replaced_as_text() {
+    let dump = b"-- MySQL dump 10.13\nINSERT INTO `t` VALUES (1,'\\n{\\\"a\\\":\\\"s:16:\\\\\\\"https://old.test\\\\\\\";\\\"}');\n";
+    let (result, out, reports) = rewrite(dump, &[(OLD, NEW)]);
+    assert!(result.is_ok() && reports.is_empty(), "{result:?} {reports:?}");
+    let out = text(&out);
+    assert!(out.contains(&format!("s:{}:", NEW.len())), "{out}");
+}
+
+/// Dialect detection read "MySQL dump" anywhere in the first 64 KiB: a pg_dump quoting it in its
+/// data was read as MySQL and its COPY rows were never rewritten.
+#[test]
+fn the_phrase_mysql_dump_in_data_does_not_decide_the_dialect() {
+    let dump = b"--\n-- PostgreSQL database dump\n--\n\nSET standard_conforming_strings = on;\n\
+        COPY public.posts (id, body) FROM stdin;\n1\tHow to restore a MySQL dump\n2\tsee https://old.test/x\n\\.\n";
+    let (result, out, _) = rewrite(dump, &[(OLD, NEW)]);
+    assert_eq!(result.unwrap().dialect, Some("postgres"));
+    assert!(text(&out).contains("2\tsee https://new.example.org/x\n"));
+}
+
+/// Hex literals had no size cap: a 40 MiB `0x…` was held whole (and rewritten) instead of being
+/// copied through and reported like any value over 16 MiB.
+#[test]
+fn a_hex_literal_over_the_value_limit_is_copied_through_and_reported() {
+    let blob: String = OLD.bytes().map(|b| format!("{b:02X}")).collect::<String>().repeat((20 << 20) / OLD.len());
+    let dump = format!("-- MySQL dump\nINSERT INTO `t` VALUES (0x{blob});\n");
+    let (result, out, reports) = rewrite(dump.as_bytes(), &[(OLD, NEW)]);
+    assert!(result.is_ok());
+    assert!(out == dump.as_bytes(), "copied exactly");
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].reason.contains("larger than 16 MiB"), "{:?}", reports[0]);
+}
+
+/// COPY rows had no size cap: a row over 16 MiB is copied through and reported.
+#[test]
+fn a_copy_row_over_the_value_limit_is_copied_through_and_reported() {
+    let big = format!("{OLD} ").repeat((17 << 20) / (OLD.len() + 1));
+    let dump = format!("-- PostgreSQL database dump\nCOPY t (a, b) FROM stdin;\n1\t{big}\n2\t{OLD}\n\\.\n");
+    let (result, out, reports) = rewrite(dump.as_bytes(), &[(OLD, NEW)]);
+    assert!(result.is_ok());
+    let out = text(&out);
+    assert!(out.starts_with(&format!("-- PostgreSQL database dump\nCOPY t (a, b) FROM stdin;\n1\t{big}\n")));
+    assert!(out.ends_with(&format!("2\t{NEW}\n\\.\n")), "the next row is rewritten");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].row, 1);
+}
+
+/// OLD left in a key is reported (keys are not rewritten), not passed over in silence.
+#[test]
+fn old_left_in_a_key_is_reported() {
+    let dump = b"-- MySQL dump\nINSERT INTO `t` VALUES ('{\\\"https://old.test/a\\\":1}'),('a:1:{s:18:\\\"https://old.test/a\\\";i:1;}');\n";
+    let (result, out, reports) = rewrite(dump, &[(OLD, NEW)]);
+    assert!(result.is_ok());
+    assert_eq!(out, dump.to_vec());
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(reports.iter().all(|r| r.reason.contains("remains in a part that is not rewritten")));
+}
+
+/// Strings nested deeper than the limit were skipped without a word.
+#[test]
+fn nesting_past_the_limit_is_reported() {
+    let mut value = format!("s:{}:\"{OLD}\";", OLD.len());
+    for _ in 0..40 {
+        value = format!("s:{}:\"{value}\";", value.len());
+    }
+    let mut change = Change::default();
+    assert!(rewriter(&[(OLD, NEW)]).rewrite(value.as_bytes(), &mut change).is_none());
+    assert!(change.problem.unwrap_or_default().contains("nested more than"));
+}
+
+/// Found by the fuzzer: `0X` was written back as `0x`, and an odd run of hex digits in `X'…'`
+/// was dropped, in runs with no rules.
+#[test]
+fn hex_prefixes_and_odd_hex_runs_are_copied_exactly() {
+    let dump = b"-- MySQL dump\nINSERT INTO `t` VALUES (0X414243,X'2');\n";
+    let (result, out, _) = rewrite(dump, &[]);
+    assert!(result.is_ok());
+    assert_eq!(text(&out), text(dump));
 }

@@ -46,18 +46,13 @@ pub fn exec(ctx: &Ctx<'_>, args: &RewriteArgs) -> Result<(), CliError> {
     let mut reports = Vec::new();
     let out = ctx.out;
     let started = Instant::now();
-    let stdin = std::io::stdin().lock();
     let progress = out.byte_progress("rewriting");
-    let input: Box<dyn std::io::Read> = match &progress {
-        Some(bar) => Box::new(bar.wrap_read(stdin)),
-        None => Box::new(stdin),
-    };
     // Straight to fd 1: Rust's stdout is line-buffered, which would search every chunk for its
     // last newline; the rewriter buffers on its own.
     let _stdout = std::io::stdout().lock();
     // SAFETY: fd 1 is open for the life of the process, and ManuallyDrop never closes it.
     let raw = std::mem::ManuallyDrop::new(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(1) });
-    let stats = rewrite_dump(input, &*raw, &rewriter, &options, &mut |report| {
+    let mut on_report = |report: Report| {
         if !out.json {
             let place = if report.table.is_empty() {
                 format!("line {}", report.line)
@@ -69,7 +64,24 @@ pub fn exec(ctx: &Ctx<'_>, args: &RewriteArgs) -> Result<(), CliError> {
         if reports.len() < MAX_REPORTS {
             reports.push(report);
         }
-    });
+    };
+    // Values nested in values are parsed recursively: a thread with room for the deepest nesting
+    // the rewriter accepts, whatever the platform's default stack.
+    let stats = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("rewrite".into())
+            .stack_size(64 << 20)
+            .spawn_scoped(s, || {
+                let stdin = std::io::stdin().lock();
+                let input: Box<dyn std::io::Read> = match &progress {
+                    Some(bar) => Box::new(bar.wrap_read(stdin)),
+                    None => Box::new(stdin),
+                };
+                rewrite_dump(input, &*raw, &rewriter, &options, &mut on_report)
+            })
+            .map(|t| t.join().expect("the rewriter does not panic"))
+    })
+    .map_err(|source| CliError::Io { what: "failed to start the rewriter".into(), source })?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }

@@ -134,8 +134,14 @@ pub enum PresetArg {
 }
 
 impl Command {
-    /// Whether the command acts on hosts of an environment (and so is audited per environment).
+    /// Whether the command acts on hosts of an environment.
     pub fn uses_env(&self) -> bool {
         matches!(self, Self::Deploy | Self::Rollback { .. } | Self::Status | Self::Releases | Self::Unlock { .. })
+    }
+
+    /// Whether the command is written to the audit log next to the config: every command that
+    /// works with a config (`log` only reads it; `demo` and `db rewrite` need none).
+    pub fn audited(&self) -> bool {
+        self.uses_env() || matches!(self, Self::Config { .. })
     }
 }

@@ -41,6 +41,9 @@ fn init_writes_a_valid_config_for_every_preset_and_never_overwrites_silently() {
         project.cutover(&["init", "--preset", preset]).ok();
         let run = project.cutover(&["config", "check", "--json"]).ok();
         assert_eq!(run.json()["environments"], serde_json::json!(["production", "staging"]));
+        let log = project.cutover(&["log", "--json"]).ok().json();
+        assert!(log[0]["command"].as_str().unwrap().ends_with("config check --json"), "{log}");
+        assert_eq!(log[0]["exit_code"], 0);
         project.cutover(&["init"]).code(2).stderr_has("already exists").stderr_has("--force");
         project.cutover(&["init", "--force", "--preset", preset]).ok();
     }

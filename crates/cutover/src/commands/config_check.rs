@@ -2,16 +2,17 @@
 
 use serde_json::json;
 
+use cutover_config::Config;
+
 use crate::CliError;
 use crate::context::Ctx;
 
-pub fn exec(ctx: &Ctx<'_>) -> Result<(), CliError> {
-    let config = ctx.config()?;
+pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
     let envs: Vec<&str> = config.env_names().collect();
     if ctx.out.json {
         ctx.out.json(&json!({ "ok": true, "path": config.path, "hash": config.hash, "environments": envs }));
     } else {
         ctx.out.say(&format!("ok: `{}` is valid (environments: {})", config.path.display(), envs.join(", ")));
     }
-    Ok(())
+    Ok(format!("config valid, hash {}", &config.hash[..12]))
 }

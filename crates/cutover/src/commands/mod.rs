@@ -22,7 +22,7 @@ use crate::output::Output;
 
 pub fn run(cli: Cli, out: &Output) -> i32 {
     let ctx = Ctx { global: &cli.global, out };
-    let result = if cli.command.uses_env() { audited(&ctx, &cli.command) } else { plain(&ctx, &cli.command) };
+    let result = if cli.command.audited() { audited(&ctx, &cli.command) } else { plain(&ctx, &cli.command) };
     match result {
         Ok(()) => 0,
         Err(e) => {
@@ -36,10 +36,9 @@ fn plain(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
     match command {
         Command::Init { preset, force } => init::exec(ctx, *preset, *force),
         Command::Demo { keep } => demo::exec(ctx, *keep),
-        Command::Config { command: ConfigCommand::Check } => config_check::exec(ctx),
         Command::Log { limit } => log::exec(ctx, *limit),
         Command::Db { command: DbCommand::Rewrite(args) } => db_rewrite::exec(ctx, args),
-        _ => unreachable!("environment commands go through `audited`"),
+        _ => unreachable!("commands with a config go through `audited`"),
     }
 }
 
@@ -47,18 +46,22 @@ fn plain(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
 /// command killed half-way still shows, and finished with its exit code and outcome.
 fn audited(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
     let config = ctx.config()?;
-    config.env(&ctx.global.env)?;
+    let env = command.uses_env().then_some(ctx.global.env.as_str());
+    if let Some(env) = env {
+        config.env(env)?;
+    }
     let state = State::open(&ctx.config_dir())?;
     let who = Identity::current();
     let line = std::env::args().collect::<Vec<_>>().join(" ");
-    let id = state.begin(&who.user, &who.machine, &line, Some(&ctx.global.env))?;
+    let id = state.begin(&who.user, &who.machine, &line, env)?;
     let result = match command {
         Command::Deploy => deploy::exec(ctx, &config),
         Command::Rollback { to } => rollback::exec(ctx, &config, to.as_deref()),
         Command::Status => status::exec(ctx, &config),
         Command::Releases => releases::exec(ctx, &config),
         Command::Unlock { reason } => unlock::exec(ctx, &config, reason),
-        _ => unreachable!("only environment commands are audited"),
+        Command::Config { command: ConfigCommand::Check } => config_check::exec(ctx, &config),
+        _ => unreachable!("only commands with a config are audited"),
     };
     let (code, summary) = match &result {
         Ok(summary) => (0, summary.clone()),

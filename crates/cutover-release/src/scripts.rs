@@ -197,7 +197,8 @@ pub fn remove(root: &DeployPath, ids: &[String], before: &[Event], after: &[Even
 
 /// Breaks the lock, whoever holds it, after journaling why; prints the old lock.
 pub fn unlock(root: &DeployPath, event: &Event) -> String {
-    enter(root)
+    // A host that was never deployed to has no lock to break.
+    format!("set -e\ncd {} 2>/dev/null || exit 0\n", path_expr(root))
         + &format!(
             "if [ -e {lock} ]; then\necho '@@held'; cat {lock}; echo\n{journal}rm -f {lock}\nfi\n",
             lock = cutover_remote::lock::PATH,

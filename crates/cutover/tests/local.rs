@@ -169,6 +169,8 @@ fn stale_lock_blocks_with_exit_3_until_unlock_with_a_reason() {
     let status = project.cutover(&["status", "--json"]).ok().json();
     assert_eq!(status[0]["lock"]["stale"], true);
     project.cutover(&["unlock", "--reason", ""]).code(1);
+    let (fresh, _) = local_project("");
+    fresh.cutover(&["unlock", "--reason", "nothing deployed yet"]).ok().stderr_has("no host had a deploy lock");
     project.cutover(&["unlock", "--reason", "deploy was killed"]).ok().stderr_has("broke the lock held by ana@");
     let journal = std::fs::read_to_string(deploy.join(".cutover/journal.jsonl")).unwrap();
     assert!(journal.contains(r#""event":"unlock""#) && journal.contains("deploy was killed"), "{journal}");

@@ -129,7 +129,7 @@ pub fn query(server: SocketAddr, name: &str, kind: Kind, recurse: bool, timeout:
     };
     let reply = if reply.metadata.truncation { tcp(server, &wire, timeout).map_err(io)? } else { reply };
     let records = convert(&reply.answers);
-    let zone = reply.authorities.iter().find(|r| r.record_type() == RecordType::SOA).map(|r| owner(r));
+    let zone = reply.authorities.iter().find(|r| r.record_type() == RecordType::SOA).map(owner);
     Ok(Answer {
         server,
         authoritative: reply.metadata.authoritative,

@@ -28,15 +28,16 @@ impl Kind {
     }
 }
 
-/// One record of an answer.
+/// What a record holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Data {
     Address(IpAddr),
     Name(String),
 }
 
+/// One record of an answer: its owner name, TTL and data.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record1 {
+pub struct Entry {
     pub name: String,
     pub ttl: u32,
     pub data: Data,
@@ -50,7 +51,7 @@ pub struct Answer {
     pub authoritative: bool,
     /// `NOERROR`, `NXDOMAIN`, `SERVFAIL`, …
     pub code: String,
-    pub records: Vec<Record1>,
+    pub records: Vec<Entry>,
     /// The zone's SOA owner, when the server named it (in an empty answer).
     pub zone: Option<String>,
 }
@@ -157,7 +158,7 @@ fn owner(record: &Record) -> String {
     record.name.to_string().trim_end_matches('.').to_owned()
 }
 
-fn convert(records: &[Record]) -> Vec<Record1> {
+fn convert(records: &[Record]) -> Vec<Entry> {
     records
         .iter()
         .filter_map(|r| {
@@ -168,7 +169,7 @@ fn convert(records: &[Record]) -> Vec<Record1> {
                 RData::CNAME(c) => Data::Name(c.0.to_string().trim_end_matches('.').to_owned()),
                 _ => return None,
             };
-            Some(Record1 { name: owner(r), ttl: r.ttl, data })
+            Some(Entry { name: owner(r), ttl: r.ttl, data })
         })
         .collect()
 }

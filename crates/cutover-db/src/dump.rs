@@ -552,7 +552,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         if overflow && self.in_values() {
             self.stats.values += 1;
             self.left_alone(
-                line,
+                At::Insert { line },
                 format!("binary value larger than {} MiB: copied as it is, not rewritten", MAX_VALUE >> 20),
             );
         }
@@ -611,7 +611,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             let n = stop.unwrap_or(chunk.len());
             let run = &chunk[..n];
             if quoting.has_backslash() {
-                let tail = run.iter().rev().take_while(|&&b| b == b'\\').count();
+                let tail = trailing_backslashes(run);
                 trailing = if tail == run.len() { trailing + tail } else { tail };
             }
             if overflow {
@@ -651,7 +651,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             if self.in_values() {
                 self.stats.values += 1;
                 self.left_alone(
-                    line,
+                    At::Insert { line },
                     format!("value larger than {} MiB: copied as it is, not rewritten", MAX_VALUE >> 20),
                 );
             }
@@ -753,7 +753,10 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         let new = self.rewrite(value, At::Insert { line }, binary)?;
         // The tokens stand for characters only while the text itself holds none of them.
         if tokens.iter().any(|(token, _)| memchr::memmem::find(&new, token).is_some()) {
-            self.left_alone(line, "the rewritten value would contain sqlite3's newline token; left as it was".into());
+            self.left_alone(
+                At::Insert { line },
+                "the rewritten value would contain sqlite3's newline token; left as it was".into(),
+            );
             return None;
         }
         Some(NewValue::Decoded(new))
@@ -856,8 +859,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             if at + 1 >= chunk.len() {
                 return Ok(false);
             }
-            let escaped =
-                quoting.has_backslash() && chunk[..at].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1;
+            let escaped = quoting.has_backslash() && trailing_backslashes(&chunk[..at]) % 2 == 1;
             if escaped || chunk[at + 1] == quote {
                 i = at + if escaped { 1 } else { 2 };
                 continue;
@@ -898,9 +900,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             self.rewriter.rewrite(value, &mut change)
         };
         if let Some(reason) = change.problem.take() {
-            self.stats.reported += 1;
-            let report = self.locate(at, reason);
-            (self.report)(report);
+            self.left_alone(at, reason);
         }
         if new.is_some() {
             self.count(&change);
@@ -908,9 +908,10 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         new
     }
 
-    fn left_alone(&mut self, line: u64, reason: String) {
+    /// Counts and reports a value left as it was.
+    fn left_alone(&mut self, at: At<'_>, reason: String) {
         self.stats.reported += 1;
-        let report = self.locate(At::Insert { line }, reason);
+        let report = self.locate(at, reason);
         (self.report)(report);
     }
 
@@ -977,12 +978,10 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
                     line.clear();
                     self.until_newline()?;
                     *self.rows.entry(table.clone()).or_default() += 1;
-                    self.stats.reported += 1;
-                    let report = self.locate(
+                    self.left_alone(
                         At::Copy { table: &table, column: None, index: 0, line: at },
                         format!("row larger than {} MiB: copied as it is, not rewritten", MAX_VALUE >> 20),
                     );
-                    (self.report)(report);
                     streamed = true;
                     break;
                 }
@@ -1069,4 +1068,9 @@ fn replace_bytes(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(&haystack[last..]);
     out
+}
+
+/// How many backslashes end `bytes`: an odd count escapes the byte that follows.
+pub(crate) fn trailing_backslashes(bytes: &[u8]) -> usize {
+    bytes.iter().rev().take_while(|&&b| b == b'\\').count()
 }

@@ -113,7 +113,7 @@ impl Rules {
     /// Like [`Rules::apply`] on escaped text, where `\` escapes the next byte: `Err` when a match
     /// would begin on an escaped byte (the caller then decodes the value first).
     pub fn apply_escaped(&self, raw: &[u8]) -> Result<Option<Replaced>, InsideEscape> {
-        self.replace(raw, |start| raw[..start].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0)
+        self.replace(raw, |start| crate::dump::trailing_backslashes(&raw[..start]).is_multiple_of(2))
     }
 
     /// Replaces every occurrence; returns the new bytes and which forms occurred.

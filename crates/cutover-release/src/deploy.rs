@@ -13,7 +13,7 @@ use cutover_remote::journal::{Cause, Event, Kind};
 use cutover_remote::lock::LockInfo;
 use cutover_remote::{HostState, Identity, RemoteError, Stdin, Target};
 
-use crate::error::hosts_of as hosts;
+use crate::error::{hosts_of as hosts, list};
 use crate::fleet::split;
 use crate::upload::{Delta, write_tar};
 use crate::{
@@ -324,7 +324,6 @@ impl Deploy<'_> {
         if errors.is_empty() {
             return Ok(());
         }
-        let list = |errors: &[RemoteError]| errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n");
         Err(ReleaseError::Partial {
             detail: format!(
                 "release {id} failed ({reason}):\n{}\nand could not be undone on {}:\n{}",

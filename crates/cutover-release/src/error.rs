@@ -50,7 +50,8 @@ pub(crate) fn hosts_of(errors: &[RemoteError]) -> String {
     hosts.join(", ")
 }
 
-fn list(errors: &[RemoteError]) -> String {
+/// One error a line, indented under a heading.
+pub(crate) fn list(errors: &[RemoteError]) -> String {
     errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
 }
 

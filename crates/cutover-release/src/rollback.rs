@@ -7,7 +7,7 @@ use cutover_remote::lock::LockInfo;
 use cutover_remote::{HostState, Stdin};
 
 use crate::deploy::run_hooks;
-use crate::error::hosts_of;
+use crate::error::{hosts_of, list};
 use crate::{Fleet, History, ReleaseError, Reporter, RollbackReport, scripts};
 
 #[derive(Debug, Clone, Copy)]
@@ -73,8 +73,6 @@ fn run(
             Ok(None) => {}
         }
     }
-    let list =
-        |errors: &[cutover_remote::RemoteError]| errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n");
     if !switch_errors.is_empty() {
         return Err(ReleaseError::Partial {
             detail: format!(

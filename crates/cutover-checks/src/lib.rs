@@ -1,5 +1,7 @@
 //! Checks against live services, the ground the readiness and smoke stages stand on. Each check
-//! talks to one server with a bounded time and returns what it saw; deciding what that means for a
-//! launch is the caller's job.
+//! talks to one server with a bounded time and returns what it saw as [`Finding`]s.
 
 pub mod dns;
+mod finding;
+
+pub use finding::{Finding, Status};

@@ -1,0 +1,1 @@
+//! ACME issuance and certificate installation on the hosts (being built).

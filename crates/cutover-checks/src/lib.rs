@@ -3,5 +3,7 @@
 
 pub mod dns;
 mod finding;
+pub mod readiness;
+pub mod tls;
 
 pub use finding::{Finding, Status};

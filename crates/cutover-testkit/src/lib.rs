@@ -44,3 +44,8 @@ pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
+
+pub mod certs;
+pub mod dnsmasq;
+pub mod nginx;
+pub mod pebble;

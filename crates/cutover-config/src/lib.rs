@@ -15,5 +15,8 @@ pub use duration::HumanDuration;
 pub use error::ConfigError;
 pub use host::{DeployPath, HostSpec};
 pub use load::{Config, DEFAULT_FILE};
-pub use model::{App, AppName, AppUrl, Environment, Exclude, Hooks, KeepReleases, SharedPath, Ssh, Unchanged};
+pub use model::{
+    App, AppName, AppUrl, Dns, DnsName, Environment, Exclude, Hooks, KeepReleases, Proxy, Resolver, SharedPath, Ssh,
+    Tls, Unchanged,
+};
 pub use preset::Preset;

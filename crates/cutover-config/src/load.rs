@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use crate::model::Environments;
-use crate::{App, ConfigError, Environment, Hooks, Ssh};
+use crate::{App, ConfigError, Dns, Environment, Hooks, Ssh, Tls};
 
 pub const DEFAULT_FILE: &str = "cutover.toml";
 
@@ -20,6 +20,8 @@ pub struct Config {
     pub app: App,
     pub hooks: Hooks,
     pub ssh: Ssh,
+    pub dns: Dns,
+    pub tls: Tls,
     envs: Environments,
 }
 
@@ -34,6 +36,14 @@ struct File {
     env: Environments,
     #[serde(default)]
     ssh: Ssh,
+    #[serde(default)]
+    dns: Dns,
+    #[serde(default = "no_tls")]
+    tls: Spanned<Tls>,
+}
+
+fn no_tls() -> Spanned<Tls> {
+    Spanned::new(0..0, Tls::default())
 }
 
 impl Config {
@@ -91,18 +101,29 @@ impl Config {
                 }
             }
         }
+        let tls_span = file.tls.span();
+        let mut tls = file.tls.into_inner();
+        if tls.fail_days >= tls.warn_days {
+            return Err(invalid(
+                Some(tls_span),
+                format!("[tls] fail_days ({}) must be below warn_days ({})", tls.fail_days, tls.warn_days),
+            ));
+        }
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { dir.join(p) };
         let mut app = file.app;
         app.source = resolve(&app.source);
         let mut ssh = file.ssh;
         ssh.config = ssh.config.as_deref().map(resolve);
+        tls.extra_ca = tls.extra_ca.as_deref().map(resolve);
         Ok(Self {
             path: path.to_owned(),
             hash: blake3::hash(text.as_bytes()).to_hex().to_string(),
             app,
             hooks: file.hooks,
             ssh,
+            dns: file.dns,
+            tls,
             envs: file.env,
         })
     }
@@ -219,5 +240,36 @@ config = "ssh_config"
             err.to_string(),
             "environment `staging` is not defined in `/etc/app/cutover.toml` (defined: `production`)"
         );
+    }
+
+    #[test]
+    fn readiness_settings_parse_and_names_come_from_url_and_aliases() {
+        let text = GOOD.replace(
+            "path = \"~/shop\"\n",
+            "path = \"~/shop\"\naliases = [\"www.shop.example\", \"SHOP.example\"]\nexpect_ips = [\"203.0.113.5\", \"2001:db8::5\"]\nproxy = \"cloudflare\"\n",
+        ) + "[dns]\nresolvers = [\"127.0.0.1:5353\", \"10.0.0.53\", \"[::1]:53\"]\ntimeout = \"2s\"\n[tls]\nextra_ca = \"ca.pem\"\ncert = \"/etc/ssl/shop.pem\"\nwarn_days = 20\n";
+        let config = parse(&text).unwrap();
+        let env = config.env("production").unwrap();
+        assert_eq!(env.names(), ["shop.example", "www.shop.example"]);
+        assert_eq!(env.expect_ips.len(), 2);
+        assert_eq!(env.proxy, Some(crate::Proxy::Cloudflare));
+        let resolvers: Vec<String> = config.dns.resolvers.iter().map(|r| r.0.to_string()).collect();
+        assert_eq!(resolvers, ["127.0.0.1:5353", "10.0.0.53:53", "[::1]:53"]);
+        assert_eq!(config.tls.extra_ca.as_deref(), Some(Path::new("/etc/app/ca.pem")));
+        assert_eq!((config.tls.warn_days, config.tls.fail_days, config.tls.https_port), (20, 7, 443));
+    }
+
+    #[test]
+    fn bad_readiness_settings_are_errors_with_spans() {
+        let (location, message) = location_and_message(&format!("{GOOD}[dns]\nresolvers = [\"ns1.example\"]\n"));
+        assert_eq!(location, "/etc/app/cutover.toml:14:13");
+        assert!(message.contains("`ns1.example` is not a DNS server address"), "{message}");
+        let (location, message) = location_and_message(&format!("{GOOD}[tls]\nwarn_days = 5\n"));
+        assert_eq!(location, "/etc/app/cutover.toml:13:1");
+        assert_eq!(message, "[tls] fail_days (7) must be below warn_days (5)");
+        let text = GOOD.replace("path = \"~/shop\"\n", "path = \"~/shop\"\naliases = [\"www shop\"]\n");
+        assert!(location_and_message(&text).1.contains("`www shop` is not a DNS name"));
+        let text = GOOD.replace("path = \"~/shop\"\n", "path = \"~/shop\"\nproxy = \"fastly\"\n");
+        assert!(location_and_message(&text).1.contains("unknown variant `fastly`"));
     }
 }

@@ -1,6 +1,7 @@
 //! The validated sections of `cutover.toml`. Every field's type checks its own value.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer};
@@ -72,16 +73,147 @@ pub struct Hooks {
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     pub url: Option<AppUrl>,
+    /// More names the environment answers to (`www.…`): checked by `cutover ready` and put on
+    /// the certificate by `cutover tls issue`.
     #[serde(default)]
-    pub aliases: Vec<String>,
+    pub aliases: Vec<DnsName>,
     pub hosts: Spanned<Vec<HostSpec>>,
     pub path: DeployPath,
+    /// The addresses the names must resolve to, when they are not the hosts' own addresses (a
+    /// load balancer, a NAT). Default: what `ssh -G` resolves each host to.
+    #[serde(default)]
+    pub expect_ips: Vec<IpAddr>,
+    /// A proxy in front of the hosts: the names resolve to its addresses instead.
+    pub proxy: Option<Proxy>,
 }
 
 impl Environment {
     pub fn hosts(&self) -> &[HostSpec] {
         self.hosts.get_ref()
     }
+
+    /// The public names: the host of `url`, then the aliases, without repeats.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.url.iter().map(|u| u.host().to_owned()).collect();
+        for alias in &self.aliases {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(alias.as_str())) {
+                names.push(alias.as_str().to_owned());
+            }
+        }
+        names
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proxy {
+    Cloudflare,
+}
+
+/// `[dns]`: how `cutover ready` asks DNS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dns {
+    /// Ask only these servers (`IP` or `IP:PORT`), for split-horizon DNS; by default the
+    /// system's resolvers and every authoritative server of each name are asked.
+    #[serde(default)]
+    pub resolvers: Vec<Resolver>,
+    #[serde(default = "default_dns_timeout")]
+    pub timeout: HumanDuration,
+}
+
+impl Default for Dns {
+    fn default() -> Self {
+        Self { resolvers: Vec::new(), timeout: default_dns_timeout() }
+    }
+}
+
+fn default_dns_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(3))
+}
+
+/// A DNS server address: `IP` (port 53), `IP:PORT` or `[IPv6]:PORT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolver(pub SocketAddr);
+
+impl<'de> Deserialize<'de> for Resolver {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<SocketAddr>()
+            .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+            .map(Self)
+            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a DNS server address (IP or IP:PORT)")))
+    }
+}
+
+/// `[tls]`: what `cutover ready` accepts and where `cutover tls issue` puts certificates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM file of CAs trusted besides the system's roots (a private CA, a test CA); also trusted
+    /// for the ACME directory's HTTPS. Relative to the config file.
+    pub extra_ca: Option<PathBuf>,
+    /// The directory on each host the web server serves at `/`, for ACME HTTP-01 challenges.
+    pub webroot: Option<DeployPath>,
+    /// Where the certificate chain (PEM) and its key live on each host.
+    pub cert: Option<DeployPath>,
+    pub key: Option<DeployPath>,
+    /// Run on each host after a certificate is installed, e.g. `sudo systemctl reload nginx`.
+    pub reload: Option<String>,
+    /// Run locally to publish (and remove) a DNS-01 TXT record; see `cutover tls issue --help`.
+    pub dns_hook: Option<String>,
+    /// The ACME account's contact address.
+    pub email: Option<String>,
+    #[serde(default = "default_warn_days")]
+    pub warn_days: u32,
+    #[serde(default = "default_fail_days")]
+    pub fail_days: u32,
+    /// The ports the hosts serve HTTPS and HTTP on (as seen from here).
+    #[serde(default = "default_https_port")]
+    pub https_port: u16,
+    #[serde(default = "default_http_port")]
+    pub http_port: u16,
+    #[serde(default = "default_tls_timeout")]
+    pub timeout: HumanDuration,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self {
+            extra_ca: None,
+            webroot: None,
+            cert: None,
+            key: None,
+            reload: None,
+            dns_hook: None,
+            email: None,
+            warn_days: default_warn_days(),
+            fail_days: default_fail_days(),
+            https_port: default_https_port(),
+            http_port: default_http_port(),
+            timeout: default_tls_timeout(),
+        }
+    }
+}
+
+fn default_warn_days() -> u32 {
+    30
+}
+
+fn default_fail_days() -> u32 {
+    7
+}
+
+fn default_https_port() -> u16 {
+    443
+}
+
+fn default_http_port() -> u16 {
+    80
+}
+
+fn default_tls_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(5))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +291,38 @@ validated_string!(
     }
 );
 
+impl AppUrl {
+    /// The host part: `https://user@Shop.Example:8443/x` → `shop.example`.
+    pub fn host(&self) -> &str {
+        let rest = self.0.split_once("://").map_or(self.0.as_str(), |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        if host_port.starts_with('[') {
+            return host_port.split_once(']').map_or(host_port, |(h, _)| &h[1..]);
+        }
+        host_port.split_once(':').map_or(host_port, |(h, _)| h)
+    }
+}
+
+validated_string!(
+    /// A DNS name: labels of letters, digits and `-`, at most 253 characters, an optional
+    /// leading `*.` for a wildcard.
+    DnsName,
+    |s| {
+        let body = s.strip_prefix("*.").unwrap_or(s).trim_end_matches('.');
+        let ok = !body.is_empty()
+            && body.len() <= 253
+            && body.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if ok { Ok(()) } else { Err(format!("`{s}` is not a DNS name")) }
+    }
+);
+
 validated_string!(
     /// A glob pattern of files to leave out of a release.
     Exclude,
@@ -211,5 +375,18 @@ impl<'de> Deserialize<'de> for KeepReleases {
             )));
         }
         Ok(Self(n as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_host_drops_scheme_user_port_and_path() {
+        let host = |s: &str| AppUrl(s.to_owned()).host().to_owned();
+        assert_eq!(host("https://shop.example"), "shop.example");
+        assert_eq!(host("https://user@shop.example:8443/x?y"), "shop.example");
+        assert_eq!(host("http://[2001:db8::1]:8080/"), "2001:db8::1");
     }
 }

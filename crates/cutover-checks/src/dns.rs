@@ -73,6 +73,10 @@ impl Answer {
         self.records.iter().filter(|r| matches!(r.data, Data::Address(_))).map(|r| r.ttl).min()
     }
 
+    pub fn is_noerror(&self) -> bool {
+        self.code == ResponseCode::NoError.to_string()
+    }
+
     pub fn is_nxdomain(&self) -> bool {
         self.code == ResponseCode::NXDomain.to_string()
     }

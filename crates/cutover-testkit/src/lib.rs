@@ -41,11 +41,17 @@ pub fn on_path(program: &str) -> bool {
     if program.starts_with('/') {
         return std::path::Path::new(program).is_file();
     }
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 pub mod certs;
 pub mod dnsmasq;
 pub mod nginx;
 pub mod pebble;
+
+/// Whether this process runs as root (servers here bind port 53, add addresses to `lo`).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    // `/proc/self` belongs to the process's effective user.
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}

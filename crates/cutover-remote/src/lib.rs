@@ -21,5 +21,5 @@ pub use exec::{Output, Stdin, Stream};
 pub use identity::{Identity, hostname};
 pub use inspect::{HostState, Inspect, LockState, inspect};
 pub use local::LocalTarget;
-pub use ssh::{SshOptions, SshTarget};
+pub use ssh::{SshOptions, SshTarget, addresses};
 pub use target::{Target, connect};

@@ -114,6 +114,46 @@ impl SshTarget {
     }
 }
 
+/// The addresses `dest` connects to, as ssh itself sees it: the `hostname` that `ssh -G` prints
+/// (the user's ssh config applied, no connection made), looked up by the system resolver.
+pub fn addresses(dest: &str, options: &SshOptions) -> Result<Vec<std::net::IpAddr>, RemoteError> {
+    let mut cmd = Command::new(&options.program);
+    if let Some(file) = &options.config_file {
+        cmd.arg("-F").arg(file);
+    }
+    let failed = |detail: String| RemoteError::Failed {
+        host: dest.to_owned(),
+        step: "`ssh -G` (reading the host's address)".into(),
+        status: "error".into(),
+        detail,
+    };
+    let out = cmd.arg("-G").arg(dest).stdin(Stdio::null()).output().map_err(|source| RemoteError::Spawn {
+        host: dest.to_owned(),
+        program: options.program.display().to_string(),
+        source,
+    })?;
+    if !out.status.success() {
+        return Err(failed(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hostname = text
+        .lines()
+        .find_map(|l| l.strip_prefix("hostname "))
+        .map(str::trim)
+        .ok_or_else(|| failed("no `hostname` in its output".into()))?;
+    let hostname = hostname.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = hostname.parse() {
+        return Ok(vec![ip]);
+    }
+    let mut addrs: Vec<std::net::IpAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(hostname, 0))
+        .map_err(|e| failed(format!("cannot resolve `{hostname}`: {e}")))?
+        .map(|a| a.ip())
+        .collect();
+    addrs.sort();
+    addrs.dedup();
+    Ok(addrs)
+}
+
 fn is_host_key_failure(detail: &str) -> bool {
     detail.contains("Host key verification failed")
         || detail.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")

@@ -1,5 +1,6 @@
-//! `.cutover/state.db` next to `cutover.toml`: what happened on this machine. For now the audit
-//! log of every command; gate results, attestations and monitor samples join it later.
+//! `.cutover/state.db` next to `cutover.toml`: what happened on this machine: the audit log of
+//! every command and each gated stage's verdict with its evidence; attestations and monitor
+//! samples join them later.
 //!
 //! Migrations are append-only and tracked by `pragma user_version`; each is applied in one
 //! transaction. The database is created with mode 0600 inside a 0700 directory.
@@ -9,7 +10,7 @@ mod migrations;
 mod store;
 
 pub use error::StateError;
-pub use store::{AuditEntry, State};
+pub use store::{AuditEntry, GateRecord, State};
 
 /// The directory, next to the config file, that holds local state. Never committed.
 pub const DIR: &str = ".cutover";

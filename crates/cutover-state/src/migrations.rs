@@ -13,4 +13,16 @@ pub const MIGRATIONS: &[&str] = &[
         exit_code   INTEGER,
         summary     TEXT
     );",
+    // 2: each run of a gated stage (`ready`, later `preflight`, `smoke`): the verdict for one
+    // environment and config (by hash), with the findings as JSON evidence.
+    "CREATE TABLE gates (
+        id          INTEGER PRIMARY KEY,
+        stage       TEXT NOT NULL,
+        env         TEXT NOT NULL,
+        config_hash TEXT NOT NULL,
+        passed      INTEGER NOT NULL,
+        at          TEXT NOT NULL,
+        evidence    TEXT NOT NULL
+    );
+    CREATE INDEX gates_latest ON gates (stage, env, id);",
 ];

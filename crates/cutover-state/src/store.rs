@@ -106,6 +106,62 @@ impl State {
     }
 }
 
+/// One recorded run of a gated stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GateRecord {
+    pub stage: String,
+    pub env: String,
+    pub config_hash: String,
+    pub passed: bool,
+    pub at: String,
+    /// JSON: what the stage saw.
+    pub evidence: String,
+}
+
+impl State {
+    /// Records a run of `stage` for `env` under the config with `config_hash`.
+    pub fn record_gate(
+        &self,
+        stage: &str,
+        env: &str,
+        config_hash: &str,
+        passed: bool,
+        evidence: &str,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO gates (stage, env, config_hash, passed, at, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![stage, env, config_hash, passed, now(), evidence],
+            )
+            .map_err(self.sql())?;
+        Ok(())
+    }
+
+    /// The latest run of `stage` for `env`, whatever its config.
+    pub fn latest_gate(&self, stage: &str, env: &str) -> Result<Option<GateRecord>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT stage, env, config_hash, passed, at, evidence FROM gates
+                 WHERE stage = ?1 AND env = ?2 ORDER BY id DESC LIMIT 1",
+            )
+            .map_err(self.sql())?;
+        let mut rows = stmt
+            .query_map(params![stage, env], |r| {
+                Ok(GateRecord {
+                    stage: r.get(0)?,
+                    env: r.get(1)?,
+                    config_hash: r.get(2)?,
+                    passed: r.get(3)?,
+                    at: r.get(4)?,
+                    evidence: r.get(5)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.next().transpose().map_err(self.sql())
+    }
+}
+
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StateError> {
     let sql = |source| StateError::Sqlite { path: path.to_owned(), source };
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
@@ -159,5 +215,18 @@ mod tests {
         state.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(state);
         assert!(matches!(State::open(dir.path()), Err(StateError::TooNew { found: 99, .. })));
+    }
+
+    #[test]
+    fn the_latest_gate_run_is_kept_per_stage_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        assert_eq!(state.latest_gate("ready", "production").unwrap(), None);
+        state.record_gate("ready", "production", "h1", false, "[1]").unwrap();
+        state.record_gate("ready", "production", "h2", true, "[2]").unwrap();
+        state.record_gate("ready", "staging", "h1", false, "[3]").unwrap();
+        let latest = state.latest_gate("ready", "production").unwrap().unwrap();
+        assert_eq!((latest.config_hash.as_str(), latest.passed, latest.evidence.as_str()), ("h2", true, "[2]"));
+        assert!(!state.latest_gate("ready", "staging").unwrap().unwrap().passed);
     }
 }

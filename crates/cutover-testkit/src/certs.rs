@@ -38,7 +38,8 @@ pub const ORIGIN_CA_ECC_DN: &[(&str, &str)] = &[
 ];
 
 /// A certificate authority: a self-signed root ([`Ca::new`]) or an intermediate under another CA
-/// ([`Ca::intermediate`]). Valid from a day ago for ten years.
+/// ([`Ca::intermediate`]). Valid from five years ago for ten years from now, so it covers the
+/// validity of every leaf it issues (expired ones too).
 pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
     cert_pem: String,
@@ -213,7 +214,7 @@ fn ca_params(dn: &[(&str, &str)]) -> CertificateParams {
     params.distinguished_name = distinguished_name(dn);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    params.not_before = now - DAY;
+    params.not_before = now - Duration::days(5 * 365);
     params.not_after = now + Duration::days(3650);
     params.use_authority_key_identifier_extension = true;
     params

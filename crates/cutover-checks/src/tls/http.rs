@@ -1,0 +1,210 @@
+//! Plain HTTP/1.1, by hand: one request with `Connection: close` and the response head (status
+//! and headers), read with a deadline. Enough to see a redirect and an HSTS header.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::Finding;
+
+use super::probe::{io_reason, secs};
+
+/// The status line and headers of a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ResponseHead {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+impl ResponseHead {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET / HTTP/1.1` for `name` (the port goes into `Host` when it is not the scheme's default).
+pub(crate) fn request(name: &str, port: u16, default_port: u16) -> String {
+    let host = if port == default_port { name.to_string() } else { format!("{name}:{port}") };
+    format!("GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: cutover-ready\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+}
+
+/// Parses a response head from the start of `buf`: `Ok(None)` while the blank line has not
+/// arrived.
+pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<ResponseHead>, String> {
+    let end = match buf.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(end) => end,
+        None if !buf.is_empty() && !b"HTTP/".starts_with(&buf[..buf.len().min(5)]) => {
+            return Err(format!("not an HTTP response: {:?}", preview(buf)));
+        }
+        None if buf.len() > 64 * 1024 => return Err("response head larger than 64 KiB".into()),
+        None => return Ok(None),
+    };
+    let head = String::from_utf8_lossy(&buf[..end]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let mut parts = status_line.splitn(3, ' ');
+    let (Some(version), Some(code)) = (parts.next(), parts.next()) else {
+        return Err(format!("bad status line {status_line:?}"));
+    };
+    if !version.starts_with("HTTP/1.") {
+        return Err(format!("bad status line {status_line:?}"));
+    }
+    let status = code.parse::<u16>().map_err(|_| format!("bad status line {status_line:?}"))?;
+    let mut headers = Vec::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    Ok(Some(ResponseHead { status, headers }))
+}
+
+/// Writes `request` and reads the response head from `stream`, within `timeout` overall.
+/// `set_timeout` sets the read timeout of the underlying socket.
+pub(crate) fn exchange<S: Read + Write>(
+    stream: &mut S,
+    request: &str,
+    timeout: Duration,
+    set_timeout: impl Fn(&mut S, Duration),
+) -> Result<ResponseHead, String> {
+    let deadline = Instant::now() + timeout;
+    set_timeout(stream, timeout);
+    stream.write_all(request.as_bytes()).and_then(|()| stream.flush()).map_err(|e| io_reason(&e))?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
+            return Err(format!("no response within {}", secs(timeout)));
+        };
+        set_timeout(stream, left);
+        match stream.read(&mut chunk) {
+            Ok(0) => {
+                return match parse_head(&buf)? {
+                    Some(head) => Ok(head),
+                    None if buf.is_empty() => Err("the server closed the connection without a response".into()),
+                    None => Err("the server closed the connection in the middle of the response head".into()),
+                };
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => return Err(io_reason(&e)),
+        }
+        if let Some(head) = parse_head(&buf)? {
+            return Ok(head);
+        }
+    }
+}
+
+/// `http redirect NAME`: plain HTTP to `addr` should redirect to `https://`.
+pub(crate) fn redirect_finding(host: &str, addr: SocketAddr, name: &str, timeout: Duration) -> Finding {
+    let check = format!("http redirect {name}");
+    let head = TcpStream::connect_timeout(&addr, timeout).map_err(|e| io_reason(&e)).and_then(|mut sock| {
+        let _ = sock.set_write_timeout(Some(timeout));
+        exchange(&mut sock, &request(name, addr.port(), 80), timeout, |s, t| {
+            let _ = s.set_read_timeout(Some(t));
+        })
+    });
+    match head {
+        Err(reason) => Finding::warn(check, host, format!("no HTTP answer on port {}: {reason}", addr.port())),
+        Ok(head) => redirect_verdict(check, host, &head),
+    }
+}
+
+pub(crate) fn redirect_verdict(check: String, host: &str, head: &ResponseHead) -> Finding {
+    let location = head.header("Location");
+    let redirect = matches!(head.status, 301 | 302 | 307 | 308);
+    match location {
+        Some(loc) if redirect && loc.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) => {
+            Finding::pass(check, host, format!("{} -> {loc}", head.status))
+        }
+        Some(loc) if redirect => {
+            Finding::warn(check, host, format!("{} redirects to {loc}, not to https://", head.status))
+        }
+        Some(loc) => {
+            Finding::warn(check, host, format!("status {} (Location {loc}), not a redirect to https://", head.status))
+        }
+        None => Finding::warn(check, host, format!("status {} without a redirect to https://", head.status)),
+    }
+}
+
+/// `hsts NAME` from the response head seen over HTTPS.
+pub(crate) fn hsts_verdict(check: String, host: &str, head: Result<ResponseHead, String>) -> Finding {
+    let head = match head {
+        Ok(head) => head,
+        Err(reason) => return Finding::warn(check, host, format!("no HTTPS response to read HSTS from: {reason}")),
+    };
+    let Some(value) = head.header("Strict-Transport-Security") else {
+        return Finding::warn(check, host, format!("no Strict-Transport-Security header (status {})", head.status));
+    };
+    let max_age = value.split(';').find_map(|part| {
+        let (k, v) = part.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("max-age").then(|| v.trim().trim_matches('"').parse::<u64>().ok())?
+    });
+    match max_age {
+        Some(0) => Finding::warn(check, host, format!("{value} (max-age=0 turns HSTS off)")),
+        Some(_) => Finding::pass(check, host, value.to_string()),
+        None => Finding::warn(check, host, format!("{value} (no valid max-age)")),
+    }
+}
+
+fn preview(buf: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(&buf[..buf.len().min(40)])
+        .chars()
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect();
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Status;
+
+    #[test]
+    fn heads() {
+        assert_eq!(parse_head(b"HTTP/1.1 301 Moved"), Ok(None));
+        assert_eq!(parse_head(b""), Ok(None));
+        assert_eq!(parse_head(b"HT"), Ok(None));
+        let head =
+            parse_head(b"HTTP/1.1 301 Moved Permanently\r\nServer: nginx\r\nlocation:  https://a.test/x \r\n\r\nbody")
+                .unwrap()
+                .unwrap();
+        assert_eq!(head.status, 301);
+        assert_eq!(head.header("Location"), Some("https://a.test/x"));
+        assert_eq!(head.header("server"), Some("nginx"));
+        assert!(parse_head(b"SSH-2.0-OpenSSH_9.2\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 abc\r\n\r\n").is_err());
+        assert!(parse_head(b"\x15\x03\x01\x00\x02\x02\x46").is_err());
+    }
+
+    #[test]
+    fn redirect_verdicts() {
+        let head = |status, loc: Option<&str>| ResponseHead {
+            status,
+            headers: loc.map(|l| ("Location".to_string(), l.to_string())).into_iter().collect(),
+        };
+        let v = |h: ResponseHead| redirect_verdict("c".into(), "h", &h).status;
+        assert_eq!(v(head(301, Some("https://a.test/"))), Status::Pass);
+        assert_eq!(v(head(308, Some("HTTPS://a.test/"))), Status::Pass);
+        assert_eq!(v(head(302, Some("http://a.test/"))), Status::Warn);
+        assert_eq!(v(head(200, None)), Status::Warn);
+        assert_eq!(v(head(200, Some("https://a.test/"))), Status::Warn);
+    }
+
+    #[test]
+    fn hsts_verdicts() {
+        let head = |v: Option<&str>| {
+            Ok(ResponseHead {
+                status: 200,
+                headers: v.map(|v| ("strict-transport-security".to_string(), v.to_string())).into_iter().collect(),
+            })
+        };
+        let v = |h| hsts_verdict("hsts".into(), "h", h);
+        assert_eq!(v(head(Some("max-age=31536000; includeSubDomains"))).status, Status::Pass);
+        assert_eq!(v(head(Some("max-age=\"600\""))).status, Status::Pass);
+        assert_eq!(v(head(Some("max-age=0"))).status, Status::Warn);
+        assert_eq!(v(head(Some("includeSubDomains"))).status, Status::Warn);
+        assert_eq!(v(head(None)).status, Status::Warn);
+        assert_eq!(v(Err("reset".into())).status, Status::Warn);
+    }
+}

@@ -234,6 +234,10 @@ fn legacy_tls_versions() {
     let only = tls::check_host("web1", ip, &names(&[NAME]), &pki.policy(legacy, closed));
     assert_finding(&only, &format!("tls connect {NAME}"), Status::Fail, &["refused the handshake"]);
     assert_finding(&only, &format!("tls version {NAME}"), Status::Fail, &["speaks only TLS 1.0/1.1", "TLS 1.1"]);
+    // The certificate, read from the legacy handshake, is judged all the same.
+    assert_finding(&only, &format!("tls trust {NAME}"), Status::Pass, &[]);
+    assert_finding(&only, &format!("tls name {NAME}"), Status::Pass, &[]);
+    assert_finding(&only, &format!("tls expiry {NAME}"), Status::Pass, &["90 days left"]);
 
     let also = tls::check_host("web1", ip, &names(&[NAME]), &pki.policy(both, closed));
     assert_finding(&also, &format!("tls version {NAME}"), Status::Warn, &["TLS 1.3", "also accepts TLS 1.0/1.1"]);

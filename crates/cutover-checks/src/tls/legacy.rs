@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rustls::pki_types::CertificateDer;
+
 /// What the server answered to a TLS 1.1 ClientHello.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LegacyReply {
@@ -99,32 +101,116 @@ pub(crate) fn parse_reply(buf: &[u8], offered: u16) -> Option<LegacyReply> {
     }
 }
 
+/// The certificates of the server's Certificate message in `buf` (the server's first flight,
+/// records from the start): `None` while more bytes are needed, an empty list when the flight
+/// ended (ServerHelloDone, an alert, another record type) without one.
+pub(crate) fn certificates(buf: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
+    // The handshake bytes of the complete records so far.
+    let mut handshake = Vec::new();
+    let mut rest = buf;
+    while rest.len() >= 5 {
+        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        if rest.len() < 5 + len {
+            break;
+        }
+        if rest[0] != 0x16 {
+            return Some(Vec::new());
+        }
+        handshake.extend_from_slice(&rest[5..5 + len]);
+        rest = &rest[5 + len..];
+    }
+    let mut msgs = handshake.as_slice();
+    while msgs.len() >= 4 {
+        let len = u32::from_be_bytes([0, msgs[1], msgs[2], msgs[3]]) as usize;
+        if msgs.len() < 4 + len {
+            return None;
+        }
+        let body = &msgs[4..4 + len];
+        match msgs[0] {
+            11 => {
+                let mut chain = Vec::new();
+                let mut list = body.get(3..).unwrap_or_default();
+                while list.len() >= 3 {
+                    let n = u32::from_be_bytes([0, list[0], list[1], list[2]]) as usize;
+                    let Some(der) = list.get(3..3 + n) else { break };
+                    chain.push(CertificateDer::from(der.to_vec()));
+                    list = &list[3 + n..];
+                }
+                return Some(chain);
+            }
+            14 => return Some(Vec::new()),
+            _ => msgs = &msgs[4 + len..],
+        }
+    }
+    None
+}
+
 /// Sends the ClientHello to `addr` and reads the reply, within `timeout` overall.
 pub(crate) fn probe(addr: SocketAddr, sni: &str, timeout: Duration) -> LegacyReply {
-    const OFFERED: u16 = 0x0302;
+    probe_chain(addr, sni, timeout, false).0
+}
+
+/// [`probe`], and when the server accepts and `want_chain`, the certificates it sends (empty when
+/// they could not be read).
+pub(crate) fn probe_chain(
+    addr: SocketAddr,
+    sni: &str,
+    timeout: Duration,
+    want_chain: bool,
+) -> (LegacyReply, Vec<CertificateDer<'static>>) {
+    let reply = exchange(addr, sni, timeout, |buf| {
+        let reply = parse_reply(buf, OFFERED)?;
+        if want_chain && matches!(reply, LegacyReply::Accepted(_)) {
+            return Some((reply, certificates(buf)?));
+        }
+        Some((reply, Vec::new()))
+    });
+    match reply {
+        Ok(done) => done,
+        // Accepted, but the certificates did not all arrive: the version is known all the same.
+        Err((reason, buf)) => match parse_reply(&buf, OFFERED) {
+            Some(reply @ LegacyReply::Accepted(_)) => (reply, Vec::new()),
+            _ => (LegacyReply::NoAnswer(reason), Vec::new()),
+        },
+    }
+}
+
+const OFFERED: u16 = 0x0302;
+
+/// Sends the ClientHello and reads until `done` says it has seen enough; on failure, the reason
+/// and what was read.
+fn exchange<T>(
+    addr: SocketAddr,
+    sni: &str,
+    timeout: Duration,
+    done: impl Fn(&[u8]) -> Option<T>,
+) -> Result<T, (String, Vec<u8>)> {
     let deadline = Instant::now() + timeout;
     let mut sock = match TcpStream::connect_timeout(&addr, timeout) {
         Ok(s) => s,
-        Err(e) => return LegacyReply::NoAnswer(super::probe::io_reason(&e)),
+        Err(e) => return Err((super::probe::io_reason(&e), Vec::new())),
     };
     let _ = sock.set_write_timeout(Some(timeout));
     if let Err(e) = sock.write_all(&client_hello(sni, OFFERED)) {
-        return LegacyReply::NoAnswer(super::probe::io_reason(&e));
+        return Err((super::probe::io_reason(&e), Vec::new()));
     }
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 512];
+    let mut chunk = [0u8; 4096];
     loop {
         let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
-            return LegacyReply::NoAnswer(format!("no answer within {}", super::probe::secs(timeout)));
+            return Err((format!("no answer within {}", super::probe::secs(timeout)), buf));
         };
         let _ = sock.set_read_timeout(Some(left));
         match sock.read(&mut chunk) {
-            Ok(0) => return LegacyReply::NoAnswer("the server closed the connection".into()),
+            Ok(0) => return Err(("the server closed the connection".into(), buf)),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => return LegacyReply::NoAnswer(super::probe::io_reason(&e)),
+            Err(e) => return Err((super::probe::io_reason(&e), buf)),
         }
-        if let Some(reply) = parse_reply(&buf, OFFERED) {
-            return reply;
+        if let Some(result) = done(&buf) {
+            return Ok(result);
+        }
+        if buf.len() > 256 * 1024 {
+            return Err(("the server's first flight is larger than 256 KiB".into(), buf));
         }
     }
 }
@@ -205,5 +291,32 @@ mod tests {
         assert_eq!(parse_reply(b"HTTP/1.1 400 Bad Request\r\n", 0x0302), Some(LegacyReply::NotTls));
         assert_eq!(parse_reply(b"SSH-2.0-OpenSSH", 0x0302), Some(LegacyReply::NotTls));
         assert_eq!(parse_reply(&[], 0x0302), None);
+    }
+
+    #[test]
+    fn certificates_of_the_first_flight() {
+        let record = |payload: &[u8]| {
+            let mut r = vec![0x16, 0x03, 0x02];
+            r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            r.extend_from_slice(payload);
+            r
+        };
+        let server_hello = [2, 0, 0, 2, 0x03, 0x02];
+        // Certificate: list of two (3-byte lengths), split over two records.
+        let certificate = [11, 0, 0, 13, 0, 0, 10, 0, 0, 2, 0xaa, 0xbb, 0, 0, 2, 0xcc, 0xdd];
+        let mut flight = record(&server_hello);
+        flight.extend(record(&certificate[..7]));
+        assert_eq!(certificates(&flight), None);
+        flight.extend(record(&certificate[7..]));
+        let chain = certificates(&flight).unwrap();
+        assert_eq!(chain.len(), 2);
+        assert_eq!(chain[0].as_ref(), &[0xaa, 0xbb]);
+        assert_eq!(chain[1].as_ref(), &[0xcc, 0xdd]);
+        // ServerHelloDone without a Certificate (anonymous suites): no chain.
+        let mut done = record(&server_hello);
+        done.extend(record(&[14, 0, 0, 0]));
+        assert_eq!(certificates(&done), Some(Vec::new()));
+        // An incomplete record waits for more.
+        assert_eq!(certificates(&record(&server_hello)[..8]), None);
     }
 }

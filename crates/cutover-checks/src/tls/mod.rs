@@ -178,15 +178,19 @@ fn check_name(host: &str, addr: IpAddr, name: &str, policy: &Policy, provider: &
         }
         Err(e) => {
             findings.push(Finding::fail(format!("tls connect {name}"), host, format!("{https}: {}", e.reason())));
-            // A server that speaks TLS but not 1.2/1.3 may still speak 1.0/1.1.
+            // A server that speaks TLS but not 1.2/1.3 may still speak 1.0/1.1; its certificate
+            // is judged all the same.
             if let ConnectError::Tls(_) = e
-                && let LegacyReply::Accepted(v) = legacy::probe(https, name, policy.timeout)
+                && let (LegacyReply::Accepted(v), chain) = legacy::probe_chain(https, name, policy.timeout, true)
             {
                 findings.push(Finding::fail(
                     format!("tls version {name}"),
                     host,
                     format!("speaks only TLS 1.0/1.1 (chose {} for a TLS 1.1 hello)", legacy::version_name(v)),
                 ));
+                if !chain.is_empty() {
+                    findings.extend(chain_findings(host, Some(name), &chain, policy, provider, Source::Server));
+                }
             }
         }
     }

@@ -294,6 +294,9 @@ fn servers_that_are_not_tls_refuse_or_never_answer_fail_promptly() {
     assert_finding(&refused, &format!("tls connect {NAME}"), Status::Fail, &["connection refused"]);
     assert_eq!(refused.len(), 2, "connect and redirect only:\n{}", show(&refused));
 
+    let bad_name = tls::check_host("web1", ip, &names(&["not a name!"]), &policy);
+    assert_finding(&bad_name, "tls connect not a name!", Status::Fail, &["not a valid server name"]);
+
     policy.https_port = silent_port;
     let t = Instant::now();
     let timeout = tls::check_host("web1", ip, &names(&[NAME, "www.shop.example.test"]), &policy);

@@ -60,7 +60,7 @@ pub enum TlsError {
 }
 
 /// The roots a certificate is judged against.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Trust {
     /// System roots plus the extra CA file: for ordinary certificates.
     public: Arc<RootCertStore>,
@@ -101,6 +101,16 @@ impl Trust {
     /// The extra CA file given to [`Trust::load`].
     pub fn extra_ca(&self) -> Option<&Path> {
         self.extra_ca.as_deref()
+    }
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trust")
+            .field("public_roots", &self.public.len())
+            .field("origin_roots", &self.origin.len())
+            .field("extra_ca", &self.extra_ca)
+            .finish()
     }
 }
 

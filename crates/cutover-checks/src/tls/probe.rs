@@ -22,6 +22,8 @@ pub(crate) enum ConnectError {
     Timeout(String),
     /// The server answered with something that is not TLS.
     NotTls(String),
+    /// The connection was not attempted (the name cannot be sent as SNI, ...).
+    Setup(String),
     /// The server speaks TLS but the handshake failed (an alert, no common version or cipher, a
     /// closed connection): worth asking with a legacy ClientHello.
     Tls(String),
@@ -30,7 +32,7 @@ pub(crate) enum ConnectError {
 impl ConnectError {
     pub fn reason(&self) -> &str {
         match self {
-            Self::Tcp(r) | Self::Timeout(r) | Self::NotTls(r) | Self::Tls(r) => r,
+            Self::Tcp(r) | Self::Timeout(r) | Self::NotTls(r) | Self::Setup(r) | Self::Tls(r) => r,
         }
     }
 }
@@ -55,15 +57,15 @@ pub(crate) fn handshake(
     let verifier = Arc::new(Capture { chain: Mutex::new(Vec::new()), provider: provider.clone() });
     let mut config = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ConnectError::Tls(format!("TLS setup: {e}")))?
+        .map_err(|e| ConnectError::Setup(format!("TLS setup: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(verifier.clone())
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let name = ServerName::try_from(sni.trim_end_matches('.').to_string())
-        .map_err(|e| ConnectError::Tls(format!("{sni:?} is not a valid server name: {e}")))?;
+        .map_err(|e| ConnectError::Setup(format!("{sni:?} is not a valid server name: {e}")))?;
     let mut conn =
-        ClientConnection::new(Arc::new(config), name).map_err(|e| ConnectError::Tls(format!("TLS setup: {e}")))?;
+        ClientConnection::new(Arc::new(config), name).map_err(|e| ConnectError::Setup(format!("TLS setup: {e}")))?;
 
     let mut sock = TcpStream::connect_timeout(&addr, timeout).map_err(|e| ConnectError::Tcp(io_reason(&e)))?;
     let _ = sock.set_nodelay(true);

@@ -90,9 +90,13 @@ path = "~/{app_name}"
 
 [env.production]
 url = "https://example.com"
+# More names for this environment: checked by `cutover ready`, put on the certificate.
 aliases = ["www.example.com"]
 hosts = ["deploy@web1.example.com"]
 path = "~/{app_name}"
+# The names resolve to the hosts' own addresses (as `ssh -G` finds them), unless:
+# expect_ips = ["203.0.113.10"]   # a load balancer or NAT in front of the hosts
+# proxy = "cloudflare"            # proxied (orange cloud): the names resolve to Cloudflare
 
 [ssh]
 # config = "ssh_config"   # passed to ssh as `-F FILE`; by default your own ~/.ssh/config applies
@@ -100,6 +104,27 @@ connect_timeout = "10s"
 # Each host's connection stays open this long after a command, so a rollback starts on an open
 # connection; "0s" closes connections when cutover exits.
 persist = "5m"
+
+[dns]
+# `cutover ready` asks every authoritative server of each name and this machine's resolvers;
+# list servers here to ask only them (split-horizon DNS).
+# resolvers = ["10.0.0.53:53"]
+timeout = "3s"
+
+[tls]
+# CAs trusted besides the system's (a private CA); PEM, relative to this file.
+# extra_ca = "ca.pem"
+# Where `cutover tls issue` puts the certificate chain and key on each host (key mode 0600),
+# and the directory the web server serves at `/` (for the ACME http-01 challenge).
+# cert = "/etc/ssl/{app_name}/fullchain.pem"
+# key = "/etc/ssl/{app_name}/privkey.pem"
+# webroot = "~/{app_name}/current/public"
+# reload = "sudo systemctl reload nginx"
+# dns_hook = "./publish-txt.sh"   # for --challenge dns-01: gets CUTOVER_ACME_ACTION/NAME/VALUE
+# email = "ops@example.com"       # the ACME account's contact
+# A certificate with fewer days left warns, then fails `cutover ready`.
+warn_days = 30
+fail_days = 7
 "#,
             preset = self.name(),
         )

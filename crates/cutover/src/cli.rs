@@ -79,11 +79,58 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Stage 2: the names resolve to the hosts (or their proxy) and every host serves a valid
+    /// certificate for them, with HTTP redirected to HTTPS. Exits 1 when a check fails.
+    Ready {
+        /// Check this certificate file (PEM chain, leaf first) instead of the live hosts.
+        #[arg(long, value_name = "FILE")]
+        cert: Option<std::path::PathBuf>,
+        /// The certificate's private key (PEM), checked to match it.
+        #[arg(long, value_name = "FILE", requires = "cert")]
+        key: Option<std::path::PathBuf>,
+    },
+    /// TLS certificates on the hosts.
+    Tls {
+        #[command(subcommand)]
+        command: TlsCommand,
+    },
     /// Database dumps.
     Db {
         #[command(subcommand)]
         command: DbCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// Get a certificate for the environment's names by ACME (Let's Encrypt by default) and
+    /// install it on every host; a valid one with more than 30 days left is reused.
+    Issue(IssueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// How to prove control of the names: a file under `[tls] webroot` on every host
+    /// (http-01), or a TXT record published by `[tls] dns_hook` (dns-01).
+    #[arg(long, value_enum, default_value_t = ChallengeArg::Http01)]
+    pub challenge: ChallengeArg,
+    /// The ACME directory URL (default: Let's Encrypt).
+    #[arg(long, value_name = "URL", conflicts_with = "staging")]
+    pub directory: Option<String>,
+    /// Use Let's Encrypt's staging directory (untrusted certificates, generous rate limits).
+    #[arg(long)]
+    pub staging: bool,
+    /// Issue a new certificate even when the hosts have a valid one.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChallengeArg {
+    #[value(name = "http-01")]
+    Http01,
+    #[value(name = "dns-01")]
+    Dns01,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,7 +183,16 @@ pub enum PresetArg {
 impl Command {
     /// Whether the command acts on hosts of an environment.
     pub fn uses_env(&self) -> bool {
-        matches!(self, Self::Deploy | Self::Rollback { .. } | Self::Status | Self::Releases | Self::Unlock { .. })
+        matches!(
+            self,
+            Self::Deploy
+                | Self::Rollback { .. }
+                | Self::Status
+                | Self::Releases
+                | Self::Unlock { .. }
+                | Self::Ready { .. }
+                | Self::Tls { .. }
+        )
     }
 
     /// Whether the command is written to the audit log next to the config: every command that

@@ -29,15 +29,20 @@ impl Ctx<'_> {
         }
     }
 
-    /// Connects to every host of the selected environment.
-    pub fn fleet(&self, config: &Config) -> Result<Fleet, CliError> {
-        let env = config.env(&self.global.env)?;
-        let options = SshOptions {
+    /// How to run ssh: the config's `[ssh]`, and `CUTOVER_SSH` for the client program.
+    pub fn ssh_options(&self, config: &Config) -> SshOptions {
+        SshOptions {
             config_file: config.ssh.config.clone(),
             connect_timeout: config.ssh.connect_timeout.0,
             program: std::env::var_os("CUTOVER_SSH").map_or_else(|| "ssh".into(), PathBuf::from),
             persist: config.ssh.persist.0,
-        };
+        }
+    }
+
+    /// Connects to every host of the selected environment.
+    pub fn fleet(&self, config: &Config) -> Result<Fleet, CliError> {
+        let env = config.env(&self.global.env)?;
+        let options = self.ssh_options(config);
         Ok(Fleet::connect(&self.global.env, env.hosts(), env.path.clone(), &options, self.out)?)
     }
 }

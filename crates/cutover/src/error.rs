@@ -29,6 +29,8 @@ pub enum CliError {
     Check(String),
     #[error(transparent)]
     Dump(#[from] cutover_db::DumpError),
+    #[error(transparent)]
+    Tls(#[from] cutover_tls::TlsIssueError),
     /// Arguments that parse but do not fit together.
     #[error("{0}")]
     Usage(String),
@@ -44,7 +46,9 @@ impl CliError {
                 Outcome::Partial => EXIT_PARTIAL,
                 Outcome::RolledBack => EXIT_ROLLED_BACK,
             },
-            Self::State(_) | Self::Io { .. } | Self::Check(_) | Self::Dump(_) => EXIT_FAILED,
+            Self::Tls(e) if e.hosts_changed() => EXIT_PARTIAL,
+            Self::Tls(cutover_tls::TlsIssueError::Plan(_)) => EXIT_USAGE,
+            Self::State(_) | Self::Io { .. } | Self::Check(_) | Self::Dump(_) | Self::Tls(_) => EXIT_FAILED,
         }
     }
 

@@ -86,6 +86,34 @@ impl Output {
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 
+    /// Rows under a header, each column as wide as its widest cell (stdout). The last column is
+    /// not padded.
+    pub fn table(&self, header: &[&str], rows: &[Vec<String>]) {
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for row in rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let render = |cells: &mut dyn Iterator<Item = &str>| {
+            let mut line = String::new();
+            for (i, (cell, w)) in cells.zip(&widths).enumerate() {
+                if i + 1 == widths.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<w$}  "));
+                }
+            }
+            line.trim_end().to_owned()
+        };
+        let mut text = render(&mut header.iter().copied());
+        for row in rows {
+            text.push('\n');
+            text.push_str(&render(&mut row.iter().map(String::as_str)));
+        }
+        self.data(&text);
+    }
+
     pub fn json(&self, value: &impl Serialize) {
         self.data(&serde_json::to_string_pretty(value).expect("output serializes"));
     }

@@ -7,16 +7,18 @@ mod demo;
 mod deploy;
 mod init;
 mod log;
+mod ready;
 mod releases;
 mod rollback;
 mod status;
+mod tls_issue;
 mod unlock;
 
 use cutover_remote::Identity;
 use cutover_state::State;
 
 use crate::CliError;
-use crate::cli::{Cli, Command, ConfigCommand, DbCommand};
+use crate::cli::{Cli, Command, ConfigCommand, DbCommand, TlsCommand};
 use crate::context::Ctx;
 use crate::output::Output;
 
@@ -61,6 +63,8 @@ fn audited(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Releases => releases::exec(ctx, &config),
         Command::Unlock { reason } => unlock::exec(ctx, &config, reason),
         Command::Config { command: ConfigCommand::Check } => config_check::exec(ctx, &config),
+        Command::Ready { cert, key } => ready::exec(ctx, &config, cert.as_deref(), key.as_deref()),
+        Command::Tls { command: TlsCommand::Issue(args) } => tls_issue::exec(ctx, &config, args),
         _ => unreachable!("only commands with a config are audited"),
     };
     let (code, summary) = match &result {

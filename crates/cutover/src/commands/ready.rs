@@ -1,0 +1,152 @@
+//! `cutover ready` (stage 2): DNS per server and TLS per host, one table, exit 1 when a check
+//! fails. The verdict and its findings are recorded in the local state as the gate's evidence.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use cutover_checks::readiness::{self, DnsPlan, Expected, Servers};
+use cutover_checks::tls::{self, Policy, Trust};
+use cutover_checks::{Finding, Status};
+use cutover_config::{Config, HostSpec, Proxy};
+use cutover_state::State;
+use serde::Serialize;
+
+use crate::CliError;
+use crate::context::Ctx;
+
+/// The gate's name in the state database.
+pub const STAGE: &str = "ready";
+
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    env: &'a str,
+    names: &'a [String],
+    passed: bool,
+    failures: usize,
+    warnings: usize,
+    findings: Vec<Row<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Row<'a> {
+    check: &'a str,
+    host: &'a str,
+    result: &'static str,
+    detail: &'a str,
+}
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config, cert: Option<&Path>, key: Option<&Path>) -> Result<String, CliError> {
+    let env_name = ctx.global.env.as_str();
+    let env = config.env(env_name)?;
+    let names = env.names();
+    if names.is_empty() {
+        return Err(CliError::Usage(format!(
+            "environment `{env_name}` has no `url` (and no `aliases`): there is no name to check"
+        )));
+    }
+    let trust =
+        Trust::load(config.tls.extra_ca.as_deref()).map_err(|e| CliError::Usage(format!("[tls] extra_ca: {e}")))?;
+    let policy = Policy {
+        trust,
+        warn_days: config.tls.warn_days,
+        fail_days: config.tls.fail_days,
+        https_port: config.tls.https_port,
+        http_port: config.tls.http_port,
+        timeout: config.tls.timeout.0,
+        proxied: env.proxy == Some(Proxy::Cloudflare),
+    };
+
+    ctx.out.say(&format!("==> checking {} on {} host(s): {}", env_name, env.hosts().len(), names.join(", ")));
+    let mut findings = Vec::new();
+    // Where each host is, as ssh reaches it.
+    let options = ctx.ssh_options(config);
+    let mut hosts: Vec<(String, Vec<IpAddr>)> = Vec::new();
+    for spec in env.hosts() {
+        let label = spec.to_string();
+        let addrs = match spec {
+            HostSpec::Local => Ok(vec![IpAddr::from([127, 0, 0, 1])]),
+            HostSpec::Ssh(dest) => cutover_remote::addresses(dest, &options),
+        };
+        match addrs {
+            Ok(addrs) if !addrs.is_empty() => hosts.push((label, addrs)),
+            Ok(_) => findings.push(Finding::fail("host address", label, "ssh resolves the host to no address")),
+            Err(e) => findings.push(Finding::fail("host address", label, e.to_string())),
+        }
+    }
+
+    let expected = match env.proxy {
+        Some(Proxy::Cloudflare) => Expected::Cloudflare,
+        None if !env.expect_ips.is_empty() => Expected::Addresses(env.expect_ips.clone()),
+        None => {
+            let mut all: Vec<IpAddr> = hosts.iter().flat_map(|(_, a)| a.iter().copied()).collect();
+            all.sort();
+            all.dedup();
+            Expected::Addresses(all)
+        }
+    };
+    let servers = if config.dns.resolvers.is_empty() {
+        Servers::system(Path::new("/etc/resolv.conf"))
+    } else {
+        Servers::Only(config.dns.resolvers.iter().map(|r| r.0).collect())
+    };
+    let plan = DnsPlan { names: names.clone(), expected, servers, timeout: config.dns.timeout.0 };
+
+    // DNS and every host at once: the slowest server sets the time, not the sum.
+    std::thread::scope(|scope| {
+        let dns = scope.spawn(|| readiness::check_dns(&plan));
+        let tls: Vec<_> = match cert {
+            Some(cert) => vec![scope.spawn(|| tls::check_files(cert, key, &names, &policy))],
+            None => hosts
+                .iter()
+                .flat_map(|(label, addrs)| {
+                    let several = addrs.len() > 1;
+                    addrs.iter().map(move |&addr| (label, addr, several))
+                })
+                .map(|(label, addr, several)| {
+                    let policy = &policy;
+                    let names = &names;
+                    scope.spawn(move || {
+                        let shown = if several { format!("{label} ({addr})") } else { label.clone() };
+                        tls::check_host(&shown, addr, names, policy)
+                    })
+                })
+                .collect(),
+        };
+        findings.extend(dns.join().unwrap_or_default());
+        for handle in tls {
+            findings.extend(handle.join().unwrap_or_default());
+        }
+    });
+
+    let failures = findings.iter().filter(|f| f.status == Status::Fail).count();
+    let warnings = findings.iter().filter(|f| f.status == Status::Warn).count();
+    let report = Report {
+        env: env_name,
+        names: &names,
+        passed: failures == 0,
+        failures,
+        warnings,
+        findings: findings
+            .iter()
+            .map(|f| Row { check: &f.check, host: &f.host, result: f.status.as_str(), detail: &f.detail })
+            .collect(),
+    };
+    if ctx.out.json {
+        ctx.out.json(&report);
+    } else {
+        let rows: Vec<Vec<String>> = findings
+            .iter()
+            .map(|f| vec![f.check.clone(), f.host.clone(), f.status.as_str().to_uppercase(), f.detail.clone()])
+            .collect();
+        ctx.out.table(&["CHECK", "HOST", "RESULT", "DETAIL"], &rows);
+    }
+    let evidence = serde_json::to_string(&report).expect("report serializes");
+    State::open(&ctx.config_dir())?.record_gate(STAGE, env_name, &config.hash, failures == 0, &evidence)?;
+
+    let summary = format!("{} checks: {failures} failed, {warnings} warning(s)", findings.len());
+    if failures > 0 {
+        return Err(CliError::Check(format!("not ready: {summary}")));
+    }
+    ctx.out.say(&format!("ready: {summary}"));
+    Ok(format!("ready: {summary}"))
+}

@@ -11,4 +11,5 @@ pub mod hosts;
 #[allow(dead_code)]
 pub mod php;
 
+#[allow(unused_imports)]
 pub use cutover_testkit::require;

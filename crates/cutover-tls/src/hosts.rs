@@ -52,6 +52,8 @@ pub(crate) fn all<T>(step: &str, results: Vec<Result<T, RemoteError>>) -> Result
 pub(crate) struct Current {
     pub cert: Option<String>,
     pub key: Option<String>,
+    /// The key file (or what its symlink points to) has mode 0600.
+    pub key_private: bool,
 }
 
 const CERT_MARK: &str = "--cutover-tls-cert--";
@@ -78,6 +80,7 @@ if [ -e "$k" ]; then cat -- "$k" || exit 3; fi
 printf '\n%s\n' {END_MARK}
 [ -e "$c" ] && echo cert-present >&2
 [ -e "$k" ] && echo key-present >&2
+case $(ls -lLdn -- "$k" 2>/dev/null) in -rw-------*) echo key-private >&2 ;; esac
 exit 0
 "#,
         cert = path_expr(cert_path),
@@ -103,6 +106,7 @@ exit 0
     Ok(Current {
         cert: output.stderr.lines().any(|l| l == "cert-present").then(|| cert.to_owned()),
         key: output.stderr.lines().any(|l| l == "key-present").then(|| key.to_owned()),
+        key_private: output.stderr.lines().any(|l| l == "key-private"),
     })
 }
 

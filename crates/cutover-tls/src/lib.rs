@@ -186,7 +186,8 @@ pub struct Issued {
     pub days_left: i64,
     /// Hosts that got the certificate and key (and then the reload), by [`Target::name`].
     pub installed_on: Vec<String>,
-    /// Hosts that already had exactly this certificate and key: left alone, not reloaded.
+    /// Hosts that already had exactly this certificate and key (mode 0600): left alone, not
+    /// reloaded.
     pub unchanged_on: Vec<String>,
 }
 
@@ -253,8 +254,11 @@ pub fn issue(plan: &Plan, hosts: &[&dyn Target], progress: &dyn Reporter) -> Res
         }
     };
 
-    let needs: Vec<bool> =
-        current.iter().map(|have| have.cert.as_deref() != Some(&cert) || have.key.as_deref() != Some(&key)).collect();
+    // A host needs the files unless it has exactly these, with the key kept private.
+    let needs: Vec<bool> = current
+        .iter()
+        .map(|have| have.cert.as_deref() != Some(&cert) || have.key.as_deref() != Some(&key) || !have.key_private)
+        .collect();
     let targets: Vec<&dyn Target> = hosts.iter().zip(&needs).filter(|(_, n)| **n).map(|(t, _)| *t).collect();
     let unchanged_on: Vec<String> =
         hosts.iter().zip(&needs).filter(|(_, n)| !**n).map(|(t, _)| t.name().to_owned()).collect();

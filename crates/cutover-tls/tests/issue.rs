@@ -293,6 +293,17 @@ fn force_orders_a_new_certificate() {
     let kept = ok(run(&plan, &[&web.host], &log), &log, &pebble);
     assert!(kept.reused && kept.installed_on.is_empty());
     assert_eq!(web.host.read("tls/cert.pem"), second);
+    assert_eq!(web.host.reloads(), 2);
+
+    // A key that became readable by others is written again, private.
+    let key_path = web.host.path("tls/private/key.pem");
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let log = Log::default();
+    let fixed = ok(run(&plan, &[&web.host], &log), &log, &pebble);
+    assert!(fixed.reused);
+    assert_eq!(fixed.installed_on, ["web"]);
+    assert_eq!(mode(&key_path), 0o600);
+    assert_eq!(web.host.read("tls/cert.pem"), second);
 }
 
 #[test]

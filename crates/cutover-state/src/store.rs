@@ -1,6 +1,6 @@
 //! Opening the state database and the audit log's reads and writes.
 
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, params};
@@ -40,11 +40,16 @@ impl State {
             .create(&state_dir)
             .map_err(|source| StateError::CreateDir { path: state_dir.clone(), source })?;
         let path = state_dir.join("state.db");
-        // SQLite creates the file (and its -wal, -shm) with 0644 under the usual umask; the file
-        // may come to hold gate evidence, so it is created 0600 from the start.
-        let old = unsafe { libc::umask(0o077) };
+        // The file may come to hold gate evidence: it is created 0600 here (not through the
+        // umask, which is per process and would race with other threads), and SQLite gives its
+        // -wal and -shm files the database file's mode.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| StateError::CreateDir { path: path.clone(), source })?;
         let conn = Connection::open(&path);
-        unsafe { libc::umask(old) };
         let sql = |source| StateError::Sqlite { path: path.clone(), source };
         let mut conn = conn.map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;

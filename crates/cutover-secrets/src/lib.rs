@@ -1,0 +1,17 @@
+//! Secrets for production (stage 1, "rotate + audit"): where values come from (providers), how a
+//! `.env` is rendered from a committed template, rotation, the audit, and a scanner that finds
+//! secrets committed to a repository. A value is a [`Secret`] from the moment it is read: it has
+//! no plaintext `Debug` or `Display`, so it cannot reach a log line by accident.
+
+mod error;
+pub mod provider;
+pub mod scan;
+mod secret;
+pub mod template;
+pub mod vault;
+
+pub use error::SecretsError;
+pub use provider::Provider;
+pub use secret::Secret;
+pub use template::{Rendered, Template};
+pub use vault::Vault;

@@ -1,0 +1,1 @@
+//! The secret scanner (being written).

@@ -1,0 +1,263 @@
+//! The committed `.env` template: a dotenv file whose values are literal text or placeholders,
+//! `${secret:NAME}` (from the provider) and `${env:url}`, `${env:host}`, `${env:name}`,
+//! `${env:app}` (from the config). Any other `${…}` (dotenv's own variable expansion, as in
+//! `VITE_APP_NAME="${APP_NAME}"`) is left as it is.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::provider::check_name;
+use crate::{Secret, SecretsError};
+
+/// The values `${env:KEY}` can take.
+pub const ENV_KEYS: [&str; 4] = ["url", "host", "name", "app"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Secret(String),
+    Env(String),
+}
+
+/// One `KEY=value` line of the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    /// The value as written (placeholders unexpanded), quotes included.
+    pub raw: String,
+    pub line: usize,
+    /// The secrets it uses.
+    pub secrets: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    path: PathBuf,
+    parts: Vec<Part>,
+    entries: Vec<Entry>,
+}
+
+/// A rendered `.env`: the whole text is a secret.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub text: Secret,
+    /// The same text with every secret replaced by `[redacted:NAME]`, for showing.
+    pub redacted: String,
+    /// The values used, by name, for checks such as "differs from staging".
+    pub secrets: BTreeMap<String, Secret>,
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self, SecretsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SecretsError::Io {
+            what: "cannot read the env template",
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Self, SecretsError> {
+        let mut parts = Vec::new();
+        let mut entries = Vec::new();
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            let line_no = i + 1;
+            let err = |col: usize, message: String| SecretsError::Template {
+                location: format!("{}:{line_no}:{}", path.display(), col + 1),
+                message,
+            };
+            let mut secrets = Vec::new();
+            let mut rest = line;
+            let mut offset = 0;
+            while let Some(start) = rest.find("${") {
+                let after = &rest[start + 2..];
+                let kind = if after.starts_with("secret:") {
+                    Some("secret")
+                } else if after.starts_with("env:") {
+                    Some("env")
+                } else {
+                    None
+                };
+                let Some(kind) = kind else {
+                    // Not ours: dotenv expansion, copied as text.
+                    parts.push(Part::Text(rest[..start + 2].to_owned()));
+                    offset += start + 2;
+                    rest = after;
+                    continue;
+                };
+                let col = offset + start;
+                let end = after.find('}').ok_or_else(|| err(col, format!("`${{{kind}:` is not closed with `}}`")))?;
+                let key = &after[kind.len() + 1..end];
+                parts.push(Part::Text(rest[..start].to_owned()));
+                if kind == "secret" {
+                    check_name(key).map_err(|e| err(col, e.to_string()))?;
+                    secrets.push(key.to_owned());
+                    parts.push(Part::Secret(key.to_owned()));
+                } else {
+                    if !ENV_KEYS.contains(&key) {
+                        return Err(err(col, format!("unknown `${{env:{key}}}`; use one of {}", ENV_KEYS.join(", "))));
+                    }
+                    parts.push(Part::Env(key.to_owned()));
+                }
+                offset += start + 2 + end + 1;
+                rest = &after[end + 1..];
+            }
+            parts.push(Part::Text(rest.to_owned()));
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let body = trimmed.strip_prefix("export ").unwrap_or(trimmed);
+            match body.split_once('=') {
+                Some((key, raw)) if !key.trim().is_empty() && !key.contains(char::is_whitespace) => {
+                    entries.push(Entry { key: key.to_owned(), raw: raw.trim().to_owned(), line: line_no, secrets });
+                }
+                _ => return Err(err(0, "expected `KEY=value`".into())),
+            }
+        }
+        Ok(Self { path: path.to_owned(), parts, entries })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Every secret the template uses, once, in order of first use.
+    pub fn secret_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for part in &self.parts {
+            if let Part::Secret(n) = part
+                && !names.contains(n)
+            {
+                names.push(n.clone());
+            }
+        }
+        names
+    }
+
+    /// Renders with `env` for `${env:…}` and `secret` for each secret (asked once per name).
+    /// Any secret that cannot be had fails the whole render: nothing half-rendered comes out.
+    pub fn render(
+        &self,
+        env: &BTreeMap<&str, String>,
+        mut secret: impl FnMut(&str) -> Result<Secret, SecretsError>,
+    ) -> Result<Rendered, SecretsError> {
+        let mut secrets = BTreeMap::new();
+        let mut errors = Vec::new();
+        for name in self.secret_names() {
+            match secret(&name) {
+                Ok(value) if value.expose().contains(['\n', '\r']) => {
+                    errors.push(format!("secret `{name}` holds a line break, which a .env line cannot carry"))
+                }
+                Ok(value) => {
+                    secrets.insert(name, value);
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(SecretsError::Template {
+                location: self.path.display().to_string(),
+                message: format!("cannot render:\n  {}", errors.join("\n  ")),
+            });
+        }
+        let mut text = zeroize::Zeroizing::new(String::new());
+        let mut redacted = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => {
+                    text.push_str(t);
+                    redacted.push_str(t);
+                }
+                Part::Secret(n) => {
+                    text.push_str(secrets[n].expose());
+                    redacted.push_str(&format!("[redacted:{n}]"));
+                }
+                Part::Env(k) => {
+                    let v = env.get(k.as_str()).map_or("", String::as_str);
+                    text.push_str(v);
+                    redacted.push_str(v);
+                }
+            }
+        }
+        Ok(Rendered { text: Secret::new(text.as_str()), redacted, secrets })
+    }
+}
+
+/// The `KEY=value` pairs of a rendered `.env`, values unquoted (for the audit's rules).
+pub fn dotenv_values(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            if l.starts_with('#') {
+                return None;
+            }
+            let (k, v) = l.strip_prefix("export ").unwrap_or(l).split_once('=')?;
+            let v = v.trim();
+            let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
+            let v = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(v);
+            Some((k.trim().to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "# production\nAPP_NAME=Shop\nAPP_URL=${env:url}\nAPP_KEY=${secret:APP_KEY}\n\
+                     DB_PASSWORD=\"${secret:DB_PASSWORD}\"\nVITE_APP_NAME=\"${APP_NAME}\"\nMIX=${secret:APP_KEY}-x\n";
+
+    fn env() -> BTreeMap<&'static str, String> {
+        BTreeMap::from([("url", "https://shop.example".to_owned())])
+    }
+
+    #[test]
+    fn renders_secrets_and_env_values_and_leaves_dotenv_expansion_alone() {
+        let t = Template::parse(Path::new(".env.production.template"), T).unwrap();
+        assert_eq!(t.secret_names(), ["APP_KEY", "DB_PASSWORD"]);
+        assert_eq!(t.entries().iter().map(|e| e.key.as_str()).collect::<Vec<_>>().len(), 6);
+        let mut asked = Vec::new();
+        let r = t
+            .render(&env(), |n| {
+                asked.push(n.to_owned());
+                Ok(Secret::new(format!("v-{n}")))
+            })
+            .unwrap();
+        assert_eq!(asked, ["APP_KEY", "DB_PASSWORD"], "each secret is asked once");
+        assert_eq!(
+            r.text.expose(),
+            "# production\nAPP_NAME=Shop\nAPP_URL=https://shop.example\nAPP_KEY=v-APP_KEY\n\
+             DB_PASSWORD=\"v-DB_PASSWORD\"\nVITE_APP_NAME=\"${APP_NAME}\"\nMIX=v-APP_KEY-x\n"
+        );
+        assert!(r.redacted.contains("APP_KEY=[redacted:APP_KEY]") && !r.redacted.contains("v-APP_KEY"));
+        assert_eq!(dotenv_values(r.text.expose())["DB_PASSWORD"], "v-DB_PASSWORD");
+    }
+
+    #[test]
+    fn syntax_errors_point_at_file_line_and_column() {
+        let err = |text: &str| Template::parse(Path::new("t.env"), text).unwrap_err().to_string();
+        assert_eq!(err("A=1\nB=${secret:X\n"), "t.env:2:3: `${secret:` is not closed with `}`");
+        assert!(err("A=${env:domain}\n").starts_with("t.env:1:3: unknown `${env:domain}`"));
+        assert!(err("A=${secret:bad-name}\n").contains("may use only letters"));
+        assert_eq!(err("just text\n"), "t.env:1:1: expected `KEY=value`");
+    }
+
+    #[test]
+    fn a_secret_that_cannot_be_had_fails_the_render_naming_every_one() {
+        let t = Template::parse(Path::new("t.env"), T).unwrap();
+        let err = t
+            .render(&env(), |n| {
+                Err(SecretsError::Missing { env: "production".into(), name: n.into(), hint: String::new() })
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`APP_KEY` (production) is not set") && err.contains("`DB_PASSWORD`"), "{err}");
+        let err = t.render(&env(), |_| Ok(Secret::new("a\nb"))).unwrap_err().to_string();
+        assert!(err.contains("line break"), "{err}");
+    }
+}

@@ -16,7 +16,7 @@ pub use error::ConfigError;
 pub use host::{DeployPath, HostSpec};
 pub use load::{Config, DEFAULT_FILE};
 pub use model::{
-    App, AppName, AppUrl, Dns, DnsName, Environment, Exclude, Hooks, KeepReleases, Proxy, Resolver, SharedPath, Ssh,
-    Tls, Unchanged,
+    App, AppName, AppUrl, Dns, DnsName, Environment, Exclude, Generator, Hooks, KeepReleases, ProviderKind, Proxy,
+    Resolver, Secrets, SharedPath, Ssh, Tls, Unchanged,
 };
 pub use preset::Preset;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use crate::model::Environments;
-use crate::{App, ConfigError, Dns, Environment, Hooks, Ssh, Tls};
+use crate::{App, ConfigError, Dns, Environment, Hooks, ProviderKind, Secrets, Ssh, Tls};
 
 pub const DEFAULT_FILE: &str = "cutover.toml";
 
@@ -22,6 +22,7 @@ pub struct Config {
     pub ssh: Ssh,
     pub dns: Dns,
     pub tls: Tls,
+    pub secrets: Secrets,
     envs: Environments,
 }
 
@@ -40,6 +41,12 @@ struct File {
     dns: Dns,
     #[serde(default = "no_tls")]
     tls: Spanned<Tls>,
+    #[serde(default = "no_secrets")]
+    secrets: Spanned<Secrets>,
+}
+
+fn no_secrets() -> Spanned<Secrets> {
+    Spanned::new(0..0, Secrets::default())
 }
 
 fn no_tls() -> Spanned<Tls> {
@@ -109,6 +116,14 @@ impl Config {
                 format!("[tls] fail_days ({}) must be below warn_days ({})", tls.fail_days, tls.warn_days),
             ));
         }
+        let secrets_span = file.secrets.span();
+        let mut secrets = file.secrets.into_inner();
+        if secrets.provider == ProviderKind::Command && secrets.command.is_none() {
+            return Err(invalid(
+                Some(secrets_span),
+                "[secrets] provider = \"command\" needs `command`, e.g. `op read op://{env}/{name}/password`".into(),
+            ));
+        }
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { dir.join(p) };
         let mut app = file.app;
@@ -116,6 +131,12 @@ impl Config {
         let mut ssh = file.ssh;
         ssh.config = ssh.config.as_deref().map(resolve);
         tls.extra_ca = tls.extra_ca.as_deref().map(resolve);
+        secrets.vault = resolve(&secrets.vault);
+        let mut envs = file.env;
+        for env in envs.values_mut() {
+            let env = env.get_mut();
+            env.env_template = env.env_template.as_deref().map(resolve);
+        }
         Ok(Self {
             path: path.to_owned(),
             hash: blake3::hash(text.as_bytes()).to_hex().to_string(),
@@ -124,7 +145,8 @@ impl Config {
             ssh,
             dns: file.dns,
             tls,
-            envs: file.env,
+            secrets,
+            envs,
         })
     }
 
@@ -271,5 +293,21 @@ config = "ssh_config"
         assert!(location_and_message(&text).1.contains("`www shop` is not a DNS name"));
         let text = GOOD.replace("path = \"~/shop\"\n", "path = \"~/shop\"\nproxy = \"fastly\"\n");
         assert!(location_and_message(&text).1.contains("unknown variant `fastly`"));
+    }
+
+    #[test]
+    fn secrets_settings_parse_resolve_and_are_checked() {
+        let text = GOOD
+            .replace("path = \"~/shop\"\n", "path = \"~/shop\"\nenv_template = \".env.production.template\"\n")
+            + "[secrets]\nprovider = \"vault\"\ngenerate = { APP_KEY = \"app-key\", DB_PASSWORD = \"password:40\" }\n";
+        let config = parse(&text).unwrap();
+        let env = config.env("production").unwrap();
+        assert_eq!(env.env_template.as_deref(), Some(Path::new("/etc/app/.env.production.template")));
+        assert_eq!(config.secrets.vault, Path::new("/etc/app/.cutover/vault.age"));
+        assert_eq!(config.secrets.generate["DB_PASSWORD"], crate::Generator::Password(40));
+        let (_, message) = location_and_message(&format!("{GOOD}[secrets]\nprovider = \"command\"\n"));
+        assert!(message.contains("needs `command`"), "{message}");
+        let (_, message) = location_and_message(&format!("{GOOD}[secrets]\ngenerate = {{ X = \"password:3\" }}\n"));
+        assert!(message.contains("is not a generator"), "{message}");
     }
 }

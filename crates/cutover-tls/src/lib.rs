@@ -1,9 +1,11 @@
 //! Certificates for production: `cutover tls issue`.
 //!
 //! [`issue`] first reads the certificate and key at the configured paths on every host. If one
-//! host has a pair that covers every name with more than [`REUSE_MIN_DAYS`] days left, that pair
-//! is kept (and copied to the hosts that lack it) and the ACME server is not contacted, so a
-//! redeploy never spends the CA's rate limit; `force` orders a new one anyway. Otherwise it
+//! host has a pair whose chain validates to a trusted root (the system's roots and the plan's
+//! `directory_ca`; not required for [`LETS_ENCRYPT_STAGING`]) and that covers every name with
+//! more than [`REUSE_MIN_DAYS`] days left, that pair is kept (and copied to the hosts that lack
+//! it) and the ACME server is not contacted, so a redeploy never spends the CA's rate limit;
+//! `force` orders a new one anyway. Otherwise it
 //! orders a certificate over ACME (RFC 8555, Let's Encrypt by default) with the account stored in
 //! the local state directory, answering HTTP-01 by writing the token files under the webroot of
 //! every host (the CA may ask any of them) or DNS-01 through a local hook command, and removes
@@ -24,6 +26,8 @@ mod reuse;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
+
+use cutover_checks::tls::Trust;
 
 pub use acme::account_file;
 pub use cutover_release::Reporter;
@@ -75,7 +79,9 @@ pub struct Plan {
     /// URL ([`account_file`]), mode 0600.
     pub account_dir: PathBuf,
     /// A PEM CA certificate (the file's first) trusted for the directory's HTTPS in addition to
-    /// the system's roots: a private or test ACME server. Let's Encrypt needs none.
+    /// the system's roots: a private or test ACME server. Let's Encrypt needs none. Every
+    /// certificate in the file is also a trusted root, with the system's, when judging whether a
+    /// certificate already on the hosts can be kept: a private CA's root goes here too.
     pub directory_ca: Option<PathBuf>,
     /// Contact for the account (`ops@example.com` or a `mailto:` URL), used when it is created.
     pub contact: Option<String>,
@@ -193,6 +199,8 @@ pub struct Issued {
 
 /// Issues (or reuses) the certificate of `plan` and installs it on every host of `hosts`.
 ///
+/// A pair already on a host is kept only if its chain validates to the system's roots or a
+/// certificate of `directory_ca` (any chain of the right shape for [`LETS_ENCRYPT_STAGING`]).
 /// Nothing changes on any host before a certificate is in hand, except HTTP-01 token files,
 /// which are removed again. A host that cannot be read, or whose certificate or key path cannot
 /// be written, stops the command before any order. See [`TlsIssueError::hosts_changed`] for the
@@ -202,6 +210,8 @@ pub fn issue(plan: &Plan, hosts: &[&dyn Target], progress: &dyn Reporter) -> Res
     if hosts.is_empty() {
         return Err(TlsIssueError::Plan("no hosts to install the certificate on".into()));
     }
+    let trust = Trust::load(plan.directory_ca.as_deref())
+        .map_err(|e| TlsIssueError::Plan(format!("the extra CA, trusted for certificates on the hosts: {e}")))?;
     progress.step(None, &format!("reading {} and {} on {} host(s)", plan.cert_path, plan.key_path, hosts.len()));
     let current = hosts::all(
         "reading the current certificate",
@@ -215,7 +225,7 @@ pub fn issue(plan: &Plan, hosts: &[&dyn Target], progress: &dyn Reporter) -> Res
             progress.step(Some(target.name()), "no certificate yet");
             continue;
         };
-        match reuse::judge(&names, &plan.directory, cert, have.key.as_deref(), now) {
+        match reuse::judge(&names, &plan.directory, &trust, cert, have.key.as_deref(), now) {
             Ok(info) => {
                 progress.step(
                     Some(target.name()),

@@ -2,9 +2,10 @@
 
 use std::time::SystemTime;
 
+use cutover_checks::tls::Trust;
 use cutover_checks::tls::cert::{CertInfo, key_matches, parse_chain_pem};
 
-use crate::{LETS_ENCRYPT, REUSE_MIN_DAYS};
+use crate::{LETS_ENCRYPT, LETS_ENCRYPT_STAGING, REUSE_MIN_DAYS};
 
 /// A certificate and key pair found on a host that is good for the plan.
 #[derive(Debug, Clone)]
@@ -27,13 +28,16 @@ pub(crate) fn covers(info: &CertInfo, name: &str) -> bool {
 /// Judges one host's pair: `Ok` with what the certificate says when it can be kept, else why not.
 ///
 /// Kept only when: the file is a chain (leaf, then the certificate that issued it) whose leaf is
-/// not a CA, not self-issued and not a Cloudflare origin certificate; it is valid now with more
-/// than [`REUSE_MIN_DAYS`] days left; it covers every name; the key file holds its private key;
-/// and, when the directory is Let's Encrypt's production one, Let's Encrypt issued it and not its
-/// staging environment. Signatures are not verified here: the chain is only checked for shape.
+/// not a CA, not self-issued and not a Cloudflare origin certificate; when the directory is Let's
+/// Encrypt's production one, Let's Encrypt issued it and not its staging environment; the chain
+/// validates (signatures up to a root) against `trust`, the system's roots and the extra CA
+/// ([`Trust::verify_chain`]), except for [`LETS_ENCRYPT_STAGING`], whose certificates no one
+/// trusts; it is valid now with more than [`REUSE_MIN_DAYS`] days left; it covers every name; and
+/// the key file holds its private key.
 pub(crate) fn judge(
     names: &[String],
     directory: &str,
+    trust: &Trust,
     cert: &str,
     key: Option<&str>,
     now: SystemTime,
@@ -53,6 +57,9 @@ pub(crate) fn judge(
     }
     if directory == LETS_ENCRYPT && (!info.issuer.contains("O=Let's Encrypt") || info.issuer.contains("STAGING")) {
         return Err(format!("issued by {}, not by Let's Encrypt", info.issuer));
+    }
+    if directory != LETS_ENCRYPT_STAGING {
+        trust.verify_chain(&chain, now).map_err(|why| format!("not trusted: {why}"))?;
     }
     if !info.valid_at(now) {
         return Err(format!("not valid now (valid until {})", info.not_after_date()));
@@ -85,12 +92,20 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
+    /// The system's roots and `ca` as the extra CA.
+    fn trusting(ca: &Ca) -> Trust {
+        let dir = tempfile::tempdir().unwrap();
+        Trust::load(Some(&ca.write(dir.path(), "ca"))).unwrap()
+    }
+
     #[test]
     fn keeps_only_a_valid_chain_for_every_name_with_its_key() {
-        let inter = Ca::new("test root").intermediate("test intermediate");
+        let root = Ca::new("test root");
+        let trust = trusting(&root);
+        let inter = root.intermediate("test intermediate");
         let now = SystemTime::now();
         let want = names(&["a.test", "b.test"]);
-        let judge = |_: &Leaf, chain: &str, key: Option<&str>| judge(&want, DIR, chain, key, now);
+        let judge = |_: &Leaf, chain: &str, key: Option<&str>| judge(&want, DIR, &trust, chain, key, now);
 
         let good = inter.issue(&["a.test", "b.test", "c.test"]);
         let info = judge(&good, &good.chain_pem, Some(&good.key_pem)).unwrap();
@@ -117,34 +132,62 @@ mod tests {
     }
 
     #[test]
+    fn keeps_only_a_chain_that_leads_to_a_trusted_root() {
+        let now = SystemTime::now();
+        let want = names(&["a.test"]);
+        let root = Ca::new("untrusted root");
+        let pair = root.intermediate("untrusted intermediate").issue(&["a.test"]);
+        let system = Trust::load(None).unwrap();
+        let why = judge(&want, DIR, &system, &pair.chain_pem, Some(&pair.key_pem), now).unwrap_err();
+        assert!(why.starts_with("not trusted: "), "{why}");
+        assert!(why.contains("\"untrusted root\" is not a trusted root"), "{why}");
+        // Well formed, but signed by another key than the intermediate's.
+        let forged = format!("{}{}", pair.cert_pem, Ca::new("untrusted intermediate").cert_pem());
+        let why = judge(&want, DIR, &trusting(&root), &forged, Some(&pair.key_pem), now).unwrap_err();
+        assert!(why.starts_with("not trusted: "), "{why}");
+
+        judge(&want, DIR, &trusting(&root), &pair.chain_pem, Some(&pair.key_pem), now).unwrap();
+        // Let's Encrypt's staging certificates are never publicly trusted: only their shape counts.
+        judge(&want, crate::LETS_ENCRYPT_STAGING, &system, &pair.chain_pem, Some(&pair.key_pem), now).unwrap();
+    }
+
+    #[test]
     fn the_production_directory_keeps_only_what_lets_encrypt_issued() {
         let now = SystemTime::now();
         let want = names(&["a.test"]);
-        // A leaf followed by the CA that signed it, named like Let's Encrypt's intermediates.
+        // A leaf followed by the CA that signed it, named like Let's Encrypt's intermediates, and
+        // trust in that CA.
         let pair = |dn: &[(&str, &str)]| {
             let ca = Ca::with_dn(dn);
             let leaf = ca.issue(&["a.test"]);
-            (format!("{}{}", leaf.cert_pem, ca.cert_pem()), leaf.key_pem)
+            (format!("{}{}", leaf.cert_pem, ca.cert_pem()), leaf.key_pem, trusting(&ca))
         };
-        let (chain, key) = pair(&[("C", "US"), ("O", "Let's Encrypt"), ("CN", "R11")]);
-        assert!(judge(&want, LETS_ENCRYPT, &chain, Some(&key), now).is_ok());
-        let (chain, key) = pair(&[("C", "US"), ("O", "(STAGING) Let's Encrypt"), ("CN", "(STAGING) False Fennel E6")]);
-        let why = judge(&want, LETS_ENCRYPT, &chain, Some(&key), now).unwrap_err();
+        let (chain, key, trust) = pair(&[("C", "US"), ("O", "Let's Encrypt"), ("CN", "R11")]);
+        assert!(judge(&want, LETS_ENCRYPT, &trust, &chain, Some(&key), now).is_ok());
+        let (chain, key, trust) =
+            pair(&[("C", "US"), ("O", "(STAGING) Let's Encrypt"), ("CN", "(STAGING) False Fennel E6")]);
+        let why = judge(&want, LETS_ENCRYPT, &trust, &chain, Some(&key), now).unwrap_err();
         assert!(why.contains("not by Let's Encrypt"), "{why}");
-        assert!(judge(&want, crate::LETS_ENCRYPT_STAGING, &chain, Some(&key), now).is_ok());
-        let ours = Ca::new("test root").intermediate("test intermediate").issue(&["a.test"]);
-        let why = judge(&want, LETS_ENCRYPT, &ours.chain_pem, Some(&ours.key_pem), now).unwrap_err();
+        assert!(judge(&want, crate::LETS_ENCRYPT_STAGING, &trust, &chain, Some(&key), now).is_ok());
+        let root = Ca::new("test root");
+        let trust = trusting(&root);
+        let ours = root.intermediate("test intermediate").issue(&["a.test"]);
+        let why = judge(&want, LETS_ENCRYPT, &trust, &ours.chain_pem, Some(&ours.key_pem), now).unwrap_err();
         assert!(why.contains("not by Let's Encrypt"), "{why}");
-        assert!(judge(&want, DIR, &ours.chain_pem, Some(&ours.key_pem), now).is_ok());
+        assert!(judge(&want, DIR, &trust, &ours.chain_pem, Some(&ours.key_pem), now).is_ok());
     }
 
     #[test]
     fn a_wildcard_is_covered_only_by_the_same_wildcard() {
-        let inter = Ca::new("root").intermediate("inter");
+        let root = Ca::new("root");
+        let trust = trusting(&root);
+        let inter = root.intermediate("inter");
         let now = SystemTime::now();
         let wild = inter.issue(&["*.a.test"]);
-        assert!(judge(&names(&["*.a.test", "x.a.test"]), DIR, &wild.chain_pem, Some(&wild.key_pem), now).is_ok());
+        let judge =
+            |want: &[&str], leaf: &Leaf| judge(&names(want), DIR, &trust, &leaf.chain_pem, Some(&leaf.key_pem), now);
+        assert!(judge(&["*.a.test", "x.a.test"], &wild).is_ok());
         let single = inter.issue(&["x.a.test"]);
-        assert!(judge(&names(&["*.a.test"]), DIR, &single.chain_pem, Some(&single.key_pem), now).is_err());
+        assert!(judge(&["*.a.test"], &single).is_err());
     }
 }

@@ -96,10 +96,16 @@ fn services(with_nginx: bool) -> bool {
     require("pebble", pebble::available()) && (!with_nginx || require("nginx", on_path(NGINX)))
 }
 
+/// A plan for `pebble`'s directory whose extra CA file (`cas.pem`, next to `state`) holds the CA
+/// of Pebble's HTTPS (first: for the directory) and the root Pebble issues under (so that what
+/// it issued can be reused).
 fn plan(pebble: &Pebble, names: &[&str], challenge: Challenge, state: &Path) -> Plan {
     let mut plan = Plan::new(names.iter().map(|s| s.to_string()).collect(), challenge, CERT, KEY, state);
     plan.directory = pebble.directory_url();
-    plan.directory_ca = Some(pebble.https_ca_path());
+    let cas = state.with_file_name("cas.pem");
+    let https_ca = std::fs::read_to_string(pebble.https_ca_path()).unwrap();
+    std::fs::write(&cas, format!("{https_ca}{}", pebble.root_pem())).unwrap();
+    plan.directory_ca = Some(cas);
     plan.contact = Some("ops@example.test".into());
     plan.reload = Some(RELOAD.into());
     plan.timeout = Duration::from_secs(60);
@@ -244,10 +250,20 @@ fn http01_on_every_host_then_reuse_without_the_acme_server() {
     served_leaf(web1.ip, web1.https_port, "a.cutover.test", pebble.root_pem(), &leaf);
     served_leaf(web2.ip, web2.https_port, "b.cutover.test", pebble.root_pem(), &leaf);
 
-    // Second run, with a third host that has nothing yet, and no ACME server at all: the pair on
-    // web1/web2 is reused, copied to web3 only, and only web3 reloads.
+    // Without Pebble's root trusted, the pair is not reused: a new one is ordered (and the
+    // stopped server refuses), nothing changes.
     pebble.stop();
     let web3 = DirHost::new(root.path(), "web3");
+    let mut untrusted = plan.clone();
+    untrusted.directory_ca = Some(pebble.https_ca_path());
+    let log = Log::default();
+    let err = run(&untrusted, &[&web1.host, &web2.host, &web3], &log).unwrap_err();
+    assert!(matches!(err, TlsIssueError::Acme { .. }), "{err}\n{}", log.text());
+    assert!(log.text().contains("not reusable: not trusted: "), "{}", log.text());
+    assert!(!web3.path("tls").exists());
+
+    // Second run, with a third host that has nothing yet, and no ACME server at all: the pair on
+    // web1/web2 is reused, copied to web3 only, and only web3 reloads.
     let log = Log::default();
     let again = run(&plan, &[&web1.host, &web2.host, &web3], &log).unwrap_or_else(|e| panic!("{e}\n{}", log.text()));
     assert!(again.reused, "{}", log.text());

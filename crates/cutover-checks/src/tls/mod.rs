@@ -102,6 +102,22 @@ impl Trust {
     pub fn extra_ca(&self) -> Option<&Path> {
         self.extra_ca.as_deref()
     }
+
+    /// Whether `chain` (leaf first, then intermediates, as in a certificate file) is signed up to
+    /// a root of the public store (the system's roots and the extra CA), as of `at`; else why
+    /// not, in the words of the `tls trust` check for a file (`unknown issuer: …`,
+    /// `incomplete chain …`, `self-signed certificate …`). Only trust is judged: a leaf that is
+    /// not valid at `at` is judged as of the nearest moment within its validity, and names are
+    /// not looked at. Cloudflare's Origin CA roots are not in the public store, so an Origin CA
+    /// certificate verifies only when its root is the extra CA.
+    pub fn verify_chain(&self, chain: &[CertificateDer<'static>], at: SystemTime) -> Result<(), String> {
+        let Some(first) = chain.first() else {
+            return Err("no certificate".into());
+        };
+        let leaf = CertInfo::from_der(first).map_err(|e| format!("the certificate does not parse: {e}"))?;
+        let provider = rustls::crypto::ring::default_provider();
+        verify::chain_verdict(chain, &leaf, &self.public, &provider, Source::File, at)
+    }
 }
 
 impl std::fmt::Debug for Trust {
@@ -303,4 +319,39 @@ pub fn check_files(cert: &Path, key: Option<&Path>, names: &[String], policy: &P
         });
     }
     findings
+}
+
+#[cfg(test)]
+mod tests {
+    use cutover_testkit::certs::{Ca, Leaf};
+
+    use super::*;
+
+    fn chain(pem: &str) -> Vec<CertificateDer<'static>> {
+        cert::parse_chain_pem(pem.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn verify_chain_uses_the_extra_ca_and_says_why_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Ca::new("verify root");
+        let leaf = root.intermediate("verify intermediate").issue(&["a.test"]);
+        let now = SystemTime::now();
+        let system = Trust::load(None).unwrap();
+        let why = system.verify_chain(&chain(&leaf.chain_pem), now).unwrap_err();
+        assert!(why.contains("issuer \"verify root\" is not a trusted root"), "{why}");
+        let why = system.verify_chain(&chain(&leaf.cert_pem), now).unwrap_err();
+        assert!(why.contains("the file holds only the leaf"), "{why}");
+        let snakeoil = Leaf::self_signed(&["a.test"]);
+        assert!(system.verify_chain(&chain(&snakeoil.chain_pem), now).unwrap_err().contains("self-signed"));
+        assert_eq!(system.verify_chain(&[], now).unwrap_err(), "no certificate");
+
+        let extra = Trust::load(Some(&root.write(dir.path(), "root"))).unwrap();
+        extra.verify_chain(&chain(&leaf.chain_pem), now).unwrap();
+        // Only trust is judged: an expired leaf is judged within its validity.
+        let expired = root.intermediate("other intermediate").issue_expiring(&["a.test"], -3);
+        extra.verify_chain(&chain(&expired.chain_pem), now).unwrap();
+        let why = extra.verify_chain(&chain(&leaf.cert_pem), now).unwrap_err();
+        assert!(why.contains("missing intermediate"), "{why}");
+    }
 }

@@ -32,17 +32,7 @@ pub(crate) fn trust_finding(
     source: Source,
 ) -> Finding {
     let store = if leaf.origin_ca { &policy.trust.origin } else { &policy.trust.public };
-    let result = signed_by_trust_anchor(chain, leaf, store, provider).map_err(|e| {
-        let now = SystemTime::now();
-        let mut reason = reason(&e, chain, leaf, source);
-        if !leaf.valid_at(now) {
-            reason.push_str(&format!(
-                " (judged as of {}, within the certificate's validity)",
-                super::cert::utc_date(judging_time(leaf, now))
-            ));
-        }
-        reason
-    });
+    let result = chain_verdict(chain, leaf, store, provider, source, SystemTime::now());
     let issuer = short_name(&leaf.issuer);
     if leaf.origin_ca {
         const ORIGIN: &str = "origin-only (Cloudflare Origin CA)";
@@ -68,14 +58,38 @@ pub(crate) fn trust_finding(
     }
 }
 
+/// Whether `chain` (leaf first, not empty) leads to a root of `store`, judged as of `at` or, when
+/// the leaf is not valid then, the nearest moment within its validity (the leaf's own dates are
+/// the expiry verdict's business); else why not, in words that say what to fix.
+pub(crate) fn chain_verdict(
+    chain: &[CertificateDer<'static>],
+    leaf: &CertInfo,
+    store: &RootCertStore,
+    provider: &CryptoProvider,
+    source: Source,
+    at: SystemTime,
+) -> Result<(), String> {
+    signed_by_trust_anchor(chain, leaf, store, provider, at).map_err(|e| {
+        let mut reason = reason(&e, chain, leaf, source);
+        if !leaf.valid_at(at) {
+            reason.push_str(&format!(
+                " (judged as of {}, within the certificate's validity)",
+                super::cert::utc_date(judging_time(leaf, at))
+            ));
+        }
+        reason
+    })
+}
+
 fn signed_by_trust_anchor(
     chain: &[CertificateDer<'static>],
     leaf: &CertInfo,
     store: &RootCertStore,
     provider: &CryptoProvider,
+    at: SystemTime,
 ) -> Result<(), rustls::Error> {
     let parsed = ParsedCertificate::try_from(&chain[0])?;
-    let at = judging_time(leaf, SystemTime::now());
+    let at = judging_time(leaf, at);
     let at = UnixTime::since_unix_epoch(at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO));
     verify_server_cert_signed_by_trust_anchor(
         &parsed,

@@ -29,6 +29,10 @@ pub struct DeployRequest<'a> {
     /// Manifests of earlier releases by hash (`.cutover/manifests` next to the config), so the
     /// base of a delta need not be fetched from the host; `None` fetches it every time.
     pub cache: Option<&'a Path>,
+    /// The rendered `.env` (secret: sent on stdin only), written to each host as
+    /// `shared/.env.<id>` (0600) and linked as the release's `.env`, so a rollback brings back
+    /// the `.env` that release ran with. `.env` in `[app] shared` is then served by it.
+    pub env_file: Option<&'a [u8]>,
 }
 
 pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -> Result<DeployReport, ReleaseError> {
@@ -267,11 +271,23 @@ impl Deploy<'_> {
         self.reporter.upload_done(host);
 
         let sha256 = hex(&sha2::Sha256::digest(self.text.as_bytes()));
-        let script = scripts::finish(root, id, base_id, &sha256, self.req.app.shared());
+        let shared: Vec<_> = self
+            .req
+            .app
+            .shared()
+            .iter()
+            .filter(|s| self.req.env_file.is_none() || s.is_dir || s.path != scripts::ENV_FILE)
+            .cloned()
+            .collect();
+        let script = scripts::finish(root, id, base_id, &sha256, &shared);
         let out = t.run("linking shared paths", &script, Stdin::Bytes(delta.add.as_bytes()))?;
         if out.stdout.contains("@@manifest-mismatch") {
             self.reporter.warn(Some(host), "the manifest rebuilt on the host did not match; sending it whole");
             t.run("storing the manifest", &scripts::store_manifest(root, id), Stdin::Bytes(self.text.as_bytes()))?;
+        }
+        if let Some(env) = self.req.env_file {
+            self.reporter.step(Some(host), "writing the release's .env");
+            t.run("writing the .env", &scripts::env_file(root, id), Stdin::Bytes(env))?;
         }
         self.hooks(t, "before_switch", &self.req.hooks.before_switch, id, base_id)?;
         self.fleet.record(t, &[self.event(Kind::Prepared, id).manifest(hash)])?;

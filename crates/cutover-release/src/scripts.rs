@@ -135,6 +135,27 @@ pub fn finish(root: &DeployPath, id: &str, base: Option<&str>, sha256: &str, sha
     s
 }
 
+/// The release's env file, when cutover renders it.
+pub const ENV_FILE: &str = ".env";
+
+/// Writes the rendered env (stdin) to `shared/.env.<id>`, created 0600 and put in place by
+/// rename, and links it as the release's `.env`.
+pub fn env_file(root: &DeployPath, id: &str) -> String {
+    let file = quote(&format!("shared/{ENV_FILE}.{id}"));
+    let tmp = quote(&format!("shared/{ENV_FILE}.{id}.cutover-tmp"));
+    enter(root)
+        + &format!(
+            "mkdir -p shared
+( umask 077; rm -f {tmp}; cat > {tmp} )
+mv -f {tmp} {file}
+             rm -rf {in_release}
+ln -s {target} {in_release}
+",
+            in_release = quote(&format!("releases/{id}/{ENV_FILE}")),
+            target = quote(&format!("../../shared/{ENV_FILE}.{id}")),
+        )
+}
+
 /// Stores a manifest sent whole (stdin): the fallback when the host's rebuild did not match.
 pub fn store_manifest(root: &DeployPath, id: &str) -> String {
     enter(root) + &format!("cat > {}\n", quote(&manifest_path(id)))
@@ -186,11 +207,16 @@ pub fn switch(root: &DeployPath, to: Option<&str>, before: &[Event], after: &Eve
     s + &journal::append_script(std::slice::from_ref(after))
 }
 
-/// Deletes releases and their manifests.
+/// Deletes releases, their manifests and their env files.
 pub fn remove(root: &DeployPath, ids: &[String], before: &[Event], after: &[Event]) -> String {
     let mut s = enter(root) + &journal::append_script(before);
     for id in ids {
-        s += &format!("rm -rf releases/{} {}\n", quote(id), quote(&manifest_path(id)));
+        s += &format!(
+            "rm -rf releases/{} {} {}\n",
+            quote(id),
+            quote(&manifest_path(id)),
+            quote(&format!("shared/{ENV_FILE}.{id}"))
+        );
     }
     s + &journal::append_script(after)
 }

@@ -3,8 +3,10 @@
 //! secrets committed to a repository. A value is a [`Secret`] from the moment it is read: it has
 //! no plaintext `Debug` or `Display`, so it cannot reach a log line by accident.
 
+pub mod audit;
 mod error;
 pub mod provider;
+pub mod rotate;
 pub mod scan;
 mod secret;
 pub mod template;

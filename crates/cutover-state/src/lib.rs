@@ -10,7 +10,7 @@ mod migrations;
 mod store;
 
 pub use error::StateError;
-pub use store::{AuditEntry, GateRecord, State};
+pub use store::{AuditEntry, GateRecord, Rotation, State};
 
 /// The directory, next to the config file, that holds local state. Never committed.
 pub const DIR: &str = ".cutover";

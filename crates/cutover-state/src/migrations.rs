@@ -25,4 +25,13 @@ pub const MIGRATIONS: &[&str] = &[
         evidence    TEXT NOT NULL
     );
     CREATE INDEX gates_latest ON gates (stage, env, id);",
+    // 3: secret rotations: which secret, where, when, by whom; never a value.
+    "CREATE TABLE rotations (
+        id      INTEGER PRIMARY KEY,
+        env     TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        user    TEXT NOT NULL,
+        machine TEXT NOT NULL
+    );",
 ];

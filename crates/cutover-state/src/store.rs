@@ -167,6 +167,42 @@ impl State {
     }
 }
 
+/// One rotated secret (never its value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rotation {
+    pub env: String,
+    pub name: String,
+    pub at: String,
+    pub user: String,
+    pub machine: String,
+}
+
+impl State {
+    pub fn record_rotation(&self, env: &str, name: &str, user: &str, machine: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO rotations (env, name, at, user, machine) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![env, name, now(), user, machine],
+            )
+            .map_err(self.sql())?;
+        Ok(())
+    }
+
+    /// Every rotation in `env`, oldest first.
+    pub fn rotations(&self, env: &str) -> Result<Vec<Rotation>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT env, name, at, user, machine FROM rotations WHERE env = ?1 ORDER BY id")
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([env], |r| {
+                Ok(Rotation { env: r.get(0)?, name: r.get(1)?, at: r.get(2)?, user: r.get(3)?, machine: r.get(4)? })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+}
+
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StateError> {
     let sql = |source| StateError::Sqlite { path: path.to_owned(), source };
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;

@@ -94,6 +94,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TlsCommand,
     },
+    /// Secrets: the provider's values, the rendered `.env`, rotation, audit and a secret scan.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Database dumps.
     Db {
         #[command(subcommand)]
@@ -102,9 +107,40 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Store a secret of the environment (vault provider); the value is read from stdin.
+    Set { name: String },
+    /// Show a secret of the environment, redacted unless `--reveal`.
+    Get {
+        name: String,
+        /// Print the value itself (to stdout).
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Render the environment's `.env` template with every secret redacted.
+    Render,
+    /// New values for generated secrets (all of them, or the names given); the old `APP_KEY`
+    /// moves to `APP_PREVIOUS_KEYS`.
+    Rotate { names: Vec<String> },
+    /// The template holds only placeholders, no env file is tracked, every secret resolves,
+    /// production differs from staging and runs in production mode. Exits 1 with every finding.
+    Audit,
+    /// Scan a repository's working tree and its whole git history for committed secrets; needs
+    /// no cutover.toml. Exits 1 when anything is found.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The repository or directory to scan (default: the current directory).
+    #[arg(value_name = "PATH")]
+    pub path: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TlsCommand {
     /// Get a certificate for the environment's names by ACME (Let's Encrypt by default) and
-    /// install it on every host; a valid one with more than 30 days left is reused.
+    /// install it on every host; a trusted one with more than 30 days left is reused.
     Issue(IssueArgs),
 }
 
@@ -192,7 +228,7 @@ impl Command {
                 | Self::Unlock { .. }
                 | Self::Ready { .. }
                 | Self::Tls { .. }
-        )
+        ) || matches!(self, Self::Secrets { command } if !matches!(command, SecretsCommand::Scan(_)))
     }
 
     /// Whether the command is written to the audit log next to the config: every command that

@@ -31,6 +31,8 @@ pub enum CliError {
     Dump(#[from] cutover_db::DumpError),
     #[error(transparent)]
     Tls(#[from] cutover_tls::TlsIssueError),
+    #[error(transparent)]
+    Secrets(#[from] cutover_secrets::SecretsError),
     /// Arguments that parse but do not fit together.
     #[error("{0}")]
     Usage(String),
@@ -48,7 +50,12 @@ impl CliError {
             },
             Self::Tls(e) if e.hosts_changed() => EXIT_PARTIAL,
             Self::Tls(cutover_tls::TlsIssueError::Plan(_)) => EXIT_USAGE,
-            Self::State(_) | Self::Io { .. } | Self::Check(_) | Self::Dump(_) | Self::Tls(_) => EXIT_FAILED,
+            Self::Secrets(
+                cutover_secrets::SecretsError::BadName(_) | cutover_secrets::SecretsError::ReadOnly { .. },
+            ) => EXIT_USAGE,
+            Self::State(_) | Self::Io { .. } | Self::Check(_) | Self::Dump(_) | Self::Tls(_) | Self::Secrets(_) => {
+                EXIT_FAILED
+            }
         }
     }
 

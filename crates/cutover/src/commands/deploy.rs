@@ -7,10 +7,25 @@ use crate::CliError;
 use crate::context::Ctx;
 
 pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
+    // The `.env` is rendered before any host is touched: a secret that cannot be had stops the
+    // deploy with nothing changed.
+    let rendered = if config.env(&ctx.global.env)?.env_template.is_some() {
+        ctx.out.say("==> rendering the .env from its template");
+        let provider = super::secrets::provider(ctx, config)?;
+        super::secrets::render(config, &ctx.global.env, &provider)?
+    } else {
+        None
+    };
     let fleet = ctx.fleet(config)?;
     let command = format!("cutover deploy --env {}", ctx.global.env);
     let cache = ctx.config_dir().join(cutover_state::DIR).join("manifests");
-    let req = DeployRequest { app: &config.app, hooks: &config.hooks, command: &command, cache: Some(&cache) };
+    let req = DeployRequest {
+        app: &config.app,
+        hooks: &config.hooks,
+        command: &command,
+        cache: Some(&cache),
+        env_file: rendered.as_ref().map(|r| r.text.expose().as_bytes()),
+    };
     let report = deploy(&fleet, &req, ctx.out)?;
     let sent: u64 = report.hosts.iter().map(|h| h.sent_bytes).sum();
     if ctx.out.json {

@@ -10,6 +10,8 @@ mod log;
 mod ready;
 mod releases;
 mod rollback;
+mod secrets;
+mod secrets_scan;
 mod status;
 mod tls_issue;
 mod unlock;
@@ -18,7 +20,7 @@ use cutover_remote::Identity;
 use cutover_state::State;
 
 use crate::CliError;
-use crate::cli::{Cli, Command, ConfigCommand, DbCommand, TlsCommand};
+use crate::cli::{Cli, Command, ConfigCommand, DbCommand, SecretsCommand, TlsCommand};
 use crate::context::Ctx;
 use crate::output::Output;
 
@@ -40,6 +42,7 @@ fn plain(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Demo { keep } => demo::exec(ctx, *keep),
         Command::Log { limit } => log::exec(ctx, *limit),
         Command::Db { command: DbCommand::Rewrite(args) } => db_rewrite::exec(ctx, args),
+        Command::Secrets { command: SecretsCommand::Scan(args) } => secrets_scan::exec(ctx, args),
         _ => unreachable!("commands with a config go through `audited`"),
     }
 }
@@ -65,6 +68,7 @@ fn audited(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Config { command: ConfigCommand::Check } => config_check::exec(ctx, &config),
         Command::Ready { cert, key } => ready::exec(ctx, &config, cert.as_deref(), key.as_deref()),
         Command::Tls { command: TlsCommand::Issue(args) } => tls_issue::exec(ctx, &config, args),
+        Command::Secrets { command } => secrets::exec(ctx, &config, command),
         _ => unreachable!("only commands with a config are audited"),
     };
     let (code, summary) = match &result {

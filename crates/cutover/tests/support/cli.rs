@@ -98,6 +98,16 @@ impl Project {
         Run::from(cmd.stdin(Stdio::null()).output().expect("run cutover"))
     }
 
+    /// Runs the binary with extra environment variables and `input` on stdin.
+    pub fn cutover_input(&self, args: &[&str], env: &[(&str, &str)], input: &str) -> Run {
+        use std::io::Write;
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run cutover");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        Run::from(child.wait_with_output().expect("wait for cutover"))
+    }
+
     /// Starts the binary without waiting; stdout and stderr go to files in the project dir.
     pub fn spawn(&self, args: &[&str], log: &str) -> Child {
         let out = std::fs::File::create(self.dir.path().join(format!("{log}.out"))).expect("log");

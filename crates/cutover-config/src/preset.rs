@@ -97,6 +97,10 @@ path = "~/{app_name}"
 # The names resolve to the hosts' own addresses (as `ssh -G` finds them), unless:
 # expect_ips = ["203.0.113.10"]   # a load balancer or NAT in front of the hosts
 # proxy = "cloudflare"            # proxied (orange cloud): the names resolve to Cloudflare
+# The committed template of production's .env: placeholders only (`${{secret:NAME}}`, `${{env:url}}`).
+# Rendered on deploy into each host's shared/.env.<release> (mode 0600) and linked as the
+# release's .env, so a rollback brings back the .env that release ran with.
+# env_template = ".env.production.template"
 
 [ssh]
 # config = "ssh_config"   # passed to ssh as `-F FILE`; by default your own ~/.ssh/config applies
@@ -104,6 +108,16 @@ connect_timeout = "10s"
 # Each host's connection stays open this long after a command, so a rollback starts on an open
 # connection; "0s" closes connections when cutover exits.
 persist = "5m"
+
+[secrets]
+# Where `${{secret:NAME}}` values come from: "vault" (an age-encrypted file, safe to commit; your key
+# is ~/.config/cutover/age.key or the file CUTOVER_AGE_IDENTITY names), "env" (variables named
+# CUTOVER_<ENV>_<NAME>) or "command" (any password manager's CLI).
+provider = "vault"
+vault = ".cutover/vault.age"
+# command = "op read op://{{env}}/{{name}}/password"   # {{env}} and {{name}} are replaced; stdout is the value
+# What `cutover secrets rotate` generates: app-key, password, password:N, hex:N.
+{generate}
 
 [dns]
 # `cutover ready` asks every authoritative server of each name and this machine's resolvers;
@@ -127,6 +141,11 @@ warn_days = 30
 fail_days = 7
 "#,
             preset = self.name(),
+            generate = match self {
+                Self::Laravel => r#"generate = { APP_KEY = "app-key", DB_PASSWORD = "password" }"#,
+                Self::Wordpress => r#"generate = { DB_PASSWORD = "password" }"#,
+                Self::Generic => r#"# generate = { DB_PASSWORD = "password" }"#,
+            },
         )
     }
 }

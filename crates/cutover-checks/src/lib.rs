@@ -2,8 +2,11 @@
 //! talks to one server with a bounded time and returns what it saw as [`Finding`]s.
 
 pub mod dns;
+pub mod http;
+pub mod notify;
 mod finding;
 pub mod readiness;
+pub mod thresholds;
 pub mod tls;
 
 pub use finding::{Finding, Status};

@@ -46,8 +46,11 @@ pub fn on_path(program: &str) -> bool {
 
 pub mod certs;
 pub mod dnsmasq;
+pub mod http_app;
 pub mod nginx;
 pub mod pebble;
+pub mod smtp;
+pub mod webhook;
 
 /// Whether this process runs as root (servers here bind port 53, add addresses to `lo`).
 pub fn is_root() -> bool {

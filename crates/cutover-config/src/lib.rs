@@ -16,7 +16,8 @@ pub use error::ConfigError;
 pub use host::{DeployPath, HostSpec};
 pub use load::{Config, DEFAULT_FILE};
 pub use model::{
-    App, AppName, AppUrl, Dns, DnsName, Environment, Exclude, Generator, Hooks, KeepReleases, ProviderKind, Proxy,
-    Resolver, Secrets, SharedPath, Ssh, Tls, Unchanged,
+    App, AppName, AppUrl, BodyRegex, CheckSpec, CheckUrl, Dns, DnsName, Environment, Exclude, Generator, Hooks,
+    KeepReleases, Method, Monitor, OnFail, ProviderKind, Proxy, Resolver, Secrets, SharedPath, Smoke, Smtp, SmtpTls,
+    Ssh, StatusRanges, Tls, Unchanged,
 };
 pub use preset::Preset;

@@ -7,7 +7,9 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use crate::model::Environments;
-use crate::{App, ConfigError, Dns, Environment, Hooks, ProviderKind, Secrets, Ssh, Tls};
+use crate::{
+    App, CheckSpec, ConfigError, Dns, Environment, Hooks, Monitor, ProviderKind, Secrets, Smoke, Smtp, Ssh, Tls,
+};
 
 pub const DEFAULT_FILE: &str = "cutover.toml";
 
@@ -23,6 +25,11 @@ pub struct Config {
     pub dns: Dns,
     pub tls: Tls,
     pub secrets: Secrets,
+    /// `[[check]]`, in the order written.
+    pub checks: Vec<CheckSpec>,
+    pub smoke: Smoke,
+    pub monitor: Monitor,
+    pub smtp: Option<Smtp>,
     envs: Environments,
 }
 
@@ -43,6 +50,17 @@ struct File {
     tls: Spanned<Tls>,
     #[serde(default = "no_secrets")]
     secrets: Spanned<Secrets>,
+    #[serde(default, rename = "check")]
+    checks: Vec<CheckSpec>,
+    #[serde(default)]
+    smoke: Smoke,
+    #[serde(default = "no_monitor")]
+    monitor: Spanned<Monitor>,
+    smtp: Option<Smtp>,
+}
+
+fn no_monitor() -> Spanned<Monitor> {
+    Spanned::new(0..0, Monitor::default())
 }
 
 fn no_secrets() -> Spanned<Secrets> {
@@ -124,6 +142,28 @@ impl Config {
                 "[secrets] provider = \"command\" needs `command`, e.g. `op read op://{env}/{name}/password`".into(),
             ));
         }
+        let monitor_span = file.monitor.span();
+        let monitor = file.monitor.into_inner();
+        for metric in monitor.thresholds.keys() {
+            if !["http_req_failed", "http_req_duration"].contains(&metric.as_str()) {
+                return Err(invalid(
+                    Some(monitor_span.clone()),
+                    format!("unknown threshold metric `{metric}`; use http_req_failed or http_req_duration"),
+                ));
+            }
+        }
+        if monitor.interval.0.is_zero() || monitor.interval.0 > monitor.window.0 {
+            return Err(invalid(
+                Some(monitor_span),
+                "[monitor] interval must be above zero and within the window".into(),
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for check in &file.checks {
+            if !names.insert(check.name.as_str()) {
+                return Err(invalid(None, format!("two [[check]] sections are named `{}`", check.name)));
+            }
+        }
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { dir.join(p) };
         let mut app = file.app;
@@ -146,6 +186,10 @@ impl Config {
             dns: file.dns,
             tls,
             secrets,
+            checks: file.checks,
+            smoke: file.smoke,
+            monitor,
+            smtp: file.smtp,
             envs,
         })
     }
@@ -309,5 +353,34 @@ config = "ssh_config"
         assert!(message.contains("needs `command`"), "{message}");
         let (_, message) = location_and_message(&format!("{GOOD}[secrets]\ngenerate = {{ X = \"password:3\" }}\n"));
         assert!(message.contains("is not a generator"), "{message}");
+    }
+
+    #[test]
+    fn checks_smoke_and_monitor_parse_with_defaults_and_bad_values_are_refused() {
+        let text = format!(
+            "{GOOD}[[check]]\nname = \"home\"\nurl = \"/\"\nbody_contains = \"Shop\"\nevery_host = true\n\
+             [[check]]\nname = \"api\"\nurl = \"https://api.shop.example/health\"\nexpect_status = \"200,204\"\n\
+             max_latency = \"800ms\"\n[monitor]\nwindow = \"24h\"\nthresholds = {{ http_req_duration = \"p(95)<800\" }}\n\
+             notify = [\"slack:https://hooks.slack.com/x\"]\n"
+        );
+        let config = parse(&text).unwrap();
+        assert_eq!(config.checks.len(), 2);
+        assert_eq!(config.checks[0].expect_status.as_str(), "200-399");
+        assert_eq!(config.checks[0].method.as_str(), "GET");
+        assert!(config.checks[0].follow_redirects && config.checks[0].every_host);
+        assert_eq!(config.monitor.window.0.as_secs(), 24 * 3600);
+        assert_eq!(config.monitor.interval.0.as_secs(), 60);
+        assert_eq!(config.monitor.on_fail, crate::OnFail::Rollback);
+        assert!(config.smoke.after_deploy);
+        for (bad, says) in [
+            ("[[check]]\nname = \"a\"\nurl = \"shop\"\n", "must start with `/`"),
+            ("[[check]]\nname = \"a\"\nurl = \"/\"\nexpect_status = \"200-99\"\n", "status codes"),
+            ("[[check]]\nname = \"a\"\nurl = \"/\"\nbody_regex = \"(\"\n", "body_regex"),
+            ("[monitor]\nthresholds = { iterations = \"count>1\" }\n", "unknown threshold metric"),
+            ("[monitor]\nwindow = \"1m\"\ninterval = \"2m\"\n", "within the window"),
+        ] {
+            let (_, message) = location_and_message(&format!("{GOOD}{bad}"));
+            assert!(message.contains(says), "{bad}: {message}");
+        }
     }
 }

@@ -9,6 +9,29 @@ use serde_spanned::Spanned;
 
 use crate::{DeployPath, HostSpec, HumanDuration, Preset};
 
+macro_rules! validated_string {
+    ($(#[$doc:meta])* $name:ident, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(&text).map_err(serde::de::Error::custom)?;
+                Ok(Self(text))
+            }
+        }
+    };
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct App {
@@ -195,6 +218,219 @@ impl<'de> Deserialize<'de> for Generator {
     }
 }
 
+/// One `[[check]]`: an HTTP request the smoke test and the monitor make, and what it must get.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    pub name: String,
+    /// `/path` (relative to the environment's `url`) or an absolute `http(s)://` URL.
+    pub url: CheckUrl,
+    #[serde(default = "default_method")]
+    pub method: Method,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Codes and ranges, `"200-399"` (the default), `"200,204,301-308"`.
+    #[serde(default = "default_expect_status")]
+    pub expect_status: StatusRanges,
+    pub body_contains: Option<String>,
+    pub body_regex: Option<BodyRegex>,
+    pub max_latency: Option<HumanDuration>,
+    #[serde(default = "yes")]
+    pub follow_redirects: bool,
+    /// Also check each host directly: connect to its address with the public name for SNI and
+    /// `Host`, besides the public URL.
+    #[serde(default)]
+    pub every_host: bool,
+    #[serde(default = "default_check_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_method() -> Method {
+    Method("GET".into())
+}
+
+fn default_expect_status() -> StatusRanges {
+    StatusRanges("200-399".into())
+}
+
+fn default_check_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+
+fn yes() -> bool {
+    true
+}
+
+validated_string!(
+    /// A check's URL: `/path` or `http(s)://host/…`.
+    CheckUrl,
+    |s| {
+        let ok = s.starts_with('/') || s.starts_with("https://") || s.starts_with("http://");
+        if ok && !s.contains(char::is_whitespace) {
+            Ok(())
+        } else {
+            Err(format!("check url `{s}` must start with `/` (relative to the environment's url) or be http(s)://"))
+        }
+    }
+);
+
+validated_string!(
+    /// An HTTP method: upper-case letters.
+    Method,
+    |s| {
+        if !s.is_empty() && s.chars().all(|c| c.is_ascii_uppercase()) {
+            Ok(())
+        } else {
+            Err(format!("`{s}` is not an HTTP method (GET, HEAD, POST, …)"))
+        }
+    }
+);
+
+validated_string!(
+    /// HTTP status codes and ranges: `200-399`, `200,204,301-308`.
+    StatusRanges,
+    |s| {
+        let part_ok = |p: &str| {
+            let code = |c: &str| c.trim().parse::<u16>().ok().filter(|c| (100..=599).contains(c));
+            match p.split_once('-') {
+                Some((a, b)) => matches!((code(a), code(b)), (Some(a), Some(b)) if a <= b),
+                None => code(p).is_some(),
+            }
+        };
+        if !s.is_empty() && s.split(',').all(part_ok) {
+            Ok(())
+        } else {
+            Err(format!("`{s}` is not a list of status codes and ranges (e.g. \"200-399\" or \"200,301-308\")"))
+        }
+    }
+);
+
+validated_string!(
+    /// A regular expression the body must match.
+    BodyRegex,
+    |s| regex::Regex::new(s).map(|_| ()).map_err(|e| format!("body_regex: {e}"))
+);
+
+/// `[smoke]`: when the smoke checks run by themselves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smoke {
+    /// Run the checks right after every deploy's switch; a failure rolls the deploy back.
+    #[serde(default = "yes")]
+    pub after_deploy: bool,
+}
+
+impl Default for Smoke {
+    fn default() -> Self {
+        Self { after_deploy: true }
+    }
+}
+
+/// `[monitor]`: the watch after go-live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Monitor {
+    #[serde(default = "default_window")]
+    pub window: HumanDuration,
+    #[serde(default = "default_interval")]
+    pub interval: HumanDuration,
+    /// k6 thresholds by metric: `http_req_failed = "rate<0.01"`, `http_req_duration = "p(95)<800"`.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, String>,
+    /// Thresholds are judged over the samples of this last stretch of time.
+    #[serde(default = "default_sliding")]
+    pub sliding_window: HumanDuration,
+    /// How many failed rounds are tolerated (Argo Rollouts' `failureLimit`): one more is a breach.
+    #[serde(default = "default_failure_limit")]
+    pub failure_limit: u32,
+    /// Rounds in a row that could not measure anything (every check failing to connect) before
+    /// it alerts (Argo Rollouts' `consecutiveErrorLimit`); such rounds never roll back.
+    #[serde(default = "default_consecutive_errors")]
+    pub consecutive_errors: u32,
+    #[serde(default)]
+    pub on_fail: OnFail,
+    /// `slack:URL`, `discord:URL`, `webhook:URL`, `mailto:ADDRESS`.
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Self {
+            window: default_window(),
+            interval: default_interval(),
+            thresholds: BTreeMap::new(),
+            sliding_window: default_sliding(),
+            failure_limit: default_failure_limit(),
+            consecutive_errors: default_consecutive_errors(),
+            on_fail: OnFail::default(),
+            notify: Vec::new(),
+        }
+    }
+}
+
+fn default_window() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(48 * 3600))
+}
+
+fn default_interval() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(60))
+}
+
+fn default_sliding() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(600))
+}
+
+fn default_failure_limit() -> u32 {
+    3
+}
+
+fn default_consecutive_errors() -> u32 {
+    4
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFail {
+    #[default]
+    Rollback,
+    Alert,
+}
+
+/// `[smtp]`: how `mailto:` notifications are sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    pub from: String,
+    pub username: Option<String>,
+    /// The name of the secret (from `[secrets]`) holding the password; never the password.
+    pub password_secret: Option<String>,
+    #[serde(default)]
+    pub tls: SmtpTls,
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn default_smtp_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
 /// `[dns]`: how `cutover ready` asks DNS.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -329,29 +565,6 @@ fn default_connect_timeout() -> HumanDuration {
 }
 
 pub(crate) type Environments = BTreeMap<String, Spanned<Environment>>;
-
-macro_rules! validated_string {
-    ($(#[$doc:meta])* $name:ident, $check:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                let check: fn(&str) -> Result<(), String> = $check;
-                check(&text).map_err(serde::de::Error::custom)?;
-                Ok(Self(text))
-            }
-        }
-    };
-}
 
 validated_string!(
     /// An app name: letters, digits, `.`, `_`, `-`.

@@ -33,6 +33,16 @@ pub struct DeployRequest<'a> {
     /// `shared/.env.<id>` (0600) and linked as the release's `.env`, so a rollback brings back
     /// the `.env` that release ran with. `.env` in `[app] shared` is then served by it.
     pub env_file: Option<&'a [u8]>,
+    /// Run once every host is live on the new release and `after_switch` passed (the smoke
+    /// checks); an `Err` with the reason rolls every host back, marks the release failed, and
+    /// the deploy ends with [`ReleaseError::VerifyFailed`].
+    pub verify: Option<&'a dyn Verify>,
+}
+
+/// A check of a release once it is live (see [`DeployRequest::verify`]).
+pub trait Verify: Sync + std::fmt::Debug {
+    /// `Err` says why `release` must not stay live.
+    fn verify(&self, release: &str) -> Result<(), String>;
 }
 
 pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -> Result<DeployReport, ReleaseError> {
@@ -147,7 +157,19 @@ impl Deploy<'_> {
             return Err(ReleaseError::RolledBack { release: id, to, errors });
         }
 
-        // Phase 4: retention; a failure here is only a warning.
+        // Phase 4: the live release is checked; a failure rolls every host back.
+        if let Some(verify) = self.req.verify {
+            self.reporter.step(None, &format!("checking release {id}"));
+            if let Err(detail) = verify.verify(&id) {
+                self.reporter.warn(None, &format!("checks failed on {id}; rolling every host back"));
+                self.back(&id, &previous, Cause::Rollback, &format!("checks failed after the switch: {detail}"), &[])?;
+                let to =
+                    previous[0].map_or("no release (the first deploy was undone)".to_owned(), |p| format!("`{p}`"));
+                return Err(ReleaseError::VerifyFailed { release: id, to, detail });
+            }
+        }
+
+        // Phase 5: retention; a failure here is only a warning.
         let keep = self.req.app.keep_releases.0 as usize;
         let removed = self.fleet.each(|_, t| match retention::clean(self.fleet, t, keep, self.who) {
             Ok(removed) => removed,

@@ -42,6 +42,8 @@ pub enum ReleaseError {
     Partial { detail: String },
     #[error("release `{release}` failed after the switch and every host was rolled back to {to}:\n{}", list(errors))]
     RolledBack { release: String, to: String, errors: Vec<RemoteError> },
+    #[error("release `{release}` failed its checks after the switch and every host was rolled back to {to}:\n{detail}")]
+    VerifyFailed { release: String, to: String, detail: String },
 }
 
 pub(crate) fn hosts_of(errors: &[RemoteError]) -> String {
@@ -61,7 +63,7 @@ impl ReleaseError {
             Self::Hosts { outcome, .. } => *outcome,
             Self::Locked { .. } => Outcome::Blocked,
             Self::Partial { .. } => Outcome::Partial,
-            Self::RolledBack { .. } => Outcome::RolledBack,
+            Self::RolledBack { .. } | Self::VerifyFailed { .. } => Outcome::RolledBack,
             Self::Source { .. }
             | Self::NonUtf8Path { .. }
             | Self::ControlCharPath { .. }

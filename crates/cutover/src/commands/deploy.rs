@@ -25,6 +25,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
         command: &command,
         cache: Some(&cache),
         env_file: rendered.as_ref().map(|r| r.text.expose().as_bytes()),
+        verify: None,
     };
     let report = deploy(&fleet, &req, ctx.out)?;
     let sent: u64 = report.hosts.iter().map(|h| h.sent_bytes).sum();

@@ -44,8 +44,14 @@ pub fn run(out: &Output, keep: bool) -> Result<(), CliError> {
     out.say(&format!("demo: a throwaway app in `{}`, deployed to `{}` on this machine", app.display(), srv.display()));
     out.say(&format!("demo: `current` is served at {}", server.url()));
     let fleet = Fleet::connect("production", env.hosts(), env.path.clone(), &SshOptions::default(), out)?;
-    let deploy_req =
-        DeployRequest { app: &config.app, hooks: &config.hooks, command: "cutover demo", cache: None, env_file: None };
+    let deploy_req = DeployRequest {
+        app: &config.app,
+        hooks: &config.hooks,
+        command: "cutover demo",
+        cache: None,
+        env_file: None,
+        verify: None,
+    };
 
     out.say("\nstep 1: deploy v1");
     let v1 = deploy(&fleet, &deploy_req, out)?;

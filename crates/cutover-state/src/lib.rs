@@ -7,9 +7,11 @@
 
 mod error;
 mod migrations;
+mod monitor;
 mod store;
 
 pub use error::StateError;
+pub use monitor::{MonitorRecord, RoundStats, SampleRow};
 pub use store::{AuditEntry, GateRecord, Rotation, State};
 
 /// The directory, next to the config file, that holds local state. Never committed.

@@ -34,4 +34,38 @@ pub const MIGRATIONS: &[&str] = &[
         user    TEXT NOT NULL,
         machine TEXT NOT NULL
     );",
+    // 4: monitor windows, each round's verdict and every sample (times in Unix milliseconds).
+    "CREATE TABLE monitors (
+        id          INTEGER PRIMARY KEY,
+        env         TEXT NOT NULL,
+        release     TEXT NOT NULL,
+        config_hash TEXT NOT NULL,
+        started_ms  INTEGER NOT NULL,
+        ends_ms     INTEGER NOT NULL,
+        interval_ms INTEGER NOT NULL,
+        state       TEXT NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        detail      TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX monitors_by_env ON monitors (env, id);
+    CREATE TABLE monitor_rounds (
+        monitor_id INTEGER NOT NULL,
+        round      INTEGER NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        verdict    TEXT NOT NULL,
+        PRIMARY KEY (monitor_id, round)
+    );
+    CREATE TABLE monitor_samples (
+        monitor_id INTEGER NOT NULL,
+        round      INTEGER NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        check_name TEXT NOT NULL,
+        via        TEXT NOT NULL,
+        ok         INTEGER NOT NULL,
+        status     INTEGER,
+        latency_ms REAL NOT NULL,
+        failure    TEXT,
+        reason     TEXT
+    );
+    CREATE INDEX monitor_samples_by_time ON monitor_samples (monitor_id, at_ms);",
 ];

@@ -11,7 +11,7 @@ use crate::{DIR, StateError};
 
 #[derive(Debug)]
 pub struct State {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: PathBuf,
 }
 
@@ -58,7 +58,7 @@ impl State {
         Ok(Self { conn, path })
     }
 
-    fn sql(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+    pub(crate) fn sql(&self) -> impl Fn(rusqlite::Error) -> StateError + '_ {
         |source| StateError::Sqlite { path: self.path.clone(), source }
     }
 

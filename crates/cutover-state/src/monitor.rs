@@ -1,0 +1,245 @@
+//! The monitor's records: one row per monitor window, a verdict per round, every sample. A
+//! restarted `cutover monitor` finds its window here and goes on; the sliding-window figures are
+//! queries, so memory does not grow with the window.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::{State, StateError};
+
+/// A monitor window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonitorRecord {
+    pub id: i64,
+    pub env: String,
+    pub release: String,
+    pub config_hash: String,
+    pub started_ms: i64,
+    pub ends_ms: i64,
+    pub interval_ms: i64,
+    /// `running`, `passed`, `rolled_back`, `breached` (alert only) or `stopped`.
+    pub state: String,
+    pub updated_ms: i64,
+    pub detail: String,
+}
+
+/// One sample as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleRow {
+    pub at_ms: i64,
+    pub check: String,
+    pub via: String,
+    pub ok: bool,
+    pub status: Option<u16>,
+    pub latency_ms: f64,
+    pub failure: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// How the rounds so far went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RoundStats {
+    pub rounds: i64,
+    pub failed: i64,
+    pub inconclusive: i64,
+    /// Inconclusive rounds at the end, in a row.
+    pub inconclusive_streak: i64,
+    pub last_round: i64,
+}
+
+const COLUMNS: &str = "id, env, release, config_hash, started_ms, ends_ms, interval_ms, state, updated_ms, detail";
+
+fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<MonitorRecord> {
+    Ok(MonitorRecord {
+        id: r.get(0)?,
+        env: r.get(1)?,
+        release: r.get(2)?,
+        config_hash: r.get(3)?,
+        started_ms: r.get(4)?,
+        ends_ms: r.get(5)?,
+        interval_ms: r.get(6)?,
+        state: r.get(7)?,
+        updated_ms: r.get(8)?,
+        detail: r.get(9)?,
+    })
+}
+
+impl State {
+    pub fn start_monitor(
+        &self,
+        env: &str,
+        release: &str,
+        config_hash: &str,
+        started_ms: i64,
+        ends_ms: i64,
+        interval_ms: i64,
+    ) -> Result<i64, StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO monitors (env, release, config_hash, started_ms, ends_ms, interval_ms, state, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?4)",
+                params![env, release, config_hash, started_ms, ends_ms, interval_ms],
+            )
+            .map_err(self.sql())?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The newest monitor of `env`, running or finished.
+    pub fn latest_monitor(&self, env: &str) -> Result<Option<MonitorRecord>, StateError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM monitors WHERE env = ?1 ORDER BY id DESC LIMIT 1"),
+                [env],
+                record,
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Records a round: its verdict and samples, in one transaction.
+    pub fn add_round(
+        &self,
+        monitor: i64,
+        round: i64,
+        at_ms: i64,
+        verdict: &str,
+        samples: &[SampleRow],
+    ) -> Result<(), StateError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.sql())?;
+        tx.execute(
+            "INSERT OR REPLACE INTO monitor_rounds (monitor_id, round, at_ms, verdict) VALUES (?1, ?2, ?3, ?4)",
+            params![monitor, round, at_ms, verdict],
+        )
+        .map_err(self.sql())?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO monitor_samples
+                     (monitor_id, round, at_ms, check_name, via, ok, status, latency_ms, failure, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(self.sql())?;
+            for s in samples {
+                insert
+                    .execute(params![
+                        monitor,
+                        round,
+                        s.at_ms,
+                        s.check,
+                        s.via,
+                        s.ok,
+                        s.status,
+                        s.latency_ms,
+                        s.failure,
+                        s.reason
+                    ])
+                    .map_err(self.sql())?;
+            }
+        }
+        tx.execute("UPDATE monitors SET updated_ms = ?1 WHERE id = ?2", params![at_ms, monitor]).map_err(self.sql())?;
+        tx.commit().map_err(self.sql())
+    }
+
+    pub fn round_stats(&self, monitor: i64) -> Result<RoundStats, StateError> {
+        let (rounds, failed, inconclusive, last_round): (i64, i64, i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(verdict = 'failed'), 0), coalesce(sum(verdict = 'inconclusive'), 0),
+                        coalesce(max(round), 0)
+                 FROM monitor_rounds WHERE monitor_id = ?1",
+                [monitor],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .map_err(self.sql())?;
+        let last_conclusive: i64 = self
+            .conn
+            .query_row(
+                "SELECT coalesce(max(round), 0) FROM monitor_rounds WHERE monitor_id = ?1 AND verdict != 'inconclusive'",
+                [monitor],
+                |r| r.get(0),
+            )
+            .map_err(self.sql())?;
+        let inconclusive_streak: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM monitor_rounds WHERE monitor_id = ?1 AND round > ?2",
+                params![monitor, last_conclusive],
+                |r| r.get(0),
+            )
+            .map_err(self.sql())?;
+        Ok(RoundStats { rounds, failed, inconclusive, inconclusive_streak, last_round })
+    }
+
+    /// `(ok, latency_ms)` of every sample since `since_ms` in conclusive rounds: what the
+    /// thresholds are judged on.
+    pub fn samples_since(&self, monitor: i64, since_ms: i64) -> Result<Vec<(bool, f64)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.ok, s.latency_ms FROM monitor_samples s
+                 JOIN monitor_rounds r ON r.monitor_id = s.monitor_id AND r.round = s.round
+                 WHERE s.monitor_id = ?1 AND s.at_ms >= ?2 AND r.verdict != 'inconclusive'",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt.query_map(params![monitor, since_ms], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
+    pub fn samples_count(&self, monitor: i64) -> Result<i64, StateError> {
+        self.conn
+            .query_row("SELECT count(*) FROM monitor_samples WHERE monitor_id = ?1", [monitor], |r| r.get(0))
+            .map_err(self.sql())
+    }
+
+    pub fn finish_monitor(&self, monitor: i64, state: &str, detail: &str, at_ms: i64) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "UPDATE monitors SET state = ?1, detail = ?2, updated_ms = ?3 WHERE id = ?4",
+                params![state, detail, at_ms, monitor],
+            )
+            .map_err(self.sql())?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(at_ms: i64, ok: bool, latency_ms: f64) -> SampleRow {
+        SampleRow {
+            at_ms,
+            check: "home".into(),
+            via: "public".into(),
+            ok,
+            status: Some(if ok { 200 } else { 500 }),
+            latency_ms,
+            failure: (!ok).then(|| "status".into()),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn rounds_and_samples_are_kept_and_counted_for_a_resumed_monitor() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let id = state.start_monitor("production", "r1", "h", 1_000, 61_000, 1_000).unwrap();
+        state.add_round(id, 1, 1_000, "ok", &[sample(1_000, true, 10.0)]).unwrap();
+        state.add_round(id, 2, 2_000, "failed", &[sample(2_000, false, 30.0)]).unwrap();
+        state.add_round(id, 3, 3_000, "inconclusive", &[sample(3_000, false, 5.0)]).unwrap();
+        state.add_round(id, 4, 4_000, "inconclusive", &[sample(4_000, false, 5.0)]).unwrap();
+        drop(state);
+
+        let state = State::open(dir.path()).unwrap();
+        let m = state.latest_monitor("production").unwrap().unwrap();
+        assert_eq!((m.id, m.state.as_str(), m.release.as_str(), m.updated_ms), (id, "running", "r1", 4_000));
+        let stats = state.round_stats(id).unwrap();
+        assert_eq!(stats, RoundStats { rounds: 4, failed: 1, inconclusive: 2, inconclusive_streak: 2, last_round: 4 });
+        // Inconclusive rounds (the local network was down) are not judged.
+        assert_eq!(state.samples_since(id, 0).unwrap(), [(true, 10.0), (false, 30.0)]);
+        assert_eq!(state.samples_since(id, 1_500).unwrap(), [(false, 30.0)]);
+        state.finish_monitor(id, "passed", "window passed", 61_000).unwrap();
+        assert_eq!(state.latest_monitor("production").unwrap().unwrap().state, "passed");
+        assert_eq!(state.samples_count(id).unwrap(), 4);
+    }
+}

@@ -2,9 +2,10 @@
 //! talks to one server with a bounded time and returns what it saw as [`Finding`]s.
 
 pub mod dns;
+mod finding;
+pub mod monitor;
 pub mod http;
 pub mod notify;
-mod finding;
 pub mod readiness;
 pub mod thresholds;
 pub mod tls;

@@ -1,8 +1,9 @@
 //! What every command needs: the global options, the output, the config and its hosts.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
-use cutover_config::Config;
+use cutover_config::{Config, HostSpec};
 use cutover_release::Fleet;
 use cutover_remote::SshOptions;
 
@@ -37,6 +38,27 @@ impl Ctx<'_> {
             program: std::env::var_os("CUTOVER_SSH").map_or_else(|| "ssh".into(), PathBuf::from),
             persist: config.ssh.persist.0,
         }
+    }
+
+    /// Each host of the environment and its addresses, as ssh reaches it (`ssh -G`'s
+    /// `hostname`, resolved; `local` is 127.0.0.1), or why they cannot be known.
+    pub fn host_addresses(&self, config: &Config) -> Result<Vec<(String, Result<Vec<IpAddr>, String>)>, CliError> {
+        let env = config.env(&self.global.env)?;
+        let options = self.ssh_options(config);
+        Ok(env
+            .hosts()
+            .iter()
+            .map(|spec| {
+                let addrs = match spec {
+                    HostSpec::Local => Ok(vec![IpAddr::from([127, 0, 0, 1])]),
+                    HostSpec::Ssh(dest) => cutover_remote::addresses(dest, &options).map_err(|e| e.to_string()),
+                };
+                let addrs = addrs.and_then(|a| {
+                    if a.is_empty() { Err("ssh resolves the host to no address".to_owned()) } else { Ok(a) }
+                });
+                (spec.to_string(), addrs)
+            })
+            .collect())
     }
 
     /// Connects to every host of the selected environment.

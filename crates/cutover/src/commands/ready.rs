@@ -7,7 +7,7 @@ use std::path::Path;
 use cutover_checks::readiness::{self, DnsPlan, Expected, Servers};
 use cutover_checks::tls::{self, Policy, Trust};
 use cutover_checks::{Finding, Status};
-use cutover_config::{Config, HostSpec, Proxy};
+use cutover_config::{Config, Proxy};
 use cutover_state::State;
 use serde::Serialize;
 
@@ -59,18 +59,11 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, cert: Option<&Path>, key: Option<&Pa
     ctx.out.say(&format!("==> checking {} on {} host(s): {}", env_name, env.hosts().len(), names.join(", ")));
     let mut findings = Vec::new();
     // Where each host is, as ssh reaches it.
-    let options = ctx.ssh_options(config);
     let mut hosts: Vec<(String, Vec<IpAddr>)> = Vec::new();
-    for spec in env.hosts() {
-        let label = spec.to_string();
-        let addrs = match spec {
-            HostSpec::Local => Ok(vec![IpAddr::from([127, 0, 0, 1])]),
-            HostSpec::Ssh(dest) => cutover_remote::addresses(dest, &options),
-        };
+    for (label, addrs) in ctx.host_addresses(config)? {
         match addrs {
-            Ok(addrs) if !addrs.is_empty() => hosts.push((label, addrs)),
-            Ok(_) => findings.push(Finding::fail("host address", label, "ssh resolves the host to no address")),
-            Err(e) => findings.push(Finding::fail("host address", label, e.to_string())),
+            Ok(addrs) => hosts.push((label, addrs)),
+            Err(e) => findings.push(Finding::fail("host address", label, e)),
         }
     }
 

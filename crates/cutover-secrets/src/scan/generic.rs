@@ -194,7 +194,7 @@ pub fn value_ok(value: &[u8]) -> bool {
 }
 
 fn value_ok_with_spaces(value: &[u8]) -> bool {
-    if value.len() < 8 || is_placeholder(value) || shannon(value) < 3.0 || classes(value) < 2 {
+    if value.len() < 8 || is_placeholder(value) || shannon(value) < min_bits(value) || classes(value) < 2 {
         return false;
     }
     let lower = value.to_ascii_lowercase();
@@ -202,6 +202,13 @@ fn value_ok_with_spaces(value: &[u8]) -> bool {
         return false;
     }
     !is_path_or_url(value) && !is_word_list(value) && (has_digit_or_symbol(value) || letters_look_random(value))
+}
+
+/// The entropy a random value of this length and alphabet almost always reaches: short values
+/// repeat characters by chance, and hex has 4 bits at most.
+fn min_bits(value: &[u8]) -> f64 {
+    let ceiling = if value.iter().all(u8::is_ascii_hexdigit) { 2.5 } else { 3.0 };
+    f64::min(ceiling, (value.len() as f64).log2() - 1.0)
 }
 
 /// A bare value (`.env`, YAML): as a quoted one, and not an identifier or a dotted reference.
@@ -271,7 +278,15 @@ mod tests {
 
     #[test]
     fn values_that_look_like_secrets() {
-        for value in ["q8Zr2LmW0vTx9KpB4nYc", "S3cure!Passw0rd#2024", "ab8f9c0d1e2f3a4b5c6d", "QzXbTrWmKpLaNsDvFgHj"] {
+        for value in [
+            "q8Zr2LmW0vTx9KpB4nYc",
+            "S3cure!Passw0rd#2024",
+            "ab8f9c0d1e2f3a4b5c6d",
+            "QzXbTrWmKpLaNsDvFgHj",
+            // Short random values repeat characters: 2.5 bits.
+            "aB3aB9xQ",
+            "9f9f0a1b2c3d4e5f",
+        ] {
             assert!(value_ok(value.as_bytes()), "{value}");
         }
     }

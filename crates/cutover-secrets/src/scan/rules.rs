@@ -78,7 +78,9 @@ pub static RULES: &[Rule] = &[
         "AWS access key ID",
         &["AKIA", "ASIA", "ABIA", "ACCA"],
         r"(?:^|[^A-Za-z0-9])(?P<s>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?:[^A-Za-z0-9]|$)",
-        |c| tail_random(c, 4, 3.0),
+        // 16 base32 characters: a placeholder (`AKIAXXXX…`) is far below 2 bits, random ones
+        // almost never are.
+        |c| tail_random(c, 4, 2.0),
     ),
     Rule {
         id: "aws-secret-access-key",
@@ -184,7 +186,7 @@ pub static RULES: &[Rule] = &[
         "Twilio API key SID",
         &["SK"],
         r"(?:^|[^0-9A-Za-z_])(?P<s>SK[0-9a-fA-F]{32})(?:[^0-9A-Za-z_]|$)",
-        |c| tail_random(c, 2, 3.0),
+        |c| tail_random(c, 2, 2.5),
     ),
     pattern(
         "sendgrid-api-key",
@@ -223,7 +225,7 @@ pub static RULES: &[Rule] = &[
         "Shopify access token or shared secret",
         &["shpat_", "shpca_", "shppa_", "shpss_"],
         r"(?P<s>shp(?:at|ca|pa|ss)_[0-9a-fA-F]{32})(?:[^0-9A-Za-z]|$)",
-        |c| tail_random(c, 6, 3.0),
+        |c| tail_random(c, 6, 2.5),
     ),
     pattern(
         "digitalocean-token",
@@ -279,14 +281,14 @@ pub static RULES: &[Rule] = &[
         "Mailgun API key",
         &["key-"],
         r"(?:^|[^0-9A-Za-z_-])(?P<s>key-[0-9a-f]{32})(?:[^0-9A-Za-z]|$)",
-        |c| tail_random(c, 4, 3.0),
+        |c| tail_random(c, 4, 2.5),
     ),
     pattern(
         "mailchimp-api-key",
         "Mailchimp API key",
         &["-us"],
         r"(?:^|[^0-9A-Za-z])(?P<s>[0-9a-f]{32}-us[0-9]{1,2})(?:[^0-9A-Za-z]|$)",
-        |c| looks_random(&secret(c)[..32], 3.0),
+        |c| looks_random(&secret(c)[..32], 2.5),
     ),
     pattern(
         "square-token",

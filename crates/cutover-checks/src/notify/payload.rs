@@ -1,0 +1,129 @@
+//! An event as each receiver wants it: Slack's incoming-webhook JSON (`text`, plus blocks), Discord's
+//! webhook JSON (`content` of at most 2000 characters, plus one embed, mentions off), cutover's
+//! plain JSON, and the subject and text of a mail. Every length a receiver limits is cut to fit.
+
+use serde_json::{Value, json};
+
+use super::event::Event;
+
+/// Slack: `text` is what notifications and old clients show; the blocks are what the channel shows.
+/// Slack limits a section's text to 3000 characters; `&`, `<` and `>` are escaped (mrkdwn).
+pub(crate) fn slack(event: &Event) -> Value {
+    let e = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let headline = format!("{} {}", event.kind.emoji(), event.headline());
+    let mut text = format!("*{}*\n{}", e(&headline), e(&event.title));
+    if !event.detail.is_empty() {
+        text.push_str(&format!("\n```{}```", e(&event.detail)));
+    }
+    let context = match &event.release {
+        Some(release) => format!("cutover · {} · release `{}` · {}", e(&event.env), e(release), event.at_rfc3339()),
+        None => format!("cutover · {} · {}", e(&event.env), event.at_rfc3339()),
+    };
+    json!({
+        "text": cut(&format!("{headline}: {}", event.title), 3000),
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn", "text": cut(&text, 3000) } },
+            { "type": "context", "elements": [ { "type": "mrkdwn", "text": cut(&context, 3000) } ] },
+        ],
+    })
+}
+
+/// Discord: `content` (at most 2000 characters) and one embed (title 256, description 4096, field
+/// values 1024); `allowed_mentions` empty, so an `@everyone` in a detail pings nobody.
+pub(crate) fn discord(event: &Event) -> Value {
+    let headline = format!("{} {}", event.kind.emoji(), event.headline());
+    let mut fields = vec![json!({ "name": "environment", "value": cut(&event.env, 1024), "inline": true })];
+    if let Some(release) = &event.release {
+        fields.push(json!({ "name": "release", "value": cut(release, 1024), "inline": true }));
+    }
+    let mut embed = json!({
+        "title": cut(&event.title, 256),
+        "color": event.kind.color(),
+        "timestamp": event.at_rfc3339(),
+        "fields": fields,
+        "footer": { "text": "cutover" },
+    });
+    if !event.detail.is_empty() {
+        embed["description"] = Value::String(cut(&event.detail, 4096));
+    }
+    json!({
+        "content": cut(&format!("**{headline}**: {}", event.title), 2000),
+        "embeds": [embed],
+        "allowed_mentions": { "parse": [] },
+    })
+}
+
+/// `webhook:`: one flat object.
+pub(crate) fn plain(event: &Event) -> Value {
+    json!({
+        "event": event.kind.as_str(),
+        "env": event.env,
+        "release": event.release,
+        "title": event.title,
+        "detail": event.detail,
+        "at": event.at_rfc3339(),
+    })
+}
+
+/// `[cutover] production: rolled back (release R) — TITLE`, on one line.
+pub(crate) fn mail_subject(event: &Event) -> String {
+    let title: String = event.title.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    cut(&format!("[cutover] {} — {}", event.headline(), title.trim()), 200)
+}
+
+pub(crate) fn mail_body(event: &Event) -> String {
+    let mut body = format!("{}\n\n{}\n", event.headline(), event.title);
+    if !event.detail.is_empty() {
+        body.push_str(&format!("\n{}\n", event.detail.trim_end()));
+    }
+    body.push_str(&format!("\nenvironment: {}\n", event.env));
+    if let Some(release) = &event.release {
+        body.push_str(&format!("release: {release}\n"));
+    }
+    body.push_str(&format!("event: {}\nat: {}\n\n-- \nsent by cutover\n", event.kind.as_str(), event.at_rfc3339()));
+    body
+}
+
+/// At most `max` characters: cut with `…` at the end when longer.
+pub(crate) fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::EventKind;
+
+    fn event() -> Event {
+        Event::new(EventKind::Breach, "production", "p(95) 1320 ms > 800 ms <b>&")
+            .release("20250101-120000")
+            .detail("x".repeat(5000))
+    }
+
+    #[test]
+    fn limits_hold() {
+        let e = event();
+        let d = discord(&e);
+        assert!(d["content"].as_str().unwrap().chars().count() <= 2000);
+        assert_eq!(d["embeds"][0]["description"].as_str().unwrap().chars().count(), 4096);
+        let long = Event::new(EventKind::Alert, "p", "t".repeat(3000));
+        assert_eq!(discord(&long)["content"].as_str().unwrap().chars().count(), 2000);
+        assert_eq!(discord(&long)["embeds"][0]["title"].as_str().unwrap().chars().count(), 256);
+        let s = slack(&e);
+        assert!(s["blocks"][0]["text"]["text"].as_str().unwrap().chars().count() <= 3000);
+        assert!(s["blocks"][0]["text"]["text"].as_str().unwrap().contains("&lt;b&gt;&amp;"));
+        assert_eq!(cut("héllo", 3), "hé…");
+        assert_eq!(cut("hé", 2), "hé");
+    }
+
+    #[test]
+    fn subject_is_one_line() {
+        let e = Event::new(EventKind::RolledBack, "staging", "a\nb\r\nc");
+        assert_eq!(mail_subject(&e), "[cutover] staging: rolled back — a b  c");
+    }
+}

@@ -22,9 +22,9 @@
 //! with the certificate file's path as the host.
 
 pub mod cert;
-mod http;
+pub(crate) mod http;
 mod legacy;
-mod probe;
+pub(crate) mod probe;
 mod verify;
 
 use std::net::{IpAddr, SocketAddr};
@@ -111,12 +111,27 @@ impl Trust {
     /// not looked at. Cloudflare's Origin CA roots are not in the public store, so an Origin CA
     /// certificate verifies only when its root is the extra CA.
     pub fn verify_chain(&self, chain: &[CertificateDer<'static>], at: SystemTime) -> Result<(), String> {
+        self.verify_chain_from(chain, at, Source::File)
+    }
+
+    /// [`Trust::verify_chain`] for a chain a server sent, so the reasons say so (the HTTP
+    /// checks' verifier).
+    pub(crate) fn verify_server_chain(&self, chain: &[CertificateDer<'static>], at: SystemTime) -> Result<(), String> {
+        self.verify_chain_from(chain, at, Source::Server)
+    }
+
+    fn verify_chain_from(
+        &self,
+        chain: &[CertificateDer<'static>],
+        at: SystemTime,
+        source: Source,
+    ) -> Result<(), String> {
         let Some(first) = chain.first() else {
             return Err("no certificate".into());
         };
         let leaf = CertInfo::from_der(first).map_err(|e| format!("the certificate does not parse: {e}"))?;
         let provider = rustls::crypto::ring::default_provider();
-        verify::chain_verdict(chain, &leaf, &self.public, &provider, Source::File, at)
+        verify::chain_verdict(chain, &leaf, &self.public, &provider, source, at)
     }
 }
 

@@ -1,0 +1,207 @@
+//! `cutover secrets scan` as a user runs it: the real binary on real git repositories with no
+//! cutover.toml; exit codes, the table, `--json`, and no secret value on either stream.
+
+use std::path::Path;
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn code(self, expected: i32) -> Self {
+        assert_eq!(self.code, expected, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Neither stream holds any 8 characters of a value past its first 4.
+    #[track_caller]
+    fn redacted(self, values: &[String]) -> Self {
+        for value in values {
+            for window in value.as_bytes()[4..].windows(8) {
+                let piece = std::str::from_utf8(window).unwrap();
+                assert!(
+                    !self.stdout.contains(piece) && !self.stderr.contains(piece),
+                    "`{piece}` of a value is printed"
+                );
+            }
+        }
+        self
+    }
+}
+
+fn cutover(dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("cutover runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn write(dir: &Path, path: &str, content: &str) {
+    let full = dir.join(path);
+    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    std::fs::write(full, content).unwrap();
+}
+
+fn commit(dir: &Path, message: &str) -> String {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", message]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+/// Random characters from `alphabet`, seeded by the clock: different on every run.
+fn random(alphabet: &str, n: usize, salt: u64) -> String {
+    let chars: Vec<char> = alphabet.chars().collect();
+    let mut state =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 ^ salt;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chars[(state % chars.len() as u64) as usize]
+        })
+        .collect()
+}
+
+const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A repository with three secrets: one only in history (deleted), two still in the tree.
+struct Planted {
+    dir: tempfile::TempDir,
+    values: Vec<String>,
+    first: String,
+}
+
+fn planted() -> Planted {
+    let dir = tempfile::Builder::new().prefix("cutover-scan-cli-").tempdir().unwrap();
+    let path = dir.path();
+    git(path, &["init", "-q", "-b", "main"]);
+    let stripe = format!("sk_live_{}", random(ALNUM, 24, 1));
+    let github = format!("ghp_{}", random(ALNUM, 36, 2));
+    let aws = format!("AKIA{}", random("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16, 3));
+    write(path, "README.md", "# shop\n");
+    write(path, "config/billing.php", &format!("<?php\nreturn ['stripe' => '{stripe}'];\n"));
+    write(path, "deploy.sh", &format!("#!/bin/sh\nexport GITHUB_TOKEN={github}\n"));
+    let first = commit(path, "first");
+    git(path, &["rm", "-q", "deploy.sh"]);
+    write(path, "aws.ini", &format!("[default]\naws_access_key_id = {aws}\n"));
+    commit(path, "second");
+    Planted { dir, values: vec![stripe, github, aws], first }
+}
+
+#[test]
+fn secrets_in_the_tree_and_history_exit_1_with_a_table_and_no_values() {
+    let repo = planted();
+    let scratch = tempfile::tempdir().unwrap();
+    let run =
+        cutover(scratch.path(), &["secrets", "scan", repo.dir.path().to_str().unwrap()]).code(1).redacted(&repo.values);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("RULE") && lines[0].contains("LOCATION") && lines[0].contains("COMMIT"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(lines.len(), 1 + 5, "{}", run.stdout);
+    let short = &repo.first[..10];
+    for (rule, location, place) in [
+        ("aws-access-key-id", "aws.ini:2", "working tree"),
+        ("stripe-live-secret-key", "config/billing.php:2", "working tree"),
+        ("stripe-live-secret-key", "config/billing.php:2", short),
+        ("github-token", "deploy.sh:2", short),
+        ("aws-access-key-id", "aws.ini:2", ""),
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(rule) && l.contains(location) && l.contains(place) && l.contains('…')),
+            "no row for {rule} at {location} {place}:\n{}",
+            run.stdout
+        );
+    }
+    assert!(run.stderr.contains("5 finding(s), 2 in the working tree and 3 in history"), "{}", run.stderr);
+    assert!(run.stderr.contains("error: 5 secret(s) found"), "{}", run.stderr);
+}
+
+#[test]
+fn json_lists_every_finding_with_its_place_and_redaction() {
+    let repo = planted();
+    let run = cutover(repo.dir.path(), &["--json", "secrets", "scan"]).code(1).redacted(&repo.values);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+    assert_eq!(json["clean"], false);
+    assert_eq!(json["path"], ".");
+    assert_eq!(json["stats"]["history"], true);
+    assert_eq!(json["stats"]["commits"], 2);
+    let findings = json["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 5);
+    for finding in findings {
+        for key in ["rule", "description", "file", "redacted", "fingerprint"] {
+            assert!(finding[key].is_string(), "{key} in {finding}");
+        }
+        assert!(finding["line"].as_u64().unwrap() >= 1);
+        assert!(finding["commit"].is_null() || finding["commit"].as_str().unwrap().len() == 40, "{finding}");
+    }
+    let github = findings.iter().find(|f| f["rule"] == "github-token").unwrap();
+    assert_eq!(github["commit"], repo.first.as_str());
+    assert_eq!(github["file"], "deploy.sh");
+    assert_eq!(github["redacted"], "ghp_… (40 chars)");
+}
+
+#[test]
+fn a_clean_repository_exits_0_and_an_ignored_finding_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    git(path, &["init", "-q", "-b", "main"]);
+    write(
+        path,
+        ".env.example",
+        "APP_KEY=\nSTRIPE_SECRET=sk_live_xxxxxxxxxxxxxxxxxxxxxxxx\nDB_PASSWORD=${DB_PASSWORD}\n",
+    );
+    write(path, "src/app.js", "const token = process.env.TOKEN;\n");
+    commit(path, "clean");
+    let run = cutover(path, &["secrets", "scan", "."]).code(0);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains("0 finding(s)"), "{}", run.stderr);
+    let run = cutover(path, &["--json", "secrets", "scan"]).code(0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["clean"], true);
+    assert_eq!(json["findings"], serde_json::json!([]));
+
+    // A real-looking key, accepted by its fingerprint.
+    let key = format!("sk_live_{}", random(ALNUM, 24, 4));
+    write(path, "src/pay.js", &format!("stripe('{key}');\n"));
+    let run = cutover(path, &["--json", "secrets", "scan"]).code(1).redacted(std::slice::from_ref(&key));
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let fingerprint = json["findings"][0]["fingerprint"].as_str().unwrap().to_owned();
+    write(path, ".cutoverignore", &format!("fingerprint:{fingerprint}\n"));
+    cutover(path, &["secrets", "scan"]).code(0);
+}
+
+#[test]
+fn a_missing_path_or_a_bad_cutoverignore_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = cutover(dir.path(), &["secrets", "scan", "no/such/dir"]).code(2);
+    assert!(run.stderr.contains("error: `no/such/dir` does not exist"), "{}", run.stderr);
+    write(dir.path(), ".cutoverignore", "rule:no-such-rule\n");
+    let run = cutover(dir.path(), &["secrets", "scan"]).code(2);
+    assert!(run.stderr.contains("`.cutoverignore` line 1: no rule is called `no-such-rule`"), "{}", run.stderr);
+}

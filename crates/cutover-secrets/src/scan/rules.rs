@@ -75,9 +75,9 @@ pub static RULES: &[Rule] = &[
     },
     pattern(
         "aws-access-key-id",
-        "AWS access key ID",
-        &["AKIA", "ASIA", "ABIA", "ACCA"],
-        r"(?:^|[^A-Za-z0-9])(?P<s>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?:[^A-Za-z0-9]|$)",
+        "AWS access key ID (or IAM unique ID)",
+        &["AKIA", "ASIA", "ABIA", "ACCA", "A3T", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA"],
+        r"(?:^|[^A-Za-z0-9])(?P<s>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9]|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16})(?:[^A-Za-z0-9]|$)",
         // 16 base32 characters: a placeholder (`AKIAXXXX…`) is far below 2 bits, random ones
         // almost never are.
         |c| tail_random(c, 4, 2.0),
@@ -224,7 +224,7 @@ pub static RULES: &[Rule] = &[
         "shopify-token",
         "Shopify access token or shared secret",
         &["shpat_", "shpca_", "shppa_", "shpss_"],
-        r"(?P<s>shp(?:at|ca|pa|ss)_[0-9a-fA-F]{32})(?:[^0-9A-Za-z]|$)",
+        r"(?P<s>shp(?:at|ca|pa|ss)_[0-9A-Za-z]{32,64})(?:[^0-9A-Za-z]|$)",
         |c| tail_random(c, 6, 2.5),
     ),
     pattern(
@@ -303,6 +303,65 @@ pub static RULES: &[Rule] = &[
         &["eyJ"],
         r"(?:^|[^0-9A-Za-z_-])(?P<s>eyJ[0-9A-Za-z_-]{10,}\.eyJ[0-9A-Za-z_-]{10,}\.[0-9A-Za-z_-]{16,})",
         |c| looks_random(secret(c), 4.0),
+    ),
+    pattern(
+        "huggingface-token",
+        "Hugging Face access token",
+        &["hf_"],
+        r"(?:^|[^0-9A-Za-z_])(?P<s>hf_[A-Za-z]{34})(?:[^A-Za-z]|$)",
+        |c| tail_random(c, 3, 3.0),
+    ),
+    pattern(
+        "grafana-token",
+        "Grafana cloud or service account token",
+        &["glc_", "glsa_"],
+        r"(?P<s>glc_[0-9A-Za-z+/]{32,400}={0,2}|glsa_[0-9A-Za-z]{32}_[0-9a-fA-F]{8})(?:[^0-9A-Za-z+/=]|$)",
+        |c| tail_random(c, 4, 3.0),
+    ),
+    pattern(
+        "linear-api-key",
+        "Linear API key",
+        &["lin_api_"],
+        r"(?P<s>lin_api_[0-9A-Za-z_]{32,128})(?:[^0-9A-Za-z_]|$)",
+        |c| tail_random(c, 8, 3.0),
+    ),
+    pattern(
+        "notion-token",
+        "Notion integration token",
+        &["ntn_"],
+        r"(?P<s>ntn_[0-9]{11}[0-9A-Za-z]{35})(?:[^0-9A-Za-z]|$)",
+        |c| tail_random(c, 4, 3.0),
+    ),
+    pattern("groq-api-key", "Groq API key", &["gsk_"], r"(?P<s>gsk_[0-9A-Za-z]{52})(?:[^0-9A-Za-z]|$)", |c| {
+        tail_random(c, 4, 3.0)
+    }),
+    pattern(
+        "databricks-token",
+        "Databricks access token",
+        &["dapi"],
+        r"(?:^|[^0-9A-Za-z_])(?P<s>dapi[0-9a-fA-F]{32}(?:-[0-9])?)(?:[^0-9A-Za-z]|$)",
+        |c| tail_random(c, 4, 2.5),
+    ),
+    pattern(
+        "figma-token",
+        "Figma personal access token",
+        &["figd_"],
+        r"(?P<s>figd_[0-9A-Za-z_-]{40,200})(?:[^0-9A-Za-z_-]|$)",
+        |c| tail_random(c, 5, 3.0),
+    ),
+    pattern(
+        "vercel-token",
+        "Vercel token",
+        &["vcp_", "vci_", "vca_", "vcr_", "vck_"],
+        r"(?:^|[^0-9A-Za-z_])(?P<s>vc[piark]_[0-9A-Za-z]{20,60})(?:[^0-9A-Za-z]|$)",
+        |c| tail_random(c, 4, 3.0),
+    ),
+    pattern(
+        "1password-service-token",
+        "1Password service account token",
+        &["ops_ey"],
+        r"(?P<s>ops_ey[0-9A-Za-z+/=]{100,1280})",
+        |c| tail_random(c, 4, 4.0),
     ),
     Rule {
         id: "url-credentials",

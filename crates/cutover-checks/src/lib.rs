@@ -3,8 +3,8 @@
 
 pub mod dns;
 mod finding;
-pub mod monitor;
 pub mod http;
+pub mod monitor;
 pub mod notify;
 pub mod readiness;
 pub mod thresholds;

@@ -63,7 +63,7 @@ pub const MIGRATIONS: &[&str] = &[
         via        TEXT NOT NULL,
         ok         INTEGER NOT NULL,
         status     INTEGER,
-        latency_ms REAL NOT NULL,
+        latency_ms REAL,
         failure    TEXT,
         reason     TEXT
     );

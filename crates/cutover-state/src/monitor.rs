@@ -31,7 +31,8 @@ pub struct SampleRow {
     pub via: String,
     pub ok: bool,
     pub status: Option<u16>,
-    pub latency_ms: f64,
+    /// Until the response was read; `None` when none came.
+    pub latency_ms: Option<f64>,
     pub failure: Option<String>,
     pub reason: Option<String>,
 }
@@ -172,7 +173,7 @@ impl State {
 
     /// `(ok, latency_ms)` of every sample since `since_ms` in conclusive rounds: what the
     /// thresholds are judged on.
-    pub fn samples_since(&self, monitor: i64, since_ms: i64) -> Result<Vec<(bool, f64)>, StateError> {
+    pub fn samples_since(&self, monitor: i64, since_ms: i64) -> Result<Vec<(bool, Option<f64>)>, StateError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -213,7 +214,7 @@ mod tests {
             via: "public".into(),
             ok,
             status: Some(if ok { 200 } else { 500 }),
-            latency_ms,
+            latency_ms: Some(latency_ms),
             failure: (!ok).then(|| "status".into()),
             reason: None,
         }
@@ -236,8 +237,8 @@ mod tests {
         let stats = state.round_stats(id).unwrap();
         assert_eq!(stats, RoundStats { rounds: 4, failed: 1, inconclusive: 2, inconclusive_streak: 2, last_round: 4 });
         // Inconclusive rounds (the local network was down) are not judged.
-        assert_eq!(state.samples_since(id, 0).unwrap(), [(true, 10.0), (false, 30.0)]);
-        assert_eq!(state.samples_since(id, 1_500).unwrap(), [(false, 30.0)]);
+        assert_eq!(state.samples_since(id, 0).unwrap(), [(true, Some(10.0)), (false, Some(30.0))]);
+        assert_eq!(state.samples_since(id, 1_500).unwrap(), [(false, Some(30.0))]);
         state.finish_monitor(id, "passed", "window passed", 61_000).unwrap();
         assert_eq!(state.latest_monitor("production").unwrap().unwrap().state, "passed");
         assert_eq!(state.samples_count(id).unwrap(), 4);

@@ -70,6 +70,9 @@ pub struct Site {
     /// Served at `/.well-known/acme-challenge/` on the HTTP port with `root WEBROOT;`, so the
     /// file for token T is `WEBROOT/.well-known/acme-challenge/T` (certbot's webroot layout).
     pub webroot: Option<PathBuf>,
+    /// Serve this directory over HTTPS (`try_files $uri $uri/index.html =500`: a directory
+    /// without the file answers 500, as a broken release would) instead of a fixed `ok`.
+    pub root: Option<PathBuf>,
 }
 
 impl Site {
@@ -86,6 +89,7 @@ impl Site {
             hsts: false,
             protocols: Protocols::Modern,
             webroot: None,
+            root: None,
         }
     }
 
@@ -108,6 +112,12 @@ impl Site {
 
     pub fn protocols(mut self, protocols: Protocols) -> Site {
         self.protocols = protocols;
+        self
+    }
+
+    /// Serve the files under `dir` over HTTPS (see [`Site::root`]'s field).
+    pub fn root(mut self, dir: &Path) -> Site {
+        self.root = Some(dir.to_path_buf());
         self
     }
 
@@ -283,7 +293,18 @@ fn config(dir: &Path, sites: &[Site]) -> String {
         if site.hsts {
             let _ = writeln!(c, "    add_header Strict-Transport-Security \"max-age=31536000\" always;");
         }
-        let _ = writeln!(c, "    location / {{ return 200 \"ok\\n\"; }}\n  }}");
+        match &site.root {
+            Some(root) => {
+                let _ = writeln!(
+                    c,
+                    "    root {};\n    location / {{ try_files $uri $uri/index.html =500; }}\n  }}",
+                    root.display()
+                );
+            }
+            None => {
+                let _ = writeln!(c, "    location / {{ return 200 \"ok\\n\"; }}\n  }}");
+            }
+        }
         if let Some(port) = site.http_port {
             let _ = writeln!(c, "  server {{\n    listen {};\n    server_name {names};", listen(site.addr, port));
             if let Some(root) = &site.webroot {

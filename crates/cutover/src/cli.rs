@@ -89,6 +89,15 @@ pub enum Command {
         #[arg(long, value_name = "FILE", requires = "cert")]
         key: Option<std::path::PathBuf>,
     },
+    /// Stage 4: every `[[check]]` through the public URL (and each host directly where
+    /// `every_host` is set). Exits 1 when a check fails.
+    Smoke {
+        /// On a failure, roll every host back to the previous good release (exit 5).
+        #[arg(long)]
+        rollback_on_fail: bool,
+    },
+    /// Stage 5: watch the live release for the window; on a breach roll back once (or alert).
+    Monitor(MonitorArgs),
     /// TLS certificates on the hosts.
     Tls {
         #[command(subcommand)]
@@ -104,6 +113,31 @@ pub enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// How long to watch (default `[monitor] window`, 48h).
+    #[arg(long, value_parser = duration)]
+    pub window: Option<cutover_config::HumanDuration>,
+    /// Time between rounds of checks (default `[monitor] interval`, 60s).
+    #[arg(long, value_parser = duration)]
+    pub interval: Option<cutover_config::HumanDuration>,
+    /// On a breach: roll back once, or only alert (default `[monitor] on_fail`).
+    #[arg(long, value_parser = on_fail)]
+    pub on_fail: Option<cutover_config::OnFail>,
+}
+
+fn duration(text: &str) -> Result<cutover_config::HumanDuration, String> {
+    cutover_config::HumanDuration::parse(text)
+}
+
+fn on_fail(text: &str) -> Result<cutover_config::OnFail, String> {
+    match text {
+        "rollback" => Ok(cutover_config::OnFail::Rollback),
+        "alert" => Ok(cutover_config::OnFail::Alert),
+        _ => Err(format!("`{text}`: use rollback or alert")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,6 +262,8 @@ impl Command {
                 | Self::Unlock { .. }
                 | Self::Ready { .. }
                 | Self::Tls { .. }
+                | Self::Smoke { .. }
+                | Self::Monitor(_)
         ) || matches!(self, Self::Secrets { command } if !matches!(command, SecretsCommand::Scan(_)))
     }
 

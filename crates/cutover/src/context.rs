@@ -11,6 +11,9 @@ use crate::CliError;
 use crate::cli::Global;
 use crate::output::Output;
 
+/// A host's name in the config and its addresses, or why they are unknown.
+pub type HostAddresses = (String, Result<Vec<IpAddr>, String>);
+
 #[derive(Debug)]
 pub struct Ctx<'a> {
     pub global: &'a Global,
@@ -42,7 +45,7 @@ impl Ctx<'_> {
 
     /// Each host of the environment and its addresses, as ssh reaches it (`ssh -G`'s
     /// `hostname`, resolved; `local` is 127.0.0.1), or why they cannot be known.
-    pub fn host_addresses(&self, config: &Config) -> Result<Vec<(String, Result<Vec<IpAddr>, String>)>, CliError> {
+    pub fn host_addresses(&self, config: &Config) -> Result<Vec<HostAddresses>, CliError> {
         let env = config.env(&self.global.env)?;
         let options = self.ssh_options(config);
         Ok(env

@@ -33,6 +33,9 @@ pub enum CliError {
     Tls(#[from] cutover_tls::TlsIssueError),
     #[error(transparent)]
     Secrets(#[from] cutover_secrets::SecretsError),
+    /// A check failed after the switch and every host was rolled back.
+    #[error("{0}")]
+    RolledBack(String),
     /// Arguments that parse but do not fit together.
     #[error("{0}")]
     Usage(String),
@@ -49,6 +52,7 @@ impl CliError {
                 Outcome::RolledBack => EXIT_ROLLED_BACK,
             },
             Self::Tls(e) if e.hosts_changed() => EXIT_PARTIAL,
+            Self::RolledBack(_) => EXIT_ROLLED_BACK,
             Self::Tls(cutover_tls::TlsIssueError::Plan(_)) => EXIT_USAGE,
             Self::Secrets(
                 cutover_secrets::SecretsError::BadName(_) | cutover_secrets::SecretsError::ReadOnly { .. },

@@ -64,6 +64,13 @@ impl Output {
         self.line(text);
     }
 
+    /// A function that prints a warning line on stderr, for threads that outlive a borrow.
+    pub fn warnings(&self) -> impl Fn(&str) + Send + 'static {
+        |text: &str| {
+            let _ = writeln!(std::io::stderr().lock(), "warning: {text}");
+        }
+    }
+
     /// A warning line on stderr.
     pub fn warn_line(&self, text: &str) {
         self.line(&format!("warning: {text}"));
@@ -79,6 +86,18 @@ impl Output {
         );
         bar.set_prefix(label.to_owned());
         Some(bar)
+    }
+
+    /// A line that is rewritten in place on a terminal (a spinner with the latest status), or
+    /// printed as plain lines elsewhere; `-q` silences it.
+    pub fn status_line(&self) -> StatusLine<'_> {
+        let bar = self.multi.as_ref().map(|multi| {
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("template parses"));
+            bar.enable_steady_tick(std::time::Duration::from_millis(250));
+            bar
+        });
+        StatusLine { out: self, bar }
     }
 
     /// Data for scripts and pipes (stdout).
@@ -134,6 +153,39 @@ impl Output {
             text += &format!("\nhint: {hint}");
         }
         self.line(&text);
+    }
+}
+
+/// See [`Output::status_line`].
+#[derive(Debug)]
+pub struct StatusLine<'a> {
+    out: &'a Output,
+    bar: Option<ProgressBar>,
+}
+
+impl StatusLine<'_> {
+    pub fn update(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(text.to_owned()),
+            None => self.out.say(text),
+        }
+    }
+
+    /// A line above the status (kept in the scrollback).
+    pub fn println(&self, text: &str) {
+        self.out.say_always(text);
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for StatusLine<'_> {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 

@@ -166,7 +166,7 @@ fn stale_lock_blocks_with_exit_3_until_unlock_with_a_reason() {
         .stderr_has("stale")
         .stderr_has("cutover unlock");
     project.cutover(&["rollback"]).code(3);
-    let status = project.cutover(&["status", "--json"]).ok().json();
+    let status = project.cutover(&["status", "--json"]).ok().json()["hosts"].clone();
     assert_eq!(status[0]["lock"]["stale"], true);
     project.cutover(&["unlock", "--reason", ""]).code(1);
     let (fresh, _) = local_project("");

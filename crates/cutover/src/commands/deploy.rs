@@ -16,6 +16,9 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
     } else {
         None
     };
+    // The smoke checks run once every host is live; a failure rolls the deploy back (exit 5).
+    let plan = if config.smoke.after_deploy { super::smoke::Plan::new(ctx, config)? } else { None };
+    let after = plan.as_ref().map(|plan| super::smoke::AfterDeploy { plan, out: ctx.out });
     let fleet = ctx.fleet(config)?;
     let command = format!("cutover deploy --env {}", ctx.global.env);
     let cache = ctx.config_dir().join(cutover_state::DIR).join("manifests");
@@ -25,7 +28,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
         command: &command,
         cache: Some(&cache),
         env_file: rendered.as_ref().map(|r| r.text.expose().as_bytes()),
-        verify: None,
+        verify: after.as_ref().map(|a| a as &dyn cutover_release::Verify),
     };
     let report = deploy(&fleet, &req, ctx.out)?;
     let sent: u64 = report.hosts.iter().map(|h| h.sent_bytes).sum();

@@ -7,11 +7,13 @@ mod demo;
 mod deploy;
 mod init;
 mod log;
+mod monitor;
 mod ready;
 mod releases;
 mod rollback;
 mod secrets;
 mod secrets_scan;
+mod smoke;
 mod status;
 mod tls_issue;
 mod unlock;
@@ -69,6 +71,8 @@ fn audited(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Ready { cert, key } => ready::exec(ctx, &config, cert.as_deref(), key.as_deref()),
         Command::Tls { command: TlsCommand::Issue(args) } => tls_issue::exec(ctx, &config, args),
         Command::Secrets { command } => secrets::exec(ctx, &config, command),
+        Command::Smoke { rollback_on_fail } => smoke::exec(ctx, &config, *rollback_on_fail),
+        Command::Monitor(args) => monitor::exec(ctx, &config, args),
         _ => unreachable!("only commands with a config are audited"),
     };
     let (code, summary) = match &result {

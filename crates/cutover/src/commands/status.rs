@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use cutover_config::Config;
 use cutover_release::{ReleaseError, status};
+use cutover_state::State;
 
 use crate::CliError;
 use crate::context::Ctx;
@@ -12,8 +13,9 @@ use crate::context::Ctx;
 pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
     let fleet = ctx.fleet(config)?;
     let hosts = status(&fleet)?;
+    let monitor = State::open(&ctx.config_dir())?.latest_monitor(&ctx.global.env)?;
     if ctx.out.json {
-        ctx.out.json(&hosts);
+        ctx.out.json(&serde_json::json!({ "hosts": hosts, "monitor": monitor }));
     } else {
         for h in &hosts {
             let lock = match &h.lock {
@@ -28,6 +30,16 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
                 h.rollback_target.as_deref().unwrap_or("none"),
                 h.releases_on_disk
             ));
+        }
+        if let Some(m) = &monitor {
+            let now =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            let when = if m.state == "running" && m.ends_ms > now {
+                format!("{} min left", (m.ends_ms - now) / 60_000)
+            } else {
+                format!("ended{}", if m.detail.is_empty() { String::new() } else { format!(": {}", m.detail) })
+            };
+            ctx.out.data(&format!("monitor\t{} of {}\t{when}", m.state, m.release));
         }
     }
     let currents: BTreeSet<_> = hosts.iter().map(|h| h.current.as_deref()).collect();

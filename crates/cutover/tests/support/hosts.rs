@@ -56,6 +56,9 @@ pub struct SshHosts {
 #[derive(Debug)]
 struct Host {
     port: u16,
+    /// The host's own loopback address (sshd also listens on 127.0.0.1): what `ssh -G` gives for
+    /// its alias, so servers the test starts for this host can listen there.
+    addr: Ipv4Addr,
     root: PathBuf,
     /// `None` once [`SshHosts::stop_host`] stopped it.
     sshd: Mutex<Option<Sshd>>,
@@ -116,16 +119,17 @@ impl SshHosts {
         for i in 1..=n {
             let (host, key) = start_host(&base, i, &authorized_keys);
             writeln!(known_hosts, "[127.0.0.1]:{} {key}", host.port).unwrap();
+            writeln!(known_hosts, "[{}]:{} {key}", host.addr, host.port).unwrap();
             hosts.push(host);
         }
         let dead = DeadListener::start();
 
         let mut config = String::new();
         let known_hosts_path = base.join("known_hosts");
-        let client = |alias: &str, port: u16, connect_timeout: u32, extra: &str| {
+        let client = |alias: &str, addr: Ipv4Addr, port: u16, connect_timeout: u32, extra: &str| {
             format!(
                 "Host {alias}\n\
-                 \x20   HostName 127.0.0.1\n\
+                 \x20   HostName {addr}\n\
                  \x20   Port {port}\n\
                  \x20   User root\n\
                  \x20   IdentityFile {key}\n\
@@ -141,9 +145,9 @@ impl SshHosts {
             )
         };
         for (i, host) in hosts.iter().enumerate() {
-            config.push_str(&client(&format!("h{}", i + 1), host.port, 3, ""));
+            config.push_str(&client(&format!("h{}", i + 1), host.addr, host.port, 3, ""));
         }
-        config.push_str(&client("dead", dead.port, 2, ""));
+        config.push_str(&client("dead", Ipv4Addr::LOCALHOST, dead.port, 2, ""));
         // Destinations written as `ssh://root@127.0.0.1:PORT` or `root@127.0.0.1` match this block
         // (ssh matches the name as given); port and user come from the destination itself.
         config.push_str(&format!(
@@ -157,7 +161,7 @@ impl SshHosts {
             let wrong_key = base.join("badkey_key");
             keygen(&wrong_key, "cutover-test-badkey");
             writeln!(known_hosts, "badkey {}", public_key(&wrong_key)).unwrap();
-            config.push_str(&client("badkey", first.port, 3, "    HostKeyAlias badkey\n"));
+            config.push_str(&client("badkey", first.addr, first.port, 3, "    HostKeyAlias badkey\n"));
         }
         write(&known_hosts_path, &known_hosts);
         let config_path = base.join("ssh_config");
@@ -185,6 +189,12 @@ impl SshHosts {
     /// Host `i`'s filesystem at [`MOUNT_POINT`], as seen from the test process.
     pub fn root(&self, i: usize) -> PathBuf {
         self.host(i).root.clone()
+    }
+
+    /// Host `i`'s own loopback address, where its alias points (sshd listens there and on
+    /// 127.0.0.1).
+    pub fn addr(&self, i: usize) -> Ipv4Addr {
+        self.host(i).addr
     }
 
     /// Host `i`'s sshd port on 127.0.0.1.
@@ -225,6 +235,7 @@ fn start_host(base: &Path, i: usize, authorized_keys: &Path) -> (Host, String) {
     let pid_file = host_dir.join("sshd.pid");
     let log = host_dir.join("sshd.log");
 
+    let addr = cutover_testkit::loopback_addr();
     for attempt in 1..=START_ATTEMPTS {
         let port = free_port();
         write(
@@ -232,6 +243,7 @@ fn start_host(base: &Path, i: usize, authorized_keys: &Path) -> (Host, String) {
             &format!(
                 "Port {port}\n\
                  ListenAddress 127.0.0.1\n\
+                 ListenAddress {addr}\n\
                  HostKey {host_key}\n\
                  AuthorizedKeysFile {authorized_keys}\n\
                  PermitRootLogin prohibit-password\n\
@@ -270,7 +282,7 @@ fn start_host(base: &Path, i: usize, authorized_keys: &Path) -> (Host, String) {
             .unwrap_or_else(|e| panic!("SshHosts: cannot run unshare for host {i}: {e}"));
         match wait_ready(child, port, &pid_file) {
             Ok(sshd) => {
-                let host = Host { port, root, sshd: Mutex::new(Some(sshd)) };
+                let host = Host { port, addr, root, sshd: Mutex::new(Some(sshd)) };
                 return (host, public_key(&host_key));
             }
             Err(failure) => {

@@ -1,0 +1,310 @@
+//! Stages 4 and 5 end to end: two real SSH hosts, each served by a real nginx on the host's own
+//! address from its `current` release over HTTPS (a release without `index.html` answers 500),
+//! the public name resolving to the first host through `/etc/hosts` in a mount namespace of the
+//! binary's own. Smoke after deploy with automatic rollback, `cutover smoke`, and the monitor:
+//! breach → rollback, resume after a kill, a dead network that never rolls back, notifications
+//! to a real webhook receiver and a real SMTP sink.
+
+mod support;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cutover_testkit::certs::Ca;
+use cutover_testkit::nginx::{Nginx, Site, free_port};
+use support::cli::{Project, Run, current};
+use support::hosts::SshHosts;
+
+const NAME: &str = "shop.smoke.test";
+
+fn available() -> bool {
+    support::require("python3 (webhook receiver)", cutover_testkit::webhook::available())
+        && support::require("aiosmtpd (SMTP sink)", cutover_testkit::smtp::available())
+        && support::require("sshd", SshHosts::available())
+        && support::require("nginx", Path::new(cutover_testkit::nginx::NGINX).is_file())
+        && support::require("unshare", cutover_testkit::on_path("unshare"))
+}
+
+struct Launch {
+    hosts: SshHosts,
+    project: Project,
+    _nginx: Nginx,
+}
+
+impl Launch {
+    /// Two hosts, nginx for each, and a project whose checks are `extra_checks` (TOML) plus a
+    /// `home` check on every host; `monitor` is the `[monitor]` section's body.
+    fn start(monitor: &str) -> Launch {
+        let hosts = SshHosts::start(2);
+        let ca = Ca::new("smoke test root");
+        let dir = hosts.dir().join("tls");
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = ca.issue(&[NAME]).write(&dir, "site");
+        let port = free_port(IpAddr::V4(hosts.addr(1)));
+        let sites: Vec<Site> = (1..=2)
+            .map(|i| {
+                Site::new(IpAddr::V4(hosts.addr(i)), port, &[NAME], &files.chain, &files.key)
+                    .root(&hosts.root(i).join("app/current"))
+            })
+            .collect();
+        let nginx = Nginx::start(&sites).expect("start nginx");
+        let ssh = format!(
+            "[ssh]\nconfig = \"{}\"\nconnect_timeout = \"3s\"\n[tls]\nextra_ca = \"ca.pem\"\n\
+             [[check]]\nname = \"home\"\nurl = \"/\"\nbody_contains = \"v\"\nevery_host = true\ntimeout = \"3s\"\n\
+             [monitor]\n{monitor}\n",
+            hosts.config_path().display()
+        );
+        let project = Project::new(&hosts.aliases(), SshHosts::DEPLOY_PATH, &ssh, 3);
+        std::fs::write(project.path().join("ca.pem"), ca.cert_pem()).unwrap();
+        let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+        project.write("cutover.toml", &format!("{toml}url = \"https://{NAME}:{port}\"\n"));
+        project.write("hosts", &format!("127.0.0.1 localhost\n{} {NAME}\n", hosts.addr(1)));
+        Launch { hosts, project, _nginx: nginx }
+    }
+
+    /// The binary with `/etc/hosts` from the project, in a mount namespace of its own.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "sh", "-c", "mount --bind hosts /etc/hosts && exec \"$0\" \"$@\""])
+            .arg(support::cli::bin())
+            .args(args)
+            .current_dir(self.project.path())
+            .env_remove("CUTOVER_CONFIG")
+            .env_remove("CUTOVER_ENV");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).stdin(Stdio::null()).output().expect("run cutover");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn spawn(&self, args: &[&str], log: &str) -> Child {
+        let out = std::fs::File::create(self.project.path().join(format!("{log}.out"))).unwrap();
+        let err = std::fs::File::create(self.project.path().join(format!("{log}.err"))).unwrap();
+        self.command(args).stdin(Stdio::null()).stdout(out).stderr(err).spawn().expect("spawn cutover")
+    }
+
+    fn log(&self, log: &str) -> String {
+        std::fs::read_to_string(self.project.path().join(format!("{log}.err"))).unwrap_or_default()
+    }
+
+    fn deploy_dir(&self, i: usize) -> PathBuf {
+        self.hosts.root(i).join("app")
+    }
+
+    /// Breaks the live release on host `i` in place: it answers 500 from now on.
+    fn break_host(&self, i: usize) {
+        std::fs::remove_file(self.deploy_dir(i).join("current/index.html")).unwrap();
+    }
+}
+
+/// Routes to `addrs` that fail at once with "no route to host", as when this machine's network
+/// is down (the addresses are the test's own; removed on drop).
+struct Unreachable(Vec<std::net::Ipv4Addr>);
+
+impl Unreachable {
+    fn new(addrs: Vec<std::net::Ipv4Addr>) -> Self {
+        for a in &addrs {
+            let ok = Command::new("ip")
+                .args(["route", "add", "unreachable", &format!("{a}/32"), "table", "local"])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "cannot add an unreachable route for {a}");
+        }
+        Self(addrs)
+    }
+}
+
+impl Drop for Unreachable {
+    fn drop(&mut self) {
+        for a in &self.0 {
+            let _ =
+                Command::new("ip").args(["route", "del", "unreachable", &format!("{a}/32"), "table", "local"]).status();
+        }
+    }
+}
+
+fn release_of(run: &Run) -> String {
+    run.json()["release"].as_str().expect("release id").to_owned()
+}
+
+fn wait(child: &mut Child, limit: Duration) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(start.elapsed() < limit, "still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_release_that_answers_500_is_rolled_back_by_the_deploy_and_smoke_reports_per_host() {
+    if !available() {
+        return;
+    }
+    let launch = Launch::start("");
+    let run = launch.run(&["--json", "deploy"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("smoke checks on"), "{}", run.stderr);
+    let r1 = release_of(&run);
+
+    // `cutover smoke`: the public URL and each host directly.
+    let smoke = launch.run(&["smoke"]).ok();
+    for via in ["public", "h1", "h2"] {
+        assert!(
+            smoke.stdout.lines().any(|l| l.starts_with("home") && l.contains(via) && l.contains("PASS")),
+            "{}",
+            smoke.stdout
+        );
+    }
+    let json = launch.run(&["--json", "smoke"]).ok().json();
+    assert_eq!(json["samples"].as_array().unwrap().len(), 3, "{json:#}");
+
+    // v2 has no index.html: nginx answers 500 once it is live; the deploy rolls back (exit 5).
+    std::fs::remove_file(launch.project.path().join("app/index.html")).unwrap();
+    let run = launch.run(&["deploy"]);
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("failed its checks after the switch"), "{}", run.stderr);
+    for i in 1..=2 {
+        assert_eq!(current(&launch.deploy_dir(i)).as_deref(), Some(r1.as_str()), "host {i} is back on r1");
+    }
+    let releases = launch.run(&["--json", "releases"]).ok().json();
+    let failed = releases.as_array().unwrap().iter().find(|r| r["id"] != r1.as_str()).expect("the failed release");
+    assert!(failed["hosts"].as_object().unwrap().values().all(|s| s == "failed"), "{releases:#}");
+    launch.run(&["smoke"]).ok();
+}
+
+#[test]
+fn smoke_fails_with_exit_1_and_rolls_back_only_when_asked() {
+    if !available() {
+        return;
+    }
+    let launch = Launch::start("");
+    let r1 = release_of(&launch.run(&["--json", "deploy"]).ok());
+    launch.project.write("app/index.html", "v2\n");
+    let r2 = release_of(&launch.run(&["--json", "deploy"]).ok());
+    launch.break_host(2);
+    let run = launch.run(&["smoke"]).code(1);
+    assert!(run.stdout.lines().any(|l| l.contains("h2") && l.contains("FAIL") && l.contains("500")), "{}", run.stdout);
+    assert!(run.stdout.lines().any(|l| l.contains("h1") && l.contains("PASS")), "{}", run.stdout);
+    assert_eq!(current(&launch.deploy_dir(2)).as_deref(), Some(r2.as_str()), "no rollback without the flag");
+    launch.run(&["smoke", "--rollback-on-fail"]).code(5);
+    for i in 1..=2 {
+        assert_eq!(current(&launch.deploy_dir(i)).as_deref(), Some(r1.as_str()));
+    }
+}
+
+#[test]
+fn the_monitor_rolls_back_when_the_site_starts_failing_halfway() {
+    if !available() {
+        return;
+    }
+    let hook = cutover_testkit::webhook::Receiver::start().unwrap();
+    let slack = cutover_testkit::webhook::Receiver::start().unwrap();
+    let launch = Launch::start(&format!(
+        "failure_limit = 1\nnotify = [\"webhook:{}\", \"slack:{}\"]\n",
+        hook.url("/cutover"),
+        slack.url("/services/T000/B000/secret-token")
+    ));
+    let r1 = release_of(&launch.run(&["--json", "deploy"]).ok());
+    launch.project.write("app/index.html", "v2\n");
+    let r2 = release_of(&launch.run(&["--json", "deploy"]).ok());
+    let mut monitor = launch.spawn(&["monitor", "--window", "20s", "--interval", "500ms"], "monitor");
+    std::thread::sleep(Duration::from_millis(1500));
+    launch.break_host(1);
+    let code = wait(&mut monitor, Duration::from_secs(20));
+    let log = launch.log("monitor");
+    assert_eq!(code, 5, "{log}");
+    assert!(log.contains("breach") && log.contains("rolled back"), "{log}");
+    for i in 1..=2 {
+        assert_eq!(current(&launch.deploy_dir(i)).as_deref(), Some(r1.as_str()), "host {i}");
+    }
+    let status = launch.run(&["--json", "status"]).ok().json();
+    assert_eq!(status["monitor"]["state"], "rolled_back", "{status:#}");
+    assert_eq!(status["monitor"]["release"], r2.as_str());
+    // The breach and the rollback, to both receivers, as they arrived over HTTP.
+    let events: Vec<String> = hook
+        .wait_for(2, Duration::from_secs(10))
+        .iter()
+        .map(|r| r.json()["event"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(events, ["breach", "rolled_back"], "{:?}", hook.requests());
+    assert!(hook.requests()[1].json()["release"] == r2.as_str());
+    let texts: Vec<String> =
+        slack.wait_for(2, Duration::from_secs(10)).iter().map(|r| r.json()["text"].to_string()).collect();
+    assert!(texts[1].contains("rolled back"), "{texts:?}");
+    assert!(!log.contains("secret-token"), "a webhook's token is never printed: {log}");
+}
+
+#[test]
+fn a_restarted_monitor_resumes_its_window_and_passes() {
+    if !available() {
+        return;
+    }
+    let sink = cutover_testkit::smtp::Sink::start().unwrap();
+    let launch = Launch::start("notify = [\"mailto:ops@shop.smoke.test\"]\n");
+    let toml = std::fs::read_to_string(launch.project.path().join("cutover.toml")).unwrap();
+    let smtp = format!(
+        "[smtp]\nhost = \"{}\"\nport = {}\nfrom = \"cutover@shop.smoke.test\"\ntls = \"none\"\n",
+        sink.addr().ip(),
+        sink.addr().port()
+    );
+    launch.project.write("cutover.toml", &toml.replace("[monitor]\n", &format!("{smtp}[monitor]\n")));
+    launch.run(&["deploy"]).ok();
+    let mut first = launch.spawn(&["monitor", "--window", "5s", "--interval", "500ms"], "first");
+    std::thread::sleep(Duration::from_millis(1800));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let status = launch.run(&["--json", "status"]).ok().json();
+    assert_eq!(status["monitor"]["state"], "running", "{status:#}");
+    let id = status["monitor"]["id"].clone();
+    let started = status["monitor"]["started_ms"].clone();
+
+    let run = launch.run(&["monitor", "--window", "5s", "--interval", "500ms"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("resuming the monitor"), "{}", run.stderr);
+    assert!(run.stderr.contains("passed its window"), "{}", run.stderr);
+    let status = launch.run(&["--json", "status"]).ok().json();
+    assert_eq!((status["monitor"]["id"].clone(), status["monitor"]["started_ms"].clone()), (id, started));
+    assert_eq!(status["monitor"]["state"], "passed");
+    let db = cutover_state::State::open(launch.project.path()).unwrap();
+    let gate = db.latest_gate("monitor", "production").unwrap().expect("steady state recorded");
+    assert!(gate.passed);
+    // The window's end, by mail through a real SMTP server.
+    let mail = sink.wait_for(1, Duration::from_secs(10));
+    assert_eq!(mail[0].envelope_to, ["ops@shop.smoke.test"]);
+    assert!(mail[0].subject.contains("production") && mail[0].body.contains("steady state"), "{:?}", mail[0]);
+}
+
+#[test]
+fn a_dead_network_pauses_the_verdict_and_never_rolls_back() {
+    if !available() {
+        return;
+    }
+    let launch = Launch::start("consecutive_errors = 2\nfailure_limit = 0\n");
+    launch.run(&["deploy"]).ok();
+    launch.project.write("app/index.html", "v2\n");
+    let run = launch.run(&["--json", "deploy"]).ok();
+    let r2 = release_of(&run);
+    // This machine loses its network: every check on every target fails to get out. (The
+    // monitor reads the current release over SSH first, then the routes go.)
+    let mut monitor = launch.spawn(&["monitor", "--window", "4s", "--interval", "500ms"], "monitor");
+    std::thread::sleep(Duration::from_millis(800));
+    let _down = Unreachable::new(vec![launch.hosts.addr(1), launch.hosts.addr(2)]);
+    let code = wait(&mut monitor, Duration::from_secs(20));
+    let run = Run { code, stdout: String::new(), stderr: launch.log("monitor") };
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("network down"), "{}", run.stderr);
+    for i in 1..=2 {
+        assert_eq!(current(&launch.deploy_dir(i)).as_deref(), Some(r2.as_str()), "no rollback on host {i}");
+    }
+}

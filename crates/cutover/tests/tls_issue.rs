@@ -46,25 +46,33 @@ impl World {
         for name in NAMES {
             pebble.add_a(name, web);
         }
-        // nginx needs a certificate to start: a self-signed placeholder, which `tls issue` must
-        // not mistake for one worth keeping.
-        let root1 = hosts.root(1);
-        std::fs::create_dir_all(root1.join("www")).unwrap();
-        std::fs::create_dir_all(root1.join("tls")).unwrap();
+        // nginx needs a certificate to start: a self-signed placeholder on each host, which
+        // `tls issue` must not mistake for one worth keeping.
         let placeholder = Leaf::self_signed(&NAMES);
-        std::fs::write(root1.join("tls/cert.pem"), &placeholder.chain_pem).unwrap();
-        std::fs::write(root1.join("tls/key.pem"), &placeholder.key_pem).unwrap();
-        let (cert, key) = (root1.join("tls/cert.pem"), root1.join("tls/key.pem"));
-        let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let (https_port, http_port) = (free_port(local), free_port(local));
+        for i in 1..=2 {
+            let root = hosts.root(i);
+            std::fs::create_dir_all(root.join("www")).unwrap();
+            std::fs::create_dir_all(root.join("tls")).unwrap();
+            std::fs::write(root.join("tls/cert.pem"), &placeholder.chain_pem).unwrap();
+            std::fs::write(root.join("tls/key.pem"), &placeholder.key_pem).unwrap();
+        }
+        let files = |i: usize| (hosts.root(i).join("tls/cert.pem"), hosts.root(i).join("tls/key.pem"));
+        let addr = |i: usize| IpAddr::V4(hosts.addr(i));
+        let (https_port, http_port) = (free_port(addr(1)), free_port(addr(1)));
+        let (cert, key) = files(1);
         let acme_site = Site::new(IpAddr::V4(web), free_port(IpAddr::V4(web)), &NAMES, &cert, &key)
             .http_port(pebble.http_port())
-            .webroot(&root1.join("www"));
-        let public = Site::new(local, https_port, &NAMES, &cert, &key).http_port(http_port).hsts(true);
-        let nginx = Nginx::start(&[acme_site, public]).expect("start nginx");
+            .webroot(&hosts.root(1).join("www"));
+        // Each host serves its own certificate files on its own address, where `ssh -G` puts it.
+        let mut sites = vec![acme_site];
+        for i in 1..=2 {
+            let (cert, key) = files(i);
+            sites.push(Site::new(addr(i), https_port, &NAMES, &cert, &key).http_port(http_port).hsts(true));
+        }
+        let nginx = Nginx::start(&sites).expect("start nginx");
 
-        let dns =
-            Dnsmasq::start("issue.test", 300, &[Record::new(NAMES[0], &[local]), Record::new(NAMES[1], &[local])]);
+        let both = [addr(1), addr(2)];
+        let dns = Dnsmasq::start("issue.test", 300, &[Record::new(NAMES[0], &both), Record::new(NAMES[1], &both)]);
         let project = Project::new(&[], "/srv/unused", "", 0);
         // Trusted: Pebble's HTTPS (for the directory) and the root it issues under (for `ready`).
         project.write(
@@ -182,13 +190,14 @@ fn dns_01_goes_through_the_hook_and_a_failing_hook_installs_nothing() {
     }
     let world = World::start();
     let before = world.cert_on(1);
+    assert_eq!(world.cert_on(2), before, "both hosts start with the placeholder");
     // A hook that fails: a clear error naming it, exit 1, nothing installed.
     let toml = std::fs::read_to_string(world.project.path().join("cutover.toml")).unwrap();
     world.project.write("cutover.toml", &toml.replace("dns_hook = \"sh hook.sh\"", "dns_hook = \"exit 3\""));
     let run = world.issue(&["--challenge", "dns-01"]).code(1);
     assert!(run.stderr.contains("exit 3"), "{}", run.stderr);
     assert_eq!(world.cert_on(1), before);
-    assert_eq!(world.cert_on(2), "");
+    assert_eq!(world.cert_on(2), before);
 
     world.project.write("cutover.toml", &toml);
     let run = world.issue(&["--challenge", "dns-01"]);

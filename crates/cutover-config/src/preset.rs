@@ -139,8 +139,41 @@ timeout = "3s"
 # A certificate with fewer days left warns, then fails `cutover ready`.
 warn_days = 30
 fail_days = 7
+
+# Smoke checks: run by `cutover smoke`, right after every deploy (a failure rolls it back), and
+# by `cutover monitor`. `url` is relative to the environment's url, or absolute.
+[[check]]
+name = "home"
+url = "/"
+expect_status = "200-399"
+max_latency = "2s"
+every_host = true       # also each host directly, with the public name for TLS and Host
+{check}
+
+[smoke]
+after_deploy = true
+
+[monitor]
+window = "48h"
+interval = "60s"
+thresholds = {{ http_req_failed = "rate<0.01", http_req_duration = "p(95)<800" }}
+failure_limit = 3       # failed rounds tolerated; one more rolls back (or alerts)
+on_fail = "rollback"    # or "alert"
+# notify = ["slack:https://hooks.slack.com/services/…", "mailto:ops@example.com"]
+
+# [smtp]                # for mailto: notifications
+# host = "smtp.example.com"
+# port = 587
+# from = "cutover@example.com"
+# username = "cutover"
+# password_secret = "SMTP_PASSWORD"   # the secret's name in [secrets], never the password
 "#,
             preset = self.name(),
+            check = match self {
+                Self::Laravel => "\n[[check]]\nname = \"health\"\nurl = \"/up\"          # Laravel's health route\nexpect_status = \"200\"",
+                Self::Wordpress => "\n[[check]]\nname = \"login\"\nurl = \"/wp-login.php\"\nbody_contains = \"user_login\"",
+                Self::Generic => "",
+            },
             generate = match self {
                 Self::Laravel => r#"generate = { APP_KEY = "app-key", DB_PASSWORD = "password" }"#,
                 Self::Wordpress => r#"generate = { DB_PASSWORD = "password" }"#,

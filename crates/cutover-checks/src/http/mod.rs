@@ -21,6 +21,7 @@
 //! in up to [`MAX_PARALLEL`] threads, so a round takes about as long as its slowest check.
 
 mod client;
+mod response;
 mod sample;
 mod status;
 mod verifier;

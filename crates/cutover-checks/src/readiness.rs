@@ -93,7 +93,12 @@ pub fn check_dns(plan: &DnsPlan) -> Vec<Finding> {
                 scope.spawn(|| ask(server, name, *kind, *needed, &plan.expected, plan.timeout))
             })
             .collect();
-        findings.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+        for (handle, (name, server, kind, _)) in handles.into_iter().zip(&asks) {
+            findings.push(handle.join().unwrap_or_else(|_| {
+                let label = if *kind == Kind::A { "A" } else { "AAAA" };
+                Finding::fail(format!("dns {label} {name}"), server.label.clone(), "the query crashed")
+            }));
+        }
     });
     findings
 }

@@ -337,9 +337,12 @@ pub struct Monitor {
     /// k6 thresholds by metric: `http_req_failed = "rate<0.01"`, `http_req_duration = "p(95)<800"`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, String>,
-    /// Thresholds are judged over the samples of this last stretch of time.
+    /// Thresholds are judged over the samples of this last stretch of time…
     #[serde(default = "default_sliding")]
     pub sliding_window: HumanDuration,
+    /// …once it holds at least this many samples: one slow answer among five is not a trend.
+    #[serde(default = "default_min_samples")]
+    pub min_samples: u32,
     /// How many failed rounds are tolerated (Argo Rollouts' `failureLimit`): one more is a breach.
     #[serde(default = "default_failure_limit")]
     pub failure_limit: u32,
@@ -361,6 +364,7 @@ impl Default for Monitor {
             interval: default_interval(),
             thresholds: BTreeMap::new(),
             sliding_window: default_sliding(),
+            min_samples: default_min_samples(),
             failure_limit: default_failure_limit(),
             consecutive_errors: default_consecutive_errors(),
             on_fail: OnFail::default(),
@@ -379,6 +383,10 @@ fn default_interval() -> HumanDuration {
 
 fn default_sliding() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(600))
+}
+
+fn default_min_samples() -> u32 {
+    30
 }
 
 fn default_failure_limit() -> u32 {

@@ -156,7 +156,8 @@ after_deploy = true
 [monitor]
 window = "48h"
 interval = "60s"
-thresholds = {{ http_req_failed = "rate<0.01", http_req_duration = "p(95)<800" }}
+# Judged over the last `sliding_window` (10m) once it holds `min_samples` (30) samples.
+thresholds = {{ http_req_failed = "rate<0.05", http_req_duration = "p(95)<800" }}
 failure_limit = 3       # failed rounds tolerated; one more rolls back (or alerts)
 on_fail = "rollback"    # or "alert"
 # notify = ["slack:https://hooks.slack.com/services/…", "mailto:ops@example.com"]
@@ -170,8 +171,10 @@ on_fail = "rollback"    # or "alert"
 "#,
             preset = self.name(),
             check = match self {
-                Self::Laravel => "\n[[check]]\nname = \"health\"\nurl = \"/up\"          # Laravel's health route\nexpect_status = \"200\"",
-                Self::Wordpress => "\n[[check]]\nname = \"login\"\nurl = \"/wp-login.php\"\nbody_contains = \"user_login\"",
+                Self::Laravel =>
+                    "\n[[check]]\nname = \"health\"\nurl = \"/up\"          # Laravel's health route\nexpect_status = \"200\"",
+                Self::Wordpress =>
+                    "\n[[check]]\nname = \"login\"\nurl = \"/wp-login.php\"\nbody_contains = \"user_login\"",
                 Self::Generic => "",
             },
             generate = match self {

@@ -41,8 +41,18 @@ pub struct DeployRequest<'a> {
 
 /// A check of a release once it is live (see [`DeployRequest::verify`]).
 pub trait Verify: Sync + std::fmt::Debug {
-    /// `Err` says why `release` must not stay live.
-    fn verify(&self, release: &str) -> Result<(), String>;
+    fn verify(&self, release: &str) -> Verdict;
+}
+
+/// What a [`Verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// The release must not stay live: why.
+    Fail(String),
+    /// Nothing could be checked (this machine's network, not the site): the release stays live
+    /// and the deploy says so.
+    Unverified(String),
 }
 
 pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -> Result<DeployReport, ReleaseError> {
@@ -158,14 +168,20 @@ impl Deploy<'_> {
         }
 
         // Phase 4: the live release is checked; a failure rolls every host back.
+        let mut unverified = None;
         if let Some(verify) = self.req.verify {
             self.reporter.step(None, &format!("checking release {id}"));
-            if let Err(detail) = verify.verify(&id) {
-                self.reporter.warn(None, &format!("checks failed on {id}; rolling every host back"));
-                self.back(&id, &previous, Cause::Rollback, &format!("checks failed after the switch: {detail}"), &[])?;
-                let to =
-                    previous[0].map_or("no release (the first deploy was undone)".to_owned(), |p| format!("`{p}`"));
-                return Err(ReleaseError::VerifyFailed { release: id, to, detail });
+            match verify.verify(&id) {
+                Verdict::Pass => {}
+                Verdict::Unverified(why) => unverified = Some(why),
+                Verdict::Fail(detail) => {
+                    self.reporter.warn(None, &format!("checks failed on {id}; rolling every host back"));
+                    let reason = format!("checks failed after the switch: {detail}");
+                    self.back(&id, &previous, Cause::Rollback, &reason, &[])?;
+                    let to =
+                        previous[0].map_or("no release (the first deploy was undone)".to_owned(), |p| format!("`{p}`"));
+                    return Err(ReleaseError::VerifyFailed { release: id, to, detail });
+                }
             }
         }
 
@@ -190,6 +206,7 @@ impl Deploy<'_> {
             files: self.manifest.files().count(),
             app_bytes: self.manifest.total_bytes(),
             hosts: hosts.collect(),
+            unverified,
         })
     }
 

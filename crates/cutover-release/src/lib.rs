@@ -19,7 +19,7 @@ mod scripts;
 mod status;
 mod upload;
 
-pub use deploy::{DeployRequest, Verify, deploy};
+pub use deploy::{DeployRequest, Verdict, Verify, deploy};
 pub use error::{Outcome, ReleaseError};
 pub use exclude::Excludes;
 pub use fleet::Fleet;

@@ -23,6 +23,9 @@ pub struct DeployReport {
     pub files: usize,
     pub app_bytes: u64,
     pub hosts: Vec<HostUpload>,
+    /// The release is live but its checks could not be run (nothing reachable from here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

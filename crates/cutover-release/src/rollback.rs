@@ -15,6 +15,9 @@ pub struct RollbackRequest<'a> {
     pub to: Option<&'a str>,
     pub hooks: &'a Hooks,
     pub command: &'a str,
+    /// Roll back only if every host is still on this release (checked under the lock): an
+    /// automatic rollback of a release that was judged must never take down a newer one.
+    pub only_from: Option<&'a str>,
 }
 
 pub fn rollback(
@@ -40,6 +43,17 @@ fn run(
     reporter: &dyn Reporter,
 ) -> Result<RollbackReport, ReleaseError> {
     let who = &lock.holder;
+    if let Some(expected) = req.only_from
+        && let Some(other) = states.iter().find(|s| s.current.as_deref() != Some(expected))
+    {
+        return Err(ReleaseError::Refused {
+            detail: format!(
+                "not rolling back: `{}` is on {}, not on {expected}, the release that was checked",
+                other.host,
+                other.current.as_deref().unwrap_or("nothing")
+            ),
+        });
+    }
     let to = target(states, req.to)?;
     let from: Vec<Option<&str>> = states.iter().map(|s| s.current.as_deref()).collect();
     // With `--to`, hosts already there stay as they are: that is how diverged hosts are joined.

@@ -146,7 +146,7 @@ pub fn env_file(root: &DeployPath, id: &str) -> String {
     enter(root)
         + &format!(
             "mkdir -p shared
-( umask 077; rm -f {tmp}; cat > {tmp} )
+( umask 077; rm -f {tmp}; set -C; cat > {tmp} )
 mv -f {tmp} {file}
              rm -rf {in_release}
 ln -s {target} {in_release}

@@ -114,9 +114,9 @@ impl SshTarget {
     }
 }
 
-/// The addresses `dest` connects to, as ssh itself sees it: the `hostname` that `ssh -G` prints
-/// (the user's ssh config applied, no connection made), looked up by the system resolver.
-pub fn addresses(dest: &str, options: &SshOptions) -> Result<Vec<std::net::IpAddr>, RemoteError> {
+/// Where `dest` connects, as ssh itself sees it: the `hostname` that `ssh -G` prints (the user's
+/// ssh config applied, no connection made), and its addresses from the system resolver.
+pub fn addresses(dest: &str, options: &SshOptions) -> Result<(String, Vec<std::net::IpAddr>), RemoteError> {
     let mut cmd = Command::new(&options.program);
     if let Some(file) = &options.config_file {
         cmd.arg("-F").arg(file);
@@ -143,7 +143,7 @@ pub fn addresses(dest: &str, options: &SshOptions) -> Result<Vec<std::net::IpAdd
         .ok_or_else(|| failed("no `hostname` in its output".into()))?;
     let hostname = hostname.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = hostname.parse() {
-        return Ok(vec![ip]);
+        return Ok((hostname.to_owned(), vec![ip]));
     }
     let mut addrs: Vec<std::net::IpAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(hostname, 0))
         .map_err(|e| failed(format!("cannot resolve `{hostname}`: {e}")))?
@@ -151,7 +151,7 @@ pub fn addresses(dest: &str, options: &SshOptions) -> Result<Vec<std::net::IpAdd
         .collect();
     addrs.sort();
     addrs.dedup();
-    Ok(addrs)
+    Ok((hostname.to_owned(), addrs))
 }
 
 fn is_host_key_failure(detail: &str) -> bool {

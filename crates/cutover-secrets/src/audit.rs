@@ -64,6 +64,46 @@ pub fn run(audit: &Audit<'_>) -> Vec<Finding> {
         }
     }
 
+    // …and nothing in it that the secret scanner would call a secret, whatever its key's name.
+    if let Ok(text) = std::fs::read(audit.template.path()) {
+        let flagged: BTreeSet<String> = audit
+            .template
+            .entries()
+            .iter()
+            .filter(|e| e.secrets.is_empty() && SENSITIVE.iter().any(|s| e.key.to_ascii_uppercase().contains(s)))
+            .map(|e| e.key.clone())
+            .collect();
+        let mut seen = flagged;
+        for hit in crate::scan::Scanner::get().scan_text(&template_name, &text) {
+            let entry = audit.template.entries().iter().find(|e| e.line == hit.line);
+            let subject = entry.map_or_else(|| format!("line {}", hit.line), |e| e.key.clone());
+            if seen.insert(subject.clone()) {
+                add(
+                    "template",
+                    &subject,
+                    format!(
+                        "{template_name}:{}: looks like a {} ({}): use a placeholder",
+                        hit.line, hit.description, hit.redacted
+                    ),
+                );
+            }
+        }
+    }
+
+    // A rotated APP_KEY needs the old one passed on.
+    let names = audit.template.secret_names();
+    if names.iter().any(|n| n == "APP_KEY") && !names.iter().any(|n| n == crate::rotate::PREVIOUS_KEYS) {
+        add(
+            "template",
+            crate::rotate::PREVIOUS_KEYS,
+            format!(
+                "{template_name}: no `{0}=\"${{secret:{0}?}}\"`: after an APP_KEY rotation, sessions and encrypted \
+                 values would stop working",
+                crate::rotate::PREVIOUS_KEYS
+            ),
+        );
+    }
+
     // 2. No env file tracked by git.
     if let Some(tracked) = git_tracked(audit.repo) {
         for path in tracked {
@@ -88,6 +128,7 @@ pub fn run(audit: &Audit<'_>) -> Vec<Finding> {
             Ok(v) => {
                 prod.insert(name, v);
             }
+            Err(crate::SecretsError::Missing { .. }) if audit.template.is_optional(&name) => {}
             Err(e) => add("unresolved", &name, e.to_string()),
         }
     }
@@ -122,9 +163,14 @@ pub fn run(audit: &Audit<'_>) -> Vec<Finding> {
     }
 
     // 6. The rendered file runs in production mode.
-    if prod.len() == audit.template.secret_names().len()
-        && let Ok(rendered) = audit.template.render(audit.env_values, |n| Ok(prod[n].clone()))
-    {
+    let resolved = |n: &str| {
+        prod.get(n).cloned().ok_or_else(|| crate::SecretsError::Missing {
+            env: audit.env.to_owned(),
+            name: n.to_owned(),
+            hint: String::new(),
+        })
+    };
+    if let Ok(rendered) = audit.template.render(audit.env_values, resolved) {
         let values = dotenv_values(rendered.text.expose());
         let mut expect = |key: &str, want: &[&str], required: bool| match values.get(key) {
             Some(v) if want.iter().any(|w| v.eq_ignore_ascii_case(w)) => {}

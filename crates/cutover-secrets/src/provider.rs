@@ -133,6 +133,10 @@ fn run(template: &str, env: &str, name: &str, timeout: Duration, workdir: &PathB
             }
         }
     };
+    // Whatever it left running in the background (`cmd &`) would hold the pipes open: end the
+    // whole group, so reading finishes now and nothing outlives the command.
+    // SAFETY: kill(2) on the process group we created; no memory involved.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
     if !status.success() {
@@ -180,6 +184,10 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(5));
         assert!(err.to_string().contains("did not finish within 300ms"), "{err}");
         assert!(command("true", 5_000).get("production", "X").unwrap_err().to_string().contains("printed nothing"));
+        // A background child holding stdout open does not stretch the timeout.
+        let start = Instant::now();
+        assert_eq!(command("sleep 30 & echo v-{name}", 1_000).get("production", "X").unwrap().expose(), "v-X");
+        assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
         assert!(matches!(command("true", 5_000).get("production", "1X; rm"), Err(SecretsError::BadName(_))));
     }
 

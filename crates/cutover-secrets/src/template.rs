@@ -15,8 +15,58 @@ pub const ENV_KEYS: [&str; 4] = ["url", "host", "name", "app"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Text(String),
-    Secret(String),
+    /// `${secret:NAME}`; `${secret:NAME?}` is optional (empty when the provider has no value).
+    Secret {
+        name: String,
+        quoting: Quoting,
+        optional: bool,
+    },
     Env(String),
+}
+
+/// Where a placeholder sits in its line, which decides how a value must be written there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    Unquoted,
+    Double,
+    Single,
+}
+
+/// The quoting at byte `at` of `line` (a `KEY=value` line): the state after the `=`.
+fn quoting_at(line: &str, at: usize) -> Quoting {
+    let Some(eq) = line.find('=') else { return Quoting::Unquoted };
+    let mut state = Quoting::Unquoted;
+    let mut escaped = false;
+    for c in line[eq + 1..at.max(eq + 1)].chars() {
+        match (state, c) {
+            (Quoting::Double, _) if escaped => escaped = false,
+            (Quoting::Double, '\\') => escaped = true,
+            (Quoting::Double, '"') | (Quoting::Single, '\'') => state = Quoting::Unquoted,
+            (Quoting::Unquoted, '"') => state = Quoting::Double,
+            (Quoting::Unquoted, '\'') => state = Quoting::Single,
+            _ => {}
+        }
+    }
+    state
+}
+
+/// `value` written for `quoting`, or why it cannot be (phpdotenv's and the usual dotenv rules).
+fn encode(name: &str, value: &str, quoting: Quoting) -> Result<String, String> {
+    if value.contains(['\n', '\r']) {
+        return Err(format!("secret `{name}` holds a line break, which a .env line cannot carry"));
+    }
+    match quoting {
+        Quoting::Double => Ok(value.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$")),
+        Quoting::Single if value.contains('\'') => {
+            Err(format!("secret `{name}` holds a `'`, which single quotes cannot carry: use double quotes"))
+        }
+        Quoting::Single => Ok(value.to_owned()),
+        Quoting::Unquoted if value.contains(|c: char| c.is_whitespace() || "\"'#$\\`".contains(c)) => Err(format!(
+            "secret `{name}` holds spaces or quote, `#`, `$` or `\\` characters, which an unquoted .env value \
+             cannot carry: write it in double quotes (`KEY=\"${{secret:{name}}}\"`)"
+        )),
+        Quoting::Unquoted => Ok(value.to_owned()),
+    }
 }
 
 /// One `KEY=value` line of the template.
@@ -67,6 +117,12 @@ impl Template {
                 message,
             };
             let mut secrets = Vec::new();
+            let trimmed = line.trim();
+            if trimmed.starts_with('#') {
+                // A comment: copied as it is, placeholders and all; nothing in it is rendered.
+                parts.push(Part::Text(line.to_owned()));
+                continue;
+            }
             let mut rest = line;
             let mut offset = 0;
             while let Some(start) = rest.find("${") {
@@ -90,9 +146,13 @@ impl Template {
                 let key = &after[kind.len() + 1..end];
                 parts.push(Part::Text(rest[..start].to_owned()));
                 if kind == "secret" {
-                    check_name(key).map_err(|e| err(col, e.to_string()))?;
-                    secrets.push(key.to_owned());
-                    parts.push(Part::Secret(key.to_owned()));
+                    let (name, optional) = match key.strip_suffix('?') {
+                        Some(name) => (name, true),
+                        None => (key, false),
+                    };
+                    check_name(name).map_err(|e| err(col, e.to_string()))?;
+                    secrets.push(name.to_owned());
+                    parts.push(Part::Secret { name: name.to_owned(), quoting: quoting_at(line, col), optional });
                 } else {
                     if !ENV_KEYS.contains(&key) {
                         return Err(err(col, format!("unknown `${{env:{key}}}`; use one of {}", ENV_KEYS.join(", "))));
@@ -103,8 +163,7 @@ impl Template {
                 rest = &after[end + 1..];
             }
             parts.push(Part::Text(rest.to_owned()));
-            let trimmed = line.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
+            if trimmed.is_empty() {
                 continue;
             }
             let body = trimmed.strip_prefix("export ").unwrap_or(trimmed);
@@ -130,13 +189,18 @@ impl Template {
     pub fn secret_names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
         for part in &self.parts {
-            if let Part::Secret(n) = part
-                && !names.contains(n)
+            if let Part::Secret { name, .. } = part
+                && !names.contains(name)
             {
-                names.push(n.clone());
+                names.push(name.clone());
             }
         }
         names
+    }
+
+    /// Whether every use of `name` is optional (`${secret:NAME?}`).
+    pub fn is_optional(&self, name: &str) -> bool {
+        self.parts.iter().all(|p| !matches!(p, Part::Secret { name: n, optional: false, .. } if n == name))
     }
 
     /// Renders with `env` for `${env:…}` and `secret` for each secret (asked once per name).
@@ -150,20 +214,14 @@ impl Template {
         let mut errors = Vec::new();
         for name in self.secret_names() {
             match secret(&name) {
-                Ok(value) if value.expose().contains(['\n', '\r']) => {
-                    errors.push(format!("secret `{name}` holds a line break, which a .env line cannot carry"))
-                }
                 Ok(value) => {
                     secrets.insert(name, value);
                 }
+                Err(SecretsError::Missing { .. }) if self.is_optional(&name) => {
+                    secrets.insert(name, Secret::new(""));
+                }
                 Err(e) => errors.push(e.to_string()),
             }
-        }
-        if !errors.is_empty() {
-            return Err(SecretsError::Template {
-                location: self.path.display().to_string(),
-                message: format!("cannot render:\n  {}", errors.join("\n  ")),
-            });
         }
         let mut text = zeroize::Zeroizing::new(String::new());
         let mut redacted = String::new();
@@ -173,9 +231,14 @@ impl Template {
                     text.push_str(t);
                     redacted.push_str(t);
                 }
-                Part::Secret(n) => {
-                    text.push_str(secrets[n].expose());
-                    redacted.push_str(&format!("[redacted:{n}]"));
+                Part::Secret { name, quoting, .. } => {
+                    let Some(value) = secrets.get(name) else { continue };
+                    match encode(name, value.expose(), *quoting) {
+                        Ok(encoded) => text.push_str(&zeroize::Zeroizing::new(encoded)),
+                        Err(e) if !errors.contains(&e) => errors.push(e),
+                        Err(_) => {}
+                    }
+                    redacted.push_str(&format!("[redacted:{name}]"));
                 }
                 Part::Env(k) => {
                     let v = env.get(k.as_str()).map_or("", String::as_str);
@@ -183,6 +246,12 @@ impl Template {
                     redacted.push_str(v);
                 }
             }
+        }
+        if !errors.is_empty() {
+            return Err(SecretsError::Template {
+                location: self.path.display().to_string(),
+                message: format!("cannot render:\n  {}", errors.join("\n  ")),
+            });
         }
         Ok(Rendered { text: Secret::new(text.as_str()), redacted, secrets })
     }
@@ -259,5 +328,29 @@ mod tests {
         assert!(err.contains("`APP_KEY` (production) is not set") && err.contains("`DB_PASSWORD`"), "{err}");
         let err = t.render(&env(), |_| Ok(Secret::new("a\nb"))).unwrap_err().to_string();
         assert!(err.contains("line break"), "{err}");
+    }
+
+    #[test]
+    fn values_are_written_for_their_quoting_and_comments_and_optional_secrets_render_nothing() {
+        let text = "# OLD=${secret:GONE}\nA=\"${secret:X}\"\nB='${secret:Y}'\nC=${secret:Z}\nP=${secret:PREV?}\n";
+        let t = Template::parse(Path::new("t.env"), text).unwrap();
+        assert_eq!(t.secret_names(), ["X", "Y", "Z", "PREV"], "a comment's placeholder is not asked for");
+        let value = |n: &str| match n {
+            "X" => Ok(Secret::new("p\"a$s\\w")),
+            "Y" => Ok(Secret::new("no quote")),
+            "Z" => Ok(Secret::new("plain-Token_1")),
+            _ => Err(SecretsError::Missing { env: "production".into(), name: n.into(), hint: String::new() }),
+        };
+        let r = t.render(&env(), value).unwrap();
+        assert_eq!(r.text.expose(), "# OLD=${secret:GONE}\nA=\"p\\\"a\\$s\\\\w\"\nB='no quote'\nC=plain-Token_1\nP=\n");
+        // What a value cannot carry where it sits is refused, naming the secret only.
+        let bad = |text: &str, v: &str| {
+            let t = Template::parse(Path::new("t.env"), text).unwrap();
+            t.render(&env(), |_| Ok(Secret::new(v))).unwrap_err().to_string()
+        };
+        assert!(bad("C=${secret:Z}\n", "two words").contains("double quotes"));
+        assert!(bad("C=${secret:Z}\n", "a#b").contains("`Z`"));
+        assert!(bad("B='${secret:Y}'\n", "it's").contains("single quotes"));
+        assert!(!bad("C=${secret:Z}\n", "two words").contains("two words"));
     }
 }

@@ -11,8 +11,16 @@ use crate::CliError;
 use crate::cli::Global;
 use crate::output::Output;
 
-/// A host's name in the config and its addresses, or why they are unknown.
-pub type HostAddresses = (String, Result<Vec<IpAddr>, String>);
+/// A host of the environment, where ssh reaches it.
+#[derive(Debug)]
+pub struct HostAddresses {
+    /// The host as written in the config.
+    pub label: String,
+    /// The name ssh connects to (`ssh -G`'s `hostname`), when known.
+    pub hostname: Option<String>,
+    /// Its addresses, or why they are unknown.
+    pub addrs: Result<Vec<IpAddr>, String>,
+}
 
 #[derive(Debug)]
 pub struct Ctx<'a> {
@@ -52,14 +60,15 @@ impl Ctx<'_> {
             .hosts()
             .iter()
             .map(|spec| {
-                let addrs = match spec {
-                    HostSpec::Local => Ok(vec![IpAddr::from([127, 0, 0, 1])]),
+                let resolved = match spec {
+                    HostSpec::Local => Ok(("localhost".to_owned(), vec![IpAddr::from([127, 0, 0, 1])])),
                     HostSpec::Ssh(dest) => cutover_remote::addresses(dest, &options).map_err(|e| e.to_string()),
                 };
-                let addrs = addrs.and_then(|a| {
+                let hostname = resolved.as_ref().ok().map(|(h, _)| h.clone());
+                let addrs = resolved.and_then(|(_, a)| {
                     if a.is_empty() { Err("ssh resolves the host to no address".to_owned()) } else { Ok(a) }
                 });
-                (spec.to_string(), addrs)
+                HostAddresses { label: spec.to_string(), hostname, addrs }
             })
             .collect())
     }

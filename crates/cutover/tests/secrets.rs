@@ -265,6 +265,9 @@ fn rotation_makes_new_values_keeps_the_old_app_key_and_logs_no_value() {
     // Again: the key rotated first is now the first previous key, the oldest kept.
     setup.run(&["secrets", "rotate", "APP_KEY"]).ok();
     assert_eq!(reveal("APP_PREVIOUS_KEYS"), format!("{key},base64:b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleTE="));
+    let key_after_second_rotation =
+        |setup: &Setup| setup.run(&["secrets", "get", "APP_KEY", "--reveal"]).ok().stdout.trim().to_owned();
+    let second = key_after_second_rotation(&setup);
     // Logged: name, env, who; never the value.
     let state = cutover_state::State::open(setup.project.path()).unwrap();
     let rotations = state.rotations("production").unwrap();
@@ -275,6 +278,10 @@ fn rotation_makes_new_values_keeps_the_old_app_key_and_logs_no_value() {
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(&password) && !text.contains(&key), "state holds a rotated value");
     }
+    // A template that uses APP_KEY but would not pass the old one on: the rotation is refused.
+    setup.project.write(".env.production.template", &format!("{TEMPLATE}APP_KEY=${{secret:APP_KEY}}\n"));
+    setup.run(&["secrets", "rotate", "APP_KEY"]).code(2).stderr_has("APP_PREVIOUS_KEYS=");
+    assert_eq!(reveal("APP_KEY"), second);
     // A secret that cannot be generated is refused before anything changes.
     setup.run(&["secrets", "rotate", "SMTP_PASSWORD"]).code(2).stderr_has("cannot be generated");
     assert_eq!(reveal("DB_PASSWORD"), password);

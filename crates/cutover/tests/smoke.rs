@@ -308,3 +308,51 @@ fn a_dead_network_pauses_the_verdict_and_never_rolls_back() {
         assert_eq!(current(&launch.deploy_dir(i)).as_deref(), Some(r2.as_str()), "no rollback on host {i}");
     }
 }
+
+#[test]
+fn a_crossed_threshold_rolls_back_once_enough_samples_are_in() {
+    if !available() {
+        return;
+    }
+    // Failed rounds alone would never roll back (limit 100): the error rate does, from 6 samples.
+    let launch =
+        Launch::start("failure_limit = 100\nmin_samples = 6\nthresholds = { http_req_failed = \"rate<0.5\" }\n");
+    let r1 = release_of(&launch.run(&["--json", "deploy"]).ok());
+    launch.project.write("app/index.html", "v2\n");
+    launch.run(&["deploy"]).ok();
+    launch.break_host(1);
+    launch.break_host(2);
+    let run = launch.run(&["monitor", "--window", "20s", "--interval", "300ms"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(run.stderr.contains("threshold crossed") && run.stderr.contains("http_req_failed"), "{}", run.stderr);
+    for i in 1..=2 {
+        assert_eq!(current(&launch.deploy_dir(i)).as_deref(), Some(r1.as_str()));
+    }
+}
+
+#[test]
+fn a_deploy_whose_checks_cannot_leave_this_machine_stays_live_and_says_so() {
+    if !available() {
+        return;
+    }
+    let launch = Launch::start("");
+    // SSH over 127.0.0.1 (sshd listens there too); the checks go to the public name only, which
+    // resolves to host 1's own address.
+    let toml = std::fs::read_to_string(launch.project.path().join("cutover.toml")).unwrap();
+    let hosts = format!(
+        "hosts = [\"ssh://root@127.0.0.1:{}\", \"ssh://root@127.0.0.1:{}\"]",
+        launch.hosts.port(1),
+        launch.hosts.port(2)
+    );
+    let toml = toml.replace("hosts = [\"h1\", \"h2\"]", &hosts).replace("every_host = true", "every_host = false");
+    launch.project.write("cutover.toml", &toml);
+    let r1 = release_of(&launch.run(&["--json", "deploy"]).ok());
+    launch.project.write("app/index.html", "v2\n");
+    let _down = Unreachable::new(vec![launch.hosts.addr(1)]);
+    let run = launch.run(&["deploy"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("could not reach anything from this machine"), "{}", run.stderr);
+    let live = current(&launch.deploy_dir(1)).unwrap();
+    assert_ne!(live, r1, "not rolled back: nothing says the release is bad");
+    assert_eq!(current(&launch.deploy_dir(2)).unwrap(), live);
+}

@@ -54,5 +54,12 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
             report.env
         ));
     }
+    if let Some(why) = &report.unverified {
+        return Err(CliError::Unverified(format!(
+            "{} is live on {}, but its checks could not reach anything from this machine (is its network \
+             down?), so it was neither verified nor rolled back: {why}; run `cutover smoke` once the network is back",
+            report.release, report.env
+        )));
+    }
     Ok(format!("deployed {} ({sent} bytes sent)", report.release))
 }

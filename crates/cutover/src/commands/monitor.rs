@@ -160,7 +160,8 @@ impl Watch<'_> {
         };
         let sliding = self.config.monitor.sliding_window.0.as_millis() as i64;
         let interval = Duration::from_millis(m.interval_ms as u64);
-        let mut alerted_breach = false;
+        // A breach seen before a restart (alert mode) still counts: the window cannot pass.
+        let mut alerted_breach = m.detail.starts_with("breached");
         let mut alerted_blind = false;
         let status_bar = self.ctx.out.status_line();
         loop {
@@ -183,9 +184,12 @@ impl Watch<'_> {
                     duration: ms.map(|ms| Duration::from_secs_f64(ms / 1000.0)),
                 })
                 .collect();
+            // Too few samples yet: thresholds wait (a single slow answer is not a rate).
+            let judged = observations.len() >= self.config.monitor.min_samples as usize;
             let results: Vec<ThresholdResult> = self
                 .thresholds
                 .iter()
+                .filter(|_| judged)
                 .map(|(name, t)| {
                     let e = t.evaluate(&observations);
                     ThresholdResult { passed: e.passed, text: format!("{name}: {}", e.text) }
@@ -254,7 +258,7 @@ impl Watch<'_> {
         let fleet = self.ctx.fleet(self.config)?;
         match rollback(
             &fleet,
-            &RollbackRequest { to: None, hooks: &self.config.hooks, command: &command },
+            &RollbackRequest { to: None, hooks: &self.config.hooks, command: &command, only_from: Some(release) },
             self.ctx.out,
         ) {
             Ok(report) => {

@@ -9,7 +9,8 @@ use crate::context::Ctx;
 pub fn exec(ctx: &Ctx<'_>, config: &Config, to: Option<&str>) -> Result<String, CliError> {
     let fleet = ctx.fleet(config)?;
     let command = format!("cutover rollback --env {}", ctx.global.env);
-    let report = rollback(&fleet, &RollbackRequest { to, hooks: &config.hooks, command: &command }, ctx.out)?;
+    let report =
+        rollback(&fleet, &RollbackRequest { to, hooks: &config.hooks, command: &command, only_from: None }, ctx.out)?;
     let summary =
         format!("rolled back {} from {} to {}", report.env, report.from.as_deref().unwrap_or("nothing"), report.to);
     if ctx.out.json {

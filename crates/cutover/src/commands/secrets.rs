@@ -90,9 +90,12 @@ fn set(ctx: &Ctx<'_>, config: &Config, env: &str, name: &str) -> Result<String, 
         }
     }
     let mut provider = provider(ctx, config)?;
-    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        ctx.out.say(&format!("value for `{name}` ({env}), then Enter and Ctrl-D:"));
-    }
+    let _quiet = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        ctx.out.say(&format!("value for `{name}` ({env}), then Enter and Ctrl-D (not shown):"));
+        NoEcho::on_stdin()
+    } else {
+        None
+    };
     let mut text = zeroize::Zeroizing::new(String::new());
     std::io::stdin()
         .read_to_string(&mut text)
@@ -119,7 +122,7 @@ fn generator(config: &Config, name: &str) -> Option<Kind> {
 
 fn rotate_secrets(ctx: &Ctx<'_>, config: &Config, env: &str, names: &[String]) -> Result<String, CliError> {
     let mut provider = provider(ctx, config)?;
-    let mut wanted: Vec<String> = if names.is_empty() {
+    let wanted: Vec<String> = if names.is_empty() {
         let mut all: Vec<String> = config.secrets.generate.keys().cloned().collect();
         if config.app.preset == Preset::Laravel && !all.iter().any(|n| n == "APP_KEY") {
             all.insert(0, "APP_KEY".into());
@@ -128,7 +131,8 @@ fn rotate_secrets(ctx: &Ctx<'_>, config: &Config, env: &str, names: &[String]) -
     } else {
         names.to_vec()
     };
-    wanted.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    let wanted: Vec<String> = wanted.into_iter().filter(|n| seen.insert(n.clone())).collect();
     if wanted.is_empty() {
         return Err(CliError::Usage(
             "nothing to rotate: list generated secrets in `[secrets] generate` (e.g. DB_PASSWORD = \"password\")"
@@ -146,6 +150,21 @@ fn rotate_secrets(ctx: &Ctx<'_>, config: &Config, env: &str, names: &[String]) -
         })?;
         plan.push((name.clone(), kind));
     }
+    // A rotated-out APP_KEY must reach the app as APP_PREVIOUS_KEYS, or sessions and values
+    // encrypted with it stop working after the next deploy.
+    if wanted.iter().any(|n| n == "APP_KEY")
+        && let Some(path) = &config.env(env)?.env_template
+    {
+        let template = Template::load(path)?;
+        let names = template.secret_names();
+        if names.iter().any(|n| n == "APP_KEY") && !names.iter().any(|n| n == PREVIOUS_KEYS) {
+            return Err(CliError::Usage(format!(
+                "`{}` does not pass on the old key: add `{PREVIOUS_KEYS}=\"${{secret:{PREVIOUS_KEYS}?}}\"` to it \
+                 before rotating APP_KEY, or sessions and encrypted values stop working after the next deploy",
+                path.display()
+            )));
+        }
+    }
     let state = State::open(&ctx.config_dir())?;
     let who = Identity::current();
     for (name, kind) in plan {
@@ -160,6 +179,12 @@ fn rotate_secrets(ctx: &Ctx<'_>, config: &Config, env: &str, names: &[String]) -
         provider.set(env, &name, new)?;
         state.record_rotation(env, &name, &who.user, &who.machine)?;
         ctx.out.say(&format!("rotated `{name}` ({env})"));
+        if !matches!(kind, Kind::AppKey) {
+            ctx.out.warn_line(&format!(
+                "`{name}` has a new value: change it where it is checked too (the database user, the \
+                 mail account, …) before the next deploy writes it to the hosts"
+            ));
+        }
     }
     Ok(format!("rotated {} ({env})", wanted.join(", ")))
 }
@@ -196,4 +221,30 @@ fn audit_secrets(ctx: &Ctx<'_>, config: &Config, env: &str) -> Result<String, Cl
         return Ok(format!("secrets audit ({env}): no findings"));
     }
     Err(CliError::Check(format!("secrets audit ({env}): {} finding(s)", findings.len())))
+}
+
+/// The terminal's echo switched off while a secret is typed; restored on drop.
+struct NoEcho(libc::termios);
+
+impl NoEcho {
+    fn on_stdin() -> Option<Self> {
+        // SAFETY: tcgetattr/tcsetattr on fd 0 with a termios we own; a zeroed termios is a valid
+        // value for tcgetattr to fill.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return None;
+            }
+            let saved = t;
+            t.c_lflag &= !libc::ECHO;
+            (libc::tcsetattr(0, libc::TCSANOW, &t) == 0).then_some(Self(saved))
+        }
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        // SAFETY: restores the settings read in `on_stdin`.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
+    }
 }

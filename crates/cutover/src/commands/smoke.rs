@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use cutover_checks::http::{self, Check, Sample, StatusSet, Via};
+use cutover_checks::monitor::{Outcome, Round};
 use cutover_checks::tls::Trust;
 use cutover_config::{CheckSpec, Config};
-use cutover_release::{RollbackRequest, Verify, rollback};
+use cutover_release::{RollbackRequest, Verdict, Verify, rollback};
 use cutover_state::State;
 use serde::Serialize;
 
@@ -34,9 +35,9 @@ impl Plan {
             Trust::load(config.tls.extra_ca.as_deref()).map_err(|e| CliError::Usage(format!("[tls] extra_ca: {e}")))?;
         let mut hosts = Vec::new();
         if config.checks.iter().any(|c| c.every_host) {
-            for (label, addrs) in ctx.host_addresses(config)? {
-                let addrs = addrs.map_err(|e| CliError::Check(format!("host `{label}`: {e}")))?;
-                hosts.push(Via::host(label, addrs[0]));
+            for host in ctx.host_addresses(config)? {
+                let addrs = host.addrs.map_err(|e| CliError::Check(format!("host `{}`: {e}", host.label)))?;
+                hosts.push(Via::host(host.label, addrs[0]));
             }
         }
         let base = env
@@ -148,6 +149,15 @@ fn summary(samples: &[Sample]) -> Option<String> {
     (!failed.is_empty()).then(|| format!("{} of {} checks failed: {}", failed.len(), samples.len(), failed.join("; ")))
 }
 
+/// Whether every sample failed without reaching anything: this machine's network, not the site.
+fn all_unreachable(samples: &[Sample]) -> bool {
+    let outcomes: Vec<Outcome> = samples
+        .iter()
+        .map(|s| Outcome { ok: s.ok, local_network: s.failure.is_some_and(|f| f.is_local_network()) })
+        .collect();
+    cutover_checks::monitor::judge_round(&outcomes) == Round::Inconclusive
+}
+
 /// The deploy's post-switch check.
 #[derive(Debug)]
 pub struct AfterDeploy<'a> {
@@ -156,7 +166,7 @@ pub struct AfterDeploy<'a> {
 }
 
 impl Verify for AfterDeploy<'_> {
-    fn verify(&self, release: &str) -> Result<(), String> {
+    fn verify(&self, release: &str) -> Verdict {
         self.out.say(&format!("==> smoke checks on {release} ({} checks)", self.plan.len()));
         // A release that just went live may need a moment (a reload, a cache warming): the
         // failing checks get two more tries a second apart before they count.
@@ -173,8 +183,9 @@ impl Verify for AfterDeploy<'_> {
             print(self.out, &samples);
         }
         match summary(&samples) {
-            None => Ok(()),
-            Some(failed) => Err(failed),
+            None => Verdict::Pass,
+            Some(failed) if all_unreachable(&samples) => Verdict::Unverified(failed),
+            Some(failed) => Verdict::Fail(failed),
         }
     }
 }
@@ -182,6 +193,14 @@ impl Verify for AfterDeploy<'_> {
 pub fn exec(ctx: &Ctx<'_>, config: &Config, rollback_on_fail: bool) -> Result<String, CliError> {
     let plan = Plan::new(ctx, config)?
         .ok_or_else(|| CliError::Usage("no `[[check]]` in the config: nothing to smoke-test".into()))?;
+    // The release these checks judge: a rollback must not take down one deployed meanwhile.
+    let (fleet, checked) = if rollback_on_fail {
+        let fleet = ctx.fleet(config)?;
+        let current = cutover_release::status(&fleet)?.first().and_then(|h| h.current.clone());
+        (Some(fleet), current)
+    } else {
+        (None, None)
+    };
     ctx.out.say(&format!("==> {} checks on {}", plan.len(), ctx.global.env));
     let samples = plan.run();
     let failed = report(ctx.out, &samples);
@@ -194,10 +213,16 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, rollback_on_fail: bool) -> Result<St
     if !rollback_on_fail {
         return Err(CliError::Check(format!("smoke: {failed}")));
     }
+    if all_unreachable(&samples) {
+        return Err(CliError::Check(format!(
+            "smoke: {failed}; nothing could be reached from this machine (is its network down?): not rolling back"
+        )));
+    }
     ctx.out.warn_line(&format!("smoke: {failed}; rolling back"));
-    let fleet = ctx.fleet(config)?;
+    let fleet = fleet.expect("connected for --rollback-on-fail");
     let command = format!("cutover smoke --rollback-on-fail --env {}", ctx.global.env);
-    let report = rollback(&fleet, &RollbackRequest { to: None, hooks: &config.hooks, command: &command }, ctx.out)?;
+    let request = RollbackRequest { to: None, hooks: &config.hooks, command: &command, only_from: checked.as_deref() };
+    let report = rollback(&fleet, &request, ctx.out)?;
     Err(CliError::RolledBack(format!(
         "smoke: {failed}; rolled back from {} to {}",
         report.from.as_deref().unwrap_or("nothing"),

@@ -34,7 +34,9 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
         if let Some(m) = &monitor {
             let now =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-            let when = if m.state == "running" && m.ends_ms > now {
+            let when = if m.state == "running" && now - m.updated_ms > 3 * m.interval_ms {
+                format!("no round for {} min: not running? `cutover monitor` resumes it", (now - m.updated_ms) / 60_000)
+            } else if m.state == "running" && m.ends_ms > now {
                 format!("{} min left", (m.ends_ms - now) / 60_000)
             } else {
                 format!("ended{}", if m.detail.is_empty() { String::new() } else { format!(": {}", m.detail) })

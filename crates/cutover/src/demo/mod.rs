@@ -69,7 +69,11 @@ pub fn run(out: &Output, keep: bool) -> Result<(), CliError> {
     expect_page(out, server.port, "v2")?;
 
     out.say("\nstep 3: roll back");
-    let back = rollback(&fleet, &RollbackRequest { to: None, hooks: &config.hooks, command: "cutover demo" }, out)?;
+    let back = rollback(
+        &fleet,
+        &RollbackRequest { to: None, hooks: &config.hooks, command: "cutover demo", only_from: None },
+        out,
+    )?;
     out.say(&format!("  rolled back from {} to {}", back.from.as_deref().unwrap_or("?"), back.to));
     expect_page(out, server.port, "v1")?;
 

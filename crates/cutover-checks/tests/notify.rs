@@ -313,6 +313,31 @@ fn https_webhooks_are_verified_against_the_extra_ca() {
 }
 
 #[test]
+fn a_large_body_arrives_intact_over_https() {
+    if !python() {
+        return;
+    }
+    let ip: IpAddr = loopback_addr().into();
+    let pki = pki(ip);
+    let options = webhook::Options { tls: Some((pki.chain.clone(), pki.key.clone())), ..Default::default() };
+    let receiver = Receiver::start_on(ip, options).unwrap();
+    // Far more than one TLS record, with multi-byte characters, quotes, backslashes and controls.
+    let detail: String = (0..6000).map(|i| format!("line {i}: ünïcødé ✓ \"quoted\" back\\slash\ttab\u{1}\n")).collect();
+    assert!(detail.len() > 256 * 1024);
+    let event = Event::new(EventKind::Alert, "production", "big").detail(detail.clone());
+    notifier(Trust::load(Some(&pki.root_pem)).unwrap())
+        .send(&channel("webhook", receiver.url("/big")), &event)
+        .unwrap();
+    let requests = receiver.wait_for(1, Duration::from_secs(5));
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/big"));
+    assert_eq!(r.header("Content-Length"), Some(r.body.len().to_string().as_str()));
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    assert_eq!(r.json()["detail"].as_str(), Some(detail.as_str()));
+}
+
+#[test]
 fn channel_parse_errors() {
     let bad = [
         ("", "expected `slack:URL`"),

@@ -4,7 +4,8 @@
 //! check's timeout.
 //!
 //! Every request says `Connection: close` and no `Accept-Encoding`, so the server sends the body
-//! as it is (no compression to undo) and a connection is never reused.
+//! as it is (no compression to undo) and a connection is never reused. A request body, when there
+//! is one, goes with its `Content-Type` and `Content-Length`.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -28,15 +29,21 @@ use crate::tls::http::ResponseHead;
 pub(crate) struct Fail {
     pub kind: Failure,
     pub reason: String,
-    /// The response's status, when its head had arrived.
-    pub status: Option<u16>,
-    /// From the first byte of the request until the failure, when a response head had arrived.
-    pub latency: Option<Duration>,
+    /// What had arrived when the response failed after its head (a body that broke off, was too
+    /// large or too slow): the head, the body so far, and the latency until the failure.
+    pub partial: Option<Box<Response>>,
+    /// Another attempt cannot go better: the server's certificate was refused, or the request
+    /// cannot be made as given.
+    pub permanent: bool,
 }
 
 impl Fail {
     pub(super) fn new(kind: Failure, reason: impl Into<String>) -> Fail {
-        Fail { kind, reason: reason.into(), status: None, latency: None }
+        Fail { kind, reason: reason.into(), partial: None, permanent: false }
+    }
+
+    fn permanent(kind: Failure, reason: impl Into<String>) -> Fail {
+        Fail { permanent: true, ..Fail::new(kind, reason) }
     }
 }
 
@@ -59,16 +66,28 @@ pub(crate) struct Request<'a> {
     pub method: &'a str,
     pub url: &'a Url,
     pub headers: &'a [(String, String)],
+    /// Sent with `Content-Length` and its `Content-Type` (unless `headers` has one). Without a
+    /// body, `POST`, `PUT` and `PATCH` send `Content-Length: 0` and other methods neither.
+    pub body: Option<Payload<'a>>,
     /// Connect to this address instead of resolving the URL's host.
     pub connect_to: Option<IpAddr>,
     /// Do not read the body of a redirect (3xx with a `Location`): it is about to be followed.
     pub skip_redirect_body: bool,
 }
 
+/// A request body.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Payload<'a> {
+    pub content_type: &'a str,
+    pub data: &'a [u8],
+}
+
 /// One response.
 #[derive(Debug)]
 pub(crate) struct Response {
     pub status: u16,
+    /// The status line's reason phrase (`Not Found`), as the server wrote it.
+    pub reason: String,
     pub head: ResponseHead,
     pub body: Body,
     /// From the first byte of the request to the last byte of the body (k6's
@@ -85,20 +104,24 @@ pub(crate) fn exchange(request: &Request<'_>, ctx: &Context<'_>) -> Result<Respo
         .write_all(&bytes)
         .and_then(|()| stream.flush())
         .map_err(|e| io_fail(&e, "sending the request", ctx.timeout))?;
-    let with_latency = |mut fail: Fail, status: u16| {
-        fail.status = Some(status);
-        fail.latency = Some(sent.elapsed());
-        fail
-    };
     let mut input = Input::new(&mut stream);
-    let head = read_head(&mut input, ctx.timeout)?;
-    let framing = framing(request.method, &head).map_err(|f| with_latency(f, head.status))?;
+    let (head, reason) = read_head(&mut input, ctx.timeout)?;
     let mut body = Body::new(ctx.keep, ctx.max_body);
     let redirect = (300..400).contains(&head.status) && head.header("Location").is_some();
-    if !(request.skip_redirect_body && redirect) {
-        read_body(&mut input, framing, &mut body, ctx.timeout).map_err(|f| with_latency(f, head.status))?;
+    let read = framing(request.method, &head).and_then(|framing| {
+        if request.skip_redirect_body && redirect {
+            return Ok(());
+        }
+        read_body(&mut input, framing, &mut body, ctx.timeout)
+    });
+    let response = Response { status: head.status, reason, head, body, latency: sent.elapsed() };
+    match read {
+        Ok(()) => Ok(response),
+        Err(mut fail) => {
+            fail.partial = Some(Box::new(response));
+            Err(fail)
+        }
     }
-    Ok(Response { status: head.status, head, body, latency: sent.elapsed() })
 }
 
 fn request_bytes(request: &Request<'_>) -> Vec<u8> {
@@ -121,11 +144,20 @@ fn request_bytes(request: &Request<'_>) -> Vec<u8> {
     for (name, value) in request.headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
-    if matches!(request.method, "POST" | "PUT" | "PATCH") {
-        out.push_str("Content-Length: 0\r\n");
+    match request.body {
+        Some(body) => {
+            if !has("Content-Type") {
+                out.push_str(&format!("Content-Type: {}\r\n", body.content_type));
+            }
+            out.push_str(&format!("Content-Length: {}\r\n", body.data.len()));
+        }
+        None if matches!(request.method, "POST" | "PUT" | "PATCH") => out.push_str("Content-Length: 0\r\n"),
+        None => {}
     }
     out.push_str("Connection: close\r\n\r\n");
-    out.into_bytes()
+    let mut out = out.into_bytes();
+    out.extend_from_slice(request.body.map_or(&[][..], |body| body.data));
+    out
 }
 
 /// A socket whose every read and write stops at the deadline (a timeout, never a hang).
@@ -202,7 +234,7 @@ impl Write for Stream {
 /// Resolves (unless told where to connect), connects and, for `https`, completes the handshake.
 fn open(request: &Request<'_>, ctx: &Context<'_>) -> Result<Stream, Fail> {
     let url = request.url;
-    let host = url.host().ok_or_else(|| Fail::new(Failure::Protocol, format!("{url} has no host")))?;
+    let host = url.host().ok_or_else(|| Fail::permanent(Failure::Protocol, format!("{url} has no host")))?;
     let port = url.port_or_known_default().unwrap_or(80);
     let addrs = match (request.connect_to, &host) {
         (Some(ip), _) => vec![SocketAddr::new(ip, port)],
@@ -218,7 +250,7 @@ fn open(request: &Request<'_>, ctx: &Context<'_>) -> Result<Stream, Fail> {
     }
     let name = match host {
         Host::Domain(name) => ServerName::try_from(name.to_string())
-            .map_err(|e| Fail::new(Failure::Tls, format!("`{name}` cannot be sent as a TLS server name: {e}")))?,
+            .map_err(|e| Fail::permanent(Failure::Tls, format!("`{name}` cannot be sent as a TLS server name: {e}")))?,
         Host::Ipv4(ip) => ServerName::IpAddress(IpAddr::from(ip).into()),
         Host::Ipv6(ip) => ServerName::IpAddress(IpAddr::from(ip).into()),
     };
@@ -300,7 +332,7 @@ fn handshake(
     ctx: &Context<'_>,
 ) -> Result<StreamOwned<ClientConnection, Timed>, Fail> {
     let verifier = Arc::new(Verifier::new(ctx.trust.clone(), ctx.provider.clone()));
-    let setup = |e: rustls::Error| Fail::new(Failure::Tls, format!("TLS setup: {e}"));
+    let setup = |e: rustls::Error| Fail::permanent(Failure::Tls, format!("TLS setup: {e}"));
     let mut config = ClientConfig::builder_with_provider(ctx.provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(setup)?
@@ -311,7 +343,9 @@ fn handshake(
     let mut conn = ClientConnection::new(Arc::new(config), name).map_err(setup)?;
     while conn.is_handshaking() {
         if let Err(e) = conn.complete_io(&mut timed) {
-            let reason = match (verifier.rejection(), e.kind()) {
+            let rejection = verifier.rejection();
+            let refused = rejection.is_some() || matches!(rustls_error(&e), Some(rustls::Error::InvalidCertificate(_)));
+            let reason = match (rejection, e.kind()) {
                 (Some(reason), _) => reason,
                 (None, io::ErrorKind::TimedOut) => {
                     return Err(Fail::new(
@@ -331,7 +365,7 @@ fn handshake(
                     None => format!("TLS handshake failed: {}", crate::tls::probe::io_reason(&e)),
                 },
             };
-            return Err(Fail::new(Failure::Tls, reason));
+            return Err(Fail { permanent: refused, ..Fail::new(Failure::Tls, reason) });
         }
     }
     Ok(StreamOwned::new(conn, timed))
@@ -352,5 +386,41 @@ mod tests {
         assert!(!answered(io::ErrorKind::HostUnreachable));
         assert!(!answered(io::ErrorKind::AddrNotAvailable));
         assert_eq!(connect_error(&io::ErrorKind::TimedOut.into(), wait).1, "no answer within 2 s");
+    }
+
+    fn request(url: &str, method: &str, headers: &[(String, String)], body: Option<Payload<'_>>) -> String {
+        let url = Url::parse(url).unwrap();
+        let request = Request { method, url: &url, headers, body, connect_to: None, skip_redirect_body: false };
+        String::from_utf8(request_bytes(&request)).unwrap()
+    }
+
+    #[test]
+    fn a_body_goes_with_its_type_and_length() {
+        let json = Some(Payload { content_type: "application/json", data: "{\"é\":1}".as_bytes() });
+        let post = request("https://hooks.example.test:8443/services/a/b?x=1", "POST", &[], json);
+        assert!(post.starts_with("POST /services/a/b?x=1 HTTP/1.1\r\nHost: hooks.example.test:8443\r\n"), "{post}");
+        assert!(
+            post.ends_with("Content-Type: application/json\r\nContent-Length: 8\r\nConnection: close\r\n\r\n{\"é\":1}"),
+            "{post}"
+        );
+        let own = [("content-type".to_string(), "application/x-ndjson".to_string())];
+        let put = request("http://a.test/x", "PUT", &own, json);
+        assert!(put.contains("content-type: application/x-ndjson\r\nContent-Length: 8\r\n"), "{put}");
+        assert!(!put.contains("application/json"), "{put}");
+        // Without a body, as before: POST says it has none, GET and HEAD say nothing.
+        let post = request("https://hooks.example.test", "POST", &[], None);
+        assert!(post.starts_with("POST / HTTP/1.1\r\nHost: hooks.example.test\r\n"), "{post}");
+        assert!(post.ends_with("Accept: */*\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), "{post}");
+        for method in ["GET", "HEAD"] {
+            let plain = request("http://a.test:8080/", method, &[], None);
+            assert_eq!(
+                plain,
+                format!(
+                    "{method} / HTTP/1.1\r\nHost: a.test:8080\r\nUser-Agent: cutover/{}\r\nAccept: */*\r\n\
+                     Connection: close\r\n\r\n",
+                    env!("CARGO_PKG_VERSION")
+                )
+            );
+        }
     }
 }

@@ -20,7 +20,7 @@
 //! [`run_all`] runs every check through the public URL (and each host when `every_host`) at once,
 //! in up to [`MAX_PARALLEL`] threads, so a round takes about as long as its slowest check.
 
-mod client;
+pub(crate) mod client;
 mod response;
 mod sample;
 mod status;
@@ -286,12 +286,19 @@ fn attempt(check: &Check, via: &Via, trust: &Trust, provider: &Arc<CryptoProvide
     loop {
         // A host is asked directly only under its own name; another host is found by DNS.
         let connect_to = via.addr.filter(|_| url.host_str() == check.url.host_str());
-        let request =
-            Request { method, url: &url, headers: &headers, connect_to, skip_redirect_body: check.follow_redirects };
+        let request = Request {
+            method,
+            url: &url,
+            headers: &headers,
+            body: None,
+            connect_to,
+            skip_redirect_body: check.follow_redirects,
+        };
         let response = match client::exchange(&request, &ctx) {
             Ok(response) => response,
-            Err(Fail { kind, reason, status, latency: so_far }) => {
-                let latency = so_far.map(|l| latency + l);
+            Err(Fail { kind, reason, partial, .. }) => {
+                let status = partial.as_ref().map(|r| r.status);
+                let latency = partial.map(|r| latency + r.latency);
                 return Outcome { url, status, latency, failure: Some((kind, reason)) };
             }
         };
@@ -343,11 +350,11 @@ fn verdict(check: &Check, url: Url, response: &Response, latency: Duration) -> O
     } else if let Some(needle) = check.body_contains.as_deref()
         && memchr::memmem::find(&body.kept, needle.as_bytes()).is_none()
     {
-        Some((Failure::Body, format!("the body does not contain `{}`{scope}{at}", shorten(needle))))
+        Some((Failure::Body, format!("the body does not contain `{}`{scope}{at}", cut(needle, 61))))
     } else if let Some(re) = &check.body_regex
         && !re.is_match(&String::from_utf8_lossy(&body.kept))
     {
-        Some((Failure::Body, format!("the body does not match /{}/{scope}{at}", shorten(re.as_str()))))
+        Some((Failure::Body, format!("the body does not match /{}/{scope}{at}", cut(re.as_str(), 61))))
     } else if let Some(max) = check.max_latency
         && latency > max
     {
@@ -361,11 +368,14 @@ fn verdict(check: &Check, url: Url, response: &Response, latency: Duration) -> O
     Outcome { url, status: Some(status), latency: Some(latency), failure }
 }
 
-fn shorten(s: &str) -> String {
-    match s.char_indices().nth(60) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
+/// `text` cut to at most `max` characters, the last of them `…` when it was longer.
+pub(crate) fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
     }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 /// `812 ms`, `2 s`, `1.25 s`.
@@ -432,6 +442,8 @@ mod tests {
         assert_eq!(fmt_bytes(16 << 20), "16 MiB");
         assert_eq!(fmt_bytes(1536), "1.5 KiB");
         assert_eq!(fmt_bytes(300), "300 bytes");
-        assert_eq!(shorten(&"x".repeat(70)).chars().count(), 61);
+        assert_eq!(cut(&"x".repeat(70), 61), format!("{}…", "x".repeat(60)));
+        assert_eq!(cut("héllo", 3), "hé…");
+        assert_eq!(cut("hé", 2), "hé");
     }
 }

@@ -95,11 +95,11 @@ impl<'s, R: Read> Input<'s, R> {
     }
 }
 
-/// The response head, skipping interim (1xx) responses.
-pub(super) fn read_head(input: &mut Input<'_, impl Read>, timeout: Duration) -> Result<ResponseHead, Fail> {
+/// The response head, skipping interim (1xx) responses, and its status line's reason phrase.
+pub(super) fn read_head(input: &mut Input<'_, impl Read>, timeout: Duration) -> Result<(ResponseHead, String), Fail> {
     loop {
         let mut head = Vec::new();
-        let head = loop {
+        let (head, reason) = loop {
             let more = input.fill().map_err(|e| io_fail(&e, "waiting for the response", timeout))?;
             if !more {
                 let reason = if head.is_empty() {
@@ -118,7 +118,7 @@ pub(super) fn read_head(input: &mut Input<'_, impl Read>, timeout: Duration) -> 
                     input.consume(end - old);
                     head.truncate(end);
                     match parse_head(&head) {
-                        Ok(Some(parsed)) => break parsed,
+                        Ok(Some(parsed)) => break (parsed, reason_phrase(&head)),
                         Ok(None) => unreachable!("a head with its blank line parses or fails"),
                         Err(reason) => return Err(Fail::new(Failure::Protocol, reason)),
                     }
@@ -134,8 +134,15 @@ pub(super) fn read_head(input: &mut Input<'_, impl Read>, timeout: Duration) -> 
         if (100..200).contains(&head.status) && head.status != 101 {
             continue;
         }
-        return Ok(head);
+        return Ok((head, reason));
     }
+}
+
+/// What follows the code on the status line of a head that parsed (`Not Found`).
+fn reason_phrase(head: &[u8]) -> String {
+    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    line.splitn(3, ' ').nth(2).unwrap_or_default().trim().to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,7 +360,8 @@ mod tests {
         let mut src = Pieces { data: wire.to_vec(), at: 0, sizes, turn: 0 };
         let mut input = Input::new(&mut src);
         let timeout = Duration::from_secs(1);
-        let head = read_head(&mut input, timeout).map_err(|f| f.reason)?;
+        let (head, reason) = read_head(&mut input, timeout).map_err(|f| f.reason)?;
+        assert_eq!(reason, if head.status == 200 { "OK" } else { "Not Found" });
         let mut body = Body::new(usize::MAX, u64::MAX);
         let framing = framing(method, &head).map_err(|f| f.reason)?;
         read_body(&mut input, framing, &mut body, timeout).map_err(|f| f.reason)?;

@@ -133,11 +133,7 @@ fn parse_address(text: &str) -> Result<String, String> {
 
 /// At most 40 characters of something the user wrote, for an error message.
 fn shorten(text: &str) -> String {
-    if text.chars().count() <= 40 {
-        text.to_string()
-    } else {
-        format!("{}…", text.chars().take(40).collect::<String>())
-    }
+    crate::http::cut(text, 41)
 }
 
 #[cfg(test)]

@@ -28,23 +28,27 @@ mod error;
 mod event;
 mod mail;
 mod payload;
-mod post;
 
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use rustls::ClientConfig;
+use rustls::crypto::CryptoProvider;
 
 pub use channel::Channel;
 pub use error::NotifyError;
 pub use event::{Event, EventKind};
 pub use mail::{Smtp, SmtpTls};
 
+use crate::http::client::{self, Context, Fail, Payload, Request, Response};
 use crate::tls::Trust;
 use error::Failure;
 
 /// The longest pause a receiver's `Retry-After` gets.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// How much of a webhook's answer body is read at most.
+const MAX_ANSWER: u64 = 64 * 1024;
+/// How much of it is kept, for the message of a refusal.
+const ANSWER_EXCERPT: usize = 2048;
 
 /// Sends events to channels. Cheap to share between threads.
 #[derive(Clone)]
@@ -54,8 +58,7 @@ pub struct Notifier {
     timeout: Duration,
     attempts: u32,
     backoff: Duration,
-    /// Built on first use of an `https://` webhook.
-    tls: OnceLock<Result<Arc<ClientConfig>, String>>,
+    provider: Arc<CryptoProvider>,
 }
 
 impl Notifier {
@@ -68,7 +71,7 @@ impl Notifier {
             timeout: Duration::from_secs(10),
             attempts: 3,
             backoff: Duration::from_secs(1),
-            tls: OnceLock::new(),
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
         }
     }
 
@@ -79,7 +82,8 @@ impl Notifier {
         self
     }
 
-    /// Time for one webhook attempt: name lookup, connect, TLS, request and the answer's head.
+    /// Time for one webhook attempt: name lookup, connect, TLS, request and the answer's head
+    /// (and as much of its body as comes in that time).
     pub fn timeout(mut self, timeout: Duration) -> Notifier {
         self.timeout = timeout;
         self
@@ -158,21 +162,66 @@ impl Notifier {
             Channel::Discord(url) => (url, payload::discord(event)),
             Channel::Webhook(url) => (url, payload::plain(event)),
         };
-        let tls = self.tls.get_or_init(|| post::tls_config(&self.trust)).clone().map_err(Failure::Setup)?;
         let body = serde_json::to_vec(&body).map_err(|e| Failure::Setup(format!("cannot encode the payload: {e}")))?;
-        let result = post::post_json(url, &body, &tls, self.timeout).and_then(|answer| {
-            if (200..300).contains(&answer.status) {
-                return Ok(());
-            }
-            let mut reason = format!("HTTP {} {}", answer.status, answer.reason).trim_end().to_string();
-            if !answer.body.is_empty() {
-                reason.push_str(&format!(": {}", payload::cut(&answer.body, 200)));
-            }
-            let retry = matches!(answer.status, 408 | 425 | 429 | 500..=599);
-            Err(Failure::Refused { reason, retry, wait: answer.retry_after })
-        });
-        result.map_err(|failure| failure.scrub(&url_secrets(url)))
+        self.post(url, &body).map_err(|failure| failure.scrub(&url_secrets(url)))
     }
+
+    /// POSTs `body` (JSON) to `url` through the HTTP checks' client, within one timeout.
+    fn post(&self, url: &url::Url, body: &[u8]) -> Result<(), Failure> {
+        let ctx = Context {
+            trust: &self.trust,
+            provider: &self.provider,
+            deadline: Instant::now() + self.timeout,
+            timeout: self.timeout,
+            keep: ANSWER_EXCERPT,
+            max_body: MAX_ANSWER,
+        };
+        let request = Request {
+            method: "POST",
+            url,
+            headers: &[],
+            body: Some(Payload { content_type: "application/json", data: body }),
+            connect_to: None,
+            skip_redirect_body: false,
+        };
+        let answer = match client::exchange(&request, &ctx) {
+            Ok(answer) => answer,
+            // Once the head is in, the answer stands whatever became of its body.
+            Err(Fail { partial: Some(answer), .. }) => *answer,
+            Err(fail) => return Err(unanswered(fail, &ctx)),
+        };
+        verdict(&answer)
+    }
+}
+
+/// An attempt that got no answer: a timeout once the attempt's time is up, else unreachable (and
+/// worth another attempt unless a certificate was refused).
+fn unanswered(fail: Fail, ctx: &Context<'_>) -> Failure {
+    if fail.permanent {
+        Failure::Unreachable { reason: fail.reason, retry: false }
+    } else if fail.kind == crate::http::Failure::Timeout || Instant::now() >= ctx.deadline {
+        Failure::Timeout(ctx.timeout)
+    } else {
+        Failure::Unreachable { reason: fail.reason, retry: true }
+    }
+}
+
+/// A 2xx is delivered; another status is a refusal, with the start of the answer's body and
+/// whether it may pass.
+fn verdict(answer: &Response) -> Result<(), Failure> {
+    if (200..300).contains(&answer.status) {
+        return Ok(());
+    }
+    let mut reason = format!("HTTP {} {}", answer.status, answer.reason).trim_end().to_string();
+    let text: String =
+        String::from_utf8_lossy(&answer.body.kept).chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !text.is_empty() {
+        reason.push_str(&format!(": {}", crate::http::cut(&text, 200)));
+    }
+    let retry = matches!(answer.status, 408 | 425 | 429 | 500..=599);
+    let wait = answer.head.header("Retry-After").and_then(|v| v.parse::<u64>().ok()).map(Duration::from_secs);
+    Err(Failure::Refused { reason, retry, wait })
 }
 
 impl std::fmt::Debug for Notifier {
@@ -196,9 +245,4 @@ fn url_secrets(url: &url::Url) -> Vec<&str> {
     secrets.extend(url.password());
     secrets.retain(|s| s.len() > 1);
     secrets
-}
-
-/// `2 s`, `1.5 s`.
-pub(crate) fn secs(d: Duration) -> String {
-    if d.subsec_millis() == 0 { format!("{} s", d.as_secs()) } else { format!("{:.1} s", d.as_secs_f64()) }
 }

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::event::Event;
+use crate::http::cut;
 
 /// Slack: `text` is what notifications and old clients show; the blocks are what the channel shows.
 /// Slack limits a section's text to 3000 characters; `&`, `<` and `>` are escaped (mrkdwn).
@@ -84,16 +85,6 @@ pub(crate) fn mail_body(event: &Event) -> String {
     body
 }
 
-/// At most `max` characters: cut with `…` at the end when longer.
-pub(crate) fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,8 +108,6 @@ mod tests {
         let s = slack(&e);
         assert!(s["blocks"][0]["text"]["text"].as_str().unwrap().chars().count() <= 3000);
         assert!(s["blocks"][0]["text"]["text"].as_str().unwrap().contains("&lt;b&gt;&amp;"));
-        assert_eq!(cut("héllo", 3), "hé…");
-        assert_eq!(cut("hé", 2), "hé");
     }
 
     #[test]

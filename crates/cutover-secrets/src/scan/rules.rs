@@ -404,12 +404,17 @@ pub static RULES: &[Rule] = &[
     },
 ];
 
+/// Parts of the password in docs' and tests' URLs (`db_password`, `foo:bar`), in lower case as
+/// they are written there: a random password holds one by chance far more rarely.
+const URL_PLACEHOLDERS: &[&str] = &["pass", "secret", "pwd", "foo", "bar", "baz", "user", "test"];
+
 fn url_credentials(caps: &Captures<'_>) -> bool {
     let value = secret(caps);
     let user = caps.name("user").map_or(&[][..], |m| m.as_bytes());
     let host = caps.name("host").map_or(&[][..], |m| m.as_bytes()).to_ascii_lowercase();
     value.len() >= 6
         && value != user
+        && !URL_PLACEHOLDERS.iter().any(|w| contains(value, w.as_bytes()))
         && !is_placeholder(value)
         && !is_placeholder(user)
         && !contains(&host, b"example.")

@@ -345,3 +345,27 @@ fn with_unchanged_copy_a_hook_writing_in_place_cannot_touch_the_live_release() {
     let live = std::fs::read_to_string(deploy.join("current/lib/part1/file1.txt")).unwrap();
     assert_eq!(live, "content of file 1\n", "the failed release's in-place write stayed in its own copy");
 }
+
+#[test]
+fn an_automatic_rollback_of_a_checked_release_never_takes_down_a_newer_one() {
+    let (project, deploy) = local_project("");
+    let r1 = project.cutover(&["deploy", "--json"]).ok().json()["release"].as_str().unwrap().to_owned();
+    project.write("app/index.html", "v2\n");
+    let r2 = project.cutover(&["deploy", "--json"]).ok().json()["release"].as_str().unwrap().to_owned();
+    let config = cutover_config::Config::load(&project.path().join("cutover.toml")).unwrap();
+    let env = config.env("production").unwrap();
+    let options = cutover_remote::SshOptions::default();
+    let reporter = cutover_release::NullReporter;
+    let fleet =
+        cutover_release::Fleet::connect("production", env.hosts(), env.path.clone(), &options, &reporter).unwrap();
+    // The monitor judged r1, but r2 went live meanwhile: refused, nothing changes.
+    let request =
+        cutover_release::RollbackRequest { to: None, hooks: &config.hooks, command: "test", only_from: Some(&r1) };
+    let err = cutover_release::rollback(&fleet, &request, &reporter).unwrap_err();
+    assert!(err.to_string().contains(&format!("not on {r1}")), "{err}");
+    assert_eq!(current(&deploy).as_deref(), Some(r2.as_str()));
+    // Judging r2 itself: rolled back to r1.
+    let request = cutover_release::RollbackRequest { only_from: Some(&r2), ..request };
+    cutover_release::rollback(&fleet, &request, &reporter).unwrap();
+    assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
+}

@@ -169,6 +169,15 @@ pub struct ScanArgs {
     /// The repository or directory to scan (default: the current directory).
     #[arg(value_name = "PATH")]
     pub path: Option<std::path::PathBuf>,
+    /// Only the files as they are now, not the git history.
+    #[arg(long, conflicts_with = "no_work_tree")]
+    pub no_history: bool,
+    /// Only the git history, not the files as they are now.
+    #[arg(long)]
+    pub no_work_tree: bool,
+    /// Files and blobs larger than this many bytes are skipped (default 4 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub max_size: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

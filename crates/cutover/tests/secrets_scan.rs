@@ -205,3 +205,26 @@ fn a_missing_path_or_a_bad_cutoverignore_is_a_usage_error() {
     let run = cutover(dir.path(), &["secrets", "scan"]).code(2);
     assert!(run.stderr.contains("`.cutoverignore` line 1: no rule is called `no-such-rule`"), "{}", run.stderr);
 }
+
+#[test]
+fn the_history_or_the_working_tree_can_be_left_out() {
+    let repo = planted();
+    let path = repo.dir.path().to_str().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let json = |args: &[&str]| {
+        let mut all = vec!["--json", "secrets", "scan", path];
+        all.extend_from_slice(args);
+        let run = cutover(scratch.path(), &all).code(1).redacted(&repo.values);
+        serde_json::from_str::<serde_json::Value>(&run.stdout).expect("stdout is JSON")
+    };
+    let tree = json(&["--no-history"]);
+    let findings = tree["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 2, "{tree:#}");
+    assert!(findings.iter().all(|f| f["commit"].is_null()), "{tree:#}");
+    let history = json(&["--no-work-tree"]);
+    let findings = history["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 3, "{history:#}");
+    assert!(findings.iter().all(|f| f["commit"].is_string()), "{history:#}");
+    // A size limit below every file's size leaves nothing to find.
+    cutover(scratch.path(), &["secrets", "scan", path, "--max-size", "10"]).code(0);
+}

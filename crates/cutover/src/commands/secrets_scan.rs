@@ -31,7 +31,14 @@ pub fn exec(ctx: &Ctx<'_>, args: &ScanArgs) -> Result<(), CliError> {
             out.say(&format!("scanning {blobs} blob(s) from {commits} commit(s) of history"));
         }
     };
-    let report = scan_with_progress(&root, &ScanOptions::default(), &progress).map_err(|e| error(&root, e))?;
+    let defaults = ScanOptions::default();
+    let options = ScanOptions {
+        work_tree: !args.no_work_tree,
+        history: !args.no_history,
+        max_file_size: args.max_size.unwrap_or(defaults.max_file_size),
+        ..defaults
+    };
+    let report = scan_with_progress(&root, &options, &progress).map_err(|e| error(&root, e))?;
     for warning in &report.warnings {
         out.warn_line(warning);
     }

@@ -74,9 +74,32 @@ pub fn check_dns(plan: &DnsPlan) -> Vec<Finding> {
         return findings;
     }
     let families = required_families(&plan.expected);
+    // Each name's servers (its authoritative ones are found through the resolvers) at once.
+    let per_name: Vec<(Vec<Server>, Vec<Finding>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .names
+            .iter()
+            .map(|name| {
+                scope.spawn(move || {
+                    let mut found = Vec::new();
+                    let servers = servers_for(name, &plan.servers, plan.timeout, &mut found);
+                    (servers, found)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(&plan.names)
+            .map(|(h, name)| {
+                h.join().unwrap_or_else(|_| {
+                    (Vec::new(), vec![Finding::fail(format!("dns {name}"), "-", "finding its servers crashed")])
+                })
+            })
+            .collect()
+    });
     let mut asks: Vec<(&str, Server, Kind, bool)> = Vec::new();
-    for name in &plan.names {
-        let servers = servers_for(name, &plan.servers, plan.timeout, &mut findings);
+    for (name, (servers, found)) in plan.names.iter().zip(per_name) {
+        findings.extend(found);
         if servers.is_empty() {
             findings.push(Finding::fail(format!("dns {name}"), "-", "no DNS server to ask (no resolver configured)"));
         }

@@ -45,7 +45,9 @@ pub const MIGRATIONS: &[&str] = &[
         interval_ms INTEGER NOT NULL,
         state       TEXT NOT NULL,
         updated_ms  INTEGER NOT NULL,
-        detail      TEXT NOT NULL DEFAULT ''
+        detail      TEXT NOT NULL DEFAULT '',
+        pid         INTEGER NOT NULL DEFAULT 0,
+        machine     TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX monitors_by_env ON monitors (env, id);
     CREATE TABLE monitor_rounds (

@@ -21,6 +21,9 @@ pub struct MonitorRecord {
     pub state: String,
     pub updated_ms: i64,
     pub detail: String,
+    /// The process sampling it, and its machine (see [`State::claim_monitor`]).
+    pub pid: i64,
+    pub machine: String,
 }
 
 /// One sample as stored.
@@ -48,7 +51,8 @@ pub struct RoundStats {
     pub last_round: i64,
 }
 
-const COLUMNS: &str = "id, env, release, config_hash, started_ms, ends_ms, interval_ms, state, updated_ms, detail";
+const COLUMNS: &str =
+    "id, env, release, config_hash, started_ms, ends_ms, interval_ms, state, updated_ms, detail, pid, machine";
 
 fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<MonitorRecord> {
     Ok(MonitorRecord {
@@ -62,6 +66,8 @@ fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<MonitorRecord> {
         state: r.get(7)?,
         updated_ms: r.get(8)?,
         detail: r.get(9)?,
+        pid: r.get(10)?,
+        machine: r.get(11)?,
     })
 }
 
@@ -83,6 +89,14 @@ impl State {
             )
             .map_err(self.sql())?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records which process samples monitor `id` now (a started or resumed monitor).
+    pub fn claim_monitor(&self, id: i64, pid: u32, machine: &str) -> Result<(), StateError> {
+        self.conn
+            .execute("UPDATE monitors SET pid = ?1, machine = ?2 WHERE id = ?3", params![pid, machine, id])
+            .map_err(self.sql())?;
+        Ok(())
     }
 
     /// The newest monitor of `env`, running or finished.
@@ -239,6 +253,9 @@ mod tests {
         // Inconclusive rounds (the local network was down) are not judged.
         assert_eq!(state.samples_since(id, 0).unwrap(), [(true, Some(10.0)), (false, Some(30.0))]);
         assert_eq!(state.samples_since(id, 1_500).unwrap(), [(false, Some(30.0))]);
+        state.claim_monitor(id, 4242, "laptop").unwrap();
+        let m = state.latest_monitor("production").unwrap().unwrap();
+        assert_eq!((m.pid, m.machine.as_str()), (4242, "laptop"));
         state.finish_monitor(id, "passed", "window passed", 61_000).unwrap();
         assert_eq!(state.latest_monitor("production").unwrap().unwrap().state, "passed");
         assert_eq!(state.samples_count(id).unwrap(), 4);

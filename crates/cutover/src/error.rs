@@ -33,6 +33,9 @@ pub enum CliError {
     Tls(#[from] cutover_tls::TlsIssueError),
     #[error(transparent)]
     Secrets(#[from] cutover_secrets::SecretsError),
+    /// Refused before starting: something else holds what the command needs.
+    #[error("{0}")]
+    Blocked(String),
     /// A change is live but could not be checked.
     #[error("{0}")]
     Unverified(String),
@@ -57,6 +60,7 @@ impl CliError {
             Self::Tls(e) if e.hosts_changed() => EXIT_PARTIAL,
             Self::RolledBack(_) => EXIT_ROLLED_BACK,
             Self::Unverified(_) => EXIT_PARTIAL,
+            Self::Blocked(_) => EXIT_BLOCKED,
             Self::Tls(cutover_tls::TlsIssueError::Plan(_)) => EXIT_USAGE,
             Self::Secrets(
                 cutover_secrets::SecretsError::BadName(_) | cutover_secrets::SecretsError::ReadOnly { .. },

@@ -262,6 +262,8 @@ fn a_restarted_monitor_resumes_its_window_and_passes() {
     launch.run(&["deploy"]).ok();
     let mut first = launch.spawn(&["monitor", "--window", "5s", "--interval", "500ms"], "first");
     std::thread::sleep(Duration::from_millis(1800));
+    // One monitor per environment: a second one is refused while the first samples.
+    launch.run(&["monitor", "--window", "5s", "--interval", "500ms"]).code(3).stderr_has("already watching");
     first.kill().unwrap();
     first.wait().unwrap();
     let status = launch.run(&["--json", "status"]).ok().json();

@@ -107,6 +107,26 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &MonitorArgs) -> Result<String
 
     let state = State::open(&ctx.config_dir())?;
     let started = now_ms();
+    let me = cutover_remote::Identity::current();
+    // One monitor per environment: a second one would sample twice and could roll back twice.
+    if let Some(m) = state.latest_monitor(env)?.filter(|m| m.state == "running") {
+        let recent = started - m.updated_ms < 3 * m.interval_ms + 10_000;
+        let alive = if m.machine == me.machine {
+            // SAFETY: kill(2) with signal 0 only checks that the process exists.
+            m.pid > 0 && m.pid != i64::from(std::process::id()) && unsafe { libc::kill(m.pid as i32, 0) } == 0
+        } else {
+            true
+        };
+        if recent && alive {
+            return Err(CliError::Blocked(format!(
+                "a monitor is already watching {env} ({} on {}, pid {}, last round {} ago); stop it first",
+                m.release,
+                m.machine,
+                m.pid,
+                human(started - m.updated_ms)
+            )));
+        }
+    }
     let monitor = match state.latest_monitor(env)? {
         Some(m) if m.state == "running" && m.release == release && m.ends_ms > started => {
             ctx.out.say(&format!(
@@ -133,6 +153,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &MonitorArgs) -> Result<String
             state.latest_monitor(env)?.filter(|m| m.id == id).expect("the monitor just recorded")
         }
     };
+    state.claim_monitor(monitor.id, std::process::id(), &me.machine)?;
     let notifier = Notifier::new(trust).smtp(smtp);
     let watch = Watch {
         ctx,

@@ -271,9 +271,12 @@ fn a_restarted_monitor_resumes_its_window_and_passes() {
     let id = status["monitor"]["id"].clone();
     let started = status["monitor"]["started_ms"].clone();
 
-    let run = launch.run(&["monitor", "--window", "5s", "--interval", "500ms"]);
+    let run = launch.run(&["--json", "monitor", "--window", "5s", "--interval", "500ms"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("resuming the monitor"), "{}", run.stderr);
+    let summary = run.json();
+    assert_eq!(summary["monitor"]["state"], "passed", "{summary:#}");
+    assert!(summary["rounds"]["rounds"].as_i64().unwrap() >= 8, "both runs' rounds count: {summary:#}");
     assert!(run.stderr.contains("passed its window"), "{}", run.stderr);
     let status = launch.run(&["--json", "status"]).ok().json();
     assert_eq!((status["monitor"]["id"].clone(), status["monitor"]["started_ms"].clone()), (id, started));

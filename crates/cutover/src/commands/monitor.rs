@@ -167,6 +167,12 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &MonitorArgs) -> Result<String
         env,
     };
     let result = watch.run(&monitor, &release, on_fail);
+    if ctx.out.json
+        && let Some(m) = watch.state.latest_monitor(env)?.filter(|m| m.id == monitor.id)
+    {
+        let stats = watch.state.round_stats(m.id)?;
+        ctx.out.json(&serde_json::json!({ "monitor": m, "rounds": stats }));
+    }
     for handle in watch.sending.into_inner().unwrap_or_default() {
         let _ = handle.join();
     }

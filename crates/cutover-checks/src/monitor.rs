@@ -31,6 +31,12 @@ pub struct Outcome {
     pub local_network: bool,
 }
 
+impl From<&crate::http::Sample> for Outcome {
+    fn from(s: &crate::http::Sample) -> Self {
+        Outcome { ok: s.ok, local_network: s.failure.is_some_and(|f| f.is_local_network()) }
+    }
+}
+
 pub fn judge_round(samples: &[Outcome]) -> Round {
     if samples.is_empty() {
         return Round::Inconclusive;

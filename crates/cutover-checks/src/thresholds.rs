@@ -258,7 +258,8 @@ fn trend(sorted: &[f64], aggregation: Aggregation) -> f64 {
 }
 
 /// k6's `TrendSink.P`: the value at rank `p% × (n − 1)`, interpolated between its neighbours.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// `sorted` must be sorted and not empty.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = p / 100.0 * (sorted.len() - 1) as f64;
     let (low, high) = (sorted[i.floor() as usize], sorted[i.ceil() as usize]);
     low + (high - low) * (i - i.floor())

@@ -195,10 +195,7 @@ impl Watch<'_> {
             let round_start = std::time::Instant::now();
             let at = now_ms();
             let samples = self.plan.run();
-            let outcomes: Vec<Outcome> = samples
-                .iter()
-                .map(|s| Outcome { ok: s.ok, local_network: s.failure.is_some_and(|f| f.is_local_network()) })
-                .collect();
+            let outcomes: Vec<Outcome> = samples.iter().map(Outcome::from).collect();
             let verdict = monitor::judge_round(&outcomes);
             let stats = self.state.round_stats(m.id)?;
             self.state.add_round(m.id, stats.last_round + 1, at, verdict.as_str(), &rows(&samples))?;
@@ -370,11 +367,11 @@ fn rows(samples: &[Sample]) -> Vec<SampleRow> {
         .collect()
 }
 
+/// The 95th percentile as the `p(95)` threshold computes it, 0 without samples.
 fn p95(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
     values.sort_by(f64::total_cmp);
-    let rank = ((values.len() as f64) * 0.95).ceil() as usize;
-    values[rank.clamp(1, values.len()) - 1]
+    thresholds::percentile(&values, 95.0)
 }

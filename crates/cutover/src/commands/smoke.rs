@@ -151,10 +151,7 @@ fn summary(samples: &[Sample]) -> Option<String> {
 
 /// Whether every sample failed without reaching anything: this machine's network, not the site.
 fn all_unreachable(samples: &[Sample]) -> bool {
-    let outcomes: Vec<Outcome> = samples
-        .iter()
-        .map(|s| Outcome { ok: s.ok, local_network: s.failure.is_some_and(|f| f.is_local_network()) })
-        .collect();
+    let outcomes: Vec<Outcome> = samples.iter().map(Outcome::from).collect();
     cutover_checks::monitor::judge_round(&outcomes) == Round::Inconclusive
 }
 

@@ -12,9 +12,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::webhook::{python, read_port};
+use crate::webhook::{header_pairs, python, read_port, read_records, wait_until};
 
 const SCRIPT: &str = include_str!("smtp.py");
 
@@ -137,25 +137,12 @@ impl Sink {
 
     /// Every message received so far, in order.
     pub fn messages(&self) -> Vec<Mail> {
-        let dir = self.dir.path().join("mail");
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        names.retain(|p| p.extension().is_some_and(|e| e == "json"));
-        names.sort();
-        names.iter().filter_map(|p| parse(&std::fs::read_to_string(p).ok()?)).collect()
+        read_records(&self.dir.path().join("mail"), parse)
     }
 
     /// The messages once there are at least `n` (or whatever arrived within `timeout`).
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Mail> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let messages = self.messages();
-            if messages.len() >= n || Instant::now() > deadline {
-                return messages;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(n, timeout, || self.messages())
     }
 
     pub fn pid(&self) -> u32 {
@@ -173,12 +160,7 @@ impl Drop for Sink {
 fn parse(text: &str) -> Option<Mail> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     let s = |key: &str| v.get(key).and_then(|x| x.as_str()).unwrap_or_default().to_string();
-    let headers = v
-        .get("headers")?
-        .as_array()?
-        .iter()
-        .filter_map(|pair| Some((pair.get(0)?.as_str()?.to_string(), pair.get(1)?.as_str()?.to_string())))
-        .collect();
+    let headers = header_pairs(&v)?;
     let envelope_to = v.get("rcpt_tos")?.as_array()?.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
     Some(Mail {
         envelope_from: s("mail_from"),

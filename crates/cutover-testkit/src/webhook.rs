@@ -139,25 +139,12 @@ impl Receiver {
 
     /// Every request recorded so far, in the order they arrived.
     pub fn requests(&self) -> Vec<Request> {
-        let dir = self.dir.path().join("requests");
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        names.retain(|p| p.extension().is_some_and(|e| e == "json"));
-        names.sort();
-        names.iter().filter_map(|p| parse(&std::fs::read_to_string(p).ok()?)).collect()
+        read_records(&self.dir.path().join("requests"), parse)
     }
 
     /// The requests once there are at least `n` (or whatever arrived within `timeout`).
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let requests = self.requests();
-            if requests.len() >= n || Instant::now() > deadline {
-                return requests;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(n, timeout, || self.requests())
     }
 
     pub fn pid(&self) -> u32 {
@@ -185,14 +172,42 @@ pub(crate) fn read_port(child: &mut Child, timeout: Duration) -> Option<u16> {
     line.trim().strip_prefix("listening ")?.parse().ok()
 }
 
+/// The records a server script wrote to `dir` (one `.json` file each, named in arrival order).
+pub(crate) fn read_records<T>(dir: &Path, parse: fn(&str) -> Option<T>) -> Vec<T> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    names.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    names.sort();
+    names.iter().filter_map(|p| parse(&std::fs::read_to_string(p).ok()?)).collect()
+}
+
+/// `read()` once it gives at least `n` records, or whatever it gives when `timeout` is over.
+pub(crate) fn wait_until<T>(n: usize, timeout: Duration, read: impl Fn() -> Vec<T>) -> Vec<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let records = read();
+        if records.len() >= n || Instant::now() > deadline {
+            return records;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A record's `headers`: a JSON array of `[name, value]` pairs.
+pub(crate) fn header_pairs(v: &serde_json::Value) -> Option<Vec<(String, String)>> {
+    Some(
+        v.get("headers")?
+            .as_array()?
+            .iter()
+            .filter_map(|pair| Some((pair.get(0)?.as_str()?.to_string(), pair.get(1)?.as_str()?.to_string())))
+            .collect(),
+    )
+}
+
 fn parse(text: &str) -> Option<Request> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     let s = |key: &str| v.get(key).and_then(|x| x.as_str()).unwrap_or_default().to_string();
-    let headers = v
-        .get("headers")?
-        .as_array()?
-        .iter()
-        .filter_map(|pair| Some((pair.get(0)?.as_str()?.to_string(), pair.get(1)?.as_str()?.to_string())))
-        .collect();
+    let headers = header_pairs(&v)?;
     Some(Request { method: s("method"), path: s("path"), version: s("version"), headers, body: s("body") })
 }

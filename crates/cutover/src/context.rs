@@ -73,6 +73,12 @@ impl Ctx<'_> {
             .collect())
     }
 
+    /// The roots certificates are judged against: the system's and `[tls] extra_ca`.
+    pub fn trust(&self, config: &Config) -> Result<cutover_checks::tls::Trust, CliError> {
+        cutover_checks::tls::Trust::load(config.tls.extra_ca.as_deref())
+            .map_err(|e| CliError::Usage(format!("[tls] extra_ca: {e}")))
+    }
+
     /// Connects to every host of the selected environment.
     pub fn fleet(&self, config: &Config) -> Result<Fleet, CliError> {
         let env = config.env(&self.global.env)?;

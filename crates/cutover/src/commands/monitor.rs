@@ -9,7 +9,6 @@ use cutover_checks::http::Sample;
 use cutover_checks::monitor::{self, Decision, Limits, Outcome, Round, Tally, ThresholdResult};
 use cutover_checks::notify::{self, Channel, Event, EventKind, Notifier};
 use cutover_checks::thresholds::{self, Observation, Threshold};
-use cutover_checks::tls::Trust;
 use cutover_config::{Config, OnFail, SmtpTls};
 use cutover_release::{ReleaseError, RollbackRequest, rollback, status};
 use cutover_state::{SampleRow, State};
@@ -88,8 +87,6 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &MonitorArgs) -> Result<String
     if channels.iter().any(|c| matches!(c, Channel::Mail(_))) && smtp.is_none() {
         return Err(CliError::Usage("a `mailto:` notification needs an `[smtp]` section".into()));
     }
-    let trust =
-        Trust::load(config.tls.extra_ca.as_deref()).map_err(|e| CliError::Usage(format!("[tls] extra_ca: {e}")))?;
 
     // The release being watched is what the hosts run now.
     let release = {
@@ -154,7 +151,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &MonitorArgs) -> Result<String
         }
     };
     state.claim_monitor(monitor.id, std::process::id(), &me.machine)?;
-    let notifier = Notifier::new(trust).smtp(smtp);
+    let notifier = Notifier::new(plan.trust().clone()).smtp(smtp);
     let watch = Watch {
         ctx,
         config,

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use cutover_checks::readiness::{self, DnsPlan, Expected, Servers};
-use cutover_checks::tls::{self, Policy, Trust};
+use cutover_checks::tls::{self, Policy};
 use cutover_checks::{Finding, Status};
 use cutover_config::{Config, Proxy};
 use cutover_state::State;
@@ -44,8 +44,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, cert: Option<&Path>, key: Option<&Pa
             "environment `{env_name}` has no `url` (and no `aliases`): there is no name to check"
         )));
     }
-    let trust =
-        Trust::load(config.tls.extra_ca.as_deref()).map_err(|e| CliError::Usage(format!("[tls] extra_ca: {e}")))?;
+    let trust = ctx.trust(config)?;
     let policy = Policy {
         trust,
         warn_days: config.tls.warn_days,

@@ -31,8 +31,7 @@ impl Plan {
             return Ok(None);
         }
         let env = config.env(&ctx.global.env)?;
-        let trust =
-            Trust::load(config.tls.extra_ca.as_deref()).map_err(|e| CliError::Usage(format!("[tls] extra_ca: {e}")))?;
+        let trust = ctx.trust(config)?;
         let mut hosts = Vec::new();
         if config.checks.iter().any(|c| c.every_host) {
             for host in ctx.host_addresses(config)? {
@@ -56,6 +55,11 @@ impl Plan {
     /// Every check on every target at once; results in the plan's order.
     pub fn run(&self) -> Vec<Sample> {
         http::run_all(&self.checks, &self.hosts, &self.trust)
+    }
+
+    /// The roots the checks judge certificates against.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
     }
 
     /// How many samples a run gives.

@@ -31,7 +31,7 @@ if [[ -z ${CUTOVER_BIN:-} ]]; then
     log "building cutover (release)"
     timeout "$LIMIT" cargo build --release -q -p cutover --manifest-path "$ROOT/Cargo.toml" >&2
 fi
-timeout "$LIMIT" cargo build --release -q -p cutover-secrets --example scan --manifest-path "$ROOT/Cargo.toml" >&2
+timeout "$LIMIT" cargo build --release -q -p cutover-scan --example scan --manifest-path "$ROOT/Cargo.toml" >&2
 
 if ! command -v hyperfine > /dev/null; then
     log "installing hyperfine"

@@ -74,7 +74,7 @@ pub fn run(audit: &Audit<'_>) -> Vec<Finding> {
             .map(|e| e.key.clone())
             .collect();
         let mut seen = flagged;
-        for hit in crate::scan::Scanner::get().scan_text(&template_name, &text) {
+        for hit in cutover_scan::Scanner::get().scan_text(&template_name, &text) {
             let entry = audit.template.entries().iter().find(|e| e.line == hit.line);
             let subject = entry.map_or_else(|| format!("line {}", hit.line), |e| e.key.clone());
             if seen.insert(subject.clone()) {

@@ -1,13 +1,13 @@
 //! Secrets for production (stage 1, "rotate + audit"): where values come from (providers), how a
-//! `.env` is rendered from a committed template, rotation, the audit, and a scanner that finds
-//! secrets committed to a repository. A value is a [`Secret`] from the moment it is read: it has
-//! no plaintext `Debug` or `Display`, so it cannot reach a log line by accident.
+//! `.env` is rendered from a committed template, rotation and the audit (which also runs the
+//! secret scanner's rules, `cutover-scan`, over the template). A value is a [`Secret`] from the
+//! moment it is read: it has no plaintext `Debug` or `Display`, so it cannot reach a log line by
+//! accident.
 
 pub mod audit;
 mod error;
 pub mod provider;
 pub mod rotate;
-pub mod scan;
 mod secret;
 pub mod template;
 pub mod vault;

@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cutover_secrets::scan::{
-    Finding, IGNORE_FILE, Progress, Report, ScanError, ScanOptions, Stats, scan_with_progress,
-};
+use cutover_scan::{Finding, IGNORE_FILE, Progress, Report, ScanError, ScanOptions, Stats, scan_with_progress};
 use serde::Serialize;
 
 use crate::CliError;

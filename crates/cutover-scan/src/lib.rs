@@ -1,5 +1,8 @@
-//! The secret scanner behind `cutover secrets scan`: a repository's working tree and every blob
-//! of its git history, through one built-in rule set ([`rules`]) with a keyword pre-filter.
+//! The secret scanner behind `cutover secrets scan`: finds secrets committed to a repository.
+//!
+//! It reads a repository's working tree and every blob of its git history, through one built-in
+//! rule set ([`rules`]) with a keyword pre-filter. It uses nothing else of cutover; the secrets
+//! audit runs the same rules over a `.env` template ([`Scanner::scan_text`]).
 //!
 //! History is read blob by blob, not commit by commit: `git log --raw` names every blob once with
 //! the oldest commit and path that introduced it, `git cat-file --batch` streams them, and worker

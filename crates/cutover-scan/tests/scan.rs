@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use cutover_secrets::scan::{Finding, Report, ScanOptions, Scanner, scan};
+use cutover_scan::{Finding, Report, ScanOptions, Scanner, scan};
 
 // ---------------------------------------------------------------------------------------------
 // A throwaway git repository.

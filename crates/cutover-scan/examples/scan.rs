@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use cutover_secrets::scan::{ScanOptions, scan};
+use cutover_scan::{ScanOptions, scan};
 
 fn main() {
     let mut options = ScanOptions::default();

@@ -124,10 +124,18 @@ mod tests {
 
     #[test]
     fn rejects_hosts_that_would_be_options_or_broken() {
-        for text in
-            ["", "-oProxyCommand=x", "a b", "ssh://u@h:99999", "ssh://u@h:0", "ssh://@", "http://x", "ssh://h/path"]
-        {
-            assert!(HostSpec::parse(text).is_err(), "{text} should fail");
+        for (text, why) in [
+            ("", "cannot be empty"),
+            ("-oProxyCommand=x", "starts with `-`, which ssh would read as an option"),
+            ("a b", "contains ' '"),
+            ("ssh://u@h:99999", "invalid port `99999`"),
+            ("ssh://u@h:0", "invalid port `0`"),
+            ("ssh://@", "has no host name"),
+            ("http://x", "only `ssh://` URLs are supported"),
+            ("ssh://h/path", "has a path"),
+        ] {
+            let err = HostSpec::parse(text).expect_err(text);
+            assert!(err.contains(why), "{text}: {err}");
         }
     }
 
@@ -136,8 +144,17 @@ mod tests {
         assert_eq!(DeployPath::parse("~/app").unwrap(), DeployPath::Home("app".into()));
         assert_eq!(DeployPath::parse("/srv/app/").unwrap(), DeployPath::Absolute("/srv/app".into()));
         assert_eq!(DeployPath::parse("~/sites/a").unwrap().to_string(), "~/sites/a");
-        for text in ["app", "/", "~/", "/srv/../etc", "/srv//app", "~user/app", "/srv/a\nb"] {
-            assert!(DeployPath::parse(text).is_err(), "{text} should fail");
+        for (text, why) in [
+            ("app", "must be absolute or start with `~/`"),
+            ("/", "whole home or root directory"),
+            ("~/", "whole home or root directory"),
+            ("/srv/../etc", "must not contain `.`, `..` or `//`"),
+            ("/srv//app", "must not contain `.`, `..` or `//`"),
+            ("~user/app", "must be absolute or start with `~/`"),
+            ("/srv/a\nb", "contains a control character"),
+        ] {
+            let err = DeployPath::parse(text).expect_err(text);
+            assert!(err.contains(why), "{text:?}: {err}");
         }
     }
 }

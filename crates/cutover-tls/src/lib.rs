@@ -27,11 +27,10 @@ mod reuse;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use cutover_checks::tls::Trust;
+use cutover_http::Trust;
 
 pub use acme::account_file;
-pub use cutover_release::Reporter;
-pub use cutover_remote::Target;
+pub use cutover_remote::{Reporter, Target};
 pub use error::TlsIssueError;
 
 /// Let's Encrypt's production directory, the default.
@@ -339,16 +338,21 @@ mod tests {
             plan(&["Example.COM.", "example.com", "www.example.com"], http.clone()).check().unwrap(),
             ["example.com", "www.example.com"]
         );
+        let plan_error = |plan: Plan| match plan.check() {
+            Err(TlsIssueError::Plan(message)) => message,
+            other => panic!("expected a plan error, got {other:?}"),
+        };
         for bad in ["", "exa mple.com", "-a.example.com", "a..b", "x_y.example.com", "*.", "a.*.b"] {
-            assert!(plan(&[bad], http.clone()).check().is_err(), "{bad}");
+            let message = plan_error(plan(&[bad], http.clone()));
+            assert!(message.contains("is not a DNS name"), "{bad}: {message}");
         }
         let err = plan(&["*.example.com"], http.clone()).check().unwrap_err().to_string();
         assert!(err.contains("dns-01"), "{err}");
         let dns = Challenge::Dns01 { hook: "true".into(), workdir: None };
         assert_eq!(plan(&["*.example.com"], dns).check().unwrap(), ["*.example.com"]);
-        assert!(plan(&[], http.clone()).check().is_err());
+        assert_eq!(plan_error(plan(&[], http.clone())), "no names to issue a certificate for");
         let mut same = plan(&["a.example"], http);
         same.key_path = same.cert_path.clone();
-        assert!(same.check().is_err());
+        assert!(plan_error(same).contains("must be separate files"));
     }
 }

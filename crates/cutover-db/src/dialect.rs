@@ -244,6 +244,11 @@ pub fn copy_encode(value: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// How many backslashes end `bytes`: an odd count escapes the byte that follows.
+pub fn trailing_backslashes(bytes: &[u8]) -> usize {
+    bytes.iter().rev().take_while(|&&b| b == b'\\').count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,8 @@
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
+use crate::dialect::trailing_backslashes;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
     Raw,
@@ -113,7 +115,7 @@ impl Rules {
     /// Like [`Rules::apply`] on escaped text, where `\` escapes the next byte: `Err` when a match
     /// would begin on an escaped byte (the caller then decodes the value first).
     pub fn apply_escaped(&self, raw: &[u8]) -> Result<Option<Replaced>, InsideEscape> {
-        self.replace(raw, |start| crate::dump::trailing_backslashes(&raw[..start]).is_multiple_of(2))
+        self.replace(raw, |start| trailing_backslashes(&raw[..start]).is_multiple_of(2))
     }
 
     /// Replaces every occurrence; returns the new bytes and which forms occurred.

@@ -1,5 +1,7 @@
 //! Who is acting: recorded in locks and journal entries so a held lock names its holder.
 
+use rustix::io::Errno;
+use rustix::process::{Pid, getuid, test_kill_process};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,7 +16,7 @@ impl Identity {
         let user = ["USER", "LOGNAME"]
             .iter()
             .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-            .unwrap_or_else(|| format!("uid{}", unsafe { libc::getuid() }));
+            .unwrap_or_else(|| format!("uid{}", getuid().as_raw()));
         Self { user, machine: hostname(), pid: std::process::id() }
     }
 
@@ -23,22 +25,20 @@ impl Identity {
         if self.machine != hostname() {
             return None;
         }
-        // SAFETY: kill with signal 0 only checks whether the pid exists.
-        let rc = unsafe { libc::kill(self.pid as libc::pid_t, 0) };
-        let gone = rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        Some(gone)
+        Some(!process_exists(self.pid))
     }
 }
 
+/// Whether a process with `pid` exists on this machine: only the kernel's "no such process"
+/// says no (another user's process is there, even if we may not signal it).
+pub fn process_exists(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else { return false };
+    !matches!(test_kill_process(pid), Err(Errno::SRCH))
+}
+
+/// This machine's name (`uname -n`).
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown".to_owned();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
 }
 
 pub(crate) fn now_rfc3339() -> String {

@@ -147,9 +147,7 @@ mod tests {
             Event::new(Kind::Prepare, Some("r1"), &who()),
             Event::new(Kind::Failed, Some("r1"), &who()).reason("it's `broken` $HOME"),
         ];
-        let status = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(append_script(&events))
+        let status = crate::Target::command(&crate::LocalTarget, &append_script(&events))
             .current_dir(dir.path())
             .status()
             .unwrap();
@@ -173,9 +171,7 @@ mod tests {
         let good = serde_json::to_string(&Event::new(Kind::Prepare, Some("r1"), &who())).unwrap();
         std::fs::write(dir.path().join(PATH), format!("{good}\n{}", &good[..25])).unwrap();
         let next = Event::new(Kind::Prepared, Some("r1"), &who());
-        let status = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(append_script(std::slice::from_ref(&next)))
+        let status = crate::Target::command(&crate::LocalTarget, &append_script(std::slice::from_ref(&next)))
             .current_dir(dir.path())
             .status()
             .unwrap();

@@ -18,7 +18,7 @@ mod target;
 
 pub use error::RemoteError;
 pub use exec::{Output, Stdin, Stream};
-pub use identity::{Identity, hostname};
+pub use identity::{Identity, hostname, process_exists};
 pub use inspect::{HostState, Inspect, LockState, inspect};
 pub use local::LocalTarget;
 pub use ssh::{SshOptions, SshTarget, addresses};

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use rustix::fs::{FlockOperation, flock};
+
 use crate::{Output, RemoteError, Target, shell};
 
 #[derive(Debug, Clone)]
@@ -224,8 +226,7 @@ impl Drop for SshTarget {
 /// `$XDG_RUNTIME_DIR/cutover-ssh`, or `/tmp/cutover-ssh-UID`: created 0700, and refused when it
 /// belongs to someone else or others may enter it (they could reach our hosts through it).
 fn shared_control_dir() -> std::io::Result<PathBuf> {
-    // SAFETY: getuid has no preconditions.
-    let uid = unsafe { libc::getuid() };
+    let uid = rustix::process::getuid().as_raw();
     let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(runtime) => PathBuf::from(runtime).join("cutover-ssh"),
         None => PathBuf::from(format!("/tmp/cutover-ssh-{uid}")),
@@ -250,20 +251,15 @@ struct FileLock(std::fs::File);
 
 impl FileLock {
     fn take(path: &Path) -> std::io::Result<Self> {
-        use std::os::fd::AsRawFd;
         let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
-        // SAFETY: the descriptor is valid for the life of `file`.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        flock(&file, FlockOperation::LockExclusive)?;
         Ok(Self(file))
     }
 }
 
 impl Drop for FileLock {
     fn drop(&mut self) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: as above; closing the file would release it too.
-        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+        // Closing the file would release it too.
+        let _ = flock(&self.0, FlockOperation::Unlock);
     }
 }

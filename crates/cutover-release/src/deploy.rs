@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::Digest;
 
 use cutover_config::{App, Hooks};
+use cutover_process::ProcessError;
 use cutover_remote::journal::{Cause, Event, Kind};
 use cutover_remote::lock::LockInfo;
 use cutover_remote::{HostState, Identity, RemoteError, Stdin, Target};
@@ -69,15 +70,20 @@ pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -
     result
 }
 
+/// Runs `[app] build` in the source directory. Its output goes to the reporter, line by line as
+/// it comes, never to stdout (which belongs to `--json`).
 fn build(app: &App, reporter: &dyn Reporter) -> Result<(), ReleaseError> {
     let Some(command) = &app.build else { return Ok(()) };
     reporter.step(None, &format!("building: {command}"));
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(&app.source)
-        .status()
-        .map_err(|source| ReleaseError::Source { path: app.source.display().to_string(), source })?;
+    let mut cmd = cutover_process::command("sh");
+    cmd.arg("-c").arg(command).current_dir(&app.source);
+    let mut on_line = |_, line: &str| reporter.hook_line("build", line);
+    let status = cutover_process::run_streaming(cmd, None, &mut on_line).map_err(|e| match e {
+        ProcessError::Start { source, .. } | ProcessError::Wait { source, .. } => {
+            ReleaseError::Source { path: app.source.display().to_string(), source }
+        }
+        other => ReleaseError::Build { command: command.clone(), status: other.to_string() },
+    })?;
     if status.success() {
         Ok(())
     } else {

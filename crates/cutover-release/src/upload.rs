@@ -197,7 +197,7 @@ mod tests {
         let n = write_tar(app.path(), &delta.send, &mut stream, &mut |_| {}).unwrap();
         assert_eq!(n, stream.len() as u64);
         let out = tempfile::tempdir().unwrap();
-        let mut tar = std::process::Command::new("tar")
+        let mut tar = cutover_process::command("tar")
             .args(["-xf", "-", "--no-same-owner"])
             .current_dir(out.path())
             .stdin(std::process::Stdio::piped())

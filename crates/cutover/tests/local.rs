@@ -147,6 +147,29 @@ fn failing_after_switch_hook_rolls_back_and_exits_5() {
 }
 
 #[test]
+fn the_build_prints_on_stderr_so_json_deploy_prints_only_json() {
+    let (project, deploy) =
+        local_project("build = \"echo built on stdout; echo warned on stderr >&2; echo generated > generated.txt\"");
+    let run = project.cutover(&["deploy", "--json"]).ok();
+    // The whole of stdout is the report: `json()` parses all of it.
+    let r1 = run.json()["release"].as_str().unwrap().to_owned();
+    assert!(!run.stdout.contains("built on"), "{}", run.stdout);
+    let run = run.stderr_has("building: echo built on stdout").stderr_has("[build] built on stdout");
+    run.stderr_has("[build] warned on stderr");
+    assert_eq!(std::fs::read_to_string(deploy.join(format!("releases/{r1}/generated.txt"))).unwrap(), "generated\n");
+
+    let text = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    project.write("cutover.toml", &text.replace("echo generated > generated.txt", "exit 3"));
+    let run = project
+        .cutover(&["deploy", "--json"])
+        .code(1)
+        .stderr_has("[build] built on stdout")
+        .stderr_has("failed (exit status: 3)");
+    assert!(!run.stdout.contains("built on"), "{}", run.stdout);
+    assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
+}
+
+#[test]
 fn stale_lock_blocks_with_exit_3_until_unlock_with_a_reason() {
     let (project, deploy) = local_project("");
     project.cutover(&["deploy"]).ok();

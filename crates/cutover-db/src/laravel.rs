@@ -178,16 +178,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reads `APP_KEY` and `APP_PREVIOUS_KEYS` from a dotenv file's text: current key first.
-pub fn keys_from_dotenv(text: &str) -> Result<Vec<AppKey>, String> {
+/// The keys in `APP_KEY` and `APP_PREVIOUS_KEYS` of a dotenv file, current key first, from its
+/// `(key, value)` pairs in file order, values already read as the application reads them (the
+/// caller reads the file: `cutover_secrets::dotenv::read`).
+pub fn keys_from_dotenv<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Vec<AppKey>, String> {
     let mut current = None;
     let mut previous = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((name, value)) = line.split_once('=') else { continue };
-        let value = value.trim().trim_matches('"').trim_matches('\'');
-        match name.trim() {
+    for (name, value) in pairs {
+        match name {
             // As phpdotenv does, the first definition wins.
             "APP_KEY" if !value.is_empty() && current.is_none() => {
                 current = Some(AppKey::parse(value).map_err(|e| format!("APP_KEY: {e}"))?)
@@ -229,12 +227,18 @@ mod tests {
     fn keys_come_from_dotenv_and_never_show_in_debug() {
         let k = B64.encode([3u8; 32]);
         let old = B64.encode([4u8; 16]);
-        let text = format!("APP_NAME=x\nAPP_KEY=base64:{k}\nAPP_PREVIOUS_KEYS=\"base64:{old}\"\n");
-        let keys = keys_from_dotenv(&text).unwrap();
+        let (k, old) = (format!("base64:{k}"), format!("base64:{old}"));
+        let pairs = [("APP_NAME", "x"), ("APP_KEY", k.as_str()), ("APP_PREVIOUS_KEYS", old.as_str())];
+        let keys = keys_from_dotenv(pairs).unwrap();
         assert_eq!(keys.len(), 2);
         assert_eq!(format!("{keys:?}"), "[AppKey(AES-256, redacted), AppKey(AES-128, redacted)]");
-        assert!(keys_from_dotenv("APP_KEY=base64:AAAA").unwrap_err().contains("3 bytes"));
-        assert!(keys_from_dotenv("X=1").unwrap_err().contains("no APP_KEY"));
+        assert!(keys_from_dotenv([("APP_KEY", "base64:AAAA")]).unwrap_err().contains("3 bytes"));
+        assert!(keys_from_dotenv([("X", "1")]).unwrap_err().contains("no APP_KEY"));
+        // An empty APP_KEY is passed over and the first set one wins; every APP_PREVIOUS_KEYS adds.
+        let pairs = [("APP_KEY", ""), ("APP_KEY", k.as_str()), ("APP_KEY", old.as_str())];
+        assert_eq!(format!("{:?}", keys_from_dotenv(pairs).unwrap()), "[AppKey(AES-256, redacted)]");
+        let pairs = [("APP_PREVIOUS_KEYS", old.as_str()), ("APP_KEY", k.as_str()), ("APP_PREVIOUS_KEYS", ",")];
+        assert_eq!(keys_from_dotenv(pairs).unwrap().len(), 2);
     }
 
     #[test]

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use crate::template::dotenv_values;
 use crate::{Provider, Template};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -171,7 +170,7 @@ pub fn run(audit: &Audit<'_>) -> Vec<Finding> {
         })
     };
     if let Ok(rendered) = audit.template.render(audit.env_values, resolved) {
-        let values = dotenv_values(rendered.text.expose());
+        let values = crate::dotenv::values(rendered.text.expose());
         let mut expect = |key: &str, want: &[&str], required: bool| match values.get(key) {
             Some(v) if want.iter().any(|w| v.eq_ignore_ascii_case(w)) => {}
             Some(v) => add("production", key, format!("is `{v}`; production needs `{}`", want[0])),

@@ -5,6 +5,7 @@
 //! accident.
 
 pub mod audit;
+pub mod dotenv;
 mod error;
 pub mod provider;
 pub mod rotate;

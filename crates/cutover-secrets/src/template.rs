@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::dotenv::{Quoting, encode, quoting_at};
 use crate::provider::check_name;
 use crate::{Secret, SecretsError};
 
@@ -22,51 +23,6 @@ enum Part {
         optional: bool,
     },
     Env(String),
-}
-
-/// Where a placeholder sits in its line, which decides how a value must be written there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quoting {
-    Unquoted,
-    Double,
-    Single,
-}
-
-/// The quoting at byte `at` of `line` (a `KEY=value` line): the state after the `=`.
-fn quoting_at(line: &str, at: usize) -> Quoting {
-    let Some(eq) = line.find('=') else { return Quoting::Unquoted };
-    let mut state = Quoting::Unquoted;
-    let mut escaped = false;
-    for c in line[eq + 1..at.max(eq + 1)].chars() {
-        match (state, c) {
-            (Quoting::Double, _) if escaped => escaped = false,
-            (Quoting::Double, '\\') => escaped = true,
-            (Quoting::Double, '"') | (Quoting::Single, '\'') => state = Quoting::Unquoted,
-            (Quoting::Unquoted, '"') => state = Quoting::Double,
-            (Quoting::Unquoted, '\'') => state = Quoting::Single,
-            _ => {}
-        }
-    }
-    state
-}
-
-/// `value` written for `quoting`, or why it cannot be (phpdotenv's and the usual dotenv rules).
-fn encode(name: &str, value: &str, quoting: Quoting) -> Result<String, String> {
-    if value.contains(['\n', '\r']) {
-        return Err(format!("secret `{name}` holds a line break, which a .env line cannot carry"));
-    }
-    match quoting {
-        Quoting::Double => Ok(value.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$")),
-        Quoting::Single if value.contains('\'') => {
-            Err(format!("secret `{name}` holds a `'`, which single quotes cannot carry: use double quotes"))
-        }
-        Quoting::Single => Ok(value.to_owned()),
-        Quoting::Unquoted if value.contains(|c: char| c.is_whitespace() || "\"'#$\\`".contains(c)) => Err(format!(
-            "secret `{name}` holds spaces or quote, `#`, `$` or `\\` characters, which an unquoted .env value \
-             cannot carry: write it in double quotes (`KEY=\"${{secret:{name}}}\"`)"
-        )),
-        Quoting::Unquoted => Ok(value.to_owned()),
-    }
 }
 
 /// One `KEY=value` line of the template.
@@ -257,23 +213,6 @@ impl Template {
     }
 }
 
-/// The `KEY=value` pairs of a rendered `.env`, values unquoted (for the audit's rules).
-pub fn dotenv_values(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            if l.starts_with('#') {
-                return None;
-            }
-            let (k, v) = l.strip_prefix("export ").unwrap_or(l).split_once('=')?;
-            let v = v.trim();
-            let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
-            let v = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(v);
-            Some((k.trim().to_owned(), v.to_owned()))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,7 +243,7 @@ mod tests {
              DB_PASSWORD=\"v-DB_PASSWORD\"\nVITE_APP_NAME=\"${APP_NAME}\"\nMIX=v-APP_KEY-x\n"
         );
         assert!(r.redacted.contains("APP_KEY=[redacted:APP_KEY]") && !r.redacted.contains("v-APP_KEY"));
-        assert_eq!(dotenv_values(r.text.expose())["DB_PASSWORD"], "v-DB_PASSWORD");
+        assert_eq!(crate::dotenv::values(r.text.expose())["DB_PASSWORD"], "v-DB_PASSWORD");
     }
 
     #[test]

@@ -128,7 +128,9 @@ fn reencrypt(args: &RewriteArgs) -> Result<Option<Reencrypt>, CliError> {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|source| CliError::Io { what: format!("failed to read `{}`", path.display()), source })?;
-                keys_from_dotenv(&text).map_err(|e| CliError::Usage(format!("`{}`: {e}", path.display())))
+                let pairs = cutover_secrets::dotenv::read(&text);
+                keys_from_dotenv(pairs.iter().map(|p| (p.key.as_str(), p.value.as_str())))
+                    .map_err(|e| CliError::Usage(format!("`{}`: {e}", path.display())))
             }
             None => match std::env::var(var) {
                 Ok(value) => AppKey::parse(&value).map(|k| vec![k]).map_err(|e| CliError::Usage(format!("{var}: {e}"))),

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
 use crate::{Provider, Template};
 
@@ -187,7 +186,7 @@ pub fn run(audit: &Audit<'_>) -> Vec<Finding> {
 
 /// The files git tracks under `repo`, or `None` when it is not in a repository.
 fn git_tracked(repo: &Path) -> Option<Vec<String>> {
-    let out = Command::new("git").arg("-C").arg(repo).args(["ls-files", "-z"]).output().ok()?;
+    let out = cutover_process::command("git").arg("-C").arg(repo).args(["ls-files", "-z"]).output().ok()?;
     if !out.status.success() {
         return None;
     }

@@ -2,12 +2,10 @@
 //! manager's CLI. Secrets are per environment: the same name has one value for staging and
 //! another for production.
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use cutover_process::ProcessError;
 use zeroize::Zeroizing;
 
 use crate::{Secret, SecretsError, Vault};
@@ -95,54 +93,21 @@ fn run(template: &str, env: &str, name: &str, timeout: Duration, workdir: &PathB
         command: command.clone(),
         reason,
     };
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(&command)
-        .env("CUTOVER_SECRET_ENV", env)
-        .env("CUTOVER_SECRET_NAME", name)
-        .current_dir(workdir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout ends everything it started.
-        .process_group(0)
-        .spawn()
-        .map_err(|e| fail(format!("could not start: {e}")))?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out = std::thread::spawn(move || {
-        let mut buf = Zeroizing::new(Vec::new());
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                // SAFETY: kill(2) on the child's process group, which we created; no memory involved.
-                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-                let _ = child.wait();
-                return Err(fail(format!("did not finish within {timeout:?} and was stopped")));
-            }
-        }
-    };
-    // Whatever it left running in the background (`cmd &`) would hold the pipes open: end the
-    // whole group, so reading finishes now and nothing outlives the command.
-    // SAFETY: kill(2) on the process group we created; no memory involved.
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    if !status.success() {
-        let said = String::from_utf8_lossy(&stderr);
+    let mut cmd = cutover_process::command("sh");
+    cmd.arg("-c").arg(&command).env("CUTOVER_SECRET_ENV", env).env("CUTOVER_SECRET_NAME", name).current_dir(workdir);
+    // Its own process group, ended at the timeout and once it exits: whatever it left running
+    // in the background (`cmd &`) neither stretches the timeout nor outlives the command.
+    let output = cutover_process::run_with_timeout(cmd, timeout).map_err(|e| match e {
+        ProcessError::Start { source, .. } => fail(format!("could not start: {source}")),
+        ProcessError::Wait { source, .. } => fail(format!("could not wait for it: {source}")),
+        ProcessError::Timeout { .. } => fail(format!("did not finish within {timeout:?} and was stopped")),
+    })?;
+    let stdout = Zeroizing::new(output.stdout);
+    if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stderr);
         let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-        let code = status.code().map_or_else(|| "was killed by a signal".to_owned(), |c| format!("exited with {c}"));
+        let code =
+            output.status.code().map_or_else(|| "was killed by a signal".to_owned(), |c| format!("exited with {c}"));
         return Err(fail(if last.is_empty() { code } else { format!("{code}: {last}") }));
     }
     let text = std::str::from_utf8(&stdout).map_err(|_| fail("printed a value that is not UTF-8".into()))?;
@@ -155,6 +120,8 @@ fn run(template: &str, env: &str, name: &str, timeout: Duration, workdir: &PathB
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     fn command(cmd: &str, timeout_ms: u64) -> Provider {

@@ -192,12 +192,8 @@ impl Pipes {
                 return;
             }
         }
-        let ready: Vec<Stream> = fds
-            .iter()
-            .zip(&which)
-            .filter(|(fd, _)| !fd.revents().is_empty())
-            .map(|(_, stream)| *stream)
-            .collect();
+        let ready: Vec<Stream> =
+            fds.iter().zip(&which).filter(|(fd, _)| !fd.revents().is_empty()).map(|(_, stream)| *stream).collect();
         drop(fds);
         let mut buf = [0u8; 16 * 1024];
         for stream in ready {
@@ -323,7 +319,8 @@ mod tests {
     fn stdin_is_empty_and_a_missing_program_is_a_start_error() {
         let out = run_with_timeout(sh("cat; echo end"), Duration::from_secs(10)).unwrap();
         assert_eq!(out.stdout, b"end\n");
-        let err = run_with_timeout(command("/nonexistent/cutover-no-such-program"), Duration::from_secs(1)).unwrap_err();
+        let err =
+            run_with_timeout(command("/nonexistent/cutover-no-such-program"), Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, ProcessError::Start { .. }), "{err:?}");
         assert!(err.to_string().starts_with("could not start `/nonexistent/cutover-no-such-program`: "), "{err}");
     }

@@ -37,7 +37,7 @@ pub enum Blob {
 }
 
 fn git(dir: &Path) -> Command {
-    let mut command = Command::new("git");
+    let mut command = cutover_process::command("git");
     command.arg("-C").arg(dir).env("GIT_TERMINAL_PROMPT", "0").env_remove("GIT_DIR").env_remove("GIT_WORK_TREE");
     command
 }

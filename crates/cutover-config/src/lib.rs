@@ -7,6 +7,7 @@
 mod duration;
 mod error;
 mod host;
+pub mod human;
 mod load;
 mod model;
 mod preset;

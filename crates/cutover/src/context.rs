@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use cutover_config::{Config, HostSpec};
+use cutover_http::Trust;
 use cutover_release::Fleet;
 use cutover_remote::SshOptions;
 
@@ -74,9 +75,8 @@ impl Ctx<'_> {
     }
 
     /// The roots certificates are judged against: the system's and `[tls] extra_ca`.
-    pub fn trust(&self, config: &Config) -> Result<cutover_checks::tls::Trust, CliError> {
-        cutover_checks::tls::Trust::load(config.tls.extra_ca.as_deref())
-            .map_err(|e| CliError::Usage(format!("[tls] extra_ca: {e}")))
+    pub fn trust(&self, config: &Config) -> Result<Trust, CliError> {
+        Trust::load(config.tls.extra_ca.as_deref()).map_err(|e| CliError::Usage(format!("[tls] extra_ca: {e}")))
     }
 
     /// Connects to every host of the selected environment.

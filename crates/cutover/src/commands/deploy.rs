@@ -1,12 +1,16 @@
 //! `cutover deploy`: upload a release to every host of the environment and switch them all.
 
+use clap::Args;
 use cutover_config::Config;
 use cutover_release::{DeployRequest, deploy};
 
 use crate::CliError;
 use crate::context::Ctx;
 
-pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
+#[derive(Debug, Args)]
+pub struct DeployArgs {}
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &DeployArgs) -> Result<String, CliError> {
     // The `.env` is rendered before any host is touched: a secret that cannot be had stops the
     // deploy with nothing changed.
     let rendered = if config.env(&ctx.global.env)?.env_template.is_some() {

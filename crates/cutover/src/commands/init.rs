@@ -2,14 +2,31 @@
 
 use std::io::Write;
 
+use clap::{Args, ValueEnum};
 use cutover_config::{ConfigError, Preset};
 
 use crate::CliError;
-use crate::cli::PresetArg;
 use crate::context::Ctx;
 
-pub fn exec(ctx: &Ctx<'_>, preset: PresetArg, force: bool) -> Result<(), CliError> {
-    let preset = match preset {
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[arg(long, value_enum, default_value_t = PresetArg::Generic)]
+    pub preset: PresetArg,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PresetArg {
+    Generic,
+    Laravel,
+    Wordpress,
+}
+
+pub fn exec(ctx: &Ctx<'_>, args: &InitArgs) -> Result<(), CliError> {
+    let force = args.force;
+    let preset = match args.preset {
         PresetArg::Generic => Preset::Generic,
         PresetArg::Laravel => Preset::Laravel,
         PresetArg::Wordpress => Preset::Wordpress,

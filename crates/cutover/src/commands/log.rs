@@ -1,12 +1,19 @@
 //! `cutover log`: the local audit log of commands run with this config.
 
+use clap::Args;
 use cutover_state::State;
 
 use crate::CliError;
 use crate::context::Ctx;
 
-pub fn exec(ctx: &Ctx<'_>, limit: usize) -> Result<(), CliError> {
-    let entries = State::open(&ctx.config_dir())?.log(limit)?;
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+pub fn exec(ctx: &Ctx<'_>, args: &LogArgs) -> Result<(), CliError> {
+    let entries = State::open(&ctx.config_dir())?.log(args.limit)?;
     if ctx.out.json {
         ctx.out.json(&entries);
     } else {

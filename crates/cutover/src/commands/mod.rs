@@ -1,35 +1,35 @@
-//! One file per command: each resolves its settings and calls one library function. This file
-//! dispatches, and records every environment command in the local audit log.
+//! One file per command, holding its clap `Args` and its `exec`: each resolves its settings and
+//! calls one library function. This file dispatches, in one match, and records every command
+//! that works with a config in the local audit log.
 
-mod config_check;
-mod db_rewrite;
-mod demo;
-mod deploy;
-mod init;
-mod log;
-mod monitor;
-mod ready;
-mod releases;
-mod rollback;
-mod secrets;
-mod secrets_scan;
-mod smoke;
-mod status;
-mod tls_issue;
-mod unlock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod deploy;
+pub mod init;
+pub mod log;
+pub mod monitor;
+pub mod ready;
+pub mod releases;
+pub mod rollback;
+pub mod secrets;
+pub mod smoke;
+pub mod status;
+pub mod tls;
+pub mod unlock;
 
+use cutover_config::Config;
 use cutover_remote::Identity;
 use cutover_state::State;
 
 use crate::CliError;
-use crate::cli::{Cli, Command, ConfigCommand, DbCommand, SecretsCommand, TlsCommand};
+use crate::cli::{Cli, Command};
 use crate::context::Ctx;
 use crate::output::Output;
 
 pub fn run(cli: Cli, out: &Output) -> i32 {
     let ctx = Ctx { global: &cli.global, out };
-    let result = if cli.command.audited() { audited(&ctx, &cli.command) } else { plain(&ctx, &cli.command) };
-    match result {
+    match dispatch(&ctx, &cli.command) {
         Ok(()) => 0,
         Err(e) => {
             out.error(&e);
@@ -38,22 +38,64 @@ pub fn run(cli: Cli, out: &Output) -> i32 {
     }
 }
 
-fn plain(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
+/// What an audited command works on.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    /// The config file alone.
+    Config,
+    /// The hosts of the selected environment.
+    Env,
+}
+
+/// Every command, and whether it is audited: the commands that work with a config (`log` only
+/// reads it; `demo`, `init`, `db rewrite` and `secrets scan` need none) go through [`audited`].
+fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
+    use Scope::Env;
     match command {
-        Command::Init { preset, force } => init::exec(ctx, *preset, *force),
-        Command::Demo { keep } => demo::exec(ctx, *keep),
-        Command::Log { limit } => log::exec(ctx, *limit),
-        Command::Db { command: DbCommand::Rewrite(args) } => db_rewrite::exec(ctx, args),
-        Command::Secrets { command: SecretsCommand::Scan(args) } => secrets_scan::exec(ctx, args),
-        _ => unreachable!("commands with a config go through `audited`"),
+        Command::Init(args) => init::exec(ctx, args),
+        Command::Demo(args) => demo::exec(ctx, args),
+        Command::Log(args) => log::exec(ctx, args),
+        Command::Db(db::DbCommand::Rewrite(args)) => db::rewrite::exec(ctx, args),
+        Command::Secrets(secrets::SecretsCommand::Scan(args)) => secrets::scan::exec(ctx, args),
+        Command::Config(config::ConfigCommand::Check(args)) => {
+            audited(ctx, Scope::Config, |c| config::check::exec(ctx, c, args))
+        }
+        Command::Deploy(args) => audited(ctx, Env, |c| deploy::exec(ctx, c, args)),
+        Command::Rollback(args) => audited(ctx, Env, |c| rollback::exec(ctx, c, args)),
+        Command::Status(args) => audited(ctx, Env, |c| status::exec(ctx, c, args)),
+        Command::Releases(args) => audited(ctx, Env, |c| releases::exec(ctx, c, args)),
+        Command::Unlock(args) => audited(ctx, Env, |c| unlock::exec(ctx, c, args)),
+        Command::Ready(args) => audited(ctx, Env, |c| ready::exec(ctx, c, args)),
+        Command::Smoke(args) => audited(ctx, Env, |c| smoke::exec(ctx, c, args)),
+        Command::Monitor(args) => audited(ctx, Env, |c| monitor::exec(ctx, c, args)),
+        Command::Tls(tls::TlsCommand::Issue(args)) => audited(ctx, Env, |c| tls::issue::exec(ctx, c, args)),
+        Command::Secrets(secrets::SecretsCommand::Set(args)) => audited(ctx, Env, |c| secrets::set::exec(ctx, c, args)),
+        Command::Secrets(secrets::SecretsCommand::Get(args)) => audited(ctx, Env, |c| secrets::get::exec(ctx, c, args)),
+        Command::Secrets(secrets::SecretsCommand::Render(args)) => {
+            audited(ctx, Env, |c| secrets::render::exec(ctx, c, args))
+        }
+        Command::Secrets(secrets::SecretsCommand::Rotate(args)) => {
+            audited(ctx, Env, |c| secrets::rotate::exec(ctx, c, args))
+        }
+        Command::Secrets(secrets::SecretsCommand::Audit(args)) => {
+            audited(ctx, Env, |c| secrets::audit::exec(ctx, c, args))
+        }
     }
 }
 
-/// Runs an environment command with an audit entry around it: written before it starts, so a
-/// command killed half-way still shows, and finished with its exit code and outcome.
-fn audited(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
+/// Runs a command that works with the config, with an audit entry around it: written before it
+/// starts, so a command killed half-way still shows, and finished with its exit code and its
+/// outcome (the summary `exec` returns, or the error).
+fn audited(
+    ctx: &Ctx<'_>,
+    scope: Scope,
+    exec: impl FnOnce(&Config) -> Result<String, CliError>,
+) -> Result<(), CliError> {
     let config = ctx.config()?;
-    let env = command.uses_env().then_some(ctx.global.env.as_str());
+    let env = match scope {
+        Scope::Env => Some(ctx.global.env.as_str()),
+        Scope::Config => None,
+    };
     if let Some(env) = env {
         config.env(env)?;
     }
@@ -61,20 +103,7 @@ fn audited(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
     let who = Identity::current();
     let line = std::env::args().collect::<Vec<_>>().join(" ");
     let id = state.begin(&who.user, &who.machine, &line, env)?;
-    let result = match command {
-        Command::Deploy => deploy::exec(ctx, &config),
-        Command::Rollback { to } => rollback::exec(ctx, &config, to.as_deref()),
-        Command::Status => status::exec(ctx, &config),
-        Command::Releases => releases::exec(ctx, &config),
-        Command::Unlock { reason } => unlock::exec(ctx, &config, reason),
-        Command::Config { command: ConfigCommand::Check } => config_check::exec(ctx, &config),
-        Command::Ready { cert, key } => ready::exec(ctx, &config, cert.as_deref(), key.as_deref()),
-        Command::Tls { command: TlsCommand::Issue(args) } => tls_issue::exec(ctx, &config, args),
-        Command::Secrets { command } => secrets::exec(ctx, &config, command),
-        Command::Smoke { rollback_on_fail } => smoke::exec(ctx, &config, *rollback_on_fail),
-        Command::Monitor(args) => monitor::exec(ctx, &config, args),
-        _ => unreachable!("only commands with a config are audited"),
-    };
+    let result = exec(&config);
     let (code, summary) = match &result {
         Ok(summary) => (0, summary.clone()),
         Err(e) => (e.exit_code(), e.to_string()),

@@ -5,18 +5,43 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cutover_checks::http::Sample;
+use clap::Args;
 use cutover_checks::monitor::{self, Decision, Limits, Outcome, Round, Tally, ThresholdResult};
-use cutover_checks::notify::{self, Channel, Event, EventKind, Notifier};
+use cutover_checks::smoke::Sample;
 use cutover_checks::thresholds::{self, Observation, Threshold};
 use cutover_config::{Config, OnFail, SmtpTls};
+use cutover_notify::{self as notify, Channel, Event, EventKind, Notifier};
 use cutover_release::{ReleaseError, RollbackRequest, rollback, status};
 use cutover_state::{SampleRow, State};
 
 use super::smoke::Plan;
 use crate::CliError;
-use crate::cli::MonitorArgs;
 use crate::context::Ctx;
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// How long to watch (default `[monitor] window`, 48h).
+    #[arg(long, value_parser = duration)]
+    pub window: Option<cutover_config::HumanDuration>,
+    /// Time between rounds of checks (default `[monitor] interval`, 60s).
+    #[arg(long, value_parser = duration)]
+    pub interval: Option<cutover_config::HumanDuration>,
+    /// On a breach: roll back once, or only alert (default `[monitor] on_fail`).
+    #[arg(long, value_parser = on_fail)]
+    pub on_fail: Option<cutover_config::OnFail>,
+}
+
+fn duration(text: &str) -> Result<cutover_config::HumanDuration, String> {
+    cutover_config::HumanDuration::parse(text)
+}
+
+fn on_fail(text: &str) -> Result<cutover_config::OnFail, String> {
+    match text {
+        "rollback" => Ok(cutover_config::OnFail::Rollback),
+        "alert" => Ok(cutover_config::OnFail::Alert),
+        _ => Err(format!("`{text}`: use rollback or alert")),
+    }
+}
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)

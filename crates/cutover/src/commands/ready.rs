@@ -2,8 +2,9 @@
 //! fails. The verdict and its findings are recorded in the local state as the gate's evidence.
 
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use clap::Args;
 use cutover_checks::readiness::{self, DnsPlan, Expected, Servers};
 use cutover_checks::tls::{self, Policy};
 use cutover_checks::{Finding, Status};
@@ -35,7 +36,18 @@ struct Row<'a> {
     detail: &'a str,
 }
 
-pub fn exec(ctx: &Ctx<'_>, config: &Config, cert: Option<&Path>, key: Option<&Path>) -> Result<String, CliError> {
+#[derive(Debug, Args)]
+pub struct ReadyArgs {
+    /// Check this certificate file (PEM chain, leaf first) instead of the live hosts.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The certificate's private key (PEM), checked to match it.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+}
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &ReadyArgs) -> Result<String, CliError> {
+    let (cert, key) = (args.cert.as_deref(), args.key.as_deref());
     let env_name = ctx.global.env.as_str();
     let env = config.env(env_name)?;
     let names = env.names();

@@ -1,12 +1,16 @@
 //! `cutover releases`: every release any host knows, with its state on each host.
 
+use clap::Args;
 use cutover_config::Config;
 use cutover_release::releases;
 
 use crate::CliError;
 use crate::context::Ctx;
 
-pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
+#[derive(Debug, Args)]
+pub struct ReleasesArgs {}
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &ReleasesArgs) -> Result<String, CliError> {
     let fleet = ctx.fleet(config)?;
     let rows = releases(&fleet)?;
     if ctx.out.json {

@@ -1,12 +1,21 @@
 //! `cutover rollback [--to ID]`: every host back to the previous good release.
 
+use clap::Args;
 use cutover_config::Config;
 use cutover_release::{RollbackRequest, rollback};
 
 use crate::CliError;
 use crate::context::Ctx;
 
-pub fn exec(ctx: &Ctx<'_>, config: &Config, to: Option<&str>) -> Result<String, CliError> {
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The release to go to instead of the previous good one.
+    #[arg(long, value_name = "RELEASE")]
+    pub to: Option<String>,
+}
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &RollbackArgs) -> Result<String, CliError> {
+    let to = args.to.as_deref();
     let fleet = ctx.fleet(config)?;
     let command = format!("cutover rollback --env {}", ctx.global.env);
     let report =

@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
-use cutover_checks::http::{self, Check, Sample, StatusSet, Via};
+use clap::Args;
 use cutover_checks::monitor::{Outcome, Round};
-use cutover_checks::tls::Trust;
+use cutover_checks::smoke::{self as http, Check, Sample, StatusSet};
 use cutover_config::{CheckSpec, Config};
+use cutover_http::Trust;
+use cutover_http::{Url, Via};
 use cutover_release::{RollbackRequest, Verdict, Verify, rollback};
 use cutover_state::State;
 use serde::Serialize;
@@ -42,7 +44,7 @@ impl Plan {
         let base = env
             .url
             .as_ref()
-            .map(|u| http::Url::parse(u.as_str()))
+            .map(|u| Url::parse(u.as_str()))
             .transpose()
             .map_err(|e| CliError::Usage(format!("environment `{}`: url: {e}", ctx.global.env)))?;
         let mut checks = Vec::new();
@@ -68,14 +70,14 @@ impl Plan {
     }
 }
 
-fn check(spec: &CheckSpec, base: Option<&http::Url>, env: &str) -> Result<Check, CliError> {
+fn check(spec: &CheckSpec, base: Option<&Url>, env: &str) -> Result<Check, CliError> {
     let bad = |what: String| CliError::Usage(format!("check `{}`: {what}", spec.name));
     let url = match base {
         Some(base) => http::check_url(base, spec.url.as_str()),
         None if spec.url.as_str().starts_with('/') => {
             return Err(bad(format!("the url is relative, and environment `{env}` has no `url`")));
         }
-        None => http::Url::parse(spec.url.as_str()).map_err(|e| e.to_string()),
+        None => Url::parse(spec.url.as_str()).map_err(|e| e.to_string()),
     }
     .map_err(bad)?;
     let mut check = Check::new(spec.name.clone(), url);
@@ -191,7 +193,15 @@ impl Verify for AfterDeploy<'_> {
     }
 }
 
-pub fn exec(ctx: &Ctx<'_>, config: &Config, rollback_on_fail: bool) -> Result<String, CliError> {
+#[derive(Debug, Args)]
+pub struct SmokeArgs {
+    /// On a failure, roll every host back to the previous good release (exit 5).
+    #[arg(long)]
+    pub rollback_on_fail: bool,
+}
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &SmokeArgs) -> Result<String, CliError> {
+    let rollback_on_fail = args.rollback_on_fail;
     let plan = Plan::new(ctx, config)?
         .ok_or_else(|| CliError::Usage("no `[[check]]` in the config: nothing to smoke-test".into()))?;
     // The release these checks judge: a rollback must not take down one deployed meanwhile.

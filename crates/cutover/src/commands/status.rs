@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use clap::Args;
 use cutover_config::Config;
 use cutover_release::{ReleaseError, status};
 use cutover_state::State;
@@ -10,7 +11,10 @@ use cutover_state::State;
 use crate::CliError;
 use crate::context::Ctx;
 
-pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
+#[derive(Debug, Args)]
+pub struct StatusArgs {}
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &StatusArgs) -> Result<String, CliError> {
     let fleet = ctx.fleet(config)?;
     let hosts = status(&fleet)?;
     let monitor = State::open(&ctx.config_dir())?.latest_monitor(&ctx.global.env)?;

@@ -1,12 +1,20 @@
 //! `cutover unlock --reason TEXT`: break the deploy lock on every host, journaling why.
 
+use clap::Args;
 use cutover_config::Config;
 use cutover_release::unlock;
 
 use crate::CliError;
 use crate::context::Ctx;
 
-pub fn exec(ctx: &Ctx<'_>, config: &Config, reason: &str) -> Result<String, CliError> {
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[arg(long)]
+    pub reason: String,
+}
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &UnlockArgs) -> Result<String, CliError> {
+    let reason = args.reason.as_str();
     if reason.trim().is_empty() {
         return Err(CliError::Check("`--reason` must say why the lock is broken".into()));
     }

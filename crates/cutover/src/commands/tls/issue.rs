@@ -1,13 +1,38 @@
 //! `cutover tls issue`: a certificate for the environment's names from an ACME CA (Let's Encrypt
 //! by default), installed on every host; a valid one already on the hosts is reused.
 
+use clap::{Args, ValueEnum};
 use cutover_config::Config;
 use cutover_tls::{Challenge, LETS_ENCRYPT, LETS_ENCRYPT_STAGING, Plan};
 use serde::Serialize;
 
 use crate::CliError;
-use crate::cli::{ChallengeArg, IssueArgs};
 use crate::context::Ctx;
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// How to prove control of the names: a file under `[tls] webroot` on every host
+    /// (http-01), or a TXT record published by `[tls] dns_hook` (dns-01).
+    #[arg(long, value_enum, default_value_t = ChallengeArg::Http01)]
+    pub challenge: ChallengeArg,
+    /// The ACME directory URL (default: Let's Encrypt).
+    #[arg(long, value_name = "URL", conflicts_with = "staging")]
+    pub directory: Option<String>,
+    /// Use Let's Encrypt's staging directory (untrusted certificates, generous rate limits).
+    #[arg(long)]
+    pub staging: bool,
+    /// Issue a new certificate even when the hosts have a valid one.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChallengeArg {
+    #[value(name = "http-01")]
+    Http01,
+    #[value(name = "dns-01")]
+    Dns01,
+}
 
 #[derive(Debug, Serialize)]
 struct Report<'a> {

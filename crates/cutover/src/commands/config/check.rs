@@ -1,5 +1,6 @@
 //! `cutover config check`: load and validate; errors carry file:line:col (exit 2).
 
+use clap::Args;
 use serde_json::json;
 
 use cutover_config::Config;
@@ -7,7 +8,10 @@ use cutover_config::Config;
 use crate::CliError;
 use crate::context::Ctx;
 
-pub fn exec(ctx: &Ctx<'_>, config: &Config) -> Result<String, CliError> {
+#[derive(Debug, Args)]
+pub struct CheckArgs {}
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &CheckArgs) -> Result<String, CliError> {
     let envs: Vec<&str> = config.env_names().collect();
     if ctx.out.json {
         ctx.out.json(&json!({ "ok": true, "path": config.path, "hash": config.hash, "environments": envs }));

@@ -3,13 +3,41 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
+use clap::Args;
 use cutover_db::laravel::{AppKey, keys_from_dotenv};
 use cutover_db::{Dialect, Options, Reencrypt, Report, Rewriter, Rules, Stats, rewrite_dump};
 use serde::Serialize;
 
 use crate::CliError;
-use crate::cli::RewriteArgs;
 use crate::context::Ctx;
+
+#[derive(Debug, Args)]
+pub struct RewriteArgs {
+    /// The dump's dialect; detected from its first lines when not given.
+    #[arg(long, value_parser = ["mysql", "mariadb", "postgres", "sqlite"])]
+    pub dialect: Option<String>,
+    /// Replace OLD with NEW in every string value (repeatable; the longest OLD wins).
+    #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], action = clap::ArgAction::Append)]
+    pub replace: Vec<String>,
+    /// Re-encrypt Laravel encrypted values from the old APP_KEY to the new one.
+    #[arg(long)]
+    pub reencrypt: bool,
+    /// Dotenv file with the old APP_KEY (and APP_PREVIOUS_KEYS); or set CUTOVER_OLD_APP_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub old_env: Option<std::path::PathBuf>,
+    /// Dotenv file with the new APP_KEY; or set CUTOVER_NEW_APP_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub new_env: Option<std::path::PathBuf>,
+    /// Tables whose values are copied as they are.
+    #[arg(long, value_delimiter = ',', value_name = "TABLE,…")]
+    pub skip_tables: Vec<String>,
+    /// Only these tables' values are rewritten.
+    #[arg(long, value_delimiter = ',', value_name = "TABLE,…")]
+    pub only_tables: Vec<String>,
+    /// Columns whose values are copied as they are, as TABLE.COLUMN (for example `wp_posts.guid`).
+    #[arg(long, value_delimiter = ',', value_name = "TABLE.COLUMN,…")]
+    pub skip_columns: Vec<String>,
+}
 
 /// Reports kept for `--json`; the count is always complete.
 const MAX_REPORTS: usize = 1000;

@@ -4,12 +4,28 @@
 
 use std::path::{Path, PathBuf};
 
+use clap::Args;
 use cutover_scan::{Finding, IGNORE_FILE, Progress, Report, ScanError, ScanOptions, Stats, scan_with_progress};
 use serde::Serialize;
 
 use crate::CliError;
-use crate::cli::ScanArgs;
 use crate::context::Ctx;
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The repository or directory to scan (default: the current directory).
+    #[arg(value_name = "PATH")]
+    pub path: Option<std::path::PathBuf>,
+    /// Only the files as they are now, not the git history.
+    #[arg(long, conflicts_with = "no_work_tree")]
+    pub no_history: bool,
+    /// Only the git history, not the files as they are now.
+    #[arg(long)]
+    pub no_work_tree: bool,
+    /// Files and blobs larger than this many bytes are skipped (default 4 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub max_size: Option<u64>,
+}
 
 #[derive(Serialize)]
 struct Json<'a> {

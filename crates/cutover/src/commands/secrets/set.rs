@@ -1,0 +1,74 @@
+//! `cutover secrets set NAME`: store a secret of the environment, read from stdin (not echoed
+//! on a terminal).
+
+use std::io::Read;
+
+use clap::Args;
+use cutover_config::{Config, ProviderKind};
+use cutover_secrets::{Secret, Vault, vault};
+
+use crate::CliError;
+use crate::context::Ctx;
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    pub name: String,
+}
+
+pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &SetArgs) -> Result<String, CliError> {
+    let (env, name) = (ctx.global.env.as_str(), args.name.as_str());
+    cutover_secrets::provider::check_name(name)?;
+    if config.secrets.provider == ProviderKind::Vault {
+        let identity = vault::default_identity_path();
+        if let Some(public) = Vault::create_identity(&identity)? {
+            ctx.out.say(&format!(
+                "created an age identity at {} (public key {public}); back it up: without it the vault cannot be opened",
+                identity.display()
+            ));
+        }
+    }
+    let mut provider = super::provider(ctx, config)?;
+    let _quiet = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        ctx.out.say(&format!("value for `{name}` ({env}), then Enter and Ctrl-D (not shown):"));
+        NoEcho::on_stdin()
+    } else {
+        None
+    };
+    let mut text = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|source| CliError::Io { what: "cannot read the value from stdin".into(), source })?;
+    let value = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    if value.is_empty() {
+        return Err(CliError::Usage(format!("no value for `{name}` on stdin")));
+    }
+    provider.set(env, name, Secret::new(value))?;
+    ctx.out.say(&format!("set `{name}` ({env})"));
+    Ok(format!("set `{name}` ({env})"))
+}
+
+/// The terminal's echo switched off while a secret is typed; restored on drop.
+struct NoEcho(libc::termios);
+
+impl NoEcho {
+    fn on_stdin() -> Option<Self> {
+        // SAFETY: tcgetattr/tcsetattr on fd 0 with a termios we own; a zeroed termios is a valid
+        // value for tcgetattr to fill.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return None;
+            }
+            let saved = t;
+            t.c_lflag &= !libc::ECHO;
+            (libc::tcsetattr(0, libc::TCSANOW, &t) == 0).then_some(Self(saved))
+        }
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        // SAFETY: restores the settings read in `on_stdin`.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
+    }
+}

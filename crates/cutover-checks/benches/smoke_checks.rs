@@ -1,4 +1,4 @@
-//! 50 HTTP checks × 3 hosts, as `cutover smoke` runs them (`http::run_many`: every request at
+//! 50 HTTP checks × 3 hosts, as `cutover smoke` runs them (`smoke::run_many`: every request at
 //! once), side by side with curl doing the same 150 requests: one process per request one after
 //! another (a shell loop), and one `curl --parallel` process.
 //!
@@ -14,8 +14,8 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cutover_checks::http::{self, Check, Url, Via};
-use cutover_checks::tls::Trust;
+use cutover_checks::smoke::{self, Check};
+use cutover_http::{Trust, Url, Via};
 use cutover_testkit::certs::Ca;
 use cutover_testkit::http_app::{App, Reply};
 use cutover_testkit::nginx::{NGINX, Nginx, Site};
@@ -74,7 +74,7 @@ fn main() {
             eprintln!("{} round {}/{rounds}", if with_slow { "with the slow check" } else { "all fast" }, round + 1);
             let cpu = cpu_ticks();
             let started = Instant::now();
-            let samples = http::run_many(&jobs, &trust);
+            let samples = smoke::run_many(&jobs, &trust);
             cutover.push((started.elapsed(), cpu_ticks().0 - cpu.0));
             let bad: Vec<_> = samples.iter().filter(|s| !s.ok).collect();
             assert!(bad.is_empty(), "cutover: {} failed samples, first {:?}", bad.len(), bad.first());
@@ -118,7 +118,7 @@ fn main() {
                 cpu[cpu.len() / 2] * 10
             );
         };
-        row("cutover", "`http::run_many`: all 150 at once, in one process", &mut cutover);
+        row("cutover", "`smoke::run_many`: all 150 at once, in one process", &mut cutover);
         row("curl", "one `curl` process per request, one after another", &mut seq);
         row("curl", "one `curl --parallel --parallel-max 150` process", &mut par);
         println!("\nSlowest single cutover sample (wall time, connection setup included): {}.\n", ms(slowest));

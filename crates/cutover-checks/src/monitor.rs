@@ -31,8 +31,8 @@ pub struct Outcome {
     pub local_network: bool,
 }
 
-impl From<&crate::http::Sample> for Outcome {
-    fn from(s: &crate::http::Sample) -> Self {
+impl From<&crate::smoke::Sample> for Outcome {
+    fn from(s: &crate::smoke::Sample) -> Self {
         Outcome { ok: s.ok, local_network: s.failure.is_some_and(|f| f.is_local_network()) }
     }
 }

@@ -12,12 +12,12 @@
 //! A threshold with nothing to judge (no samples, or no responses for a duration) passes and
 //! says so, as in k6: the failed rate is what catches a site that does not answer.
 //!
-//! [`Failure`]: crate::http::Failure
+//! [`Failure`]: cutover_http::Failure
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::http::Sample;
+use crate::smoke::Sample;
 
 /// The metrics cutover records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cutover_checks::http::{self, Check, Failure, Regex, Sample, StatusSet, Url, Via};
-use cutover_checks::tls::Trust;
+use cutover_checks::smoke::{self, Check, Regex, Sample, StatusSet};
+use cutover_http::{Failure, Trust, Url, Via};
 use cutover_testkit::certs::{Ca, Leaf};
 use cutover_testkit::http_app::{App, Reply, RunningApp, Silent};
 use cutover_testkit::nginx::{NGINX, Nginx, Site, free_port};
@@ -120,14 +120,14 @@ fn https_page_through_a_hosts_address_with_the_public_name() {
     c.body_contains = Some("ok".into());
     c.body_regex = Some(Regex::new(r"^ok\n$").unwrap());
     c.max_latency = Some(Duration::from_secs(2));
-    let sample = http::run(&c, &web.via(), &web.trust);
+    let sample = smoke::run(&c, &web.via(), &web.trust);
     assert_ok(&sample, 200);
     assert_eq!(sample.via, "web1");
     assert_eq!(sample.check, "home");
     assert_eq!(sample.url, format!("https://{NAME}:{}/", web.https));
 
     // The same URL through the public name: it does not resolve anywhere.
-    let public = http::run(&c, &Via::public(), &web.trust);
+    let public = smoke::run(&c, &Via::public(), &web.trust);
     assert_failed(&public, Failure::Dns, NAME);
     assert!(public.failure.unwrap().is_local_network());
 }
@@ -140,9 +140,9 @@ fn status_outside_expect_status_fails_and_ranges_match() {
     let web = Web::start();
     let mut c = check(&web.https_url(web.https, "/"));
     c.expect_status = StatusSet::parse("204").unwrap();
-    assert_failed(&http::run(&c, &web.via(), &web.trust), Failure::Status, "status 200, expected 204");
+    assert_failed(&smoke::run(&c, &web.via(), &web.trust), Failure::Status, "status 200, expected 204");
     c.expect_status = StatusSet::parse("201-204, 200").unwrap();
-    assert_ok(&http::run(&c, &web.via(), &web.trust), 200);
+    assert_ok(&smoke::run(&c, &web.via(), &web.trust), 200);
 }
 
 #[test]
@@ -153,10 +153,14 @@ fn body_contains_and_body_regex_misses_fail() {
     let web = Web::start();
     let mut c = check(&web.https_url(web.https, "/"));
     c.body_contains = Some("Welcome".into());
-    assert_failed(&http::run(&c, &web.via(), &web.trust), Failure::Body, "the body does not contain `Welcome`");
+    assert_failed(&smoke::run(&c, &web.via(), &web.trust), Failure::Body, "the body does not contain `Welcome`");
     c.body_contains = None;
     c.body_regex = Some(Regex::new("(?i)welcome|hello").unwrap());
-    assert_failed(&http::run(&c, &web.via(), &web.trust), Failure::Body, "the body does not match /(?i)welcome|hello/");
+    assert_failed(
+        &smoke::run(&c, &web.via(), &web.trust),
+        Failure::Body,
+        "the body does not match /(?i)welcome|hello/",
+    );
 }
 
 #[test]
@@ -166,15 +170,15 @@ fn redirect_to_https_followed_or_judged_as_it_is() {
     }
     let web = Web::start();
     let mut c = check(&format!("http://{NAME}:{}/x?y=1", web.http));
-    let not_followed = http::run(&c, &web.via(), &web.trust);
+    let not_followed = smoke::run(&c, &web.via(), &web.trust);
     assert_ok(&not_followed, 301);
     c.expect_status = StatusSet::parse("200").unwrap();
-    assert_failed(&http::run(&c, &web.via(), &web.trust), Failure::Status, "status 301, expected 200");
+    assert_failed(&smoke::run(&c, &web.via(), &web.trust), Failure::Status, "status 301, expected 200");
 
     // Followed: same host name, so still straight to the host's address, now over HTTPS.
     c.follow_redirects = true;
     c.body_contains = Some("ok".into());
-    let followed = http::run(&c, &web.via(), &web.trust);
+    let followed = smoke::run(&c, &web.via(), &web.trust);
     assert_ok(&followed, 200);
     assert_eq!(followed.url, format!("https://{NAME}:{}/x?y=1", web.https));
 }
@@ -185,7 +189,7 @@ fn certificate_problems_are_tls_failures_with_the_reason() {
         return;
     }
     let web = Web::start();
-    let run = |port: u16, trust: &Trust| http::run(&check(&web.https_url(port, "/")), &web.via(), trust);
+    let run = |port: u16, trust: &Trust| smoke::run(&check(&web.https_url(port, "/")), &web.via(), trust);
     assert_failed(&run(web.self_signed, &web.trust), Failure::Tls, "self-signed certificate");
     assert_failed(&run(web.wrong_name, &web.trust), Failure::Tls, &format!("does not cover {NAME}"));
     assert_failed(&run(web.expired, &web.trust), Failure::Tls, "certificate expired on");
@@ -196,7 +200,7 @@ fn certificate_problems_are_tls_failures_with_the_reason() {
         "certificate not trusted: incomplete chain or unknown issuer: the server sent 2 certificates",
     );
     // Plain HTTP spoken to on the HTTPS port.
-    let sample = http::run(&check(&format!("https://{NAME}:{}/", web.http)), &web.via(), &web.trust);
+    let sample = smoke::run(&check(&format!("https://{NAME}:{}/", web.http)), &web.via(), &web.trust);
     assert_failed(&sample, Failure::Tls, "does not speak TLS");
     assert!(!sample.failure.unwrap().is_local_network());
 }
@@ -210,20 +214,20 @@ fn head_and_post_to_nginx_and_an_app() {
     let mut c = check(&web.https_url(web.https, "/"));
     c.method = "HEAD".into();
     // nginx says Content-Length: 3 and sends no body: the check must not wait for one.
-    let head = http::run(&c, &web.via(), &web.trust);
+    let head = smoke::run(&c, &web.via(), &web.trust);
     assert_ok(&head, 200);
     assert!(head.elapsed < Duration::from_secs(1), "{}", show(&head));
     c.method = "POST".into();
-    assert_ok(&http::run(&c, &web.via(), &web.trust), 200);
+    assert_ok(&smoke::run(&c, &web.via(), &web.trust), 200);
 
     let app = App::new().route("/echo", Reply::echo()).start_on(loopback_addr().into()).unwrap();
     let mut c = check(&app.url("/echo"));
     c.method = "POST".into();
     c.body_contains = Some("POST /echo\n".into());
-    assert_ok(&http::run(&c, &Via::public(), &web.trust), 200);
+    assert_ok(&smoke::run(&c, &Via::public(), &web.trust), 200);
     c.method = "HEAD".into();
     c.body_contains = None;
-    assert_ok(&http::run(&c, &Via::public(), &web.trust), 200);
+    assert_ok(&smoke::run(&c, &Via::public(), &web.trust), 200);
     let methods: Vec<_> =
         app.requests().into_iter().map(|r| (r.method.clone(), r.header("content-length").map(String::from))).collect();
     assert_eq!(methods, [("POST".to_string(), Some("0".to_string())), ("HEAD".to_string(), None)]);
@@ -237,7 +241,7 @@ fn headers_are_sent_and_host_comes_from_the_url() {
     let mut c = check(&format!("http://{NAME}:{port}/echo?q=1"));
     c.headers = vec![("X-Token".into(), "s3cret".into()), ("User-Agent".into(), "smoke/1".into())];
     c.body_contains = Some("x-token: s3cret".into());
-    assert_ok(&http::run(&c, &Via::host("web1", ip), &no_extra_trust()), 200);
+    assert_ok(&smoke::run(&c, &Via::host("web1", ip), &no_extra_trust()), 200);
     let request = &app.requests()[0];
     assert_eq!(request.target, "/echo?q=1");
     assert_eq!(request.header("host"), Some(format!("{NAME}:{port}").as_str()));
@@ -272,29 +276,29 @@ fn relative_redirects_loops_and_303() {
     let mut c = check(&app.url("/old"));
     c.follow_redirects = true;
     c.body_contains = Some("new page".into());
-    let sample = http::run(&c, &Via::public(), &trust);
+    let sample = smoke::run(&c, &Via::public(), &trust);
     assert_ok(&sample, 200);
     assert_eq!(sample.url, app.url("/new?from=old"));
 
     c.url = Url::parse(&app.url("/loop")).unwrap();
     c.body_contains = None;
-    let looped = http::run(&c, &Via::public(), &trust);
+    let looped = smoke::run(&c, &Via::public(), &trust);
     assert_failed(&looped, Failure::Status, "more than 5 redirects");
     assert_eq!(looped.status, Some(307));
 
     c.url = Url::parse(&app.url("/bad-location")).unwrap();
-    assert_failed(&http::run(&c, &Via::public(), &trust), Failure::Protocol, "cannot be followed");
+    assert_failed(&smoke::run(&c, &Via::public(), &trust), Failure::Protocol, "cannot be followed");
 
     c.url = Url::parse(&app.url("/see-other")).unwrap();
     c.method = "POST".into();
     c.body_contains = Some("GET /echo\n".into());
-    assert_ok(&http::run(&c, &Via::public(), &trust), 200);
+    assert_ok(&smoke::run(&c, &Via::public(), &trust), 200);
 }
 
 #[test]
 fn a_500_fails_with_its_status() {
     let app = app();
-    let sample = http::run(&check(&app.url("/broken")), &Via::public(), &no_extra_trust());
+    let sample = smoke::run(&check(&app.url("/broken")), &Via::public(), &no_extra_trust());
     assert_failed(&sample, Failure::Status, "status 500, expected 200-399");
     assert_eq!(sample.status, Some(500));
     assert!(sample.latency.is_some());
@@ -306,7 +310,7 @@ fn chunked_body_is_matched_across_chunks() {
     let mut c = check(&app.url("/parts"));
     c.body_contains = Some("hello world".into());
     c.body_regex = Some(Regex::new("^<p>hello world</p>$").unwrap());
-    assert_ok(&http::run(&c, &Via::public(), &no_extra_trust()), 200);
+    assert_ok(&smoke::run(&c, &Via::public(), &no_extra_trust()), 200);
 }
 
 #[test]
@@ -314,18 +318,18 @@ fn max_latency_exceeded() {
     let app = app();
     let mut c = check(&app.url("/slow"));
     c.max_latency = Some(Duration::from_millis(100));
-    let sample = http::run(&c, &Via::public(), &no_extra_trust());
+    let sample = smoke::run(&c, &Via::public(), &no_extra_trust());
     assert_failed(&sample, Failure::Latency, "over max_latency 100 ms");
     assert!(sample.latency.unwrap() >= Duration::from_millis(400), "{}", show(&sample));
     c.max_latency = Some(Duration::from_secs(3));
-    assert_ok(&http::run(&c, &Via::public(), &no_extra_trust()), 200);
+    assert_ok(&smoke::run(&c, &Via::public(), &no_extra_trust()), 200);
 }
 
 #[test]
 fn a_name_that_does_not_resolve_fails_fast_with_dns() {
     let mut c = check("https://nothing.invalid/");
     c.timeout = Duration::from_secs(3);
-    let sample = http::run(&c, &Via::public(), &no_extra_trust());
+    let sample = smoke::run(&c, &Via::public(), &no_extra_trust());
     assert_failed(&sample, Failure::Dns, "nothing.invalid");
     assert!(sample.elapsed < c.timeout + Duration::from_millis(200), "{}", show(&sample));
     assert_eq!((sample.status, sample.latency), (None, None));
@@ -335,7 +339,7 @@ fn a_name_that_does_not_resolve_fails_fast_with_dns() {
 fn a_refused_connection_is_connect_not_local() {
     let ip: IpAddr = loopback_addr().into();
     let port = free_port(ip);
-    let sample = http::run(&check(&format!("http://{NAME}:{port}/")), &Via::host("web1", ip), &no_extra_trust());
+    let sample = smoke::run(&check(&format!("http://{NAME}:{port}/")), &Via::host("web1", ip), &no_extra_trust());
     assert_failed(&sample, Failure::Connect, "connection refused");
     assert!(!sample.failure.unwrap().is_local_network());
 }
@@ -351,7 +355,7 @@ fn a_server_that_never_answers_times_out_on_time() {
     ] {
         let mut c = check(&url);
         c.timeout = Duration::from_secs(1);
-        let sample = http::run(&c, &Via::host("web1", ip), &no_extra_trust());
+        let sample = smoke::run(&c, &Via::host("web1", ip), &no_extra_trust());
         assert_failed(&sample, Failure::Timeout, says);
         assert!(
             sample.elapsed >= c.timeout && sample.elapsed < c.timeout + Duration::from_millis(300),
@@ -363,7 +367,7 @@ fn a_server_that_never_answers_times_out_on_time() {
     let app = app();
     let mut c = check(&app.url("/very-slow"));
     c.timeout = Duration::from_millis(500);
-    let sample = http::run(&c, &Via::public(), &no_extra_trust());
+    let sample = smoke::run(&c, &Via::public(), &no_extra_trust());
     assert_failed(&sample, Failure::Timeout, "waiting for the response");
     assert!(sample.elapsed < Duration::from_millis(800), "{}", show(&sample));
 }
@@ -373,7 +377,7 @@ fn a_body_over_max_body_is_too_large() {
     let app = app();
     let mut c = check(&app.url("/big"));
     c.max_body = 1000;
-    let sample = http::run(&c, &Via::public(), &no_extra_trust());
+    let sample = smoke::run(&c, &Via::public(), &no_extra_trust());
     assert_failed(&sample, Failure::TooLarge, "Content-Length 5000 is over the limit of 1000 bytes");
     assert_eq!(sample.status, Some(200));
 }
@@ -414,7 +418,7 @@ fn an_endless_answer_costs_bounded_time_and_memory() {
     // Warm up (threads, TLS provider, regex, allocator arenas) before measuring.
     let mut warm = check(&app.url("/parts"));
     warm.body_contains = Some("hello".into());
-    assert_ok(&http::run(&warm, &Via::public(), &trust), 200);
+    assert_ok(&smoke::run(&warm, &Via::public(), &trust), 200);
     let (before, _) = memory_kib();
     for matched in [true, false, true] {
         let mut c = check(&app.url("/endless"));
@@ -422,7 +426,7 @@ fn an_endless_answer_costs_bounded_time_and_memory() {
         if matched {
             c.body_contains = Some("needle".into());
         }
-        let sample = http::run(&c, &Via::public(), &trust);
+        let sample = smoke::run(&c, &Via::public(), &trust);
         assert_failed(&sample, Failure::TooLarge, "the body is larger than 16 MiB; stopped reading");
         assert!(sample.elapsed < Duration::from_secs(10), "{}", show(&sample));
     }
@@ -430,7 +434,7 @@ fn an_endless_answer_costs_bounded_time_and_memory() {
     let mut c = check(&app.url("/endless"));
     c.max_body = u64::MAX;
     c.timeout = Duration::from_millis(500);
-    let sample = http::run(&c, &Via::public(), &trust);
+    let sample = smoke::run(&c, &Via::public(), &trust);
     assert_failed(&sample, Failure::Timeout, "reading the body");
     assert!(sample.elapsed < Duration::from_millis(800), "{}", show(&sample));
     let (after, peak) = memory_kib();
@@ -446,7 +450,7 @@ fn ipv6_literal_and_localhost_through_the_system_resolver() {
         let app = App::new().route("/", Reply::text(200, "v6\n")).start_on(Ipv6Addr::LOCALHOST.into()).unwrap();
         let mut c = check(&format!("http://[::1]:{}/", app.addr().port()));
         c.body_contains = Some("v6".into());
-        assert_ok(&http::run(&c, &Via::public(), &trust), 200);
+        assert_ok(&smoke::run(&c, &Via::public(), &trust), 200);
         assert_eq!(app.requests()[0].header("host"), Some(format!("[::1]:{}", app.addr().port()).as_str()));
     } else {
         eprintln!("no IPv6 loopback here; only localhost is checked");
@@ -454,7 +458,7 @@ fn ipv6_literal_and_localhost_through_the_system_resolver() {
     let app = App::new().route("/", Reply::text(200, "v4\n")).start_on([127, 0, 0, 1].into()).unwrap();
     let mut c = check(&format!("http://localhost:{}/", app.addr().port()));
     c.body_contains = Some("v4".into());
-    assert_ok(&http::run(&c, &Via::public(), &trust), 200);
+    assert_ok(&smoke::run(&c, &Via::public(), &trust), 200);
 }
 
 #[test]
@@ -487,7 +491,7 @@ fn run_all_asks_every_check_through_the_public_url_and_each_host() {
     checks.push(only_public);
     let hosts: Vec<Via> = ips.iter().enumerate().map(|(i, ip)| Via::host(format!("web{}", i + 1), *ip)).collect();
 
-    let samples = http::run_all(&checks, &hosts, &no_extra_trust());
+    let samples = smoke::run_all(&checks, &hosts, &no_extra_trust());
     assert_eq!(samples.len(), 50 * 4 + 1);
     let mut expected = Vec::new();
     for c in &checks {
@@ -519,7 +523,7 @@ fn run_many_keeps_the_order_and_an_invalid_check_is_a_failed_sample() {
     bad.headers = vec![("X-A".into(), "1\r\n2".into())];
     let public = Via::public();
     let started = Instant::now();
-    let samples = http::run_many(&[(&bad, &public), (&good, &public)], &no_extra_trust());
+    let samples = smoke::run_many(&[(&bad, &public), (&good, &public)], &no_extra_trust());
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_failed(&samples[0], Failure::Protocol, "invalid check: header `X-A`");
     assert_ok(&samples[1], 200);

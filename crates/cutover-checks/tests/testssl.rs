@@ -13,8 +13,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cutover_checks::tls::{self, Policy, Trust};
+use cutover_checks::tls::{self, Policy};
 use cutover_checks::{Finding, Status};
+use cutover_http::Trust;
 use cutover_testkit::certs::{Ca, Leaf};
 use cutover_testkit::nginx::{NGINX, Nginx, Site, free_port};
 use cutover_testkit::{loopback_addr, on_path, require};

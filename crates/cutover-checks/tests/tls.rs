@@ -6,8 +6,9 @@ use std::net::{IpAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cutover_checks::tls::{self, Policy, Trust};
+use cutover_checks::tls::{self, Policy};
 use cutover_checks::{Finding, Status};
+use cutover_http::Trust;
 use cutover_testkit::certs::{Ca, Leaf, LeafFiles};
 use cutover_testkit::nginx::{NGINX, Nginx, Protocols, Site, free_port};
 use cutover_testkit::{loopback_addr, on_path, require};
@@ -355,17 +356,4 @@ fn certificate_files_before_install() {
     assert_finding(&wrong_name, "tls name elsewhere.test", Status::Fail, &["not covered"]);
 
     let _ = &pki.root;
-}
-
-#[test]
-fn an_extra_ca_file_that_does_not_parse_is_an_error_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad-ca.pem");
-    std::fs::write(&bad, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
-    let err = Trust::load(Some(&bad)).unwrap_err().to_string();
-    assert!(err.contains("bad-ca.pem"), "{err}");
-    let err = Trust::load(Some(&dir.path().join("nope.pem"))).unwrap_err().to_string();
-    assert!(err.contains("nope.pem") && err.contains("cannot read"), "{err}");
-    let trust = Trust::load(None).unwrap();
-    assert!(trust.extra_ca().is_none());
 }

@@ -12,14 +12,12 @@ use cutover_config::{App, Hooks};
 use cutover_process::ProcessError;
 use cutover_remote::journal::{Cause, Event, Kind};
 use cutover_remote::lock::LockInfo;
-use cutover_remote::{HostState, Identity, RemoteError, Stdin, Target};
+use cutover_remote::{HostState, Identity, RemoteError, Reporter, Stdin, Target};
 
 use crate::error::{hosts_of as hosts, list};
 use crate::fleet::split;
 use crate::upload::{Delta, write_tar};
-use crate::{
-    DeployReport, Excludes, Fleet, History, HostUpload, Manifest, Outcome, ReleaseError, Reporter, retention, scripts,
-};
+use crate::{DeployReport, Excludes, Fleet, History, HostUpload, Manifest, Outcome, ReleaseError, retention, scripts};
 
 #[derive(Debug, Clone, Copy)]
 pub struct DeployRequest<'a> {

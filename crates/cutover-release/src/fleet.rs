@@ -2,9 +2,9 @@
 
 use cutover_config::{DeployPath, HostSpec};
 use cutover_remote::lock::LockInfo;
-use cutover_remote::{HostState, Inspect, LockState, RemoteError, SshOptions, Target};
+use cutover_remote::{HostState, Inspect, LockState, RemoteError, Reporter, SshOptions, Target};
 
-use crate::{Outcome, ReleaseError, Reporter, scripts};
+use crate::{Outcome, ReleaseError, scripts};
 
 #[derive(Debug)]
 pub struct Fleet {

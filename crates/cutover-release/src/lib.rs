@@ -3,7 +3,7 @@
 //! rollback is always one command away.
 //!
 //! It reaches hosts only through `cutover_remote::Target` and reports progress only through
-//! [`Reporter`]; it never prints.
+//! [`Reporter`](cutover_remote::Reporter); it never prints.
 
 mod deploy;
 mod error;
@@ -12,7 +12,6 @@ mod fleet;
 mod history;
 mod manifest;
 mod report;
-mod reporter;
 mod retention;
 mod rollback;
 mod scripts;
@@ -26,6 +25,5 @@ pub use fleet::Fleet;
 pub use history::{History, ReleaseState};
 pub use manifest::{Entry, EntryKind, Manifest};
 pub use report::{DeployReport, HostUpload, RollbackReport};
-pub use reporter::{NullReporter, Reporter};
 pub use rollback::{RollbackRequest, rollback};
 pub use status::{HostStatus, ReleaseRow, UnlockReport, releases, status, unlock};

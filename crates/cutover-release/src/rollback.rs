@@ -4,11 +4,11 @@
 use cutover_config::Hooks;
 use cutover_remote::journal::{Cause, Event, Kind};
 use cutover_remote::lock::LockInfo;
-use cutover_remote::{HostState, Stdin};
+use cutover_remote::{HostState, Reporter, Stdin};
 
 use crate::deploy::run_hooks;
 use crate::error::{hosts_of, list};
-use crate::{Fleet, History, ReleaseError, Reporter, RollbackReport, scripts};
+use crate::{Fleet, History, ReleaseError, RollbackReport, scripts};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RollbackRequest<'a> {

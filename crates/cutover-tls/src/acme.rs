@@ -9,9 +9,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cutover_checks::tls::cert::{CertInfo, key_matches, parse_chain_pem};
-use cutover_release::Reporter;
-use cutover_remote::Target;
+use cutover_http::cert::{CertInfo, key_matches, parse_chain_pem};
+use cutover_remote::{Reporter, Target};
 use instant_acme::{
     Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, Order,
     OrderStatus, Problem, RetryPolicy,

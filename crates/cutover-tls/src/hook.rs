@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cutover_process::ProcessError;
-use cutover_release::Reporter;
+use cutover_remote::Reporter;
 
 use crate::error::TlsIssueError;
 

@@ -2,8 +2,8 @@
 
 use std::time::SystemTime;
 
-use cutover_checks::tls::Trust;
-use cutover_checks::tls::cert::{CertInfo, key_matches, parse_chain_pem};
+use cutover_http::Trust;
+use cutover_http::cert::{CertInfo, key_matches, parse_chain_pem};
 
 use crate::{LETS_ENCRYPT, LETS_ENCRYPT_STAGING, REUSE_MIN_DAYS};
 

@@ -378,7 +378,7 @@ fn an_automatic_rollback_of_a_checked_release_never_takes_down_a_newer_one() {
     let config = cutover_config::Config::load(&project.path().join("cutover.toml")).unwrap();
     let env = config.env("production").unwrap();
     let options = cutover_remote::SshOptions::default();
-    let reporter = cutover_release::NullReporter;
+    let reporter = cutover_remote::NullReporter;
     let fleet =
         cutover_release::Fleet::connect("production", env.hosts(), env.path.clone(), &options, &reporter).unwrap();
     // The monitor judged r1, but r2 went live meanwhile: refused, nothing changes.

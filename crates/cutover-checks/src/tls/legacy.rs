@@ -188,23 +188,23 @@ fn exchange<T>(
     let deadline = Instant::now() + timeout;
     let mut sock = match TcpStream::connect_timeout(&addr, timeout) {
         Ok(s) => s,
-        Err(e) => return Err((super::probe::io_reason(&e), Vec::new())),
+        Err(e) => return Err((cutover_http::text::io_reason(&e), Vec::new())),
     };
     let _ = sock.set_write_timeout(Some(timeout));
     if let Err(e) = sock.write_all(&client_hello(sni, OFFERED)) {
-        return Err((super::probe::io_reason(&e), Vec::new()));
+        return Err((cutover_http::text::io_reason(&e), Vec::new()));
     }
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
         let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
-            return Err((format!("no answer within {}", super::probe::secs(timeout)), buf));
+            return Err((format!("no answer within {}", cutover_http::text::secs(timeout)), buf));
         };
         let _ = sock.set_read_timeout(Some(left));
         match sock.read(&mut chunk) {
             Ok(0) => return Err(("the server closed the connection".into(), buf)),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => return Err((super::probe::io_reason(&e), buf)),
+            Err(e) => return Err((cutover_http::text::io_reason(&e), buf)),
         }
         if let Some(result) = done(&buf) {
             return Ok(result);

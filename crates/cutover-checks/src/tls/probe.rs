@@ -13,6 +13,8 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
 
+use cutover_http::text::{io_reason, secs};
+
 /// Why a connection gave no TLS session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ConnectError {
@@ -121,30 +123,6 @@ pub(crate) fn handshake(
     };
     let chain = std::mem::take(&mut *verifier.chain.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(Session { version, chain, stream: StreamOwned::new(conn, sock) })
-}
-
-/// A short reason for an I/O error, without the OS error number.
-pub(crate) fn io_reason(e: &io::Error) -> String {
-    use io::ErrorKind::*;
-    match e.kind() {
-        ConnectionRefused => "connection refused".into(),
-        ConnectionReset => "connection reset by the server".into(),
-        ConnectionAborted => "connection aborted".into(),
-        TimedOut | WouldBlock => "timed out".into(),
-        UnexpectedEof => "the server closed the connection".into(),
-        BrokenPipe => "the server closed the connection (broken pipe)".into(),
-        _ => {
-            let s = e.to_string();
-            match s.find(" (os error") {
-                Some(i) => s[..i].to_string(),
-                None => s,
-            }
-        }
-    }
-}
-
-pub(crate) fn secs(d: Duration) -> String {
-    if d.subsec_millis() == 0 { format!("{} s", d.as_secs()) } else { format!("{:.1} s", d.as_secs_f64()) }
 }
 
 fn is_timeout(e: &io::Error) -> bool {

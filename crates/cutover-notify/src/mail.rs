@@ -19,7 +19,7 @@ use lettre::{SmtpTransport, Transport};
 use super::error::Failure;
 use super::event::Event;
 use super::payload;
-use crate::tls::Trust;
+use cutover_http::Trust;
 
 /// How the connection to the relay is protected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

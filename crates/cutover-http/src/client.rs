@@ -1,5 +1,5 @@
 //! One HTTP/1.1 request and its response, by hand over a `TcpStream` (and rustls, ring only):
-//! resolve, connect, handshake, send, then read the response ([`super::response`]). Every read
+//! resolve, connect, handshake, send, then read the response ([`crate::response`]). Every read
 //! and write is bounded by one deadline, so a server that hangs or trickles costs at most the
 //! check's timeout.
 //!
@@ -18,15 +18,16 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use url::{Host, Position, Url};
 
-use super::response::{Body, Input, framing, io_fail, read_body, read_head, rustls_error};
-use super::verifier::Verifier;
-use super::{Failure, fmt_duration};
-use crate::tls::Trust;
-use crate::tls::http::ResponseHead;
+use crate::Failure;
+use crate::head::ResponseHead;
+use crate::response::{Body, Input, framing, io_fail, read_body, read_head, rustls_error};
+use crate::text::{fmt_duration, io_reason};
+use crate::trust::Trust;
+use crate::verifier::Verifier;
 
 /// Why an exchange gave no usable response, with what was known by then.
 #[derive(Debug)]
-pub(crate) struct Fail {
+pub struct Fail {
     pub kind: Failure,
     pub reason: String,
     /// What had arrived when the response failed after its head (a body that broke off, was too
@@ -38,7 +39,7 @@ pub(crate) struct Fail {
 }
 
 impl Fail {
-    pub(super) fn new(kind: Failure, reason: impl Into<String>) -> Fail {
+    pub fn new(kind: Failure, reason: impl Into<String>) -> Fail {
         Fail { kind, reason: reason.into(), partial: None, permanent: false }
     }
 
@@ -48,7 +49,8 @@ impl Fail {
 }
 
 /// What every exchange of one check shares.
-pub(crate) struct Context<'a> {
+#[derive(Debug)]
+pub struct Context<'a> {
     pub trust: &'a Trust,
     pub provider: &'a Arc<CryptoProvider>,
     /// The end of the check: DNS, connect, handshake and every read and write stop here.
@@ -62,7 +64,8 @@ pub(crate) struct Context<'a> {
 }
 
 /// One request.
-pub(crate) struct Request<'a> {
+#[derive(Debug)]
+pub struct Request<'a> {
     pub method: &'a str,
     pub url: &'a Url,
     pub headers: &'a [(String, String)],
@@ -77,14 +80,14 @@ pub(crate) struct Request<'a> {
 
 /// A request body.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Payload<'a> {
+pub struct Payload<'a> {
     pub content_type: &'a str,
     pub data: &'a [u8],
 }
 
 /// One response.
 #[derive(Debug)]
-pub(crate) struct Response {
+pub struct Response {
     pub status: u16,
     /// The status line's reason phrase (`Not Found`), as the server wrote it.
     pub reason: String,
@@ -96,7 +99,7 @@ pub(crate) struct Response {
 }
 
 /// Sends `request` and reads its response, all before `ctx.deadline`.
-pub(crate) fn exchange(request: &Request<'_>, ctx: &Context<'_>) -> Result<Response, Fail> {
+pub fn exchange(request: &Request<'_>, ctx: &Context<'_>) -> Result<Response, Fail> {
     let mut stream = open(request, ctx)?;
     let sent = Instant::now();
     let bytes = request_bytes(request);
@@ -322,7 +325,7 @@ fn connect_error(e: &io::Error, waited: Duration) -> (bool, String) {
         TimedOut | WouldBlock => (false, format!("no answer within {}", fmt_duration(waited))),
         NetworkUnreachable => (false, "network unreachable".to_string()),
         HostUnreachable => (false, "no route to host".to_string()),
-        _ => (false, crate::tls::probe::io_reason(e)),
+        _ => (false, io_reason(e)),
     }
 }
 
@@ -362,7 +365,7 @@ fn handshake(
                     }
                     Some(rustls::Error::InvalidMessage(_)) => "the server does not speak TLS on this port".into(),
                     Some(other) => format!("TLS handshake failed: {other}"),
-                    None => format!("TLS handshake failed: {}", crate::tls::probe::io_reason(&e)),
+                    None => format!("TLS handshake failed: {}", io_reason(&e)),
                 },
             };
             return Err(Fail { permanent: refused, ..Fail::new(Failure::Tls, reason) });

@@ -1,9 +1,9 @@
-//! What one check asked through one way in says: a [`Sample`], and when it failed, the kind of
-//! [`Failure`] (which the monitor uses to tell a dead network from a dead site).
+//! How a request reaches a site ([`Via`]: through the public name, or straight to one host's
+//! address) and why one failed ([`Failure`], from the network up, which the monitor uses to tell a
+//! dead network from a dead site).
 
 use std::fmt;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
 
 /// How a check reaches the site: through the public URL as anyone would, or straight to one
 /// host's address with the URL's name as SNI and `Host` (`every_host = true`).
@@ -109,34 +109,6 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// One check through one [`Via`], once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sample {
-    /// The check's name.
-    pub check: String,
-    /// The [`Via`]'s label: `public` or a host's name.
-    pub via: String,
-    /// The last URL asked (after redirects, when they are followed).
-    pub url: String,
-    pub ok: bool,
-    /// The last response's status, when a response head arrived (also on a failure after it).
-    pub status: Option<u16>,
-    /// k6's `http_req_duration`: from the first byte of the request to the last byte of the
-    /// response body, summed over the redirects followed; DNS, connect and TLS handshake are not
-    /// included. `None` when no response head arrived; up to the failure when one arrived but
-    /// the body did not complete.
-    pub latency: Option<Duration>,
-    /// Wall time of the whole sample, DNS, connects and handshakes included; never more than
-    /// the check's timeout plus a few milliseconds.
-    pub elapsed: Duration,
-    /// `None` exactly when `ok`.
-    pub failure: Option<Failure>,
-    /// Why it failed, in one line; `None` when `ok`.
-    pub reason: Option<String>,
-    /// When the sample started.
-    pub at: SystemTime,
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::event::Event;
-use crate::http::cut;
+use cutover_http::text::cut;
 
 /// Slack: `text` is what notifications and old clients show; the blocks are what the channel shows.
 /// Slack limits a section's text to 3000 characters; `&`, `<` and `>` are escaped (mrkdwn).
@@ -88,7 +88,7 @@ pub(crate) fn mail_body(event: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::EventKind;
+    use crate::EventKind;
 
     fn event() -> Event {
         Event::new(EventKind::Breach, "production", "p(95) 1320 ms > 800 ms <b>&")

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cutover_checks::notify::{Channel, Event, EventKind, Notifier, NotifyError, Smtp, SmtpTls};
-use cutover_checks::tls::Trust;
+use cutover_http::Trust;
+use cutover_notify::{Channel, Event, EventKind, Notifier, NotifyError, Smtp, SmtpTls};
 use cutover_testkit::certs::Ca;
 use cutover_testkit::smtp::{self, Sink};
 use cutover_testkit::webhook::{self, Receiver};

@@ -9,7 +9,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
-use super::TlsError;
+use crate::TlsError;
 
 /// Issuer names of Cloudflare's Origin CA: the RSA root says the first in its OU, the ECC root the
 /// second. Leaves issued by them name the CA in their issuer's OU.
@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn cloudflare_roots_are_recognised() {
-        let roots = parse_chain_pem(super::super::CLOUDFLARE_ORIGIN_ROOTS_PEM).unwrap();
+        let roots = parse_chain_pem(crate::CLOUDFLARE_ORIGIN_ROOTS_PEM).unwrap();
         assert_eq!(roots.len(), 2);
         for root in &roots {
             let info = CertInfo::from_der(root).unwrap();

@@ -20,26 +20,22 @@
 //! [`run_all`] runs every check through the public URL (and each host when `every_host`) at once,
 //! in up to [`MAX_PARALLEL`] threads, so a round takes about as long as its slowest check.
 
-pub(crate) mod client;
-mod response;
 mod sample;
 mod status;
-mod verifier;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use cutover_http::client::{self, Context, Fail, Request, Response};
+use cutover_http::text::{cut, fmt_bytes, fmt_duration};
+use cutover_http::{Failure, Trust, Url, Via};
 use rustls::crypto::CryptoProvider;
 
 pub use regex::Regex;
-pub use sample::{Failure, Sample, Via};
+pub use sample::Sample;
 pub use status::StatusSet;
-pub use url::Url;
-
-use crate::tls::Trust;
-use client::{Context, Fail, Request, Response};
 
 /// How much of a body is kept for `body_contains` and `body_regex` (1 MiB).
 pub const KEEP_BODY: usize = 1 << 20;
@@ -368,41 +364,6 @@ fn verdict(check: &Check, url: Url, response: &Response, latency: Duration) -> O
     Outcome { url, status: Some(status), latency: Some(latency), failure }
 }
 
-/// `text` cut to at most `max` characters, the last of them `…` when it was longer.
-pub(crate) fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// `812 ms`, `2 s`, `1.25 s`.
-pub fn fmt_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms.is_multiple_of(1000) {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{:.2} s", d.as_secs_f64())
-    }
-}
-
-/// `16 MiB`, `512 KiB`, `1.5 MiB`, `300 bytes`.
-pub(crate) fn fmt_bytes(n: u64) -> String {
-    const KIB: u64 = 1024;
-    const MIB: u64 = 1024 * 1024;
-    if n >= MIB {
-        if n.is_multiple_of(MIB) { format!("{} MiB", n / MIB) } else { format!("{:.1} MiB", n as f64 / MIB as f64) }
-    } else if n >= KIB {
-        if n.is_multiple_of(KIB) { format!("{} KiB", n / KIB) } else { format!("{:.1} KiB", n as f64 / KIB as f64) }
-    } else {
-        format!("{n} bytes")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,18 +393,5 @@ mod tests {
         assert!(check.validate().unwrap_err().contains("set by cutover"));
         check.headers = vec![("Bad Name".into(), "x".into())];
         assert!(check.validate().unwrap_err().contains("token"));
-    }
-
-    #[test]
-    fn formats() {
-        assert_eq!(fmt_duration(Duration::from_millis(812)), "812 ms");
-        assert_eq!(fmt_duration(Duration::from_secs(2)), "2 s");
-        assert_eq!(fmt_duration(Duration::from_millis(1250)), "1.25 s");
-        assert_eq!(fmt_bytes(16 << 20), "16 MiB");
-        assert_eq!(fmt_bytes(1536), "1.5 KiB");
-        assert_eq!(fmt_bytes(300), "300 bytes");
-        assert_eq!(cut(&"x".repeat(70), 61), format!("{}…", "x".repeat(60)));
-        assert_eq!(cut("héllo", 3), "hé…");
-        assert_eq!(cut("hé", 2), "hé");
     }
 }

@@ -6,13 +6,14 @@
 use std::io::{self, Read};
 use std::time::Duration;
 
-use super::client::Fail;
-use super::{Failure, fmt_duration};
-use crate::tls::http::{ResponseHead, parse_head};
+use crate::Failure;
+use crate::client::Fail;
+use crate::head::{ResponseHead, parse_head};
+use crate::text::{fmt_bytes, fmt_duration, io_reason};
 
 /// The body as it streamed by: its length and its first bytes.
 #[derive(Debug, Default)]
-pub(crate) struct Body {
+pub struct Body {
     pub kept: Vec<u8>,
     pub total: u64,
     keep: usize,
@@ -30,12 +31,12 @@ impl Body {
         self.total > self.kept.len() as u64
     }
 
-    pub(super) fn push(&mut self, data: &[u8]) -> Result<(), Fail> {
+    pub(crate) fn push(&mut self, data: &[u8]) -> Result<(), Fail> {
         self.total += data.len() as u64;
         if self.total > self.max {
             return Err(Fail::new(
                 Failure::TooLarge,
-                format!("the body is larger than {}; stopped reading", super::fmt_bytes(self.max)),
+                format!("the body is larger than {}; stopped reading", fmt_bytes(self.max)),
             ));
         }
         let room = self.keep.saturating_sub(self.kept.len()).min(data.len());
@@ -44,12 +45,12 @@ impl Body {
     }
 }
 
-pub(super) fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
+pub(crate) fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
     e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 /// What a failed read or write means.
-pub(super) fn io_fail(e: &io::Error, doing: &str, timeout: Duration) -> Fail {
+pub(crate) fn io_fail(e: &io::Error, doing: &str, timeout: Duration) -> Fail {
     if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
         return Fail::new(
             Failure::Timeout,
@@ -59,11 +60,11 @@ pub(super) fn io_fail(e: &io::Error, doing: &str, timeout: Duration) -> Fail {
     if let Some(tls) = rustls_error(e) {
         return Fail::new(Failure::Tls, format!("TLS error {doing}: {tls}"));
     }
-    Fail::new(Failure::Protocol, format!("{doing}: {}", crate::tls::probe::io_reason(e)))
+    Fail::new(Failure::Protocol, format!("{doing}: {}", io_reason(e)))
 }
 
 /// Buffered reads from the stream, for the head, chunk lines and body.
-pub(super) struct Input<'s, R: Read> {
+pub(crate) struct Input<'s, R: Read> {
     stream: &'s mut R,
     buf: Vec<u8>,
     start: usize,
@@ -96,7 +97,7 @@ impl<'s, R: Read> Input<'s, R> {
 }
 
 /// The response head, skipping interim (1xx) responses, and its status line's reason phrase.
-pub(super) fn read_head(input: &mut Input<'_, impl Read>, timeout: Duration) -> Result<(ResponseHead, String), Fail> {
+pub(crate) fn read_head(input: &mut Input<'_, impl Read>, timeout: Duration) -> Result<(ResponseHead, String), Fail> {
     loop {
         let mut head = Vec::new();
         let (head, reason) = loop {
@@ -146,14 +147,14 @@ fn reason_phrase(head: &[u8]) -> String {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Framing {
+pub(crate) enum Framing {
     Empty,
     Length(u64),
     Chunked,
     UntilClose,
 }
 
-pub(super) fn framing(method: &str, head: &ResponseHead) -> Result<Framing, Fail> {
+pub(crate) fn framing(method: &str, head: &ResponseHead) -> Result<Framing, Fail> {
     if method == "HEAD" || matches!(head.status, 101 | 204 | 304) {
         return Ok(Framing::Empty);
     }
@@ -181,7 +182,7 @@ pub(super) fn framing(method: &str, head: &ResponseHead) -> Result<Framing, Fail
     }
 }
 
-pub(super) fn read_body(
+pub(crate) fn read_body(
     input: &mut Input<'_, impl Read>,
     framing: Framing,
     body: &mut Body,
@@ -193,7 +194,7 @@ pub(super) fn read_body(
             if n > body.max {
                 return Err(Fail::new(
                     Failure::TooLarge,
-                    format!("Content-Length {n} is over the limit of {}; not read", super::fmt_bytes(body.max)),
+                    format!("Content-Length {n} is over the limit of {}; not read", fmt_bytes(body.max)),
                 ));
             }
             read_exactly(input, n, body, timeout)
@@ -215,7 +216,7 @@ pub(super) fn read_body(
 }
 
 fn body_fail(e: &io::Error, body: &Body, timeout: Duration) -> Fail {
-    io_fail(e, &format!("reading the body, after {}", super::fmt_bytes(body.total)), timeout)
+    io_fail(e, &format!("reading the body, after {}", fmt_bytes(body.total)), timeout)
 }
 
 fn read_exactly(input: &mut Input<'_, impl Read>, n: u64, body: &mut Body, timeout: Duration) -> Result<(), Fail> {

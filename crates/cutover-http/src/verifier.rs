@@ -1,4 +1,4 @@
-//! Certificate verification for HTTP checks, as a browser would judge it (trusted chain, valid
+//! Certificate verification for the client, as a browser would judge it (trusted chain, valid
 //! now, covers the name), with the reasons worded as `cutover ready` words them: trust through
 //! `Trust::verify_server_chain` (system roots and `[tls] extra_ca`), expiry from the parsed leaf, the
 //! name through rustls' own matcher (so IP addresses in the certificate count too).
@@ -12,8 +12,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
-use crate::tls::Trust;
-use crate::tls::cert::{CertInfo, utc_date};
+use crate::cert::{CertInfo, utc_date};
+use crate::trust::Trust;
 
 /// Judges the server's chain; when it refuses one, [`Verifier::rejection`] says why in words.
 #[derive(Debug)]

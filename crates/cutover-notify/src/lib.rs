@@ -1,6 +1,8 @@
-//! Notifications of `[monitor] notify`: what the monitor (and a rollback) tells people. A breach, a
-//! rollback, a failed rollback and a passed window each become one message per channel: a Slack or
-//! Discord webhook, a plain JSON webhook, or a mail through `[smtp]`.
+//! Notifications of `[monitor] notify`: Slack, Discord and JSON webhooks, and mail through `[smtp]`.
+//!
+//! What the monitor (and a rollback) tells people: a breach, a rollback, a failed rollback and a
+//! passed window each become one message per channel: a Slack or Discord webhook, a plain JSON
+//! webhook, or a mail through `[smtp]`.
 //!
 //! Each delivery is bounded: an attempt has a time-out (the notifier's for webhooks, `[smtp]
 //! timeout` for each step of a mail), and a failed attempt is retried a few times with a doubling
@@ -11,8 +13,8 @@
 //! webhook's path left out (it is the token), and never hold the SMTP password.
 //!
 //! ```no_run
-//! use cutover_checks::notify::{Channel, Event, EventKind, Notifier};
-//! # let trust = cutover_checks::tls::Trust::load(None).unwrap();
+//! use cutover_notify::{Channel, Event, EventKind, Notifier};
+//! # let trust = cutover_http::Trust::load(None).unwrap();
 //! let channels = [Channel::parse("slack:https://hooks.slack.com/services/T/B/X").unwrap()];
 //! let event = Event::new(EventKind::RolledBack, "production", "p(95) 1320 ms > 800 ms")
 //!     .release("20250101-120000");
@@ -39,8 +41,9 @@ pub use error::NotifyError;
 pub use event::{Event, EventKind};
 pub use mail::{Smtp, SmtpTls};
 
-use crate::http::client::{self, Context, Fail, Payload, Request, Response};
-use crate::tls::Trust;
+use cutover_http::Trust;
+use cutover_http::client::{self, Context, Fail, Payload, Request, Response};
+use cutover_http::text::cut;
 use error::Failure;
 
 /// The longest pause a receiver's `Retry-After` gets.
@@ -199,7 +202,7 @@ impl Notifier {
 fn unanswered(fail: Fail, ctx: &Context<'_>) -> Failure {
     if fail.permanent {
         Failure::Unreachable { reason: fail.reason, retry: false }
-    } else if fail.kind == crate::http::Failure::Timeout || Instant::now() >= ctx.deadline {
+    } else if fail.kind == cutover_http::Failure::Timeout || Instant::now() >= ctx.deadline {
         Failure::Timeout(ctx.timeout)
     } else {
         Failure::Unreachable { reason: fail.reason, retry: true }
@@ -217,7 +220,7 @@ fn verdict(answer: &Response) -> Result<(), Failure> {
         String::from_utf8_lossy(&answer.body.kept).chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if !text.is_empty() {
-        reason.push_str(&format!(": {}", crate::http::cut(&text, 200)));
+        reason.push_str(&format!(": {}", cut(&text, 200)));
     }
     let retry = matches!(answer.status, 408 | 425 | 429 | 500..=599);
     let wait = answer.head.header("Retry-After").and_then(|v| v.parse::<u64>().ok()).map(Duration::from_secs);

@@ -133,7 +133,7 @@ fn parse_address(text: &str) -> Result<String, String> {
 
 /// At most 40 characters of something the user wrote, for an error message.
 fn shorten(text: &str) -> String {
-    crate::http::cut(text, 41)
+    cutover_http::text::cut(text, 41)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use cutover_config::human;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
@@ -21,7 +22,7 @@ use url::{Host, Position, Url};
 use crate::Failure;
 use crate::head::ResponseHead;
 use crate::response::{Body, Input, framing, io_fail, read_body, read_head, rustls_error};
-use crate::text::{fmt_duration, io_reason};
+use crate::text::io_reason;
 use crate::trust::Trust;
 use crate::verifier::Verifier;
 
@@ -284,7 +285,7 @@ fn resolve(name: &str, port: u16, ctx: &Context<'_>) -> Result<Vec<SocketAddr>, 
         }
         Err(_) => Err(Fail::new(
             Failure::Dns,
-            format!("no answer from the resolver for `{name}` within {}", fmt_duration(ctx.timeout)),
+            format!("no answer from the resolver for `{name}` within {}", human::duration(ctx.timeout)),
         )),
     }
 }
@@ -309,7 +310,7 @@ fn connect(addrs: &[SocketAddr], ctx: &Context<'_>) -> Result<TcpStream, Fail> {
         }
     }
     if reasons.is_empty() {
-        return Err(Fail::new(Failure::Dns, format!("resolving took the whole {}", fmt_duration(ctx.timeout))));
+        return Err(Fail::new(Failure::Dns, format!("resolving took the whole {}", human::duration(ctx.timeout))));
     }
     let kind = if answered { Failure::Connect } else { Failure::Unreachable };
     Err(Fail::new(kind, format!("cannot connect: {}", reasons.join("; "))))
@@ -322,7 +323,7 @@ fn connect_error(e: &io::Error, waited: Duration) -> (bool, String) {
     match e.kind() {
         ConnectionRefused => (true, "connection refused".to_string()),
         ConnectionReset => (true, "connection reset".to_string()),
-        TimedOut | WouldBlock => (false, format!("no answer within {}", fmt_duration(waited))),
+        TimedOut | WouldBlock => (false, format!("no answer within {}", human::duration(waited))),
         NetworkUnreachable => (false, "network unreachable".to_string()),
         HostUnreachable => (false, "no route to host".to_string()),
         _ => (false, io_reason(e)),
@@ -353,7 +354,7 @@ fn handshake(
                 (None, io::ErrorKind::TimedOut) => {
                     return Err(Fail::new(
                         Failure::Timeout,
-                        format!("the TLS handshake did not complete within {}", fmt_duration(ctx.timeout)),
+                        format!("the TLS handshake did not complete within {}", human::duration(ctx.timeout)),
                     ));
                 }
                 (None, io::ErrorKind::UnexpectedEof) => {

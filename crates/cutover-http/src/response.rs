@@ -6,10 +6,12 @@
 use std::io::{self, Read};
 use std::time::Duration;
 
+use cutover_config::human;
+
 use crate::Failure;
 use crate::client::Fail;
 use crate::head::{ResponseHead, parse_head};
-use crate::text::{fmt_bytes, fmt_duration, io_reason};
+use crate::text::io_reason;
 
 /// The body as it streamed by: its length and its first bytes.
 #[derive(Debug, Default)]
@@ -36,7 +38,7 @@ impl Body {
         if self.total > self.max {
             return Err(Fail::new(
                 Failure::TooLarge,
-                format!("the body is larger than {}; stopped reading", fmt_bytes(self.max)),
+                format!("the body is larger than {}; stopped reading", human::bytes(self.max)),
             ));
         }
         let room = self.keep.saturating_sub(self.kept.len()).min(data.len());
@@ -54,7 +56,7 @@ pub(crate) fn io_fail(e: &io::Error, doing: &str, timeout: Duration) -> Fail {
     if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
         return Fail::new(
             Failure::Timeout,
-            format!("timed out {doing} (the check's timeout is {})", fmt_duration(timeout)),
+            format!("timed out {doing} (the check's timeout is {})", human::duration(timeout)),
         );
     }
     if let Some(tls) = rustls_error(e) {
@@ -194,7 +196,7 @@ pub(crate) fn read_body(
             if n > body.max {
                 return Err(Fail::new(
                     Failure::TooLarge,
-                    format!("Content-Length {n} is over the limit of {}; not read", fmt_bytes(body.max)),
+                    format!("Content-Length {n} is over the limit of {}; not read", human::bytes(body.max)),
                 ));
             }
             read_exactly(input, n, body, timeout)
@@ -216,7 +218,7 @@ pub(crate) fn read_body(
 }
 
 fn body_fail(e: &io::Error, body: &Body, timeout: Duration) -> Fail {
-    io_fail(e, &format!("reading the body, after {}", fmt_bytes(body.total)), timeout)
+    io_fail(e, &format!("reading the body, after {}", human::bytes(body.total)), timeout)
 }
 
 fn read_exactly(input: &mut Input<'_, impl Read>, n: u64, body: &mut Body, timeout: Duration) -> Result<(), Fail> {

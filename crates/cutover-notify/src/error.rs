@@ -19,7 +19,7 @@ pub enum NotifyError {
     #[error("cannot notify `{channel}`: {reason}{}", tries(*attempts))]
     Unreachable { channel: String, reason: String, attempts: u32 },
     /// No complete answer within the time-out of an attempt.
-    #[error("cannot notify `{channel}`: no answer within {}{}", cutover_http::text::secs(*after), tries(*attempts))]
+    #[error("cannot notify `{channel}`: no answer within {}{}", cutover_config::human::duration(*after), tries(*attempts))]
     Timeout { channel: String, after: Duration, attempts: u32 },
     /// The receiver answered, with a refusal: an HTTP status other than 2xx, an SMTP error reply.
     #[error("cannot notify `{channel}`: refused: {reason}{}", tries(*attempts))]

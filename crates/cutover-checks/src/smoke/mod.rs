@@ -28,8 +28,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use cutover_config::human;
 use cutover_http::client::{self, Context, Fail, Request, Response};
-use cutover_http::text::{cut, fmt_bytes, fmt_duration};
+use cutover_http::text::cut;
 use cutover_http::{Failure, Trust, Url, Via};
 use rustls::crypto::CryptoProvider;
 
@@ -337,7 +338,7 @@ fn verdict(check: &Check, url: Url, response: &Response, latency: Duration) -> O
     let body = &response.body;
     let at = if url == check.url { String::new() } else { format!(" at {url}") };
     let scope = if body.truncated() {
-        format!(" (looked at its first {} of {})", fmt_bytes(body.kept.len() as u64), fmt_bytes(body.total))
+        format!(" (looked at its first {} of {})", human::bytes(body.kept.len() as u64), human::bytes(body.total))
     } else {
         String::new()
     };
@@ -356,7 +357,7 @@ fn verdict(check: &Check, url: Url, response: &Response, latency: Duration) -> O
     {
         Some((
             Failure::Latency,
-            format!("latency {} over max_latency {}{at}", fmt_duration(latency), fmt_duration(max)),
+            format!("latency {} over max_latency {}{at}", human::duration(latency), human::duration(max)),
         ))
     } else {
         None

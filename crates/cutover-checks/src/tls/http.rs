@@ -5,8 +5,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use cutover_config::human;
 use cutover_http::head::{ResponseHead, parse_head};
-use cutover_http::text::{io_reason, secs};
+use cutover_http::text::io_reason;
 
 use crate::Finding;
 
@@ -31,7 +32,7 @@ pub(crate) fn exchange<S: Read + Write>(
     let mut chunk = [0u8; 4096];
     loop {
         let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
-            return Err(format!("no response within {}", secs(timeout)));
+            return Err(format!("no response within {}", human::duration(timeout)));
         };
         set_timeout(stream, left);
         match stream.read(&mut chunk) {

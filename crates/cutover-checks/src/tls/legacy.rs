@@ -198,7 +198,7 @@ fn exchange<T>(
     let mut chunk = [0u8; 4096];
     loop {
         let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
-            return Err((format!("no answer within {}", cutover_http::text::secs(timeout)), buf));
+            return Err((format!("no answer within {}", cutover_config::human::duration(timeout)), buf));
         };
         let _ = sock.set_read_timeout(Some(left));
         match sock.read(&mut chunk) {

@@ -13,7 +13,8 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
 
-use cutover_http::text::{io_reason, secs};
+use cutover_config::human;
+use cutover_http::text::io_reason;
 
 /// Why a connection gave no TLS session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,9 +132,9 @@ fn is_timeout(e: &io::Error) -> bool {
 
 fn no_answer(got_any: bool, timeout: Duration) -> String {
     if got_any {
-        format!("timed out: the TLS handshake did not complete within {}", secs(timeout))
+        format!("timed out: the TLS handshake did not complete within {}", human::duration(timeout))
     } else {
-        format!("timed out: no answer to the TLS hello within {}", secs(timeout))
+        format!("timed out: no answer to the TLS hello within {}", human::duration(timeout))
     }
 }
 

@@ -6,6 +6,7 @@ use std::io::Read;
 use clap::Args;
 use cutover_config::{Config, ProviderKind};
 use cutover_secrets::{Secret, Vault, vault};
+use rustix::termios::{LocalModes, OptionalActions, Termios, tcgetattr, tcsetattr};
 
 use crate::CliError;
 use crate::context::Ctx;
@@ -48,27 +49,19 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &SetArgs) -> Result<String, Cl
 }
 
 /// The terminal's echo switched off while a secret is typed; restored on drop.
-struct NoEcho(libc::termios);
+struct NoEcho(Termios);
 
 impl NoEcho {
     fn on_stdin() -> Option<Self> {
-        // SAFETY: tcgetattr/tcsetattr on fd 0 with a termios we own; a zeroed termios is a valid
-        // value for tcgetattr to fill.
-        unsafe {
-            let mut t: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(0, &mut t) != 0 {
-                return None;
-            }
-            let saved = t;
-            t.c_lflag &= !libc::ECHO;
-            (libc::tcsetattr(0, libc::TCSANOW, &t) == 0).then_some(Self(saved))
-        }
+        let saved = tcgetattr(std::io::stdin()).ok()?;
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(LocalModes::ECHO);
+        tcsetattr(std::io::stdin(), OptionalActions::Now, &quiet).ok().map(|()| Self(saved))
     }
 }
 
 impl Drop for NoEcho {
     fn drop(&mut self) {
-        // SAFETY: restores the settings read in `on_stdin`.
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
+        let _ = tcsetattr(std::io::stdin(), OptionalActions::Now, &self.0);
     }
 }

@@ -946,9 +946,10 @@ fn capture(cmd: &mut Command, timeout: Duration) -> Run {
     let (status, end) = match rx.recv_timeout(timeout) {
         Ok(done) => done,
         Err(_) => {
-            // SAFETY: kill(2) has no memory-safety preconditions; the child is not reaped yet
-            // (the waiter has not returned), so its pid is still ours.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            // The child is not reaped yet (the waiter has not returned), so its pid is still ours.
+            if let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
             let _ = waiter.join();
             panic!("{what} did not finish within {timeout:?}; killed");
         }

@@ -319,7 +319,8 @@ fn connections_persist_between_commands_and_a_dead_master_is_replaced() {
         let text = String::from_utf8_lossy(&out.stderr);
         let pid: i32 =
             text.split("pid=").nth(1).and_then(|p| p.trim_end_matches([')', '\n', '\r']).parse().ok()).unwrap();
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let pid = rustix::process::Pid::from_raw(pid).expect("a master's pid");
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
     }
     std::thread::sleep(Duration::from_millis(200));
     assert!(sockets.iter().all(|s| s.exists()), "stale sockets remain");

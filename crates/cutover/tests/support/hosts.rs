@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use rustix::process::{Pid, Signal, kill_process};
+
 /// Where every host's own directory is bind-mounted, in that host's mount namespace.
 pub const MOUNT_POINT: &str = "/srv/cutover-test";
 
@@ -335,10 +337,8 @@ fn wait_ready(mut child: Child, port: u16, pid_file: &Path) -> Result<Sshd, Stri
 
 impl Drop for Sshd {
     fn drop(&mut self) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits in pid_t");
-        // SAFETY: kill(2) has no memory-safety preconditions. The pid is our child's, which is not
-        // reaped yet, so it cannot have been reused by another process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        // Our child, not reaped yet, so its pid cannot have been reused by another process.
+        let _ = kill_process(Pid::from_child(&self.child), Signal::TERM);
         let deadline = Instant::now() + STOP_TIMEOUT;
         while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
             thread::sleep(POLL);
@@ -352,9 +352,9 @@ impl Drop for Sshd {
             if sessions.is_empty() || Instant::now() >= deadline {
                 break;
             }
-            for pid in sessions {
-                // SAFETY: as above; the pid was in sshd's namespace just now.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+            // Each pid was in sshd's namespace just now.
+            for pid in sessions.into_iter().filter_map(Pid::from_raw) {
+                let _ = kill_process(pid, Signal::KILL);
             }
             thread::sleep(POLL);
         }
@@ -378,13 +378,13 @@ impl MountNamespace {
     }
 
     /// The live processes in this namespace (zombies have none, so they are not listed).
-    fn processes(&self) -> Vec<libc::pid_t> {
+    fn processes(&self) -> Vec<i32> {
         let Ok(entries) = fs::read_dir("/proc") else {
             return Vec::new();
         };
         entries
             .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-            .filter(|pid: &libc::pid_t| namespace_id(&pid.to_string()) == Some(self.id))
+            .filter(|pid: &i32| namespace_id(&pid.to_string()) == Some(self.id))
             .collect()
     }
 }
@@ -496,6 +496,5 @@ fn on_path(program: &str) -> bool {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    rustix::process::geteuid().is_root()
 }

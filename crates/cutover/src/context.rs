@@ -4,7 +4,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use cutover_config::{Config, HostSpec};
-use cutover_http::Trust;
+use cutover_gates::Plan;
+use cutover_http::{Trust, Via};
 use cutover_release::Fleet;
 use cutover_remote::SshOptions;
 
@@ -77,6 +78,22 @@ impl Ctx<'_> {
     /// The roots certificates are judged against: the system's and `[tls] extra_ca`.
     pub fn trust(&self, config: &Config) -> Result<Trust, CliError> {
         Trust::load(config.tls.extra_ca.as_deref()).map_err(|e| CliError::Usage(format!("[tls] extra_ca: {e}")))
+    }
+
+    /// The environment's `[[check]]`s and where they go, or `None` when the config has none.
+    pub fn check_plan(&self, config: &Config) -> Result<Option<Plan>, CliError> {
+        if config.checks.is_empty() {
+            return Ok(None);
+        }
+        let trust = self.trust(config)?;
+        let mut hosts = Vec::new();
+        if Plan::wants_hosts(config) {
+            for host in self.host_addresses(config)? {
+                let addrs = host.addrs.map_err(|e| CliError::Check(format!("host `{}`: {e}", host.label)))?;
+                hosts.push(Via::host(host.label, addrs[0]));
+            }
+        }
+        Ok(Some(Plan::new(config, &self.global.env, trust, hosts)?))
     }
 
     /// Connects to every host of the selected environment.

@@ -1,7 +1,9 @@
 //! Every error the binary reports, and the one place that maps them to DESIGN's exit codes.
 
 use cutover_config::ConfigError;
+use cutover_gates::GateError;
 use cutover_release::{Outcome, ReleaseError};
+use cutover_secrets::SecretsError;
 use cutover_state::StateError;
 
 pub const EXIT_FAILED: i32 = 1;
@@ -32,7 +34,9 @@ pub enum CliError {
     #[error(transparent)]
     Tls(#[from] cutover_tls::TlsIssueError),
     #[error(transparent)]
-    Secrets(#[from] cutover_secrets::SecretsError),
+    Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    Gates(#[from] GateError),
     /// Refused before starting: something else holds what the command needs.
     #[error("{0}")]
     Blocked(String),
@@ -51,29 +55,21 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Config(_) | Self::Usage(_) => EXIT_USAGE,
-            Self::Release(e) => match e.outcome() {
-                Outcome::Unchanged => EXIT_FAILED,
-                Outcome::Blocked => EXIT_BLOCKED,
-                Outcome::Partial => EXIT_PARTIAL,
-                Outcome::RolledBack => EXIT_ROLLED_BACK,
-            },
+            Self::Release(e) => release_code(e),
             Self::Tls(e) if e.hosts_changed() => EXIT_PARTIAL,
             Self::RolledBack(_) => EXIT_ROLLED_BACK,
             Self::Unverified(_) => EXIT_PARTIAL,
             Self::Blocked(_) => EXIT_BLOCKED,
             Self::Tls(cutover_tls::TlsIssueError::Plan(_)) => EXIT_USAGE,
-            Self::Secrets(
-                cutover_secrets::SecretsError::BadName(_) | cutover_secrets::SecretsError::ReadOnly { .. },
-            ) => EXIT_USAGE,
-            Self::State(_) | Self::Io { .. } | Self::Check(_) | Self::Dump(_) | Self::Tls(_) | Self::Secrets(_) => {
-                EXIT_FAILED
-            }
+            Self::Secrets(e) => secrets_code(e),
+            Self::Gates(e) => gate_code(e),
+            Self::State(_) | Self::Io { .. } | Self::Check(_) | Self::Dump(_) | Self::Tls(_) => EXIT_FAILED,
         }
     }
 
     pub fn hint(&self) -> Option<String> {
         match self {
-            Self::Release(e) => e.hint(),
+            Self::Release(e) | Self::Gates(GateError::Release(e)) => e.hint(),
             Self::Config(ConfigError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 Some("create one with `cutover init`, or point at it with `-c FILE`".into())
             }
@@ -88,5 +84,43 @@ impl CliError {
             Self::Config(ConfigError::Invalid { snippet, .. }) => snippet.as_deref(),
             _ => None,
         }
+    }
+}
+
+fn release_code(e: &ReleaseError) -> i32 {
+    match e.outcome() {
+        Outcome::Unchanged => EXIT_FAILED,
+        Outcome::Blocked => EXIT_BLOCKED,
+        Outcome::Partial => EXIT_PARTIAL,
+        Outcome::RolledBack => EXIT_ROLLED_BACK,
+    }
+}
+
+fn secrets_code(e: &SecretsError) -> i32 {
+    match e {
+        SecretsError::BadName(_) | SecretsError::ReadOnly { .. } => EXIT_USAGE,
+        _ => EXIT_FAILED,
+    }
+}
+
+fn gate_code(e: &GateError) -> i32 {
+    match e {
+        GateError::Config(_)
+        | GateError::Url { .. }
+        | GateError::Check { .. }
+        | GateError::Threshold { .. }
+        | GateError::Channel { .. }
+        | GateError::MailWithoutSmtp
+        | GateError::Interval => EXIT_USAGE,
+        GateError::Release(e) => release_code(e),
+        GateError::Secrets(e) => secrets_code(e),
+        GateError::MonitorRunning { .. } => EXIT_BLOCKED,
+        GateError::SmokeRolledBack { .. } | GateError::MonitorRolledBack { .. } => EXIT_ROLLED_BACK,
+        GateError::State(_)
+        | GateError::NothingDeployed
+        | GateError::SmokeFailed { .. }
+        | GateError::SmokeUnreachable { .. }
+        | GateError::Blind { .. }
+        | GateError::Breached { .. } => EXIT_FAILED,
     }
 }

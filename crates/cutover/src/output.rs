@@ -1,11 +1,15 @@
-//! Everything the user sees: messages on stderr, data on stdout, an upload bar per host on a
-//! terminal and plain lines elsewhere. It is also the engine's [`Reporter`].
+//! Everything the user sees: messages on stderr, data on stdout, an upload bar per host and the
+//! monitor's status line on a terminal, plain lines elsewhere. It is also the engine's
+//! [`Reporter`] and the stages' [`GateReporter`].
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
+use cutover_checks::smoke::Sample;
+use cutover_gates::{GateReporter, Run};
 use cutover_remote::Reporter;
+use cutover_state::{MonitorRecord, RoundStats};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -20,6 +24,8 @@ pub struct Output {
     /// Present when stderr is a terminal: progress bars are drawn there.
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    /// The monitor's status line, on a terminal, while it runs.
+    status: Mutex<Option<ProgressBar>>,
 }
 
 impl Output {
@@ -31,6 +37,7 @@ impl Output {
             verbose: global.verbose,
             multi: tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             bars: Mutex::new(HashMap::new()),
+            status: Mutex::new(None),
         }
     }
 
@@ -64,13 +71,6 @@ impl Output {
         self.line(text);
     }
 
-    /// A function that prints a warning line on stderr, for threads that outlive a borrow.
-    pub fn warnings(&self) -> impl Fn(&str) + Send + 'static {
-        |text: &str| {
-            let _ = writeln!(std::io::stderr().lock(), "warning: {text}");
-        }
-    }
-
     /// A warning line on stderr.
     pub fn warn_line(&self, text: &str) {
         self.line(&format!("warning: {text}"));
@@ -86,18 +86,6 @@ impl Output {
         );
         bar.set_prefix(label.to_owned());
         Some(bar)
-    }
-
-    /// A line that is rewritten in place on a terminal (a spinner with the latest status), or
-    /// printed as plain lines elsewhere; `-q` silences it.
-    pub fn status_line(&self) -> StatusLine<'_> {
-        let bar = self.multi.as_ref().map(|multi| {
-            let bar = multi.add(ProgressBar::new_spinner());
-            bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("template parses"));
-            bar.enable_steady_tick(std::time::Duration::from_millis(250));
-            bar
-        });
-        StatusLine { out: self, bar }
     }
 
     /// Data for scripts and pipes (stdout).
@@ -156,39 +144,6 @@ impl Output {
     }
 }
 
-/// See [`Output::status_line`].
-#[derive(Debug)]
-pub struct StatusLine<'a> {
-    out: &'a Output,
-    bar: Option<ProgressBar>,
-}
-
-impl StatusLine<'_> {
-    pub fn update(&self, text: &str) {
-        match &self.bar {
-            Some(bar) => bar.set_message(text.to_owned()),
-            None => self.out.say(text),
-        }
-    }
-
-    /// A line above the status (kept in the scrollback).
-    pub fn println(&self, text: &str) {
-        self.out.say_always(text);
-    }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-impl Drop for StatusLine<'_> {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
 fn prefix(host: Option<&str>) -> String {
     host.map_or_else(String::new, |h| format!("[{h}] "))
 }
@@ -239,6 +194,69 @@ impl Reporter for Output {
         match self.bars.lock().expect("bars lock").remove(host) {
             Some(bar) => bar.finish(),
             None => self.detail(&format!("  [{host}] upload complete")),
+        }
+    }
+}
+
+impl GateReporter for Output {
+    fn samples(&self, run: Run, samples: &[Sample]) {
+        match run {
+            Run::Smoke if self.json => self.json(&serde_json::json!({
+                "passed": samples.iter().all(|s| s.ok),
+                "samples": cutover_gates::rows(samples),
+            })),
+            // With `--json` stdout is the deploy's report alone; the failures are in the error.
+            Run::AfterDeploy if self.json => {}
+            Run::Smoke | Run::AfterDeploy => {
+                let table: Vec<Vec<String>> = samples
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.check.clone(),
+                            s.via.clone(),
+                            if s.ok { "PASS" } else { "FAIL" }.to_owned(),
+                            s.status.map_or("-".into(), |c| c.to_string()),
+                            s.latency.map_or("-".into(), |d| format!("{} ms", d.as_millis())),
+                            s.reason.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                self.table(&["CHECK", "VIA", "RESULT", "STATUS", "LATENCY", "REASON"], &table);
+            }
+        }
+    }
+
+    /// Rewritten in place on a terminal (a spinner with the latest status), plain lines
+    /// elsewhere; `-q` silences it.
+    fn status(&self, line: &str) {
+        let Some(multi) = &self.multi else {
+            self.say(line);
+            return;
+        };
+        let mut status = self.status.lock().expect("status lock");
+        let bar = status.get_or_insert_with(|| {
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("template parses"));
+            bar.enable_steady_tick(std::time::Duration::from_millis(250));
+            bar
+        });
+        bar.set_message(line.to_owned());
+    }
+
+    /// Kept in the scrollback above the status; `-q` does not silence it.
+    fn note(&self, line: &str) {
+        self.say_always(line);
+    }
+
+    fn rounds_done(&self) {
+        if let Some(bar) = self.status.lock().expect("status lock").take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn monitor_ended(&self, record: &MonitorRecord, rounds: &RoundStats) {
+        if self.json {
+            self.json(&serde_json::json!({ "monitor": record, "rounds": rounds }));
         }
     }
 }

@@ -21,8 +21,8 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &DeployArgs) -> Result<String
         None
     };
     // The smoke checks run once every host is live; a failure rolls the deploy back (exit 5).
-    let plan = if config.smoke.after_deploy { super::smoke::Plan::new(ctx, config)? } else { None };
-    let after = plan.as_ref().map(|plan| super::smoke::AfterDeploy { plan, out: ctx.out });
+    let plan = if config.smoke.after_deploy { ctx.check_plan(config)? } else { None };
+    let after = plan.as_ref().map(|plan| cutover_gates::AfterDeploy::new(plan, ctx.out));
     let fleet = ctx.fleet(config)?;
     let command = format!("cutover deploy --env {}", ctx.global.env);
     let cache = ctx.config_dir().join(cutover_state::DIR).join("manifests");

@@ -1,0 +1,34 @@
+//! The stages' logic, between the command line and the engines: what a stage runs, in which
+//! order, what it records and when it rolls back.
+//!
+//! - [`Plan`]: the `[[check]]`s of an environment and where they go (the public URL, and each
+//!   host for `every_host`).
+//! - [`smoke`] (stage 4): `cutover smoke`, recorded as the `smoke` gate, and [`AfterDeploy`], the
+//!   check a deploy runs right after its switch, with its retries.
+//! - [`monitor`] (stage 5): one monitor per environment, resumed after a restart, sampling every
+//!   interval for the window; a breach rolls back once (or alerts) and notifies.
+//!
+//! Everything here reports through [`GateReporter`] and returns [`GateError`]; it never prints
+//! and never exits.
+
+mod error;
+pub mod monitor;
+mod plan;
+mod reporter;
+pub mod smoke;
+
+pub use error::GateError;
+pub use monitor::{MonitorRequest, Passed, Schedule, monitor};
+pub use plan::Plan;
+pub use reporter::{GateReporter, Run};
+pub use smoke::{AfterDeploy, Row, SmokeRequest, rows, smoke};
+
+use cutover_config::Config;
+use cutover_release::Fleet;
+use cutover_remote::{Reporter, SshOptions};
+
+/// Connects to every host of environment `env`.
+fn connect(config: &Config, env: &str, ssh: &SshOptions, reporter: &dyn Reporter) -> Result<Fleet, GateError> {
+    let environment = config.env(env)?;
+    Ok(Fleet::connect(env, environment.hosts(), environment.path.clone(), ssh, reporter)?)
+}

@@ -146,6 +146,21 @@ fn wait(child: &mut Child, limit: Duration) -> i32 {
     }
 }
 
+/// Waits until the monitor spawned with log `log` has reported `n` rounds (its `round N:` lines),
+/// so a test acts at a known point of the window. (Not through `state.db`: a second process that
+/// opens it while the monitor runs is what issue 11's first point is about.)
+fn wait_for_rounds(launch: &Launch, log: &str, n: usize, limit: Duration) {
+    let start = Instant::now();
+    loop {
+        let text = launch.log(log);
+        if text.lines().filter(|l| l.starts_with("round ")).count() >= n {
+            return;
+        }
+        assert!(start.elapsed() < limit, "the monitor reported fewer than {n} rounds in {limit:?}:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_release_that_answers_500_is_rolled_back_by_the_deploy_and_smoke_reports_per_host() {
     if !available() {
@@ -219,7 +234,8 @@ fn the_monitor_rolls_back_when_the_site_starts_failing_halfway() {
     launch.project.write("app/index.html", "v2\n");
     let r2 = release_of(&launch.run(&["--json", "deploy"]).ok());
     let mut monitor = launch.spawn(&["monitor", "--window", "20s", "--interval", "500ms"], "monitor");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Halfway: the site fails once the monitor has seen it healthy.
+    wait_for_rounds(&launch, "monitor", 3, Duration::from_secs(15));
     launch.break_host(1);
     let code = wait(&mut monitor, Duration::from_secs(20));
     let log = launch.log("monitor");
@@ -261,7 +277,7 @@ fn a_restarted_monitor_resumes_its_window_and_passes() {
     launch.project.write("cutover.toml", &toml.replace("[monitor]\n", &format!("{smtp}[monitor]\n")));
     launch.run(&["deploy"]).ok();
     let mut first = launch.spawn(&["monitor", "--window", "5s", "--interval", "500ms"], "first");
-    std::thread::sleep(Duration::from_millis(1800));
+    wait_for_rounds(&launch, "first", 3, Duration::from_secs(4));
     // One monitor per environment: a second one is refused while the first samples.
     launch.run(&["monitor", "--window", "5s", "--interval", "500ms"]).code(3).stderr_has("already watching");
     first.kill().unwrap();
@@ -303,7 +319,7 @@ fn a_dead_network_pauses_the_verdict_and_never_rolls_back() {
     // This machine loses its network: every check on every target fails to get out. (The
     // monitor reads the current release over SSH first, then the routes go.)
     let mut monitor = launch.spawn(&["monitor", "--window", "4s", "--interval", "500ms"], "monitor");
-    std::thread::sleep(Duration::from_millis(800));
+    wait_for_rounds(&launch, "monitor", 1, Duration::from_secs(3));
     let _down = Unreachable::new(vec![launch.hosts.addr(1), launch.hosts.addr(2)]);
     let code = wait(&mut monitor, Duration::from_secs(20));
     let run = Run { code, stdout: String::new(), stderr: launch.log("monitor") };

@@ -37,15 +37,9 @@ pub enum CliError {
     Secrets(#[from] SecretsError),
     #[error(transparent)]
     Gates(#[from] GateError),
-    /// Refused before starting: something else holds what the command needs.
-    #[error("{0}")]
-    Blocked(String),
     /// A change is live but could not be checked.
     #[error("{0}")]
     Unverified(String),
-    /// A check failed after the switch and every host was rolled back.
-    #[error("{0}")]
-    RolledBack(String),
     /// Arguments that parse but do not fit together.
     #[error("{0}")]
     Usage(String),
@@ -57,9 +51,7 @@ impl CliError {
             Self::Config(_) | Self::Usage(_) => EXIT_USAGE,
             Self::Release(e) => release_code(e),
             Self::Tls(e) if e.hosts_changed() => EXIT_PARTIAL,
-            Self::RolledBack(_) => EXIT_ROLLED_BACK,
             Self::Unverified(_) => EXIT_PARTIAL,
-            Self::Blocked(_) => EXIT_BLOCKED,
             Self::Tls(cutover_tls::TlsIssueError::Plan(_)) => EXIT_USAGE,
             Self::Secrets(e) => secrets_code(e),
             Self::Gates(e) => gate_code(e),

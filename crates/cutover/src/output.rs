@@ -1,6 +1,7 @@
 //! Everything the user sees: messages on stderr, data on stdout, an upload bar per host and the
 //! monitor's status line on a terminal, plain lines elsewhere. It is also the engine's
-//! [`Reporter`] and the stages' [`GateReporter`].
+//! [`Reporter`] and the stages' [`GateReporter`]. Writes to stdout are checked: a closed pipe
+//! (`| head`) ends the output quietly, any other failure fails the command ([`Output::finish`]).
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -26,6 +27,17 @@ pub struct Output {
     bars: Mutex<HashMap<String, ProgressBar>>,
     /// The monitor's status line, on a terminal, while it runs.
     status: Mutex<Option<ProgressBar>>,
+    stdout: Mutex<Stdout>,
+}
+
+/// What became of stdout.
+#[derive(Debug)]
+enum Stdout {
+    Open,
+    /// Its reader went away (`| head`), or its failure was reported: nothing more is written.
+    Closed,
+    /// A write failed; reported by [`Output::finish`].
+    Failed(std::io::Error),
 }
 
 impl Output {
@@ -38,6 +50,7 @@ impl Output {
             multi: tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             bars: Mutex::new(HashMap::new()),
             status: Mutex::new(None),
+            stdout: Mutex::new(Stdout::Open),
         }
     }
 
@@ -88,9 +101,38 @@ impl Output {
         Some(bar)
     }
 
-    /// Data for scripts and pipes (stdout).
+    /// Data for scripts and pipes (stdout). Once a write has failed, nothing more is written.
     pub fn data(&self, text: &str) {
-        let _ = writeln!(std::io::stdout().lock(), "{text}");
+        let mut state = self.stdout.lock().expect("stdout lock");
+        if !matches!(*state, Stdout::Open) {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+            *state = if e.kind() == std::io::ErrorKind::BrokenPipe { Stdout::Closed } else { Stdout::Failed(e) };
+        }
+    }
+
+    /// The command's result, with what became of its data: a write to stdout that failed fails a
+    /// command that had succeeded (a failed command keeps its own error, and the write's is shown
+    /// too). A closed pipe is no failure: its reader had what it wanted.
+    pub fn finish<T>(&self, result: Result<T, CliError>) -> Result<T, CliError> {
+        let mut state = self.stdout.lock().expect("stdout lock");
+        let failed = match std::mem::replace(&mut *state, Stdout::Closed) {
+            Stdout::Failed(source) => CliError::Io { what: "failed to write to stdout".into(), source },
+            other => {
+                *state = other;
+                return result;
+            }
+        };
+        drop(state);
+        match result {
+            Ok(_) => Err(failed),
+            Err(e) => {
+                self.error(&failed);
+                Err(e)
+            }
+        }
     }
 
     /// Rows under a header, each column as wide as its widest cell (stdout). The last column is
@@ -126,22 +168,27 @@ impl Output {
     }
 
     pub fn error(&self, err: &CliError) {
-        let mut text = format!("error: {err}");
-        let mut source = std::error::Error::source(err);
-        while let Some(cause) = source {
-            text += &format!("\n  caused by: {cause}");
-            source = cause.source();
-        }
-        if let Some(snippet) = err.snippet() {
-            for line in snippet.lines() {
-                text += &format!("\n   | {line}");
-            }
-        }
-        if let Some(hint) = err.hint() {
-            text += &format!("\nhint: {hint}");
-        }
-        self.line(&text);
+        self.line(&error_text(err));
     }
+}
+
+/// An error as `error:`, each cause, the config's snippet and a hint.
+pub fn error_text(err: &CliError) -> String {
+    let mut text = format!("error: {err}");
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text += &format!("\n  caused by: {cause}");
+        source = cause.source();
+    }
+    if let Some(snippet) = err.snippet() {
+        for line in snippet.lines() {
+            text += &format!("\n   | {line}");
+        }
+    }
+    if let Some(hint) = err.hint() {
+        text += &format!("\nhint: {hint}");
+    }
+    text
 }
 
 fn prefix(host: Option<&str>) -> String {

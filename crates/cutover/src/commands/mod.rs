@@ -29,7 +29,7 @@ use crate::output::Output;
 
 pub fn run(cli: Cli, out: &Output) -> i32 {
     let ctx = Ctx { global: &cli.global, out };
-    match dispatch(&ctx, &cli.command) {
+    match out.finish(dispatch(&ctx, &cli.command)) {
         Ok(()) => 0,
         Err(e) => {
             out.error(&e);
@@ -103,7 +103,7 @@ fn audited(
     let who = Identity::current();
     let line = std::env::args().collect::<Vec<_>>().join(" ");
     let id = state.begin(&who.user, &who.machine, &line, env)?;
-    let result = exec(&config);
+    let result = ctx.out.finish(exec(&config));
     let (code, summary) = match &result {
         Ok(summary) => (0, summary.clone()),
         Err(e) => (e.exit_code(), e.to_string()),

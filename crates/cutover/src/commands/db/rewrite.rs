@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use clap::Args;
 use cutover_db::laravel::{AppKey, keys_from_dotenv};
-use cutover_db::{Dialect, Options, Reencrypt, Report, Rewriter, Rules, Stats, rewrite_dump};
+use cutover_db::{Dialect, DumpError, Options, Reencrypt, Report, Rewriter, Rules, Stats, rewrite_dump};
 use serde::Serialize;
 
 use crate::CliError;
@@ -113,7 +113,11 @@ pub fn exec(ctx: &Ctx<'_>, args: &RewriteArgs) -> Result<(), CliError> {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    let stats = stats?;
+    let stats = match stats {
+        // stdout's reader went away (`| head`): it had what it wanted; the rest is not written.
+        Err(DumpError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        stats => stats?,
+    };
     let seconds = started.elapsed().as_secs_f64();
     let mib_per_second = stats.bytes_in as f64 / (1 << 20) as f64 / seconds.max(1e-9);
     if out.json {

@@ -1,30 +1,33 @@
-//! One HTTP/1.1 request and its response, by hand over a `TcpStream` (and rustls, ring only):
-//! resolve, connect, handshake, send, then read the response ([`crate::response`]). Every read
-//! and write is bounded by one deadline, so a server that hangs or trickles costs at most the
-//! check's timeout.
+//! One HTTP/1.1 request and its response: our own connect ([`crate::connect`]: resolve, connect
+//! to the address asked for, the TLS handshake through our verifier), then hyper frames the
+//! request and the response ([`crate::wire`]). Every step stops at one deadline, so a server that
+//! hangs or trickles costs at most the check's timeout; the body is counted and capped.
 //!
 //! Every request says `Connection: close` and no `Accept-Encoding`, so the server sends the body
 //! as it is (no compression to undo) and a connection is never reused. A request body, when there
 //! is one, goes with its `Content-Type` and `Content-Length`.
+//!
+//! The exchange is async inside, on a current-thread tokio runtime that a [`Client`] owns; the
+//! API is synchronous. A thread that makes many exchanges keeps one [`Client`].
 
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cutover_config::human;
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
-use url::{Host, Position, Url};
+use tokio::io::{AsyncRead, AsyncWrite};
+use url::{Position, Url};
 
 use crate::Failure;
+use crate::body::Body;
+use crate::connect::{self, Conn};
 use crate::head::ResponseHead;
-use crate::response::{Body, Input, framing, io_fail, read_body, read_head, rustls_error};
-use crate::text::io_reason;
 use crate::trust::Trust;
-use crate::verifier::Verifier;
+use crate::wire::{self, Broke, Failed, Limits, Read, Seen};
 
 /// Why an exchange gave no usable response, with what was known by then.
 #[derive(Debug)]
@@ -44,7 +47,7 @@ impl Fail {
         Fail { kind, reason: reason.into(), partial: None, permanent: false }
     }
 
-    fn permanent(kind: Failure, reason: impl Into<String>) -> Fail {
+    pub(crate) fn permanent(kind: Failure, reason: impl Into<String>) -> Fail {
         Fail { permanent: true, ..Fail::new(kind, reason) }
     }
 }
@@ -69,6 +72,8 @@ pub struct Context<'a> {
 pub struct Request<'a> {
     pub method: &'a str,
     pub url: &'a Url,
+    /// Sent as given after `Host`, `User-Agent: cutover/VERSION` and `Accept: */*` (each left out
+    /// when given here), names title-cased.
     pub headers: &'a [(String, String)],
     /// Sent with `Content-Length` and its `Content-Type` (unless `headers` has one). Without a
     /// body, `POST`, `PUT` and `PATCH` send `Content-Length: 0` and other methods neither.
@@ -99,303 +104,323 @@ pub struct Response {
     pub latency: Duration,
 }
 
-/// Sends `request` and reads its response, all before `ctx.deadline`.
-pub fn exchange(request: &Request<'_>, ctx: &Context<'_>) -> Result<Response, Fail> {
-    let mut stream = open(request, ctx)?;
-    let sent = Instant::now();
-    let bytes = request_bytes(request);
-    stream
-        .write_all(&bytes)
-        .and_then(|()| stream.flush())
-        .map_err(|e| io_fail(&e, "sending the request", ctx.timeout))?;
-    let mut input = Input::new(&mut stream);
-    let (head, reason) = read_head(&mut input, ctx.timeout)?;
-    let mut body = Body::new(ctx.keep, ctx.max_body);
-    let redirect = (300..400).contains(&head.status) && head.header("Location").is_some();
-    let read = framing(request.method, &head).and_then(|framing| {
-        if request.skip_redirect_body && redirect {
-            return Ok(());
-        }
-        read_body(&mut input, framing, &mut body, ctx.timeout)
-    });
-    let response = Response { status: head.status, reason, head, body, latency: sent.elapsed() };
-    match read {
-        Ok(()) => Ok(response),
-        Err(mut fail) => {
-            fail.partial = Some(Box::new(response));
-            Err(fail)
-        }
+/// Makes exchanges, one at a time, on a current-thread tokio runtime of its own.
+#[derive(Debug)]
+pub struct Client {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Client {
+    /// A client with its runtime; an error (the system is out of file descriptors) is a failure
+    /// to give every exchange it was meant for.
+    pub fn new() -> Result<Client, Fail> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map(|runtime| Client { runtime })
+            .map_err(|e| Fail::new(Failure::Protocol, format!("cannot start the HTTP client: {e}")))
+    }
+
+    /// Sends `request` and reads its response, all before `ctx.deadline`.
+    pub fn exchange(&self, request: &Request<'_>, ctx: &Context<'_>) -> Result<Response, Fail> {
+        self.runtime.block_on(exchange_async(request, ctx))
     }
 }
 
-fn request_bytes(request: &Request<'_>) -> Vec<u8> {
+/// [`Client::exchange`] on a client of its own, for a single exchange.
+pub fn exchange(request: &Request<'_>, ctx: &Context<'_>) -> Result<Response, Fail> {
+    Client::new()?.exchange(request, ctx)
+}
+
+async fn exchange_async(request: &Request<'_>, ctx: &Context<'_>) -> Result<Response, Fail> {
+    let outgoing = outgoing(request).map_err(|reason| Fail::permanent(Failure::Protocol, reason))?;
+    let stream = connect::open(request.url, request.connect_to, ctx).await?;
+    exchange_over(stream, outgoing, request, ctx).await
+}
+
+/// The exchange over a connection that is open.
+async fn exchange_over<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    outgoing: hyper::Request<Full<Bytes>>,
+    request: &Request<'_>,
+    ctx: &Context<'_>,
+) -> Result<Response, Fail> {
+    let seen = Arc::new(Seen::default());
+    let io = TokioIo::new(Conn::new(stream, seen.clone()));
+    let limits = Limits {
+        deadline: ctx.deadline,
+        keep: ctx.keep,
+        max_body: ctx.max_body,
+        read: if request.skip_redirect_body { Read::NotRedirects } else { Read::All },
+    };
+    wire::exchange(io, &seen, outgoing, &limits).await.map_err(|failed| worded(failed, &seen, ctx.timeout))
+}
+
+/// The request with cutover's headers, in the order they go out.
+fn outgoing(request: &Request<'_>) -> Result<hyper::Request<Full<Bytes>>, String> {
     let url = request.url;
     let has = |name: &str| request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-    let mut out = format!("{} {} HTTP/1.1\r\n", request.method, &url[Position::BeforePath..Position::AfterQuery]);
+    let host = match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (host, None) => host.unwrap_or_default().to_string(),
+        (None, Some(_)) => String::new(),
+    };
+    let length = request.body.map(|body| body.data.len().to_string());
+    let mut headers: Vec<(&str, &str)> = Vec::new();
     if !has("Host") {
-        let host = url.host_str().unwrap_or_default();
-        match url.port() {
-            Some(port) => out.push_str(&format!("Host: {host}:{port}\r\n")),
-            None => out.push_str(&format!("Host: {host}\r\n")),
-        }
+        headers.push(("Host", &host));
     }
     if !has("User-Agent") {
-        out.push_str(concat!("User-Agent: cutover/", env!("CARGO_PKG_VERSION"), "\r\n"));
+        headers.push(("User-Agent", concat!("cutover/", env!("CARGO_PKG_VERSION"))));
     }
     if !has("Accept") {
-        out.push_str("Accept: */*\r\n");
+        headers.push(("Accept", "*/*"));
     }
-    for (name, value) in request.headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    match request.body {
-        Some(body) => {
+    headers.extend(request.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    match (request.body, &length) {
+        (Some(body), Some(length)) => {
             if !has("Content-Type") {
-                out.push_str(&format!("Content-Type: {}\r\n", body.content_type));
+                headers.push(("Content-Type", body.content_type));
             }
-            out.push_str(&format!("Content-Length: {}\r\n", body.data.len()));
+            headers.push(("Content-Length", length));
         }
-        None if matches!(request.method, "POST" | "PUT" | "PATCH") => out.push_str("Content-Length: 0\r\n"),
-        None => {}
+        _ if matches!(request.method, "POST" | "PUT" | "PATCH") => headers.push(("Content-Length", "0")),
+        _ => {}
     }
-    out.push_str("Connection: close\r\n\r\n");
-    let mut out = out.into_bytes();
-    out.extend_from_slice(request.body.map_or(&[][..], |body| body.data));
-    out
+    headers.push(("Connection", "close"));
+    let target = &url[Position::BeforePath..Position::AfterQuery];
+    wire::request(request.method, target, &headers, request.body.map_or(&[][..], |body| body.data))
 }
 
-/// A socket whose every read and write stops at the deadline (a timeout, never a hang).
-struct Timed {
-    sock: TcpStream,
-    deadline: Instant,
-}
-
-impl Timed {
-    fn left(&self) -> io::Result<Duration> {
-        match self.deadline.checked_duration_since(Instant::now()) {
-            Some(left) if !left.is_zero() => Ok(left),
-            _ => Err(io::ErrorKind::TimedOut.into()),
-        }
-    }
-}
-
-/// A timed-out read shows as `WouldBlock` on Linux; rustls would take that for a non-blocking
-/// socket, so it becomes `TimedOut`.
-fn timed_out(e: io::Error) -> io::Error {
-    if e.kind() == io::ErrorKind::WouldBlock { io::ErrorKind::TimedOut.into() } else { e }
-}
-
-impl Read for Timed {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.left()?;
-        self.sock.set_read_timeout(Some(left))?;
-        self.sock.read(buf).map_err(timed_out)
-    }
-}
-
-impl Write for Timed {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let left = self.left()?;
-        self.sock.set_write_timeout(Some(left))?;
-        self.sock.write(buf).map_err(timed_out)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.sock.flush()
-    }
-}
-
-enum Stream {
-    Plain(Timed),
-    Tls(Box<StreamOwned<ClientConnection, Timed>>),
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
-        }
-    }
-}
-
-/// Resolves (unless told where to connect), connects and, for `https`, completes the handshake.
-fn open(request: &Request<'_>, ctx: &Context<'_>) -> Result<Stream, Fail> {
-    let url = request.url;
-    let host = url.host().ok_or_else(|| Fail::permanent(Failure::Protocol, format!("{url} has no host")))?;
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addrs = match (request.connect_to, &host) {
-        (Some(ip), _) => vec![SocketAddr::new(ip, port)],
-        (None, Host::Ipv4(ip)) => vec![SocketAddr::new((*ip).into(), port)],
-        (None, Host::Ipv6(ip)) => vec![SocketAddr::new((*ip).into(), port)],
-        (None, Host::Domain(name)) => resolve(name, port, ctx)?,
-    };
-    let sock = connect(&addrs, ctx)?;
-    let _ = sock.set_nodelay(true);
-    let timed = Timed { sock, deadline: ctx.deadline };
-    if url.scheme() != "https" {
-        return Ok(Stream::Plain(timed));
-    }
-    let name = match host {
-        Host::Domain(name) => ServerName::try_from(name.to_string())
-            .map_err(|e| Fail::permanent(Failure::Tls, format!("`{name}` cannot be sent as a TLS server name: {e}")))?,
-        Host::Ipv4(ip) => ServerName::IpAddress(IpAddr::from(ip).into()),
-        Host::Ipv6(ip) => ServerName::IpAddress(IpAddr::from(ip).into()),
-    };
-    handshake(timed, name, ctx).map(|s| Stream::Tls(Box::new(s)))
-}
-
-/// The system resolver (`getaddrinfo`, so `/etc/hosts` and the resolver config apply), in a
-/// thread of its own so that a resolver that does not answer costs no more than the deadline.
-/// That thread is left to finish on its own (getaddrinfo gives up after the resolver config's
-/// timeouts and attempts); its answer then goes nowhere.
-fn resolve(name: &str, port: u16, ctx: &Context<'_>) -> Result<Vec<SocketAddr>, Fail> {
-    let (tx, rx) = mpsc::channel();
-    let owned = name.to_string();
-    let spawned = std::thread::Builder::new().name("cutover-dns".into()).spawn(move || {
-        let _ = tx.send((owned.as_str(), port).to_socket_addrs().map(|a| a.collect::<Vec<_>>()));
-    });
-    if let Err(e) = spawned {
-        return Err(Fail::new(Failure::Dns, format!("cannot start a resolver thread: {e}")));
-    }
-    let left = ctx.deadline.saturating_duration_since(Instant::now());
-    match rx.recv_timeout(left) {
-        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
-        Ok(Ok(_)) => Err(Fail::new(Failure::Dns, format!("`{name}` resolves to no address"))),
-        Ok(Err(e)) => {
-            let text = e.to_string();
-            let text = text.strip_prefix("failed to lookup address information: ").unwrap_or(&text);
-            Err(Fail::new(Failure::Dns, format!("`{name}` does not resolve: {text}")))
-        }
-        Err(_) => Err(Fail::new(
-            Failure::Dns,
-            format!("no answer from the resolver for `{name}` within {}", human::duration(ctx.timeout)),
-        )),
-    }
-}
-
-/// Tries each address in turn, each with an equal share of the time left.
-fn connect(addrs: &[SocketAddr], ctx: &Context<'_>) -> Result<TcpStream, Fail> {
-    let mut reasons = Vec::new();
-    let mut answered = false;
-    for (i, addr) in addrs.iter().enumerate() {
-        let left = ctx.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let share = left / (addrs.len() - i) as u32;
-        match TcpStream::connect_timeout(addr, share) {
-            Ok(sock) => return Ok(sock),
-            Err(e) => {
-                let (host_answered, reason) = connect_error(&e, share);
-                answered |= host_answered;
-                reasons.push(format!("{addr}: {reason}"));
-            }
-        }
-    }
-    if reasons.is_empty() {
-        return Err(Fail::new(Failure::Dns, format!("resolving took the whole {}", human::duration(ctx.timeout))));
-    }
-    let kind = if answered { Failure::Connect } else { Failure::Unreachable };
-    Err(Fail::new(kind, format!("cannot connect: {}", reasons.join("; "))))
-}
-
-/// Whether the far side answered a failed connection attempt (a refusal or reset: the network
-/// works), and why it failed.
-fn connect_error(e: &io::Error, waited: Duration) -> (bool, String) {
-    use io::ErrorKind::*;
-    match e.kind() {
-        ConnectionRefused => (true, "connection refused".to_string()),
-        ConnectionReset => (true, "connection reset".to_string()),
-        TimedOut | WouldBlock => (false, format!("no answer within {}", human::duration(waited))),
-        NetworkUnreachable => (false, "network unreachable".to_string()),
-        HostUnreachable => (false, "no route to host".to_string()),
-        _ => (false, io_reason(e)),
-    }
-}
-
-fn handshake(
-    mut timed: Timed,
-    name: ServerName<'static>,
-    ctx: &Context<'_>,
-) -> Result<StreamOwned<ClientConnection, Timed>, Fail> {
-    let verifier = Arc::new(Verifier::new(ctx.trust.clone(), ctx.provider.clone()));
-    let setup = |e: rustls::Error| Fail::permanent(Failure::Tls, format!("TLS setup: {e}"));
-    let mut config = ClientConfig::builder_with_provider(ctx.provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(setup)?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier.clone())
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let mut conn = ClientConnection::new(Arc::new(config), name).map_err(setup)?;
-    while conn.is_handshaking() {
-        if let Err(e) = conn.complete_io(&mut timed) {
-            let rejection = verifier.rejection();
-            let refused = rejection.is_some() || matches!(rustls_error(&e), Some(rustls::Error::InvalidCertificate(_)));
-            let reason = match (rejection, e.kind()) {
-                (Some(reason), _) => reason,
-                (None, io::ErrorKind::TimedOut) => {
-                    return Err(Fail::new(
-                        Failure::Timeout,
-                        format!("the TLS handshake did not complete within {}", human::duration(ctx.timeout)),
-                    ));
-                }
-                (None, io::ErrorKind::UnexpectedEof) => {
-                    "the server closed the connection during the TLS handshake".into()
-                }
-                (None, _) => match rustls_error(&e) {
-                    Some(rustls::Error::AlertReceived(alert)) => {
-                        format!("the server refused the handshake ({alert:?})")
-                    }
-                    Some(rustls::Error::InvalidMessage(_)) => "the server does not speak TLS on this port".into(),
-                    Some(other) => format!("TLS handshake failed: {other}"),
-                    None => format!("TLS handshake failed: {}", io_reason(&e)),
-                },
+/// A failed exchange in the client's words.
+fn worded(failed: Failed, seen: &Seen, timeout: Duration) -> Fail {
+    match failed {
+        Failed::Head(broke) => {
+            let closed = if seen.any() {
+                "the server closed the connection in the middle of the response head"
+            } else {
+                "the server closed the connection without a response"
             };
-            return Err(Fail { permanent: refused, ..Fail::new(Failure::Tls, reason) });
+            broke_fail(broke, "waiting for the response", closed, timeout)
         }
+        Failed::Body(response, broke) => {
+            let total = response.body.total;
+            let closed = match wire::declared_length(&response.head) {
+                Some(n) => format!("the server closed the connection after {total} of {n} body bytes"),
+                None if wire::chunked(&response.head) => {
+                    "the server closed the connection in the middle of a chunked body".to_string()
+                }
+                None => "the server closed the connection in the middle of the body".to_string(),
+            };
+            let doing = format!("reading the body, after {}", human::bytes(total));
+            Fail { partial: Some(response), ..broke_fail(broke, &doing, &closed, timeout) }
+        }
+        Failed::TooLarge(response, fail) => Fail { partial: Some(response), ..fail },
     }
-    Ok(StreamOwned::new(conn, timed))
+}
+
+/// What broke while `doing`; `closed` says a connection that closed too early.
+fn broke_fail(broke: Broke, doing: &str, closed: &str, timeout: Duration) -> Fail {
+    match broke {
+        Broke::TimedOut => Fail::new(
+            Failure::Timeout,
+            format!("timed out {doing} (the check's timeout is {})", human::duration(timeout)),
+        ),
+        Broke::Closed => Fail::new(Failure::Protocol, closed),
+        Broke::Framing(reason) => Fail::new(Failure::Protocol, reason),
+        Broke::Io { tls: Some(tls), .. } => Fail::new(Failure::Tls, format!("TLS error {doing}: {tls}")),
+        Broke::Io { reason, .. } => Fail::new(Failure::Protocol, format!("{doing}: {reason}")),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::{Mutex, OnceLock};
+    use std::task::{Context as TaskContext, Poll};
+
+    use tokio::io::ReadBuf;
+
     use super::*;
 
+    /// Hands out `data` in pieces of the given sizes (cycling), as a socket might, and keeps what
+    /// is written to it.
+    struct Pieces {
+        data: Vec<u8>,
+        at: usize,
+        sizes: Vec<usize>,
+        turn: usize,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl AsyncRead for Pieces {
+        fn poll_read(mut self: Pin<&mut Self>, _: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            let size = self.sizes[self.turn % self.sizes.len()].max(1);
+            self.turn += 1;
+            let n = size.min(buf.remaining()).min(self.data.len() - self.at);
+            buf.put_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Pieces {
+        fn poll_write(self: Pin<&mut Self>, _: &mut TaskContext<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            self.written.lock().unwrap().extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn trust() -> &'static Trust {
+        static TRUST: OnceLock<Trust> = OnceLock::new();
+        TRUST.get_or_init(|| Trust::load(None).unwrap())
+    }
+
+    /// `request` answered with `wire`, delivered in pieces of `sizes`: the response, and the
+    /// bytes of the request as they went out.
+    fn over(request: &Request<'_>, wire: &[u8], sizes: Vec<usize>) -> (Result<Response, Fail>, String) {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let timeout = Duration::from_secs(1);
+        let ctx = Context {
+            trust: trust(),
+            provider: &provider,
+            deadline: Instant::now() + timeout,
+            timeout,
+            keep: usize::MAX,
+            max_body: u64::MAX,
+        };
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let stream = Pieces { data: wire.to_vec(), at: 0, sizes, turn: 0, written: written.clone() };
+        let client = Client::new().unwrap();
+        let outgoing = outgoing(request).unwrap();
+        let response = client.runtime.block_on(exchange_over(stream, outgoing, request, &ctx));
+        let written = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        (response, written)
+    }
+
+    fn get(method: &str) -> (Url, Vec<(String, String)>, &str) {
+        (Url::parse("http://a.test/").unwrap(), Vec::new(), method)
+    }
+
+    /// Reads one response from `wire`, delivered in pieces of `sizes`.
+    fn read_response(wire: &[u8], sizes: Vec<usize>, method: &str) -> Result<(u16, Vec<u8>), String> {
+        let (url, headers, method) = get(method);
+        let request =
+            Request { method, url: &url, headers: &headers, body: None, connect_to: None, skip_redirect_body: false };
+        let response = over(&request, wire, sizes).0.map_err(|f| f.reason)?;
+        assert_eq!(response.reason, if response.status == 200 { "OK" } else { "Not Found" });
+        Ok((response.status, response.body.kept))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn responses_read_the_same_however_they_are_split(
+            parts in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 1..300), 0..8),
+            sizes in proptest::collection::vec(1usize..50, 1..6),
+            interim in proptest::bool::ANY,
+        ) {
+            let body: Vec<u8> = parts.concat();
+            let mut chunked = Vec::new();
+            if interim {
+                chunked.extend_from_slice(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n");
+            }
+            chunked.extend_from_slice(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+            for part in &parts {
+                chunked.extend_from_slice(format!("{:X};ext=1\r\n", part.len()).as_bytes());
+                chunked.extend_from_slice(part);
+                chunked.extend_from_slice(b"\r\n");
+            }
+            chunked.extend_from_slice(b"0\r\nTrailer: x\r\n\r\n");
+            proptest::prop_assert_eq!(read_response(&chunked, sizes.clone(), "GET"), Ok((200, body.clone())));
+
+            let mut sized = format!("HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+            sized.extend_from_slice(&body);
+            sized.extend_from_slice(b"trailing garbage is not read");
+            proptest::prop_assert_eq!(read_response(&sized, sizes.clone(), "GET"), Ok((404, body.clone())));
+
+            let mut until_close = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
+            until_close.extend_from_slice(&body);
+            proptest::prop_assert_eq!(read_response(&until_close, sizes, "GET"), Ok((200, body)));
+        }
+    }
+
     #[test]
-    fn only_a_refusal_or_reset_shows_the_network_works() {
-        let wait = Duration::from_secs(2);
-        let answered = |kind: io::ErrorKind| connect_error(&kind.into(), wait).0;
-        assert!(answered(io::ErrorKind::ConnectionRefused));
-        assert!(answered(io::ErrorKind::ConnectionReset));
-        assert!(!answered(io::ErrorKind::TimedOut));
-        assert!(!answered(io::ErrorKind::NetworkUnreachable));
-        assert!(!answered(io::ErrorKind::HostUnreachable));
-        assert!(!answered(io::ErrorKind::AddrNotAvailable));
-        assert_eq!(connect_error(&io::ErrorKind::TimedOut.into(), wait).1, "no answer within 2 s");
+    fn broken_responses_say_why() {
+        let read = |wire: &str| read_response(wire.as_bytes(), vec![7], "GET").unwrap_err();
+        assert_eq!(read(""), "the server closed the connection without a response");
+        assert_eq!(read("HTTP/1.1 200 OK\r\n"), "the server closed the connection in the middle of the response head");
+        assert!(read("SSH-2.0-OpenSSH_9.2\r\n").starts_with("not an HTTP response"));
+        assert_eq!(
+            read("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+            "the server closed the connection after 3 of 10 body bytes"
+        );
+        assert!(read("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").starts_with("bad chunk size line"));
+        assert_eq!(
+            read("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n"),
+            "a chunk is longer than its size line says"
+        );
+        // hyper does not say how long the cut chunk was meant to be.
+        assert_eq!(
+            read("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab"),
+            "the server closed the connection in the middle of a chunked body"
+        );
+        assert_eq!(
+            read_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", vec![3], "HEAD"),
+            Ok((200, Vec::new()))
+        );
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        // The body read after a head with `headers`, from `rest` (which has more than any body).
+        let f = |method, status: u16, headers: &[(&str, &str)]| {
+            let mut wire = format!("HTTP/1.1 {status} Status\r\n");
+            for (name, value) in headers {
+                wire.push_str(&format!("{name}: {value}\r\n"));
+            }
+            wire.push_str("\r\n5\r\nhello\r\n0\r\n\r\n");
+            let (url, none, method) = get(method);
+            let request =
+                Request { method, url: &url, headers: &none, body: None, connect_to: None, skip_redirect_body: false };
+            over(&request, wire.as_bytes(), vec![64])
+                .0
+                .map(|r| String::from_utf8(r.body.kept).unwrap())
+                .map_err(|e| e.reason)
+        };
+        let whole = "5\r\nhello\r\n0\r\n\r\n".to_string();
+        assert_eq!(f("GET", 200, &[("Content-Length", "12")]), Ok(whole[..12].to_string()));
+        assert_eq!(f("HEAD", 200, &[("Content-Length", "12")]), Ok(String::new()));
+        assert_eq!(f("GET", 204, &[]), Ok(String::new()));
+        assert_eq!(f("GET", 304, &[("Content-Length", "12")]), Ok(String::new()));
+        assert_eq!(
+            f("GET", 200, &[("Transfer-Encoding", "gzip, Chunked"), ("Content-Length", "3")]),
+            Ok("hello".into())
+        );
+        assert_eq!(f("GET", 200, &[("Transfer-Encoding", "gzip")]), Ok(whole.clone()));
+        assert_eq!(f("GET", 200, &[]), Ok(whole.clone()));
+        assert_eq!(f("GET", 200, &[("Content-Length", "3"), ("content-length", "3")]), Ok(whole[..3].to_string()));
+        assert!(
+            f("GET", 200, &[("Content-Length", "3"), ("Content-Length", "4")]).unwrap_err().contains("conflicting")
+        );
+        assert!(f("GET", 200, &[("Content-Length", "-1")]).unwrap_err().contains("bad Content-Length"));
     }
 
     fn request(url: &str, method: &str, headers: &[(String, String)], body: Option<Payload<'_>>) -> String {
         let url = Url::parse(url).unwrap();
         let request = Request { method, url: &url, headers, body, connect_to: None, skip_redirect_body: false };
-        String::from_utf8(request_bytes(&request)).unwrap()
+        let (response, written) = over(&request, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", vec![64]);
+        assert_eq!(response.map(|r| r.status).map_err(|f| f.reason), Ok(200));
+        written
     }
 
     #[test]
@@ -409,7 +434,8 @@ mod tests {
         );
         let own = [("content-type".to_string(), "application/x-ndjson".to_string())];
         let put = request("http://a.test/x", "PUT", &own, json);
-        assert!(put.contains("content-type: application/x-ndjson\r\nContent-Length: 8\r\n"), "{put}");
+        // Header names go out title-cased (hyper cannot keep the case they were given in).
+        assert!(put.contains("Content-Type: application/x-ndjson\r\nContent-Length: 8\r\n"), "{put}");
         assert!(!put.contains("application/json"), "{put}");
         // Without a body, as before: POST says it has none, GET and HEAD say nothing.
         let post = request("https://hooks.example.test", "POST", &[], None);

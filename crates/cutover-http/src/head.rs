@@ -1,10 +1,22 @@
-//! A response head (status line and headers) and its parser, for HTTP/1.x as servers send it:
-//! the client's responses and the readiness checks' redirect and HSTS answers.
+//! A response head (status and headers), and `GET /` for one over a connection that is already
+//! open ([`get_head`]): the readiness checks' redirect and HSTS answers, read over their own
+//! probe's connection. hyper frames it, as it does the client's exchanges ([`crate::wire`]).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use cutover_config::human;
+
+use crate::wire::{self, Broke, Failed, Limits, Read, Seen};
 
 /// The status line and headers of a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseHead {
     pub status: u16,
+    /// Names as they arrived (lowercased by the parser), values without surrounding spaces.
     pub headers: Vec<(String, String)>,
 }
 
@@ -15,57 +27,153 @@ impl ResponseHead {
     }
 }
 
-/// Parses a response head from the start of `buf`: `Ok(None)` while the blank line has not
-/// arrived.
-pub fn parse_head(buf: &[u8]) -> Result<Option<ResponseHead>, String> {
-    let end = match buf.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(end) => end,
-        None if !buf.is_empty() && !b"HTTP/".starts_with(&buf[..buf.len().min(5)]) => {
-            return Err(format!("not an HTTP response: {:?}", preview(buf)));
-        }
-        None if buf.len() > 64 * 1024 => return Err("response head larger than 64 KiB".into()),
-        None => return Ok(None),
+/// Sends `GET /` with `Host: host`, `User-Agent: user_agent`, `Accept: */*` and
+/// `Connection: close` over `stream` (plain, or TLS after its handshake) and reads the response
+/// head, within `timeout` overall; the body is not read. `set_timeout` sets the read timeout of
+/// the socket under `stream`. Errors are in the readiness checks' words: `no response within
+/// 5 s`, `the server closed the connection without a response`, `not an HTTP response: …`.
+pub fn get_head<S: io::Read + io::Write>(
+    stream: &mut S,
+    host: &str,
+    user_agent: &str,
+    timeout: Duration,
+    set_timeout: impl Fn(&mut S, Duration),
+) -> Result<ResponseHead, String> {
+    let deadline = Instant::now() + timeout;
+    let headers = [("Host", host), ("User-Agent", user_agent), ("Accept", "*/*"), ("Connection", "close")];
+    let request = wire::request("GET", "/", &headers, &[])?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+    let seen = Arc::new(Seen::default());
+    let io = Blocking { stream, set_timeout: &set_timeout, deadline, seen: seen.clone(), written: false, reader: None };
+    let limits = Limits { deadline, keep: 0, max_body: u64::MAX, read: Read::Nothing };
+    let broke = match runtime.block_on(wire::exchange(io, &seen, request, &limits)) {
+        Ok(response) => return Ok(response.head),
+        Err(Failed::Body(response, _) | Failed::TooLarge(response, _)) => return Ok(response.head),
+        Err(Failed::Head(broke)) => broke,
     };
-    let head = String::from_utf8_lossy(&buf[..end]);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let (Some(version), Some(code)) = (parts.next(), parts.next()) else {
-        return Err(format!("bad status line {status_line:?}"));
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Err(format!("bad status line {status_line:?}"));
-    }
-    let status = code.parse::<u16>().map_err(|_| format!("bad status line {status_line:?}"))?;
-    let mut headers = Vec::new();
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            headers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-    }
-    Ok(Some(ResponseHead { status, headers }))
+    Err(match broke {
+        Broke::TimedOut => format!("no response within {}", human::duration(timeout)),
+        Broke::Closed if seen.any() => "the server closed the connection in the middle of the response head".into(),
+        Broke::Closed => "the server closed the connection without a response".into(),
+        Broke::Framing(reason) | Broke::Io { reason, .. } => reason,
+    })
 }
 
-fn preview(buf: &[u8]) -> String {
-    let text: String = String::from_utf8_lossy(&buf[..buf.len().min(40)])
-        .chars()
-        .map(|c| if c.is_control() { '.' } else { c })
-        .collect();
-    text
+/// A blocking stream as hyper's I/O: every read waits (up to the deadline, through the socket's
+/// read timeout) and is ready when it returns, so the runtime it runs on has nothing else to do
+/// meanwhile; nothing is read before the request is written.
+struct Blocking<'s, S, F> {
+    stream: &'s mut S,
+    set_timeout: &'s F,
+    deadline: Instant,
+    seen: Arc<Seen>,
+    written: bool,
+    reader: Option<Waker>,
+}
+
+impl<S: io::Read, F: Fn(&mut S, Duration)> hyper::rt::Read for Blocking<'_, S, F> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.written {
+            this.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let left = match wire::left(this.deadline) {
+            Ok(left) => left,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        (this.set_timeout)(this.stream, left);
+        let mut chunk = [0u8; 8192];
+        let want = chunk.len().min(buf.remaining());
+        match this.stream.read(&mut chunk[..want]) {
+            Ok(n) => {
+                this.seen.record(&chunk[..n]);
+                buf.put_slice(&chunk[..n]);
+                Poll::Ready(Ok(()))
+            }
+            // A TLS server that closes without close_notify: the stream ends there.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
+            // A timed-out read shows as `WouldBlock` on Linux.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Ready(Err(io::ErrorKind::TimedOut.into())),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl<S: io::Write, F> hyper::rt::Write for Blocking<'_, S, F> {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = this.stream.write(buf);
+        if matches!(written, Ok(n) if n > 0) {
+            this.written = true;
+            if let Some(reader) = this.reader.take() {
+                reader.wake();
+            }
+        }
+        Poll::Ready(written)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.get_mut().stream.flush())
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A connection that answers `answer` and records what was written to it.
+    struct Wire {
+        answer: io::Cursor<Vec<u8>>,
+        written: Vec<u8>,
+    }
+
+    impl io::Read for Wire {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.answer.read(buf)
+        }
+    }
+
+    impl io::Write for Wire {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn parse_head(answer: &[u8]) -> Result<ResponseHead, String> {
+        let mut wire = Wire { answer: io::Cursor::new(answer.to_vec()), written: Vec::new() };
+        let head = get_head(&mut wire, "a.test:8080", "cutover-ready", Duration::from_secs(1), |_, _| {});
+        assert_eq!(
+            String::from_utf8_lossy(&wire.written),
+            "GET / HTTP/1.1\r\nHost: a.test:8080\r\nUser-Agent: cutover-ready\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        );
+        head
+    }
+
     #[test]
     fn heads() {
-        assert_eq!(parse_head(b"HTTP/1.1 301 Moved"), Ok(None));
-        assert_eq!(parse_head(b""), Ok(None));
-        assert_eq!(parse_head(b"HT"), Ok(None));
+        let middle = Err("the server closed the connection in the middle of the response head".to_string());
+        assert_eq!(parse_head(b"HTTP/1.1 301 Moved"), middle);
+        assert_eq!(parse_head(b""), Err("the server closed the connection without a response".to_string()));
+        assert_eq!(parse_head(b"HT"), middle);
         let head =
             parse_head(b"HTTP/1.1 301 Moved Permanently\r\nServer: nginx\r\nlocation:  https://a.test/x \r\n\r\nbody")
-                .unwrap()
                 .unwrap();
         assert_eq!(head.status, 301);
         assert_eq!(head.header("Location"), Some("https://a.test/x"));

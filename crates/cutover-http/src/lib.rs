@@ -5,20 +5,25 @@
 //!   and keys.
 //! - [`client`]: one request and its response, straight to a host's address with the public name
 //!   as SNI when asked ([`Via`]), under one deadline, with the body counted and capped; a request
-//!   that gets no usable answer fails with a [`Failure`] kind and a reason.
-//! - [`text`]: how durations, sizes and I/O errors are said in those reasons.
+//!   that gets no usable answer fails with a [`Failure`] kind and a reason. Our own connect
+//!   (resolve, TCP, rustls with our verifier), hyper's `client::conn::http1` for the framing.
+//! - [`head`]: a response head, and `GET /` for one over a connection the caller opened (the
+//!   readiness checks' redirect and HSTS).
+//! - [`text`]: how I/O errors are said in those reasons.
 
+mod body;
 pub mod cert;
 pub mod chain;
 pub mod client;
+mod connect;
 mod failure;
 pub mod head;
-mod response;
 pub mod text;
 mod trust;
 mod verifier;
+mod wire;
 
+pub use body::Body;
 pub use failure::{Failure, Via};
-pub use response::Body;
 pub use trust::{CLOUDFLARE_ORIGIN_ROOTS_PEM, TlsError, Trust};
 pub use url::Url;

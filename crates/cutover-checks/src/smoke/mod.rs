@@ -15,7 +15,8 @@
 //!   same thing. [`Sample::elapsed`] has the wall time with connection setup.
 //! - **TLS**: rustls with ring, certificates judged against [`Trust`] (system roots and
 //!   `[tls] extra_ca`), valid now, and covering the URL's host.
-//! - **HTTP/1.1 only**, one request per connection (`Connection: close`), no compression asked.
+//! - **HTTP/1.1 only** (`cutover-http`'s client: our connect and verifier, hyper's framing), one
+//!   request per connection (`Connection: close`), no compression asked.
 //!
 //! [`run_all`] runs every check through the public URL (and each host when `every_host`) at once,
 //! in up to [`MAX_PARALLEL`] threads, so a round takes about as long as its slowest check.
@@ -29,7 +30,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use cutover_config::human;
-use cutover_http::client::{self, Context, Fail, Request, Response};
+use cutover_http::client::{Client, Context, Fail, Request, Response};
 use cutover_http::text::cut;
 use cutover_http::{Failure, Trust, Url, Via};
 use rustls::crypto::CryptoProvider;
@@ -56,8 +57,8 @@ pub struct Check {
     pub url: Url,
     /// As sent: `GET`, `HEAD`, `POST`, ... (`POST`, `PUT` and `PATCH` send an empty body).
     pub method: String,
-    /// Sent as given, after `Host`, `User-Agent: cutover/VERSION` and `Accept: */*`, each of
-    /// which a header of the same name replaces. `Connection`, `Content-Length` and
+    /// Sent as given (names title-cased), after `Host`, `User-Agent: cutover/VERSION` and
+    /// `Accept: */*`, each of which a header of the same name replaces. `Connection`, `Content-Length` and
     /// `Transfer-Encoding` are cutover's ([`Check::validate`] refuses them). `Authorization`,
     /// `Cookie` and `Host` are dropped when a redirect leads to another host.
     pub headers: Vec<(String, String)>,
@@ -157,7 +158,12 @@ fn is_token(s: &str) -> bool {
 /// Runs `check` once through `via`: at most `check.timeout`, and a few KiB of memory plus
 /// [`KEEP_BODY`] when the body is matched.
 pub fn run(check: &Check, via: &Via, trust: &Trust) -> Sample {
-    run_with(check, via, trust, &Arc::new(rustls::crypto::ring::default_provider()))
+    run_with(check, via, trust, &Arc::new(rustls::crypto::ring::default_provider()), &new_client())
+}
+
+/// A client for one thread's checks, or why there is none (each of its checks fails saying so).
+fn new_client() -> Result<Client, String> {
+    Client::new().map_err(|fail| fail.reason)
 }
 
 /// The jobs [`run_all`] makes: each check through the public URL, then through each of `hosts`
@@ -187,10 +193,12 @@ pub fn run_many(jobs: &[(&Check, &Via)], trust: &Trust) -> Vec<Sample> {
     let results: Vec<OnceLock<Sample>> = jobs.iter().map(|_| OnceLock::new()).collect();
     let next = AtomicUsize::new(0);
     let work = || {
+        let mut client = None;
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(&(check, via)) = jobs.get(i) else { break };
-            let sample = std::panic::catch_unwind(AssertUnwindSafe(|| run_with(check, via, trust, &provider)))
+            let client = client.get_or_insert_with(new_client);
+            let sample = std::panic::catch_unwind(AssertUnwindSafe(|| run_with(check, via, trust, &provider, client)))
                 .unwrap_or_else(|_| panicked(check, via));
             let _ = results[i].set(sample);
         }
@@ -238,12 +246,24 @@ struct Outcome {
     failure: Option<(Failure, String)>,
 }
 
-fn run_with(check: &Check, via: &Via, trust: &Trust, provider: &Arc<CryptoProvider>) -> Sample {
+fn run_with(
+    check: &Check,
+    via: &Via,
+    trust: &Trust,
+    provider: &Arc<CryptoProvider>,
+    client: &Result<Client, String>,
+) -> Sample {
     let at = SystemTime::now();
     let started = Instant::now();
-    let outcome = match check.validate() {
-        Ok(()) => attempt(check, via, trust, provider, started),
-        Err(reason) => Outcome {
+    let outcome = match (check.validate(), client) {
+        (Ok(()), Ok(client)) => attempt(check, via, trust, provider, client, started),
+        (Ok(()), Err(reason)) => Outcome {
+            url: check.url.clone(),
+            status: None,
+            latency: None,
+            failure: Some((Failure::Protocol, reason.clone())),
+        },
+        (Err(reason), _) => Outcome {
             url: check.url.clone(),
             status: None,
             latency: None,
@@ -265,7 +285,14 @@ fn run_with(check: &Check, via: &Via, trust: &Trust, provider: &Arc<CryptoProvid
     }
 }
 
-fn attempt(check: &Check, via: &Via, trust: &Trust, provider: &Arc<CryptoProvider>, started: Instant) -> Outcome {
+fn attempt(
+    check: &Check,
+    via: &Via,
+    trust: &Trust,
+    provider: &Arc<CryptoProvider>,
+    client: &Client,
+    started: Instant,
+) -> Outcome {
     let matches_body = check.body_contains.is_some() || check.body_regex.is_some();
     let ctx = Context {
         trust,
@@ -291,7 +318,7 @@ fn attempt(check: &Check, via: &Via, trust: &Trust, provider: &Arc<CryptoProvide
             connect_to,
             skip_redirect_body: check.follow_redirects,
         };
-        let response = match client::exchange(&request, &ctx) {
+        let response = match client.exchange(&request, &ctx) {
             Ok(response) => response,
             Err(Fail { kind, reason, partial, .. }) => {
                 let status = partial.as_ref().map(|r| r.status);

@@ -1,55 +1,31 @@
-//! Plain HTTP/1.1, by hand: one request with `Connection: close` and the response head (status
-//! and headers), read with a deadline. Enough to see a redirect and an HSTS header.
+//! The HTTP side of TLS readiness: `GET /` for its response head (through `cutover-http`, so
+//! hyper frames it), over the probe's TLS session for HSTS and over plain HTTP for the redirect.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cutover_config::human;
-use cutover_http::head::{ResponseHead, parse_head};
+use cutover_http::head::{ResponseHead, get_head};
 use cutover_http::text::io_reason;
 
 use crate::Finding;
 
-/// `GET / HTTP/1.1` for `name` (the port goes into `Host` when it is not the scheme's default).
-pub(crate) fn request(name: &str, port: u16, default_port: u16) -> String {
-    let host = if port == default_port { name.to_string() } else { format!("{name}:{port}") };
-    format!("GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: cutover-ready\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+/// What readiness requests say they are.
+const USER_AGENT: &str = "cutover-ready";
+
+/// The `Host` of `GET /` for `name` (the port goes into it when it is not the scheme's default).
+pub(crate) fn host_header(name: &str, port: u16, default_port: u16) -> String {
+    if port == default_port { name.to_string() } else { format!("{name}:{port}") }
 }
 
-/// Writes `request` and reads the response head from `stream`, within `timeout` overall.
-/// `set_timeout` sets the read timeout of the underlying socket.
-pub(crate) fn exchange<S: Read + Write>(
+/// `GET /` over `stream` for its response head, within `timeout` overall. `set_timeout` sets the
+/// read timeout of the underlying socket.
+pub(crate) fn head<S: std::io::Read + std::io::Write>(
     stream: &mut S,
-    request: &str,
+    host: &str,
     timeout: Duration,
     set_timeout: impl Fn(&mut S, Duration),
 ) -> Result<ResponseHead, String> {
-    let deadline = Instant::now() + timeout;
-    set_timeout(stream, timeout);
-    stream.write_all(request.as_bytes()).and_then(|()| stream.flush()).map_err(|e| io_reason(&e))?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
-            return Err(format!("no response within {}", human::duration(timeout)));
-        };
-        set_timeout(stream, left);
-        match stream.read(&mut chunk) {
-            Ok(0) => {
-                return match parse_head(&buf)? {
-                    Some(head) => Ok(head),
-                    None if buf.is_empty() => Err("the server closed the connection without a response".into()),
-                    None => Err("the server closed the connection in the middle of the response head".into()),
-                };
-            }
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => return Err(io_reason(&e)),
-        }
-        if let Some(head) = parse_head(&buf)? {
-            return Ok(head);
-        }
-    }
+    get_head(stream, host, USER_AGENT, timeout, set_timeout)
 }
 
 /// `http redirect NAME`: plain HTTP to `addr` should redirect to `https://`.
@@ -57,7 +33,7 @@ pub(crate) fn redirect_finding(host: &str, addr: SocketAddr, name: &str, timeout
     let check = format!("http redirect {name}");
     let head = TcpStream::connect_timeout(&addr, timeout).map_err(|e| io_reason(&e)).and_then(|mut sock| {
         let _ = sock.set_write_timeout(Some(timeout));
-        exchange(&mut sock, &request(name, addr.port(), 80), timeout, |s, t| {
+        head(&mut sock, &host_header(name, addr.port(), 80), timeout, |s, t| {
             let _ = s.set_read_timeout(Some(t));
         })
     });

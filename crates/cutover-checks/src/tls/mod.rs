@@ -108,8 +108,8 @@ fn check_name(host: &str, addr: IpAddr, name: &str, policy: &Policy, provider: &
             let legacy = legacy::probe(https, name, policy.timeout);
             findings.push(version_finding(host, name, session.version, &legacy));
             findings.extend(chain_findings(host, Some(name), &session.chain, policy, Source::Server));
-            let request = http::request(name, policy.https_port, 443);
-            let head = http::exchange(&mut session.stream, &request, policy.timeout, |s, t| {
+            let host_header = http::host_header(name, policy.https_port, 443);
+            let head = http::head(&mut session.stream, &host_header, policy.timeout, |s, t| {
                 let _ = s.sock.set_read_timeout(Some(t));
             });
             findings.push(http::hsts_verdict(format!("hsts {name}"), host, head));

@@ -1,8 +1,10 @@
 //! Small real HTTP/1.1 servers for what [`crate::nginx`] cannot do simply: answer after a delay,
 //! answer any status with any headers (a 500, a redirect with a relative `Location`), send a
 //! chunked body, stream a body that never ends, echo the request, remember every request; and a
-//! [`Silent`] server that accepts connections and never answers. They run as threads of the test
-//! process on real sockets (loopback, IPv4 or IPv6), and stop on drop.
+//! [`Silent`] server that accepts connections and never answers. hyper's server side frames the
+//! requests and the answers (so the client's framing, hyper's too, is tested against a server
+//! that is not cutover's own code). They run on a thread of the test process with a tokio
+//! runtime of their own, on real sockets (loopback, IPv4 or IPv6), and stop on drop.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -22,13 +24,26 @@
 //! A path without a route answers `404`. Every connection gets one response and is closed
 //! (`Connection: close`).
 
-use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper::body::{Bytes, Frame, Incoming, SizeHint};
+use hyper::ext::ReasonPhrase;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::sync::oneshot;
 
 /// What a route answers.
 #[derive(Debug, Clone)]
@@ -43,7 +58,7 @@ pub struct Reply {
 enum Body {
     /// With `Content-Length`.
     Fixed(Vec<u8>),
-    /// `Transfer-Encoding: chunked`, one chunk per part, each part written on its own.
+    /// `Transfer-Encoding: chunked`, one chunk per part.
     Chunked(Vec<Vec<u8>>),
     /// Chunked 64 KiB chunks of `x` until the client goes away or the server stops.
     Endless,
@@ -128,13 +143,13 @@ pub struct App {
 pub struct RunningApp {
     addrs: Vec<SocketAddr>,
     shared: Arc<Shared>,
-    accepters: Vec<JoinHandle<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug)]
 struct Shared {
     routes: HashMap<String, Reply>,
-    stop: AtomicBool,
     requests: Mutex<Vec<Request>>,
 }
 
@@ -157,16 +172,30 @@ impl App {
     /// Listens on every address (port 0: a free one) with the same routes, so several test
     /// hosts (loopback addresses) can serve the same app on the same port.
     pub fn start(self, addrs: &[SocketAddr]) -> io::Result<RunningApp> {
-        let shared =
-            Arc::new(Shared { routes: self.routes, stop: AtomicBool::new(false), requests: Mutex::new(Vec::new()) });
-        let mut app = RunningApp { addrs: Vec::new(), shared: shared.clone(), accepters: Vec::new() };
+        let shared = Arc::new(Shared { routes: self.routes, requests: Mutex::new(Vec::new()) });
+        let mut listeners = Vec::new();
         for addr in addrs {
             let listener = TcpListener::bind(addr)?;
-            app.addrs.push(listener.local_addr()?);
-            let shared = shared.clone();
-            app.accepters.push(std::thread::spawn(move || accept_loop(&listener, &shared)));
+            listener.set_nonblocking(true)?;
+            listeners.push(listener);
         }
-        Ok(app)
+        let bound = listeners.iter().map(TcpListener::local_addr).collect::<io::Result<Vec<_>>>()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = shared.clone();
+        let server = std::thread::Builder::new().name("http-app".into()).spawn(move || {
+            runtime.block_on(async move {
+                for listener in listeners {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => drop(tokio::spawn(accept_loop(listener, serving.clone()))),
+                        Err(e) => eprintln!("http_app: cannot listen: {e}"),
+                    }
+                }
+                let _ = stopped.await;
+            });
+            // Dropping the runtime here drops every connection still open (delays, endless bodies).
+        })?;
+        Ok(RunningApp { addrs: bound, shared, stop: Some(stop), server: Some(server) })
     }
 }
 
@@ -193,140 +222,115 @@ impl RunningApp {
 
 impl Drop for RunningApp {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        for addr in &self.addrs {
-            // Wake the accept loop so it sees the flag.
-            let _ = TcpStream::connect_timeout(addr, Duration::from_secs(1));
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
-        for handle in self.accepters.drain(..) {
-            let _ = handle.join();
+        if let Some(server) = self.server.take() {
+            let _ = server.join();
         }
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for conn in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(conn) = conn else { continue };
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((conn, _)) = listener.accept().await else { continue };
+        let Ok(local_addr) = conn.local_addr() else { continue };
         let shared = shared.clone();
-        std::thread::spawn(move || {
-            let _ = serve(conn, &shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| answer(request, shared.clone(), local_addr));
+            let _ = http1::Builder::new()
+                .title_case_headers(true)
+                .keep_alive(false)
+                .auto_date_header(false)
+                .serve_connection(TokioIo::new(conn), service)
+                .await;
         });
     }
 }
 
-fn serve(mut conn: TcpStream, shared: &Shared) -> io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
-    conn.set_write_timeout(Some(Duration::from_secs(1)))?;
-    let Some(request) = read_request(&mut conn)? else { return Ok(()) };
+async fn answer(
+    request: hyper::Request<Incoming>,
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+) -> Result<Response<Out>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let target = parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), |p| p.as_str().to_string());
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).trim().to_string()))
+        .collect();
+    let request = Request { method: parts.method.to_string(), target, headers, local_addr };
     shared.requests.lock().unwrap_or_else(|e| e.into_inner()).push(request.clone());
-    let path = request.target.split('?').next().unwrap_or_default();
-    let reply = shared.routes.get(path).cloned().unwrap_or_else(|| Reply::text(404, "not found\n"));
-    let until = Instant::now() + reply.delay;
-    while Instant::now() < until {
-        if shared.stop.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        std::thread::sleep(until.saturating_duration_since(Instant::now()).min(Duration::from_millis(20)));
-    }
-    let mut head = format!("HTTP/1.1 {} {}\r\nConnection: close\r\n", reply.status, reason(reply.status));
-    for (name, value) in &reply.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    let head_only = request.method == "HEAD";
-    let fixed = |body: &[u8]| {
-        let mut out = head.clone().into_bytes();
-        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
-        if !head_only {
-            out.extend_from_slice(body);
-        }
-        out
-    };
-    match &reply.body {
-        Body::Fixed(body) => conn.write_all(&fixed(body))?,
+    // Read the request's body (discarded), so closing does not reset the connection under it.
+    let _ = body.collect().await;
+    let reply = shared.routes.get(parts.uri.path()).cloned().unwrap_or_else(|| Reply::text(404, "not found\n"));
+    tokio::time::sleep(reply.delay).await;
+    let body = match &reply.body {
+        Body::Fixed(body) => Out::Full(Some(Bytes::from(body.clone()))),
         Body::Echo => {
             let mut text = format!("{} {}\n", request.method, request.target);
             for (name, value) in &request.headers {
                 text.push_str(&format!("{name}: {value}\n"));
             }
-            conn.write_all(&fixed(text.as_bytes()))?;
+            Out::Full(Some(Bytes::from(text)))
         }
         Body::Chunked(parts) => {
-            conn.write_all(format!("{head}Transfer-Encoding: chunked\r\n\r\n").as_bytes())?;
-            if !head_only {
-                for part in parts.iter().filter(|p| !p.is_empty()) {
-                    conn.write_all(format!("{:x}\r\n", part.len()).as_bytes())?;
-                    conn.write_all(part)?;
-                    conn.write_all(b"\r\n")?;
-                    conn.flush()?;
-                }
-                conn.write_all(b"0\r\n\r\n")?;
-            }
+            Out::Parts(parts.iter().filter(|p| !p.is_empty()).map(|p| Bytes::from(p.clone())).collect())
         }
-        Body::Endless => {
-            conn.write_all(format!("{head}Transfer-Encoding: chunked\r\n\r\n").as_bytes())?;
-            let mut chunk = format!("{:x}\r\n", 64 * 1024).into_bytes();
-            chunk.extend(std::iter::repeat_n(b'x', 64 * 1024));
-            chunk.extend_from_slice(b"\r\n");
-            while !head_only && !shared.stop.load(Ordering::SeqCst) {
-                match conn.write_all(&chunk) {
-                    Ok(()) => {}
-                    // A client that stops reading: keep trying until it closes or we stop.
-                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+        Body::Endless => Out::Endless(Bytes::from(vec![b'x'; 64 * 1024])),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(phrase) = ReasonPhrase::try_from(reason(reply.status).as_bytes()) {
+        response.extensions_mut().insert(phrase);
+    }
+    let headers = response.headers_mut();
+    headers.insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    for (name, value) in &reply.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            headers.append(name, value);
         }
     }
-    conn.flush()?;
-    let _ = conn.shutdown(Shutdown::Write);
-    // Let the client read everything before the socket goes (a close with unread input resets).
-    let mut sink = [0u8; 1024];
-    let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
-    while matches!(conn.read(&mut sink), Ok(n) if n > 0) {}
-    Ok(())
+    Ok(response)
 }
 
-/// Reads the request head (and a `Content-Length` body, discarded); `None` if the client sent
-/// nothing.
-fn read_request(conn: &mut TcpStream) -> io::Result<Option<Request>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        if buf.len() > 64 * 1024 {
-            return Err(io::Error::other("request head over 64 KiB"));
-        }
-        let n = conn.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next().unwrap_or_default().split(' ');
-    let method = first.next().unwrap_or_default().to_string();
-    let target = first.next().unwrap_or_default().to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let request = Request { method, target, headers, local_addr: conn.local_addr()? };
-    let length: usize = request.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut left = length.saturating_sub(buf.len() - end - 4);
-    while left > 0 {
-        let n = conn.read(&mut chunk[..left.min(4096)])?;
-        if n == 0 {
-            break;
-        }
-        left -= n;
+/// An answer's body as hyper sends it: whole (with `Content-Length`), in parts (chunked), or
+/// chunks that never end.
+enum Out {
+    Full(Option<Bytes>),
+    Parts(VecDeque<Bytes>),
+    Endless(Bytes),
+}
+
+impl hyper::body::Body for Out {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let next = match self.get_mut() {
+            Out::Full(body) => body.take(),
+            Out::Parts(parts) => parts.pop_front(),
+            Out::Endless(chunk) => Some(chunk.clone()),
+        };
+        Poll::Ready(next.map(|data| Ok(Frame::data(data))))
     }
-    Ok(Some(request))
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Out::Full(body) => body.is_none(),
+            Out::Parts(parts) => parts.is_empty(),
+            Out::Endless(_) => false,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Out::Full(Some(body)) => SizeHint::with_exact(body.len() as u64),
+            Out::Full(None) => SizeHint::with_exact(0),
+            Out::Parts(_) | Out::Endless(_) => SizeHint::default(),
+        }
+    }
 }
 
 fn reason(status: u16) -> &'static str {
@@ -390,6 +394,8 @@ impl Drop for Silent {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+
     use super::*;
 
     fn get(addr: SocketAddr, request: &str) -> String {

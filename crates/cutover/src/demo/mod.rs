@@ -5,8 +5,11 @@
 mod http;
 
 use std::path::Path;
+use std::time::Duration;
 
+use cutover_checks::smoke::{self, Check, StatusSet};
 use cutover_config::Config;
+use cutover_http::{Trust, Url, Via};
 use cutover_release::{DeployRequest, Fleet, RollbackRequest, deploy, releases, rollback};
 use cutover_remote::SshOptions;
 
@@ -53,10 +56,13 @@ pub fn run(out: &Output, keep: bool) -> Result<(), CliError> {
         verify: None,
     };
 
+    // The page is plain HTTP on loopback: the system's roots are all a check could need.
+    let trust = Trust::load(None).map_err(|e| CliError::Check(format!("cannot load the system's roots: {e}")))?;
+
     out.say("\nstep 1: deploy v1");
     let v1 = deploy(&fleet, &deploy_req, out)?;
     out.say(&format!("  deployed {} ({} files, {} bytes sent)", v1.release, v1.files, v1.hosts[0].sent_bytes));
-    expect_page(out, server.port, "v1")?;
+    expect_page(out, &trust, server.port, "v1")?;
 
     out.say("\nstep 2: change one file and deploy v2");
     std::fs::write(app.join("index.html"), page("v2")).map_err(io("failed to edit the demo app"))?;
@@ -66,7 +72,7 @@ pub fn run(out: &Output, keep: bool) -> Result<(), CliError> {
         "  deployed {}: {} file sent ({} bytes), {} unchanged files hard-linked from {}",
         v2.release, h.sent_files, h.sent_bytes, h.linked_files, v1.release
     ));
-    expect_page(out, server.port, "v2")?;
+    expect_page(out, &trust, server.port, "v2")?;
 
     out.say("\nstep 3: roll back");
     let back = rollback(
@@ -75,7 +81,7 @@ pub fn run(out: &Output, keep: bool) -> Result<(), CliError> {
         out,
     )?;
     out.say(&format!("  rolled back from {} to {}", back.from.as_deref().unwrap_or("?"), back.to));
-    expect_page(out, server.port, "v1")?;
+    expect_page(out, &trust, server.port, "v1")?;
 
     out.say("\nreleases on the host:");
     for row in releases(&fleet)? {
@@ -111,13 +117,21 @@ fn write_app(dir: &Path, version: &str, assets: usize) -> std::io::Result<()> {
     Ok(())
 }
 
-fn expect_page(out: &Output, port: u16, version: &str) -> Result<(), CliError> {
-    let (status, body) =
-        http::get(port, "/").map_err(|source| CliError::Io { what: "failed to fetch the demo page".into(), source })?;
+/// The page, with the smoke checks' own check: status 200 and the version in the body.
+fn expect_page(out: &Output, trust: &Trust, port: u16, version: &str) -> Result<(), CliError> {
     let want = format!("hello from {version}");
-    if status != 200 || !body.contains(&want) {
-        return Err(CliError::Check(format!("expected the page to say `{want}`, got HTTP {status}: {}", body.trim())));
+    let url = format!("http://127.0.0.1:{port}/");
+    let parsed = Url::parse(&url).map_err(|e| CliError::Check(format!("`{url}` is not a URL: {e}")))?;
+    let mut check = Check::new("demo page", parsed);
+    check.expect_status = StatusSet::parse("200").map_err(CliError::Check)?;
+    check.body_contains = Some(want.clone());
+    check.timeout = Duration::from_secs(5);
+    let sample = smoke::run(&check, &Via::public(), trust);
+    if !sample.ok {
+        let reason = sample.reason.unwrap_or_default();
+        return Err(CliError::Check(format!("expected the page to say `{want}`: {reason}")));
     }
-    out.say(&format!("  check: GET http://127.0.0.1:{port}/ -> {status}, says \"{want}\""));
+    let status = sample.status.unwrap_or_default();
+    out.say(&format!("  check: GET {url} -> {status}, says \"{want}\""));
     Ok(())
 }

@@ -162,11 +162,18 @@ mod tests {
             assert!(!err.contains("XXXXSECRET"), "{err}");
         }
         assert!(Channel::parse(secret).unwrap_err().contains("webhook:https://…"));
-        assert!(Channel::parse("mailto:").is_err());
-        assert!(Channel::parse("mailto:a@b.test,c@d.test").is_err());
-        assert!(Channel::parse("mailto:a@b.test?subject=x").is_err());
-        assert!(Channel::parse("mailto:not-an-address").is_err());
-        assert!(Channel::parse("slack:").is_err());
-        assert!(Channel::parse("").is_err());
+        for (text, why) in [
+            ("mailto:", "`mailto:` needs an address"),
+            ("mailto:a@b.test,c@d.test", "must be one bare address"),
+            ("mailto:a@b.test?subject=x", "must be one bare address"),
+            ("mailto:not-an-address", "is not an e-mail address"),
+            ("slack:", "`slack:` needs an http(s) URL"),
+            ("slack:ftp://hooks.slack.test/x", "needs an https:// (or http://) URL, not `ftp:`"),
+            ("webhook:https://h.test/#frag", "must not have a `#` fragment"),
+            ("", "got no `kind:`"),
+        ] {
+            let err = Channel::parse(text).expect_err(text);
+            assert!(err.contains(why), "{text}: {err}");
+        }
     }
 }

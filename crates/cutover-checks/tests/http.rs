@@ -2,6 +2,9 @@
 //! redirects) and the testkit's small servers for delays, chunks, redirects, echoes, endless
 //! bodies and silence.
 
+// Tests start the programs they need and say what they saw.
+#![allow(clippy::disallowed_methods, clippy::print_stderr)]
+
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -7,6 +7,9 @@
 //! `MEDIUM` under DAYS2WARN1 days, `HIGH` under DAYS2WARN2 days, `CRITICAL` "expired"). We run it
 //! with DAYS2WARN1=30 and DAYS2WARN2=7, our warn and fail thresholds.
 
+// Tests start the programs they need and say what they saw.
+#![allow(clippy::disallowed_methods, clippy::print_stderr)]
+
 use std::net::IpAddr;
 use std::os::unix::process::CommandExt;
 use std::path::Path;

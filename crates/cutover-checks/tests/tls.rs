@@ -1,6 +1,9 @@
 //! The TLS checks against a real nginx serving certificates made by each test, on a loopback
 //! address of its own.
 
+// Tests say what they saw.
+#![allow(clippy::print_stderr)]
+
 use std::io::Write;
 use std::net::{IpAddr, TcpListener};
 use std::path::{Path, PathBuf};

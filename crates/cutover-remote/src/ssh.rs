@@ -101,6 +101,7 @@ impl SshTarget {
         Ok(target)
     }
 
+    #[allow(clippy::disallowed_methods)] // a target starts its own `ssh`
     fn base_command(&self) -> Command {
         let mut cmd = Command::new(&self.options.program);
         if let Some(file) = &self.options.config_file {
@@ -118,6 +119,7 @@ impl SshTarget {
 
 /// Where `dest` connects, as ssh itself sees it: the `hostname` that `ssh -G` prints (the user's
 /// ssh config applied, no connection made), and its addresses from the system resolver.
+#[allow(clippy::disallowed_methods)] // a target starts its own `ssh`
 pub fn addresses(dest: &str, options: &SshOptions) -> Result<(String, Vec<std::net::IpAddr>), RemoteError> {
     let mut cmd = Command::new(&options.program);
     if let Some(file) = &options.config_file {

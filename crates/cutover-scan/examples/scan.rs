@@ -1,6 +1,9 @@
 //! The scanner without the CLI, for the benchmark: `scan [--no-history] [--no-work-tree] PATH`
 //! prints the report as JSON (findings are redacted) and exits 1 when anything is found.
 
+// An example is a program of its own.
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
+
 use std::path::PathBuf;
 
 use cutover_scan::{ScanOptions, scan};

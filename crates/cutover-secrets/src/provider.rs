@@ -159,6 +159,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)] // set_var: the env provider reads the process environment
     fn the_env_provider_reads_one_variable_per_environment_and_cannot_store() {
         // SAFETY: only this test reads or writes this variable.
         unsafe { std::env::set_var("CUTOVER_PROD_EU_SMTP_PASS", "from-env") };

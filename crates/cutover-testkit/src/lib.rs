@@ -3,6 +3,9 @@
 //! server. Every server records whether this machine can run it; [`require`] decides whether a
 //! test without it skips or fails.
 
+// The testkit starts the servers it stands up and says when a test skips.
+#![allow(clippy::disallowed_methods, clippy::print_stderr)]
+
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -3,6 +3,9 @@
 //! Alone in its test binary: it points `SSL_CERT_FILE` (read by the system-roots loader) at the
 //! CA of Pebble's HTTPS certificate, which no other test may see.
 
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
@@ -44,6 +47,7 @@ impl Reporter for Log {
 }
 
 #[test]
+#[allow(unsafe_code)] // set_var: rustls-native-certs reads SSL_CERT_FILE from the environment
 fn the_system_roots_still_count_when_an_extra_ca_is_set() {
     if !require("pebble", pebble::available()) {
         return;

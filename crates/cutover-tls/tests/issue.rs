@@ -6,6 +6,9 @@
 //! address serving that host's webroot on Pebble's HTTP port; each name resolves (through
 //! challtestsrv) to one host only, so issuance only works when the tokens are on every host.
 
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;

@@ -5,6 +5,9 @@
 //! reproduced byte for byte when there is nothing to do, broken values are left exactly and
 //! reported, and bad input ends with an error, never a panic.
 
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use std::io::Write;

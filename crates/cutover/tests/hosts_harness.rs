@@ -1,6 +1,9 @@
 //! Self-test of the SSH test hosts in `support::hosts`: the other integration tests rely on each
 //! host having its own filesystem at the deploy path, and on `dead` and `badkey` failing.
 
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use std::fs;

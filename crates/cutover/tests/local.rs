@@ -1,6 +1,9 @@
 //! The binary against the `local` target: config errors, init, the demo, and the release cycle
 //! (deploy, delta redeploy, rollback, refusals, hooks, locks, a malformed journal) on this machine.
 
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use support::cli::{Project, assert_complete, current};

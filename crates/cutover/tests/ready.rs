@@ -3,6 +3,9 @@
 //! certificates made by the test. Hosts are ssh aliases whose `HostName` is that address, as
 //! `ssh -G` reports it.
 
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use std::net::IpAddr;

@@ -4,6 +4,9 @@
 //! it), rotation, the audit, and a deploy whose every output and local state is searched for the
 //! secret values.
 
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use std::os::unix::fs::PermissionsExt;

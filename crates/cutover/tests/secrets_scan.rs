@@ -1,6 +1,9 @@
 //! `cutover secrets scan` as a user runs it: the real binary on real git repositories with no
 //! cutover.toml; exit codes, the table, `--json`, and no secret value on either stream.
 
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::Path;
 use std::process::Command;
 

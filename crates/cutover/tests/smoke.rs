@@ -5,6 +5,9 @@
 //! breach → rollback, resume after a kill, a dead network that never rolls back, notifications
 //! to a real webhook receiver and a real SMTP sink.
 
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use std::net::IpAddr;

@@ -3,6 +3,9 @@
 //! host keys. Covers the multi-host promises: all hosts prepared before any switches, delta
 //! uploads, rollback, the lock, unreachable hosts, bad host keys, failing hooks and SIGKILL.
 
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use std::path::PathBuf;

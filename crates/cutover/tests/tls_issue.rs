@@ -4,6 +4,9 @@
 //! `cutover ready` against the result. DNS-01 goes through a hook that publishes the TXT record
 //! in challtestsrv.
 
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr};

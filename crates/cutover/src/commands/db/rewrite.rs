@@ -78,8 +78,11 @@ pub fn exec(ctx: &Ctx<'_>, args: &RewriteArgs) -> Result<(), CliError> {
     // Straight to fd 1: Rust's stdout is line-buffered, which would search every chunk for its
     // last newline; the rewriter buffers on its own.
     let _stdout = std::io::stdout().lock();
-    // SAFETY: fd 1 is open for the life of the process, and ManuallyDrop never closes it.
-    let raw = std::mem::ManuallyDrop::new(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(1) });
+    // A duplicate of fd 1 (closing it leaves stdout open).
+    let raw = std::os::fd::AsFd::as_fd(&std::io::stdout())
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .map_err(|source| CliError::Io { what: "cannot write to stdout".into(), source })?;
     let mut on_report = |report: Report| {
         if !out.json {
             let place = if report.table.is_empty() {
@@ -105,7 +108,7 @@ pub fn exec(ctx: &Ctx<'_>, args: &RewriteArgs) -> Result<(), CliError> {
                     Some(bar) => Box::new(bar.wrap_read(stdin)),
                     None => Box::new(stdin),
                 };
-                rewrite_dump(input, &*raw, &rewriter, &options, &mut on_report)
+                rewrite_dump(input, &raw, &rewriter, &options, &mut on_report)
             })
             .map(|t| t.join().expect("the rewriter does not panic"))
     })

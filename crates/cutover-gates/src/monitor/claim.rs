@@ -2,10 +2,11 @@
 //! environment's running monitor is resumed when it watches the same release and its window has
 //! not ended, so a monitor that was killed (or whose machine restarted) goes on where it was.
 
-use cutover_remote::Reporter;
+use cutover_config::human;
+use cutover_remote::{Reporter, process_exists};
 use cutover_state::{MonitorRecord, State};
 
-use super::{Schedule, human, now_ms};
+use super::{Schedule, now_ms};
 use crate::GateError;
 
 /// The monitor this process runs from now on: the environment's, resumed, or a new one. Refused
@@ -24,8 +25,7 @@ pub(super) fn claim(
     if let Some(m) = state.latest_monitor(env)?.filter(|m| m.state == "running") {
         let recent = started - m.updated_ms < 3 * m.interval_ms + 10_000;
         let alive = if m.machine == me.machine {
-            // SAFETY: kill(2) with signal 0 only checks that the process exists.
-            m.pid > 0 && m.pid != i64::from(std::process::id()) && unsafe { libc::kill(m.pid as i32, 0) } == 0
+            m.pid > 0 && m.pid != i64::from(std::process::id()) && u32::try_from(m.pid).is_ok_and(process_exists)
         } else {
             true
         };
@@ -35,7 +35,7 @@ pub(super) fn claim(
                 release: m.release,
                 machine: m.machine,
                 pid: m.pid,
-                ago: human(started - m.updated_ms),
+                ago: human::whole_seconds(started - m.updated_ms),
             });
         }
     }
@@ -44,7 +44,10 @@ pub(super) fn claim(
         Some(m) if m.state == "running" && m.release == release && m.ends_ms > started => {
             reporter.step(
                 None,
-                &format!("resuming the monitor of {release} ({} left of its window)", human(m.ends_ms - started)),
+                &format!(
+                    "resuming the monitor of {release} ({} left of its window)",
+                    human::whole_seconds(m.ends_ms - started)
+                ),
             );
             m
         }
@@ -54,8 +57,8 @@ pub(super) fn claim(
                 None,
                 &format!(
                     "watching {release} on {env} for {}, every {}: {checks} checks",
-                    human(window),
-                    human(interval)
+                    human::duration(schedule.window),
+                    human::duration(schedule.interval)
                 ),
             );
             state.latest_monitor(env)?.filter(|m| m.id == id).expect("the monitor just recorded")

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use cutover_checks::monitor::{self, Decision, Limits, Outcome, Round, Tally, ThresholdResult};
 use cutover_checks::smoke::Sample;
 use cutover_checks::thresholds::{self, Observation};
-use cutover_config::{Config, OnFail};
+use cutover_config::{Config, OnFail, human};
 use cutover_notify::{Channel, Event, EventKind, Notifier};
 use cutover_release::{RollbackRequest, rollback};
 use cutover_remote::SshOptions;
 use cutover_state::{MonitorRecord, SampleRow, State};
 
-use super::{Passed, Thresholds, human, now_ms};
+use super::{Passed, Thresholds, now_ms};
 use crate::{GateError, GateReporter, Plan};
 
 pub(super) struct Watch<'a> {
@@ -111,7 +111,7 @@ impl<'a> Watch<'a> {
                 samples.len(),
                 error_rate * 100.0,
                 stats.failed,
-                human(left),
+                human::whole_seconds(left),
                 if verdict == Round::Inconclusive { " (nothing reachable: network down?)" } else { "" }
             ));
             let tally =

@@ -2,6 +2,7 @@
 //! the reuse of a valid certificate on hosts: PEM chains, what a certificate says (names, validity,
 //! issuer), and whether a private key belongs to a certificate.
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::pki_types::pem::PemObject;
@@ -9,7 +10,18 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
-use crate::TlsError;
+/// Why a certificate, a chain, a key or a CA file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("bad PEM: {0}")]
+    Pem(String),
+    #[error("{0}")]
+    Certificate(String),
+    #[error("{0}")]
+    Key(String),
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
 
 /// Issuer names of Cloudflare's Origin CA: the RSA root says the first in its OU, the ECC root the
 /// second. Leaves issued by them name the CA in their issuer's OU.

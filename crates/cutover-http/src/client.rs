@@ -23,34 +23,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use url::{Position, Url};
 
 use crate::Failure;
-use crate::body::Body;
-use crate::connect::{self, Conn};
-use crate::head::ResponseHead;
+use crate::connect::{self, Conn, Dial};
 use crate::trust::Trust;
 use crate::wire::{self, Broke, Failed, Limits, Read, Seen};
 
-/// Why an exchange gave no usable response, with what was known by then.
-#[derive(Debug)]
-pub struct Fail {
-    pub kind: Failure,
-    pub reason: String,
-    /// What had arrived when the response failed after its head (a body that broke off, was too
-    /// large or too slow): the head, the body so far, and the latency until the failure.
-    pub partial: Option<Box<Response>>,
-    /// Another attempt cannot go better: the server's certificate was refused, or the request
-    /// cannot be made as given.
-    pub permanent: bool,
-}
-
-impl Fail {
-    pub fn new(kind: Failure, reason: impl Into<String>) -> Fail {
-        Fail { kind, reason: reason.into(), partial: None, permanent: false }
-    }
-
-    pub(crate) fn permanent(kind: Failure, reason: impl Into<String>) -> Fail {
-        Fail { permanent: true, ..Fail::new(kind, reason) }
-    }
-}
+/// What an exchange gives.
+pub use crate::response::{Fail, Response};
 
 /// What every exchange of one check shares.
 #[derive(Debug)]
@@ -91,19 +69,6 @@ pub struct Payload<'a> {
     pub data: &'a [u8],
 }
 
-/// One response.
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    /// The status line's reason phrase (`Not Found`), as the server wrote it.
-    pub reason: String,
-    pub head: ResponseHead,
-    pub body: Body,
-    /// From the first byte of the request to the last byte of the body (k6's
-    /// `http_req_duration`: sending + waiting + receiving; DNS, connect and TLS not included).
-    pub latency: Duration,
-}
-
 /// Makes exchanges, one at a time, on a current-thread tokio runtime of its own.
 #[derive(Debug)]
 pub struct Client {
@@ -135,7 +100,8 @@ pub fn exchange(request: &Request<'_>, ctx: &Context<'_>) -> Result<Response, Fa
 
 async fn exchange_async(request: &Request<'_>, ctx: &Context<'_>) -> Result<Response, Fail> {
     let outgoing = outgoing(request).map_err(|reason| Fail::permanent(Failure::Protocol, reason))?;
-    let stream = connect::open(request.url, request.connect_to, ctx).await?;
+    let dial = Dial { trust: ctx.trust, provider: ctx.provider, deadline: ctx.deadline, timeout: ctx.timeout };
+    let stream = connect::open(request.url, request.connect_to, &dial).await?;
     exchange_over(stream, outgoing, request, ctx).await
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use cutover_config::human;
 use rustls::ClientConfig;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -21,10 +22,22 @@ use tokio_rustls::client::TlsStream;
 use url::{Host, Url};
 
 use crate::Failure;
-use crate::client::{Context, Fail};
+use crate::response::Fail;
 use crate::text::io_reason;
+use crate::trust::Trust;
 use crate::verifier::Verifier;
 use crate::wire::{Seen, rustls_error};
+
+/// What a connect needs: whom to trust, the crypto, and when to give up.
+#[derive(Debug)]
+pub(crate) struct Dial<'a> {
+    pub trust: &'a Trust,
+    pub provider: &'a Arc<CryptoProvider>,
+    /// DNS, connect and handshake stop here.
+    pub deadline: Instant,
+    /// The exchange's whole timeout, for messages.
+    pub timeout: Duration,
+}
 
 /// An open connection, plain or through its TLS handshake.
 #[derive(Debug)]
@@ -34,7 +47,7 @@ pub(crate) enum Stream {
 }
 
 /// Resolves (unless told where to connect), connects and, for `https`, completes the handshake.
-pub(crate) async fn open(url: &Url, connect_to: Option<IpAddr>, ctx: &Context<'_>) -> Result<Stream, Fail> {
+pub(crate) async fn open(url: &Url, connect_to: Option<IpAddr>, ctx: &Dial<'_>) -> Result<Stream, Fail> {
     let host = url.host().ok_or_else(|| Fail::permanent(Failure::Protocol, format!("{url} has no host")))?;
     let port = url.port_or_known_default().unwrap_or(80);
     let addrs = match (connect_to, &host) {
@@ -61,7 +74,7 @@ pub(crate) async fn open(url: &Url, connect_to: Option<IpAddr>, ctx: &Context<'_
 /// thread of its own so that a resolver that does not answer costs no more than the deadline.
 /// That thread is left to finish on its own (getaddrinfo gives up after the resolver config's
 /// timeouts and attempts); its answer then goes nowhere.
-async fn resolve(name: &str, port: u16, ctx: &Context<'_>) -> Result<Vec<SocketAddr>, Fail> {
+async fn resolve(name: &str, port: u16, ctx: &Dial<'_>) -> Result<Vec<SocketAddr>, Fail> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let owned = name.to_string();
     let spawned = std::thread::Builder::new().name("cutover-dns".into()).spawn(move || {
@@ -86,7 +99,7 @@ async fn resolve(name: &str, port: u16, ctx: &Context<'_>) -> Result<Vec<SocketA
 }
 
 /// Tries each address in turn, each with an equal share of the time left.
-async fn connect(addrs: &[SocketAddr], ctx: &Context<'_>) -> Result<TcpStream, Fail> {
+async fn connect(addrs: &[SocketAddr], ctx: &Dial<'_>) -> Result<TcpStream, Fail> {
     let mut reasons = Vec::new();
     let mut answered = false;
     for (i, addr) in addrs.iter().enumerate() {
@@ -125,11 +138,7 @@ fn connect_error(e: &io::Error, waited: Duration) -> (bool, String) {
     }
 }
 
-async fn handshake(
-    sock: TcpStream,
-    name: ServerName<'static>,
-    ctx: &Context<'_>,
-) -> Result<TlsStream<TcpStream>, Fail> {
+async fn handshake(sock: TcpStream, name: ServerName<'static>, ctx: &Dial<'_>) -> Result<TlsStream<TcpStream>, Fail> {
     let verifier = Arc::new(Verifier::new(ctx.trust.clone(), ctx.provider.clone()));
     let setup = |e: rustls::Error| Fail::permanent(Failure::Tls, format!("TLS setup: {e}"));
     let mut config = ClientConfig::builder_with_provider(ctx.provider.clone())

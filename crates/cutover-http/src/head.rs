@@ -1,6 +1,6 @@
-//! A response head (status and headers), and `GET /` for one over a connection that is already
-//! open ([`get_head`]): the readiness checks' redirect and HSTS answers, read over their own
-//! probe's connection. hyper frames it, as it does the client's exchanges ([`crate::wire`]).
+//! `GET /` for a response head over a connection that is already open ([`get_head`]): the
+//! readiness checks' redirect and HSTS answers, read over their own probe's connection. hyper
+//! frames it, as it does the client's exchanges ([`crate::wire`]).
 
 use std::io;
 use std::pin::Pin;
@@ -10,22 +10,8 @@ use std::time::{Duration, Instant};
 
 use cutover_config::human;
 
+use crate::response::ResponseHead;
 use crate::wire::{self, Broke, Failed, Limits, Read, Seen};
-
-/// The status line and headers of a response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResponseHead {
-    pub status: u16,
-    /// Names as they arrived (lowercased by the parser), values without surrounding spaces.
-    pub headers: Vec<(String, String)>,
-}
-
-impl ResponseHead {
-    /// The first header called `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
 
 /// Sends `GET /` with `Host: host`, `User-Agent: user_agent`, `Accept: */*` and
 /// `Connection: close` over `stream` (plain, or TLS after its handshake) and reads the response

@@ -1,6 +1,6 @@
 //! The roots a certificate is judged against ([`Trust`]): the system's, Cloudflare's Origin CA
 //! roots and `[tls] extra_ca`, loaded once and shared by the HTTP client, the readiness checks and
-//! ACME issuance; and the errors of reading certificates and keys ([`TlsError`]).
+//! ACME issuance.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,25 +9,13 @@ use std::time::SystemTime;
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 
-use crate::cert::{self, CertInfo};
+use crate::cert::{self, CertInfo, TlsError};
 use crate::chain::{self, Source};
 
 /// Cloudflare's Origin CA roots (`origin_ca_ecc_root.pem` and `origin_ca_rsa_root.pem`), as
 /// Cloudflare publishes them and cloudflared embeds them (`tlsconfig/cloudflare_ca.go`). Both are
 /// valid until 2029-08-15.
 pub const CLOUDFLARE_ORIGIN_ROOTS_PEM: &[u8] = include_bytes!("cloudflare_origin_ca.pem");
-
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    #[error("bad PEM: {0}")]
-    Pem(String),
-    #[error("{0}")]
-    Certificate(String),
-    #[error("{0}")]
-    Key(String),
-    #[error("{path}: {reason}")]
-    File { path: PathBuf, reason: String },
-}
 
 /// The roots a certificate is judged against.
 #[derive(Clone)]

@@ -24,9 +24,7 @@ use hyper::header::{CONTENT_LENGTH, HeaderName, HeaderValue, TRANSFER_ENCODING};
 use hyper::{Method, Uri};
 use tokio::time::timeout_at;
 
-use crate::body::Body;
-use crate::client::{Fail, Response};
-use crate::head::ResponseHead;
+use crate::response::{Body, Fail, Response, ResponseHead};
 use crate::text::io_reason;
 
 /// The longest response head read (status line and headers).

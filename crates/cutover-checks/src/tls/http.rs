@@ -4,7 +4,8 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use cutover_http::head::{ResponseHead, get_head};
+use cutover_http::ResponseHead;
+use cutover_http::head::get_head;
 use cutover_http::text::io_reason;
 
 use crate::Finding;

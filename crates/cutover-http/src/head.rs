@@ -164,8 +164,10 @@ mod tests {
         assert_eq!(head.status, 301);
         assert_eq!(head.header("Location"), Some("https://a.test/x"));
         assert_eq!(head.header("server"), Some("nginx"));
-        assert!(parse_head(b"SSH-2.0-OpenSSH_9.2\r\n").is_err());
-        assert!(parse_head(b"HTTP/1.1 abc\r\n\r\n").is_err());
-        assert!(parse_head(b"\x15\x03\x01\x00\x02\x02\x46").is_err());
+        // An SSH banner, a broken status line and a TLS alert are each said as what they are.
+        let err = |answer: &[u8]| parse_head(answer).unwrap_err();
+        assert_eq!(err(b"SSH-2.0-OpenSSH_9.2\r\n"), r#"not an HTTP response: "SSH-2.0-OpenSSH_9.2..""#);
+        assert_eq!(err(b"HTTP/1.1 abc\r\n\r\n"), r#"bad status line "HTTP/1.1 abc""#);
+        assert_eq!(err(b"\x15\x03\x01\x00\x02\x02\x46"), r#"not an HTTP response: "......F""#);
     }
 }

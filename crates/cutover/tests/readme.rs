@@ -14,10 +14,8 @@ fn repo_file(name: &str) -> String {
 /// The command part (before the `#` comment) of the README line that runs the tests.
 fn readme_test_command() -> String {
     let readme = repo_file("README.md");
-    let line = readme
-        .lines()
-        .find(|l| l.contains("cargo test"))
-        .expect("the README names the command that runs every test");
+    let line =
+        readme.lines().find(|l| l.contains("cargo test")).expect("the README names the command that runs every test");
     line.split('#').next().unwrap().trim().to_owned()
 }
 

@@ -15,7 +15,7 @@ use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::process::{Pid, Signal, kill_process_group};
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process_group, waitid};
 
 /// How often a child is checked for having exited while its output stays open.
 const TICK: Duration = Duration::from_millis(10);
@@ -117,10 +117,10 @@ fn run(
     let mut child = cmd.spawn().map_err(|source| ProcessError::Start { program: program.clone(), source })?;
     let mut pipes = Pipes { stdout: child.stdout.take(), stderr: child.stderr.take() };
     let deadline = timeout.map(|t| Instant::now() + t);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => {}
+    loop {
+        match exited(&child) {
+            Ok(true) => break,
+            Ok(false) => {}
             Err(source) => {
                 stop(&mut child, &mut pipes, sink);
                 return Err(ProcessError::Wait { program, source });
@@ -137,11 +137,20 @@ fn run(
         } else {
             std::thread::sleep(wait);
         }
-    };
-    // The leader is gone; whatever it left running would hold the pipes open.
+    }
+    // The leader has exited but is not reaped yet, so its pid, the group's id, cannot have been
+    // given to another process: whatever it left running in the group goes, then it is reaped.
     kill_group(&child);
+    let status = child.wait().map_err(|source| ProcessError::Wait { program, source });
     pipes.drain(sink);
-    Ok(status)
+    status
+}
+
+/// Whether the leader has exited, leaving it a zombie (`WNOWAIT`): until it is reaped, its pid
+/// (and so the id of its group) is not reused, so killing the group cannot reach a stranger.
+fn exited(child: &Child) -> std::io::Result<bool> {
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    Ok(waitid(WaitId::Pid(Pid::from_child(child)), options)?.is_some())
 }
 
 /// Kills the group at a deadline or an error, keeps what it had printed, and reaps the leader.
@@ -152,9 +161,9 @@ fn stop(child: &mut Child, pipes: &mut Pipes, sink: &mut dyn FnMut(Stream, &[u8]
 }
 
 fn kill_group(child: &Child) {
-    // The child leads its own group (`process_group(0)`), so its pid is the group's id. The
-    // leader may already be reaped; the group lives on while any member does, and an empty
-    // group is ESRCH, which is fine.
+    // The child leads its own group (`process_group(0)`), so its pid is the group's id; it is
+    // never reaped before this, so that id is still the group's. The group lives on while any
+    // member does; a group whose only member is the zombie leader is simply empty of the living.
     let _ = kill_process_group(Pid::from_child(child), Signal::KILL);
 }
 

@@ -1,5 +1,6 @@
-//! Database dumps for the first release: the streaming rewriter that turns staging's dump into
-//! production's. URLs are replaced safely inside PHP-serialized, JSON and URL-encoded values, and
+//! The streaming dump rewriter that turns staging's database dump into production's.
+//!
+//! Database dumps for the first release. URLs are replaced safely inside PHP-serialized, JSON and URL-encoded values, and
 //! values encrypted with staging's Laravel APP_KEY are re-encrypted with production's.
 
 mod dialect;

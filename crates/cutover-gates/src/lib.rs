@@ -1,5 +1,6 @@
-//! The stages' logic, between the command line and the engines: what a stage runs, in which
-//! order, what it records and when it rolls back.
+//! The stages' logic, between the command line and the engines.
+//!
+//! What a stage runs, in which order, what it records and when it rolls back.
 //!
 //! - [`Plan`]: the `[[check]]`s of an environment and where they go (the public URL, and each
 //!   host for `every_host`).

@@ -1,5 +1,6 @@
-//! The release engine: what a deploy, a rollback and the cleanup after them do on a set of
-//! hosts, and in which order, so that `current` always points at a complete release and a
+//! The release engine: deploy, rollback and retention on every host of an environment.
+//!
+//! What a deploy, a rollback and the cleanup after them do on a set of hosts, and in which order, so that `current` always points at a complete release and a
 //! rollback is always one command away.
 //!
 //! It reaches hosts only through `cutover_remote::Target` and reports progress only through

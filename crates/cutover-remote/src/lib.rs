@@ -1,4 +1,6 @@
-//! Hosts as the release engine sees them: something that runs a POSIX `sh` script, with the
+//! Hosts: the `Target` trait (local and SSH), the deploy lock and the release journal on each.
+//!
+//! A host, as the release engine sees it, is something that runs a POSIX `sh` script, with the
 //! deploy lock and the release journal that live on every host.
 //!
 //! The engine talks to hosts only through [`Target`]; a host is this machine ([`LocalTarget`])

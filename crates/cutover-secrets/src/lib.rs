@@ -1,5 +1,6 @@
-//! Secrets for production (stage 1, "rotate + audit"): where values come from (providers), how a
-//! `.env` is rendered from a committed template, rotation and the audit (which also runs the
+//! Secrets for production: providers, `.env` templates and their reader, rotation, the audit.
+//!
+//! Stage 1, "rotate + audit": where values come from (providers), how a `.env` is rendered from a committed template, rotation and the audit (which also runs the
 //! secret scanner's rules, `cutover-scan`, over the template). A value is a [`Secret`] from the
 //! moment it is read: it has no plaintext `Debug` or `Display`, so it cannot reach a log line by
 //! accident.

@@ -1,6 +1,7 @@
-//! `.cutover/state.db` next to `cutover.toml`: what happened on this machine: the audit log of
-//! every command and each gated stage's verdict with its evidence; attestations and monitor
-//! samples join them later.
+//! The local state next to `cutover.toml`: `.cutover/state.db` (SQLite).
+//!
+//! What happened on this machine: the audit log of every command, each gated stage's verdict
+//! with its evidence, secret rotations, and the monitors with their rounds and samples.
 //!
 //! Migrations are append-only and tracked by `pragma user_version`; each is applied in one
 //! transaction. The database is created with mode 0600 inside a 0700 directory.

@@ -1,5 +1,6 @@
-//! Real servers for the tests of every cutover crate, started on loopback addresses of their own and
-//! stopped (by their pid) on drop: a test never talks to a mock where the product talks to a
+//! Real servers for the tests of every cutover crate; never shipped.
+//!
+//! Started on loopback addresses of their own and stopped (by their pid) on drop: a test never talks to a mock where the product talks to a
 //! server. Every server records whether this machine can run it; [`require`] decides whether a
 //! test without it skips or fails.
 

@@ -1,5 +1,6 @@
-//! The `cutover` binary: argument parsing, printing and exit codes. Commands are thin: each
-//! resolves its settings and calls one function of a library crate. Only this crate prints.
+//! The `cutover` binary: argument parsing, printing and exit codes.
+//!
+//! Commands are thin: each resolves its settings and calls one function of a library crate. Only this crate prints.
 
 mod cli;
 mod commands;

@@ -6,6 +6,11 @@
 //! its own. When it exits, or at the deadline, the whole group is killed, so nothing it left in
 //! the background (`cmd &`) holds its output open, stretches the timeout or outlives it. Being
 //! a group of its own also means Ctrl-C reaches cutover alone.
+//!
+//! [`run_foreground`] is for the user's own build: a foreground job as a shell starts one, in
+//! cutover's process group with cutover's stdin, so it can ask on the terminal (a key's
+//! passphrase, a git credential) and Ctrl-C stops it with cutover; it has no deadline and
+//! nothing of it is killed.
 
 use std::ffi::OsStr;
 use std::io::{self, Read};
@@ -19,6 +24,9 @@ use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process_group, wa
 
 /// How often a child is checked for having exited while its output stays open.
 const TICK: Duration = Duration::from_millis(10);
+/// A line longer than this (a progress bar redrawn with `\r`, a minified blob) is passed on in
+/// pieces of this size, so a line without a newline never grows without bound.
+const MAX_LINE: usize = 64 * 1024;
 /// How long output is still read once the group is killed (a process that left the group with
 /// `setsid` may hold it open for ever).
 const DRAIN: Duration = Duration::from_secs(1);
@@ -58,26 +66,45 @@ pub enum ProcessError {
 pub fn run_with_timeout(cmd: Command, timeout: Duration) -> Result<Output, ProcessError> {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
-    let status = run(cmd, Some(timeout), &mut |stream, bytes: &[u8]| match stream {
+    let status = run(cmd, Mode::Bounded(timeout), &mut |stream, bytes: &[u8]| match stream {
         Stream::Stdout => stdout.extend_from_slice(bytes),
         Stream::Stderr => stderr.extend_from_slice(bytes),
     })?;
     Ok(Output { status, stdout, stderr })
 }
 
-/// Runs `cmd` to its end (or for at most `timeout`), passing each line of its output to
-/// `on_line` as it arrives, without its line ending (invalid UTF-8 replaced).
+/// Runs `cmd` to its end or for at most `timeout`, passing each line of its output to `on_line`
+/// as it arrives, without its line ending (invalid UTF-8 replaced).
 pub fn run_streaming(
     cmd: Command,
-    timeout: Option<Duration>,
+    timeout: Duration,
     on_line: &mut dyn FnMut(Stream, &str),
 ) -> Result<ExitStatus, ProcessError> {
+    lines(cmd, Mode::Bounded(timeout), on_line)
+}
+
+/// Runs `cmd` to its end as a foreground job (see the module's docs), passing each line of its
+/// output to `on_line` as it arrives.
+pub fn run_foreground(cmd: Command, on_line: &mut dyn FnMut(Stream, &str)) -> Result<ExitStatus, ProcessError> {
+    lines(cmd, Mode::Foreground, on_line)
+}
+
+/// How a child is run.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// A group of its own, stdin from `/dev/null`, killed whole when it exits or at the deadline.
+    Bounded(Duration),
+    /// In cutover's group with cutover's stdin; waited for as long as it takes, nothing killed.
+    Foreground,
+}
+
+fn lines(cmd: Command, mode: Mode, on_line: &mut dyn FnMut(Stream, &str)) -> Result<ExitStatus, ProcessError> {
     let mut pending = [Vec::new(), Vec::new()];
     let mut emit = |stream: Stream, line: &[u8]| {
         let text = String::from_utf8_lossy(line);
         on_line(stream, text.trim_end_matches(['\n', '\r']));
     };
-    let status = run(cmd, timeout, &mut |stream, mut bytes: &[u8]| {
+    let status = run(cmd, mode, &mut |stream, mut bytes: &[u8]| {
         let buf = &mut pending[stream as usize];
         while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
             buf.extend_from_slice(&bytes[..=end]);
@@ -86,6 +113,11 @@ pub fn run_streaming(
             bytes = &bytes[end + 1..];
         }
         buf.extend_from_slice(bytes);
+        while buf.len() >= MAX_LINE {
+            let rest = buf.split_off(MAX_LINE);
+            emit(stream, buf);
+            *buf = rest;
+        }
     });
     // A last line without a newline is still a line.
     for (stream, buf) in [(Stream::Stdout, &pending[0]), (Stream::Stderr, &pending[1])] {
@@ -107,13 +139,16 @@ pub fn describe(status: ExitStatus) -> String {
 }
 
 /// The loop both runners share: `sink` gets output as it is read, in the order it arrives.
-fn run(
-    mut cmd: Command,
-    timeout: Option<Duration>,
-    sink: &mut dyn FnMut(Stream, &[u8]),
-) -> Result<ExitStatus, ProcessError> {
+fn run(mut cmd: Command, mode: Mode, sink: &mut dyn FnMut(Stream, &[u8])) -> Result<ExitStatus, ProcessError> {
     let program = cmd.get_program().to_string_lossy().into_owned();
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let (timeout, own_group) = match mode {
+        Mode::Bounded(timeout) => (Some(timeout), true),
+        Mode::Foreground => (None, false),
+    };
+    if own_group {
+        cmd.stdin(Stdio::null()).process_group(0);
+    }
     let mut child = cmd.spawn().map_err(|source| ProcessError::Start { program: program.clone(), source })?;
     let mut pipes = Pipes { stdout: child.stdout.take(), stderr: child.stderr.take() };
     let deadline = timeout.map(|t| Instant::now() + t);
@@ -122,13 +157,13 @@ fn run(
             Ok(true) => break,
             Ok(false) => {}
             Err(source) => {
-                stop(&mut child, &mut pipes, sink);
+                stop(&mut child, own_group, &mut pipes, sink);
                 return Err(ProcessError::Wait { program, source });
             }
         }
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
-            stop(&mut child, &mut pipes, sink);
+            stop(&mut child, own_group, &mut pipes, sink);
             return Err(ProcessError::Timeout { program, timeout: timeout.unwrap_or_default() });
         }
         let wait = deadline.map_or(TICK, |d| (d - now).min(TICK));
@@ -140,7 +175,9 @@ fn run(
     }
     // The leader has exited but is not reaped yet, so its pid, the group's id, cannot have been
     // given to another process: whatever it left running in the group goes, then it is reaped.
-    kill_group(&child);
+    if own_group {
+        kill_group(&child);
+    }
     let status = child.wait().map_err(|source| ProcessError::Wait { program, source });
     pipes.drain(sink);
     status
@@ -153,9 +190,14 @@ fn exited(child: &Child) -> std::io::Result<bool> {
     Ok(waitid(WaitId::Pid(Pid::from_child(child)), options)?.is_some())
 }
 
-/// Kills the group at a deadline or an error, keeps what it had printed, and reaps the leader.
-fn stop(child: &mut Child, pipes: &mut Pipes, sink: &mut dyn FnMut(Stream, &[u8])) {
-    kill_group(child);
+/// Kills the group (or, in cutover's group, the child alone) at a deadline or an error, keeps
+/// what it had printed, and reaps the leader.
+fn stop(child: &mut Child, own_group: bool, pipes: &mut Pipes, sink: &mut dyn FnMut(Stream, &[u8])) {
+    if own_group {
+        kill_group(child);
+    } else {
+        let _ = child.kill();
+    }
     pipes.drain(sink);
     let _ = child.wait();
 }
@@ -298,7 +340,8 @@ mod tests {
         assert!(out.status.success());
         let start = Instant::now();
         let mut lines = Vec::new();
-        run_streaming(sh("sleep 30 & echo done"), None, &mut |_, l| lines.push(l.to_owned())).unwrap();
+        run_streaming(sh("sleep 30 & echo done"), Duration::from_secs(20), &mut |_, l| lines.push(l.to_owned()))
+            .unwrap();
         assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
         assert_eq!(lines, ["done"]);
     }
@@ -308,7 +351,7 @@ mod tests {
         let mut lines = Vec::new();
         let status = run_streaming(
             sh("echo one; sleep 0.1; echo two >&2; sleep 0.1; printf 'three\\r\\nfour'"),
-            Some(Duration::from_secs(10)),
+            Duration::from_secs(10),
             &mut |stream, line| lines.push((stream, line.to_owned())),
         )
         .unwrap();
@@ -322,6 +365,28 @@ mod tests {
                 (Stream::Stdout, "four".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn a_foreground_job_runs_in_our_process_group_and_a_bounded_one_in_its_own() {
+        let ours = rustix::process::getpgrp().as_raw_nonzero().get().to_string();
+        let group_of = |lines: &[String]| lines.first().map(|l| l.trim().to_owned()).unwrap_or_default();
+        let mut lines = Vec::new();
+        let status = run_foreground(sh("ps -o pgid= -p $$"), &mut |_, l| lines.push(l.to_owned())).unwrap();
+        assert!(status.success(), "{lines:?}");
+        assert_eq!(group_of(&lines), ours, "a build can prompt on the terminal and Ctrl-C reaches it");
+        let mut lines = Vec::new();
+        run_streaming(sh("ps -o pgid= -p $$"), Duration::from_secs(10), &mut |_, l| lines.push(l.to_owned())).unwrap();
+        assert_ne!(group_of(&lines), ours);
+        assert!(!group_of(&lines).is_empty(), "{lines:?}");
+    }
+
+    #[test]
+    fn a_line_without_a_newline_is_passed_on_in_bounded_pieces() {
+        let mut pieces = Vec::new();
+        let script = format!("head -c {} /dev/zero | tr '\\0' x", MAX_LINE * 2 + 10);
+        run_streaming(sh(&script), Duration::from_secs(10), &mut |_, l| pieces.push(l.len())).unwrap();
+        assert_eq!(pieces, [MAX_LINE, MAX_LINE, 10]);
     }
 
     #[test]

@@ -68,15 +68,16 @@ pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -
     result
 }
 
-/// Runs `[app] build` in the source directory. Its output goes to the reporter, line by line as
-/// it comes, never to stdout (which belongs to `--json`).
+/// Runs `[app] build` in the source directory, as a foreground job (it may ask on the terminal,
+/// and Ctrl-C stops it with cutover). Its output goes to the reporter, line by line as it comes,
+/// never to stdout (which belongs to `--json`).
 fn build(app: &App, reporter: &dyn Reporter) -> Result<(), ReleaseError> {
     let Some(command) = &app.build else { return Ok(()) };
     reporter.step(None, &format!("building: {command}"));
     let mut cmd = cutover_process::command("sh");
     cmd.arg("-c").arg(command).current_dir(&app.source);
     let mut on_line = |_, line: &str| reporter.hook_line("build", line);
-    let status = cutover_process::run_streaming(cmd, None, &mut on_line).map_err(|e| match e {
+    let status = cutover_process::run_foreground(cmd, &mut on_line).map_err(|e| match e {
         ProcessError::Start { source, .. } | ProcessError::Wait { source, .. } => {
             ReleaseError::Source { path: app.source.display().to_string(), source }
         }

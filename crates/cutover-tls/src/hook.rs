@@ -49,7 +49,7 @@ pub(crate) fn run(
     // Its own process group, so a timeout stops the hook and everything it started, and a
     // background process holding its output open cannot make this wait.
     let mut lines = Vec::new();
-    let result = cutover_process::run_streaming(cmd, Some(timeout), &mut |_, line| {
+    let result = cutover_process::run_streaming(cmd, timeout, &mut |_, line| {
         progress.hook_line("dns hook", line);
         lines.push(line.to_owned());
     });

@@ -376,6 +376,8 @@ config = "ssh_config"
             ("[[check]]\nname = \"a\"\nurl = \"shop\"\n", "must start with `/`"),
             ("[[check]]\nname = \"a\"\nurl = \"/\"\nexpect_status = \"200-99\"\n", "status codes"),
             ("[[check]]\nname = \"a\"\nurl = \"/\"\nbody_regex = \"(\"\n", "body_regex"),
+            // Parses, but compiles past the matcher's size limit: refused here, not at the first deploy.
+            ("[[check]]\nname = \"a\"\nurl = \"/\"\nbody_regex = \"(?:a{1000}){1000}\"\n", "body_regex"),
             ("[monitor]\nthresholds = { iterations = \"count>1\" }\n", "unknown threshold metric"),
             ("[monitor]\nwindow = \"1m\"\ninterval = \"2m\"\n", "within the window"),
         ] {

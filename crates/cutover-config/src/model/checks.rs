@@ -95,11 +95,11 @@ validated_string!(
 );
 
 validated_string!(
-    /// A regular expression the body must match. Checked here with the `regex` crate's own
-    /// parser (its syntax crate, so the config does not build the matcher itself); the smoke
-    /// checks compile it.
+    /// A regular expression the body must match. Compiled here by the engine under the `regex`
+    /// crate (`regex-automata`'s meta regex, with the same syntax and size limits), so what
+    /// `config check` accepts the smoke checks can compile, without the config building `regex`.
     BodyRegex,
-    |s| regex_syntax::Parser::new().parse(s).map(|_| ()).map_err(|e| format!("body_regex: {e}"))
+    |s| regex_automata::meta::Regex::new(s).map(|_| ()).map_err(|e| format!("body_regex: {e}"))
 );
 
 /// `[smoke]`: when the smoke checks run by themselves.

@@ -2,7 +2,6 @@
 //! the `smoke` gate and, when asked, rolls a failure back; a deploy runs them right after its
 //! switch ([`AfterDeploy`]), giving a release that just went live a moment before failing it.
 
-use std::path::Path;
 use std::time::Duration;
 
 use cutover_checks::monitor::{Outcome, Round};
@@ -69,8 +68,8 @@ pub struct SmokeRequest<'a> {
     pub env: &'a str,
     pub plan: &'a Plan,
     pub ssh: &'a SshOptions,
-    /// Where `.cutover/` is: the config file's directory.
-    pub state_dir: &'a Path,
+    /// The process's one connection to the local state (`.cutover/state.db`).
+    pub state: &'a State,
     /// On a failure, roll every host back to the previous good release.
     pub rollback_on_fail: bool,
 }
@@ -92,7 +91,7 @@ pub fn smoke(req: &SmokeRequest<'_>, reporter: &dyn GateReporter) -> Result<usiz
     reporter.samples(Run::Smoke, &samples);
     let failed = summary(&samples);
     let evidence = serde_json::to_string(&rows(&samples)).expect("rows serialize");
-    State::open(req.state_dir)?.record_gate(STAGE, req.env, &req.config.hash, failed.is_none(), &evidence)?;
+    req.state.record_gate(STAGE, req.env, &req.config.hash, failed.is_none(), &evidence)?;
     let Some(summary) = failed else {
         return Ok(samples.len());
     };

@@ -8,6 +8,7 @@ use cutover_gates::Plan;
 use cutover_http::{Trust, Via};
 use cutover_release::Fleet;
 use cutover_remote::SshOptions;
+use cutover_state::State;
 
 use crate::CliError;
 use crate::cli::Global;
@@ -28,9 +29,26 @@ pub struct HostAddresses {
 pub struct Ctx<'a> {
     pub global: &'a Global,
     pub out: &'a Output,
+    /// The process's one connection to `.cutover/state.db`, opened on first use. Nothing else
+    /// opens the file: a second open (and its close) in one process drops that process's POSIX
+    /// locks on it, and another process may then delete the WAL under a running monitor.
+    state: std::cell::OnceCell<State>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    pub fn new(global: &'a Global, out: &'a Output) -> Self {
+        Ctx { global, out, state: std::cell::OnceCell::new() }
+    }
+
+    /// The local state, opened (and its schema brought up to date) the first time it is asked for.
+    pub fn state(&self) -> Result<&State, CliError> {
+        if let Some(state) = self.state.get() {
+            return Ok(state);
+        }
+        let state = State::open(&self.config_dir())?;
+        Ok(self.state.get_or_init(|| state))
+    }
+
     pub fn config(&self) -> Result<Config, CliError> {
         Ok(Config::load(&self.global.config)?)
     }

@@ -150,8 +150,7 @@ fn wait(child: &mut Child, limit: Duration) -> i32 {
 }
 
 /// Waits until the monitor spawned with log `log` has reported `n` rounds (its `round N:` lines),
-/// so a test acts at a known point of the window. (Not through `state.db`: a second process that
-/// opens it while the monitor runs is what issue 11's first point is about.)
+/// so a test acts at a known point of the window.
 fn wait_for_rounds(launch: &Launch, log: &str, n: usize, limit: Duration) {
     let start = Instant::now();
     loop {
@@ -379,4 +378,55 @@ fn a_deploy_whose_checks_cannot_leave_this_machine_stays_live_and_says_so() {
     let live = current(&launch.deploy_dir(1)).unwrap();
     assert_ne!(live, r1, "not rolled back: nothing says the release is bad");
     assert_eq!(current(&launch.deploy_dir(2)).unwrap(), live);
+}
+
+/// Issue 11, first point: other commands in a second terminal while the monitor runs. Each
+/// process has one connection to `state.db` and nothing else opens the file, so no process drops
+/// another's locks: the monitor's rounds stay visible to other processes (they stalled, the WAL
+/// deleted under the monitor, before), the file stays sound, and the window passes.
+#[test]
+fn twenty_commands_beside_a_running_monitor_leave_the_state_database_sound() {
+    if !available() || !support::require("sqlite3", cutover_testkit::on_path("sqlite3")) {
+        return;
+    }
+    let launch = Launch::start("");
+    launch.run(&["deploy"]).ok();
+    let mut monitor = launch.spawn(&["monitor", "--window", "12s", "--interval", "300ms"], "monitor");
+    wait_for_rounds(&launch, "monitor", 2, Duration::from_secs(10));
+    let commands: [&[&str]; 5] = [&["status"], &["--json", "status"], &["log"], &["releases"], &["--json", "smoke"]];
+    for args in commands.iter().cycle().take(20) {
+        launch.run(args).ok();
+    }
+    // What another process reads keeps up with what the monitor says it did.
+    let printed = launch.log("monitor").lines().filter(|l| l.starts_with("round ")).count() as i64;
+    let start = Instant::now();
+    loop {
+        let db = cutover_state::State::open(launch.project.path()).unwrap();
+        let monitor = db.latest_monitor("production").unwrap().expect("the running monitor");
+        let rounds = db.round_stats(monitor.id).unwrap().rounds;
+        drop(db);
+        if rounds >= printed {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "state.db shows {rounds} rounds, the monitor printed {printed}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let code = wait(&mut monitor, Duration::from_secs(30));
+    assert_eq!(code, 0, "{}", launch.log("monitor"));
+    let check = Command::new("sqlite3")
+        .arg(launch.project.path().join(".cutover/state.db"))
+        .arg("pragma integrity_check")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok", "{}", String::from_utf8_lossy(&check.stderr));
+    let status = launch.run(&["--json", "status"]).ok().json();
+    assert_eq!(status["monitor"]["state"], "passed", "{status:#}");
+    let log = launch.run(&["--json", "log", "--limit", "100"]).ok().json();
+    // deploy, monitor, the 16 of the 20 that are audited (`log` is not), the last status.
+    let entries = log.as_array().unwrap();
+    assert_eq!(entries.len(), 19, "every audited command is in the audit log: {log:#}");
+    assert!(entries.iter().all(|e| e["exit_code"] == 0), "{log:#}");
 }

@@ -6,7 +6,6 @@
 mod claim;
 mod watch;
 
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cutover_checks::thresholds::{self, Threshold};
@@ -46,7 +45,8 @@ pub struct MonitorRequest<'a> {
     pub on_fail: OnFail,
     pub ssh: &'a SshOptions,
     /// Where `.cutover/` is: the config file's directory.
-    pub state_dir: &'a Path,
+    /// The process's one connection to the local state (`.cutover/state.db`).
+    pub state: &'a State,
     /// A secret of the environment by name, for `[smtp] password_secret`; asked only when set.
     pub secret: &'a dyn Fn(&str) -> Result<Secret, SecretsError>,
 }
@@ -75,7 +75,7 @@ pub struct Passed {
 /// passed, or at a breach with `on_fail = "rollback"` (every host rolled back, an error); every
 /// notification is sent before it returns.
 pub fn monitor(req: MonitorRequest<'_>, reporter: &dyn GateReporter) -> Result<Passed, GateError> {
-    let MonitorRequest { config, env, plan, schedule, on_fail, ssh, state_dir, secret } = req;
+    let MonitorRequest { config, env, plan, schedule, on_fail, ssh, state, secret } = req;
     let mut thresholds = Vec::new();
     for (metric, expr) in &config.monitor.thresholds {
         let t = thresholds::parse(metric, expr).map_err(|reason| GateError::Threshold {
@@ -126,8 +126,7 @@ pub fn monitor(req: MonitorRequest<'_>, reporter: &dyn GateReporter) -> Result<P
         currents.into_iter().next().flatten().ok_or(GateError::NothingDeployed)?
     };
 
-    let state = State::open(state_dir)?;
-    let record = claim::claim(&state, env, &release, &config.hash, schedule, plan.len(), reporter)?;
+    let record = claim::claim(state, env, &release, &config.hash, schedule, plan.len(), reporter)?;
     let notifier = Notifier::new(plan.trust().clone()).smtp(smtp);
     let watch = watch::Watch { config, env, ssh, plan, thresholds, channels, notifier, state, reporter };
     // Notifications go out from threads of this scope: a slow receiver never delays a rollback,

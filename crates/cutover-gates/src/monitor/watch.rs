@@ -25,7 +25,7 @@ pub(super) struct Watch<'a> {
     pub thresholds: Thresholds,
     pub channels: Vec<Channel>,
     pub notifier: Notifier,
-    pub state: State,
+    pub state: &'a State,
     pub reporter: &'a dyn GateReporter,
 }
 

@@ -1,7 +1,6 @@
 //! `cutover log`: the local audit log of commands run with this config.
 
 use clap::Args;
-use cutover_state::State;
 
 use crate::CliError;
 use crate::context::Ctx;
@@ -13,7 +12,7 @@ pub struct LogArgs {
 }
 
 pub fn exec(ctx: &Ctx<'_>, args: &LogArgs) -> Result<(), CliError> {
-    let entries = State::open(&ctx.config_dir())?.log(args.limit)?;
+    let entries = ctx.state()?.log(args.limit)?;
     if ctx.out.json {
         ctx.out.json(&entries);
     } else {

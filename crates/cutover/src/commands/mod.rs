@@ -20,7 +20,6 @@ pub mod unlock;
 
 use cutover_config::Config;
 use cutover_remote::Identity;
-use cutover_state::State;
 
 use crate::CliError;
 use crate::cli::{Cli, Command};
@@ -28,7 +27,7 @@ use crate::context::Ctx;
 use crate::output::Output;
 
 pub fn run(cli: Cli, out: &Output) -> i32 {
-    let ctx = Ctx { global: &cli.global, out };
+    let ctx = Ctx::new(&cli.global, out);
     match out.finish(dispatch(&ctx, &cli.command)) {
         Ok(()) => 0,
         Err(e) => {
@@ -99,7 +98,7 @@ fn audited(
     if let Some(env) = env {
         config.env(env)?;
     }
-    let state = State::open(&ctx.config_dir())?;
+    let state = ctx.state()?;
     let who = Identity::current();
     let line = std::env::args().collect::<Vec<_>>().join(" ");
     let id = state.begin(&who.user, &who.machine, &line, env)?;

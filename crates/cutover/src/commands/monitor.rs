@@ -50,7 +50,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &MonitorArgs) -> Result<String
         schedule,
         on_fail: args.on_fail.unwrap_or(config.monitor.on_fail),
         ssh: &ctx.ssh_options(config),
-        state_dir: &ctx.config_dir(),
+        state: ctx.state()?,
         secret: &secret,
     };
     let passed = cutover_gates::monitor(request, ctx.out)?;

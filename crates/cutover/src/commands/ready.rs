@@ -9,7 +9,6 @@ use cutover_checks::readiness::{self, DnsPlan, Expected, Servers};
 use cutover_checks::tls::{self, Policy};
 use cutover_checks::{Finding, Status};
 use cutover_config::{Config, Proxy};
-use cutover_state::State;
 use serde::Serialize;
 
 use crate::CliError;
@@ -167,7 +166,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &ReadyArgs) -> Result<String, 
     // The gate is about the live hosts: a file checked before it is installed does not open it.
     if cert.is_none() {
         let evidence = serde_json::to_string(&report).expect("report serializes");
-        State::open(&ctx.config_dir())?.record_gate(STAGE, env_name, &config.hash, failures == 0, &evidence)?;
+        ctx.state()?.record_gate(STAGE, env_name, &config.hash, failures == 0, &evidence)?;
     }
 
     let summary = format!("{} checks: {failures} failed, {warnings} warning(s)", findings.len());

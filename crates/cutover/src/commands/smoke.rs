@@ -24,7 +24,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &SmokeArgs) -> Result<String, 
         env: &ctx.global.env,
         plan: &plan,
         ssh: &ctx.ssh_options(config),
-        state_dir: &ctx.config_dir(),
+        state: ctx.state()?,
         rollback_on_fail: args.rollback_on_fail,
     };
     let passed = cutover_gates::smoke(&request, ctx.out)?;

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use clap::Args;
 use cutover_config::Config;
 use cutover_release::{ReleaseError, status};
-use cutover_state::State;
 
 use crate::CliError;
 use crate::context::Ctx;
@@ -17,7 +16,7 @@ pub struct StatusArgs {}
 pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &StatusArgs) -> Result<String, CliError> {
     let fleet = ctx.fleet(config)?;
     let hosts = status(&fleet)?;
-    let monitor = State::open(&ctx.config_dir())?.latest_monitor(&ctx.global.env)?;
+    let monitor = ctx.state()?.latest_monitor(&ctx.global.env)?;
     if ctx.out.json {
         ctx.out.json(&serde_json::json!({ "hosts": hosts, "monitor": monitor }));
     } else {

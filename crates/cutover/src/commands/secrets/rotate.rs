@@ -6,7 +6,6 @@ use cutover_config::{Config, Generator, Preset};
 use cutover_remote::Identity;
 use cutover_secrets::Template;
 use cutover_secrets::rotate::{self, Kind, PREVIOUS_KEYS};
-use cutover_state::State;
 
 use crate::CliError;
 use crate::context::Ctx;
@@ -62,7 +61,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &RotateArgs) -> Result<String,
             )));
         }
     }
-    let state = State::open(&ctx.config_dir())?;
+    let state = ctx.state()?;
     let who = Identity::current();
     for (name, kind) in plan {
         let new = rotate::generate(kind)?;

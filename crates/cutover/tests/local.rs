@@ -395,3 +395,52 @@ fn an_automatic_rollback_of_a_checked_release_never_takes_down_a_newer_one() {
     cutover_release::rollback(&fleet, &request, &reporter).unwrap();
     assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
 }
+
+/// Issue 11, point 1: a rollback never waits on the local state. With `state.db` corrupt, or
+/// something that cannot be opened as one, it rolls back from the hosts' journals, says that
+/// the audit entry is missing, and exits 0; a deploy still refuses to run unaudited.
+#[test]
+fn rollback_works_from_the_journals_when_the_state_database_is_corrupt_or_unopenable() {
+    let (project, deploy) = local_project("");
+    let id = |run: support::cli::Run| run.json()["release"].as_str().unwrap().to_owned();
+    let r1 = id(project.cutover(&["deploy", "--json"]).ok());
+    project.write("app/index.html", "v2\n");
+    let r2 = id(project.cutover(&["deploy", "--json"]).ok());
+    let state_dir = project.path().join(".cutover");
+    let db = state_dir.join("state.db");
+    let remove_db = || {
+        for name in ["state.db", "state.db-wal", "state.db-shm"] {
+            let path = state_dir.join(name);
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else if path.exists() {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    };
+
+    // Corrupt: what was the database is garbage now.
+    remove_db();
+    std::fs::write(&db, vec![0x5a; 8192]).unwrap();
+    let run = project.cutover(&["rollback"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("warning: the audit entry could not be written"), "{}", run.stderr);
+    assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
+    // Other commands are not run unaudited: the deploy stops before touching the host.
+    project.write("app/index.html", "v3\n");
+    let refused = project.cutover(&["deploy"]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
+
+    // Unopenable: a directory where the file should be.
+    remove_db();
+    let r3 = id(project.cutover(&["deploy", "--json"]).ok());
+    assert_ne!(r3, r2);
+    remove_db();
+    std::fs::create_dir(&db).unwrap();
+    let run = project.cutover(&["rollback", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("warning: the audit entry could not be written"), "{}", run.stderr);
+    assert_eq!(run.json()["to"], r1.as_str());
+    assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
+}

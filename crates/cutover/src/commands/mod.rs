@@ -44,6 +44,10 @@ enum Scope {
     Config,
     /// The hosts of the selected environment.
     Env,
+    /// The hosts of the selected environment, even when the local state cannot be opened or
+    /// written: a rollback works from the hosts' journals alone, and the missing audit entry is
+    /// a warning.
+    Rescue,
 }
 
 /// Every command, and whether it is audited: the commands that work with a config (`log` only
@@ -60,7 +64,7 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
             audited(ctx, Scope::Config, |c| config::check::exec(ctx, c, args))
         }
         Command::Deploy(args) => audited(ctx, Env, |c| deploy::exec(ctx, c, args)),
-        Command::Rollback(args) => audited(ctx, Env, |c| rollback::exec(ctx, c, args)),
+        Command::Rollback(args) => audited(ctx, Scope::Rescue, |c| rollback::exec(ctx, c, args)),
         Command::Status(args) => audited(ctx, Env, |c| status::exec(ctx, c, args)),
         Command::Releases(args) => audited(ctx, Env, |c| releases::exec(ctx, c, args)),
         Command::Unlock(args) => audited(ctx, Env, |c| unlock::exec(ctx, c, args)),
@@ -92,22 +96,32 @@ fn audited(
 ) -> Result<(), CliError> {
     let config = ctx.config()?;
     let env = match scope {
-        Scope::Env => Some(ctx.global.env.as_str()),
+        Scope::Env | Scope::Rescue => Some(ctx.global.env.as_str()),
         Scope::Config => None,
     };
     if let Some(env) = env {
         config.env(env)?;
     }
-    let state = ctx.state()?;
     let who = Identity::current();
     let line = std::env::args().collect::<Vec<_>>().join(" ");
-    let id = state.begin(&who.user, &who.machine, &line, env)?;
+    let entry = ctx.state().and_then(|state| Ok((state, state.begin(&who.user, &who.machine, &line, env)?)));
+    let entry = match entry {
+        Ok(entry) => Some(entry),
+        Err(e) if matches!(scope, Scope::Rescue) => {
+            let why = crate::output::error_text(&e);
+            ctx.out.warn_line(&format!("the audit entry could not be written, going on without it: {why}"));
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let result = ctx.out.finish(exec(&config));
     let (code, summary) = match &result {
         Ok(summary) => (0, summary.clone()),
         Err(e) => (e.exit_code(), e.to_string()),
     };
-    if let Err(e) = state.finish(id, code, &summary) {
+    if let Some((state, id)) = entry
+        && let Err(e) = state.finish(id, code, &summary)
+    {
         ctx.out.error(&e.into());
     }
     result.map(drop)

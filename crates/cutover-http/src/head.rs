@@ -33,7 +33,16 @@ pub fn get_head<S: io::Read + io::Write>(
         .build()
         .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
     let seen = Arc::new(Seen::default());
-    let io = Blocking { stream, set_timeout: &set_timeout, deadline, seen: seen.clone(), written: false, reader: None };
+    let io = Blocking {
+        stream,
+        set_timeout: &set_timeout,
+        deadline,
+        seen: seen.clone(),
+        written: false,
+        reader: None,
+        tail: Vec::new(),
+        head_read: false,
+    };
     let limits = Limits { deadline, keep: 0, max_body: u64::MAX, read: Read::Nothing };
     let broke = match runtime.block_on(wire::exchange(io, &seen, request, &limits)) {
         Ok(response) => return Ok(response.head),
@@ -50,7 +59,9 @@ pub fn get_head<S: io::Read + io::Write>(
 
 /// A blocking stream as hyper's I/O: every read waits (up to the deadline, through the socket's
 /// read timeout) and is ready when it returns, so the runtime it runs on has nothing else to do
-/// meanwhile; nothing is read before the request is written.
+/// meanwhile; nothing is read before the request is written, and nothing after the head's
+/// blank line: the stream then ends for hyper, so a body the server is slow to send (or never
+/// sends) cannot hold the check to its deadline.
 struct Blocking<'s, S, F> {
     stream: &'s mut S,
     set_timeout: &'s F,
@@ -58,6 +69,9 @@ struct Blocking<'s, S, F> {
     seen: Arc<Seen>,
     written: bool,
     reader: Option<Waker>,
+    /// The last bytes read, to find `\r\n\r\n` across reads.
+    tail: Vec<u8>,
+    head_read: bool,
 }
 
 impl<S: io::Read, F: Fn(&mut S, Duration)> hyper::rt::Read for Blocking<'_, S, F> {
@@ -71,6 +85,9 @@ impl<S: io::Read, F: Fn(&mut S, Duration)> hyper::rt::Read for Blocking<'_, S, F
             this.reader = Some(cx.waker().clone());
             return Poll::Pending;
         }
+        if this.head_read {
+            return Poll::Ready(Ok(()));
+        }
         let left = match wire::left(this.deadline) {
             Ok(left) => left,
             Err(e) => return Poll::Ready(Err(e)),
@@ -82,6 +99,10 @@ impl<S: io::Read, F: Fn(&mut S, Duration)> hyper::rt::Read for Blocking<'_, S, F
             Ok(n) => {
                 this.seen.record(&chunk[..n]);
                 buf.put_slice(&chunk[..n]);
+                this.tail.extend_from_slice(&chunk[..n]);
+                this.head_read = this.tail.windows(4).any(|w| w == b"\r\n\r\n");
+                let keep = this.tail.len().saturating_sub(3);
+                this.tail.drain(..keep);
                 Poll::Ready(Ok(()))
             }
             // A TLS server that closes without close_notify: the stream ends there.
@@ -123,11 +144,20 @@ mod tests {
     struct Wire {
         answer: io::Cursor<Vec<u8>>,
         written: Vec<u8>,
+        stall: bool,
+        reads_past_answer: usize,
     }
 
     impl io::Read for Wire {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            self.answer.read(buf)
+            let n = self.answer.read(buf)?;
+            // The answer spent: a server that keeps the connection open and says nothing more
+            // (on a socket, such a read waits for the whole timeout).
+            if n == 0 && self.stall {
+                self.reads_past_answer += 1;
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
         }
     }
 
@@ -143,13 +173,29 @@ mod tests {
     }
 
     fn parse_head(answer: &[u8]) -> Result<ResponseHead, String> {
-        let mut wire = Wire { answer: io::Cursor::new(answer.to_vec()), written: Vec::new() };
+        let mut wire =
+            Wire { answer: io::Cursor::new(answer.to_vec()), written: Vec::new(), stall: false, reads_past_answer: 0 };
         let head = get_head(&mut wire, "a.test:8080", "cutover-ready", Duration::from_secs(1), |_, _| {});
         assert_eq!(
             String::from_utf8_lossy(&wire.written),
             "GET / HTTP/1.1\r\nHost: a.test:8080\r\nUser-Agent: cutover-ready\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );
         head
+    }
+
+    /// Headers, then a body that does not come: the head is the answer, not a timeout.
+    #[test]
+    fn a_head_is_enough_whatever_the_body_does() {
+        for answer in [
+            &b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://a.test/\r\nContent-Length: 100\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=63072000\r\nContent-Length: 5\r\n\r\nab",
+        ] {
+            let answer = io::Cursor::new(answer.to_vec());
+            let mut wire = Wire { answer, written: Vec::new(), stall: true, reads_past_answer: 0 };
+            let head = get_head(&mut wire, "a.test", "cutover-ready", Duration::from_secs(1), |_, _| {});
+            assert!(matches!(head, Ok(ref h) if h.status == 301 || h.status == 200), "{head:?}");
+            assert_eq!(wire.reads_past_answer, 0, "nothing is read past the head's blank line");
+        }
     }
 
     #[test]

@@ -152,14 +152,20 @@ fn wait(child: &mut Child, limit: Duration) -> i32 {
 /// Waits until the monitor spawned with log `log` has reported `n` rounds (its `round N:` lines),
 /// so a test acts at a known point of the window.
 fn wait_for_rounds(launch: &Launch, log: &str, n: usize, limit: Duration) {
-    let start = Instant::now();
-    loop {
-        let text = launch.log(log);
-        if text.lines().filter(|l| l.starts_with("round ")).count() >= n {
-            return;
-        }
-        assert!(start.elapsed() < limit, "the monitor reported fewer than {n} rounds in {limit:?}:\n{text}");
-        std::thread::sleep(Duration::from_millis(50));
+    let rounds = || launch.log(log).lines().filter(|l| l.starts_with("round ")).count();
+    support::wait_for(MonitorLog { launch, log, n }, limit, || rounds() >= n);
+}
+
+/// What a monitor had said when a wait for its rounds ran out.
+struct MonitorLog<'a> {
+    launch: &'a Launch,
+    log: &'a str,
+    n: usize,
+}
+
+impl std::fmt::Display for MonitorLog<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} rounds of the monitor, which said:\n{}", self.n, self.launch.log(self.log))
     }
 }
 
@@ -399,21 +405,16 @@ fn twenty_commands_beside_a_running_monitor_leave_the_state_database_sound() {
     }
     // What another process reads keeps up with what the monitor says it did.
     let printed = launch.log("monitor").lines().filter(|l| l.starts_with("round ")).count() as i64;
-    let start = Instant::now();
-    loop {
+    let recorded = || {
         let db = cutover_state::State::open(launch.project.path()).unwrap();
         let monitor = db.latest_monitor("production").unwrap().expect("the running monitor");
-        let rounds = db.round_stats(monitor.id).unwrap().rounds;
-        drop(db);
-        if rounds >= printed {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "state.db shows {rounds} rounds, the monitor printed {printed}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        db.round_stats(monitor.id).unwrap().rounds
+    };
+    support::wait_for(
+        format!("state.db to show the {printed} rounds the monitor printed"),
+        Duration::from_secs(5),
+        || recorded() >= printed,
+    );
     let code = wait(&mut monitor, Duration::from_secs(30));
     assert_eq!(code, 0, "{}", launch.log("monitor"));
     let check = Command::new("sqlite3")

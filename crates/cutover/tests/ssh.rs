@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use support::cli::{Project, assert_complete, current};
 use support::hosts::SshHosts;
+use support::wait_for;
 
 fn hosts(n: usize) -> Option<SshHosts> {
     support::require("sshd", SshHosts::available()).then(|| SshHosts::start(n))
@@ -29,14 +30,6 @@ fn deploy_dir(hosts: &SshHosts, i: usize) -> PathBuf {
 
 fn release_of(run: &support::cli::Run) -> String {
     run.json()["release"].as_str().expect("release id").to_owned()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -13,3 +13,14 @@ pub mod php;
 
 #[allow(unused_imports)]
 pub use cutover_testkit::require;
+
+/// Polls `done` until it holds, failing the test with `what` (formatted only then) after
+/// `timeout`: how a test waits for another process to reach a state, never a fixed sleep.
+#[allow(dead_code)]
+pub fn wait_for(what: impl std::fmt::Display, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

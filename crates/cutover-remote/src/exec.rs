@@ -1,10 +1,25 @@
-//! Running one process with a given stdin, collecting or streaming its output: the one place
-//! that pumps pipes, shared by the local and the SSH target.
+//! Running one script on a host: the one place that pumps pipes, shared by the local and the SSH
+//! target.
+//!
+//! A script never travels in a command's arguments (the kernel caps them, and a login shell would
+//! parse them): the host runs a fixed bootstrap ([`shell::bootstrap`]) that reads the script from
+//! stdin up to a marker line made for this one run, prints the marker on stdout and stderr, and
+//! runs the script with the rest of stdin as its input. Whatever a login shell prints before that
+//! (a `.bashrc` that echoes) comes before the marker and is dropped. Output is read in pieces of
+//! at most [`PIECE`] bytes, so neither a line without end nor a flood of output grows memory:
+//! stdout is kept whole only when it is the script's answer; streamed output and stderr keep a
+//! bounded tail ([`TAIL`]) for the error message.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::RemoteError;
+use crate::{RemoteError, shell};
+
+/// A line longer than this is passed on in pieces of this size.
+pub const PIECE: usize = 64 * 1024;
+/// How much of a stream is kept when it is not the script's answer.
+pub const TAIL: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -12,7 +27,7 @@ pub enum Stream {
     Stderr,
 }
 
-/// What the process reads on stdin.
+/// What the script reads on stdin, after the script itself.
 pub enum Stdin<'a> {
     Null,
     Bytes(&'a [u8]),
@@ -33,7 +48,9 @@ impl std::fmt::Debug for Stdin<'_> {
 #[derive(Debug, Clone)]
 pub struct Output {
     pub status: ExitStatus,
+    /// Whole when the run was not streamed; else its last [`TAIL`] bytes.
     pub stdout: String,
+    /// Its last [`TAIL`] bytes.
     pub stderr: String,
 }
 
@@ -56,46 +73,61 @@ impl Output {
         }
     }
 
-    /// The last lines of stderr (or stdout), for an error message.
+    /// The last lines of stderr (or stdout), for an error message; each line cut to 500 chars.
     pub fn tail(&self) -> String {
         let text = if self.stderr.trim().is_empty() { &self.stdout } else { &self.stderr };
         let lines: Vec<&str> = text.trim_end().lines().collect();
-        lines[lines.len().saturating_sub(5)..].join("\n")
+        let cut = |l: &&str| match l.char_indices().nth(500) {
+            Some((i, _)) => format!("{}… ({} bytes in all)", &l[..i], l.len()),
+            None => (*l).to_owned(),
+        };
+        lines[lines.len().saturating_sub(5)..].iter().map(cut).collect::<Vec<_>>().join("\n")
     }
 }
 
 pub type LineSink<'a> = &'a (dyn Fn(Stream, &str) + Sync);
 
-/// Runs `cmd` to completion. With `on_line`, every output line is also passed on as it arrives.
+/// A marker no banner or script output can hold by chance: made fresh for each run.
+fn new_marker() -> String {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let seed = format!("{}:{nanos}:{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
+    format!("@@cutover-{}", &blake3::hash(seed.as_bytes()).to_hex()[..32])
+}
+
+/// Runs `script` through `cmd`, which must run [`shell::bootstrap`] with the marker as its one
+/// argument (`make(marker)` builds it). With `on_line`, every output line is also passed on as it
+/// arrives, and stdout keeps only its tail.
 pub(crate) fn run(
     host: &str,
     step: &str,
-    mut cmd: Command,
+    make: impl FnOnce(&str) -> Command,
+    script: &str,
     stdin: Stdin<'_>,
     on_line: Option<LineSink<'_>>,
 ) -> Result<Output, RemoteError> {
-    cmd.stdin(match stdin {
-        Stdin::Null => Stdio::null(),
-        _ => Stdio::piped(),
-    });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let marker = new_marker();
+    let mut cmd = make(&marker);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     // Ctrl-C goes to cutover alone; children on the host finish or see their stdin close.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let program = cmd.get_program().to_string_lossy().into_owned();
     let mut child = cmd.spawn().map_err(|source| RemoteError::Spawn { host: host.to_owned(), program, source })?;
     let io_err = |source| RemoteError::Io { host: host.to_owned(), step: step.to_owned(), source };
 
-    let child_stdin = child.stdin.take();
+    let mut pipe = child.stdin.take().expect("piped stdin");
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
+    let keep_stdout = if on_line.is_some() { Keep::Tail } else { Keep::All };
     let (write_result, out, err) = std::thread::scope(|s| {
-        let out = s.spawn(|| pump(stdout, Stream::Stdout, on_line));
-        let err = s.spawn(|| pump(stderr, Stream::Stderr, on_line));
-        let write_result = match (stdin, child_stdin) {
-            (Stdin::Bytes(bytes), Some(mut pipe)) => pipe.write_all(bytes),
-            (Stdin::Writer(write), Some(mut pipe)) => write(&mut pipe).and_then(|()| pipe.flush()),
-            _ => Ok(()),
-        };
+        let out = s.spawn(|| pump(stdout, Stream::Stdout, &marker, keep_stdout, on_line));
+        let err = s.spawn(|| pump(stderr, Stream::Stderr, &marker, Keep::Tail, on_line));
+        let write_result = shell::framed(script, &marker, &mut pipe).and_then(|()| match stdin {
+            Stdin::Null => Ok(()),
+            Stdin::Bytes(bytes) => pipe.write_all(bytes),
+            Stdin::Writer(write) => write(&mut pipe).and_then(|()| pipe.flush()),
+        });
+        drop(pipe);
         (write_result, out.join().expect("stdout reader"), err.join().expect("stderr reader"))
     });
     let status = child.wait().map_err(io_err)?;
@@ -107,20 +139,220 @@ pub(crate) fn run(
     }
 }
 
-fn pump(reader: impl Read, stream: Stream, on_line: Option<LineSink<'_>>) -> io::Result<String> {
-    let mut all = Vec::new();
-    let mut reader = BufReader::new(reader);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            break;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    All,
+    Tail,
+}
+
+/// What one stream said, kept as [`Keep`] says; what came before the marker line is dropped
+/// once the marker comes (if it never comes, the script never ran, and all of it is the story).
+struct Kept {
+    keep: Keep,
+    bytes: Vec<u8>,
+    /// Bytes dropped from the front to keep the tail bounded.
+    cut: bool,
+}
+
+impl Kept {
+    fn push(&mut self, piece: &[u8]) {
+        self.bytes.extend_from_slice(piece);
+        if self.keep == Keep::Tail && self.bytes.len() > 2 * TAIL {
+            let from = self.bytes.len() - TAIL;
+            self.bytes.drain(..from);
+            self.cut = true;
+        }
+    }
+
+    fn text(mut self) -> String {
+        if self.keep == Keep::Tail && self.bytes.len() > TAIL {
+            let from = self.bytes.len() - TAIL;
+            self.bytes.drain(..from);
+            self.cut = true;
+        }
+        if self.cut {
+            // Start at a whole line.
+            if let Some(nl) = self.bytes.iter().position(|&b| b == b'\n') {
+                self.bytes.drain(..=nl);
+            }
+        }
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
+fn pump(
+    mut reader: impl Read,
+    stream: Stream,
+    marker: &str,
+    keep: Keep,
+    on_line: Option<LineSink<'_>>,
+) -> io::Result<String> {
+    let mut before = Kept { keep: Keep::Tail, bytes: Vec::new(), cut: false };
+    let mut after = Kept { keep, bytes: Vec::new(), cut: false };
+    let mut started = false;
+    let mut line: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; PIECE];
+    let mut emit = |line: &[u8], started: &mut bool| {
+        if !*started {
+            let text = trim_newline(line);
+            if text.ends_with(marker.as_bytes()) {
+                *started = true;
+            } else {
+                before.push(line);
+            }
+            return;
         }
         if let Some(sink) = on_line {
-            let text = String::from_utf8_lossy(&line);
-            sink(stream, text.trim_end_matches(['\n', '\r']));
+            sink(stream, &String::from_utf8_lossy(trim_newline(line)));
         }
-        all.extend_from_slice(&line);
+        after.push(line);
+    };
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            let room = PIECE - line.len();
+            match rest[..rest.len().min(room)].iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    line.extend_from_slice(&rest[..=nl]);
+                    rest = &rest[nl + 1..];
+                    emit(&line, &mut started);
+                    line.clear();
+                }
+                None if rest.len() >= room => {
+                    line.extend_from_slice(&rest[..room]);
+                    rest = &rest[room..];
+                    emit(&line, &mut started);
+                    line.clear();
+                }
+                None => {
+                    line.extend_from_slice(rest);
+                    rest = &[];
+                }
+            }
+        }
     }
-    Ok(String::from_utf8_lossy(&all).into_owned())
+    if !line.is_empty() {
+        emit(&line, &mut started);
+    }
+    Ok(if started { after.text() } else { before.text() })
+}
+
+fn trim_newline(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::{LocalTarget, Target};
+
+    /// A host whose login shell says something before it runs the command, as a `.bashrc` with
+    /// an `echo` does, and whose command goes through a login shell's parsing.
+    #[derive(Debug)]
+    struct Chatty(&'static str);
+
+    impl Target for Chatty {
+        fn name(&self) -> &str {
+            "chatty"
+        }
+
+        #[allow(clippy::disallowed_methods)] // a test target starts its own `sh`
+        fn command(&self, marker: &str) -> Command {
+            let login = format!("{}; exec sh -c {} cutover {marker}", self.0, shell::quote(shell::BOOTSTRAP));
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c").arg(login);
+            cmd
+        }
+    }
+
+    #[test]
+    fn data_after_the_script_reaches_it_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let script = format!("set -e\nx=1\ncat > {}\necho after\n", shell::quote(&file.display().to_string()));
+        let out = LocalTarget.run("storing", &script, Stdin::Bytes(&data)).unwrap();
+        assert_eq!(out.stdout, "after\n", "the script goes on after its input");
+        assert!(std::fs::read(&file).unwrap() == data, "the script read exactly the data sent");
+    }
+
+    #[test]
+    fn a_script_larger_than_the_kernels_argument_limit_runs() {
+        // One argument may hold 128 KiB: a 1 MiB script (a long reason in a journal event) could
+        // not have been passed as `sh -c SCRIPT`.
+        let reason = "x".repeat(1 << 20);
+        let script = format!("r={}\necho ${{#r}}\n", shell::quote(&reason));
+        let out = LocalTarget.run("a long script", &script, Stdin::Null).unwrap();
+        assert_eq!(out.stdout.trim(), (1 << 20).to_string());
+    }
+
+    #[test]
+    fn what_a_login_shell_prints_before_the_script_is_dropped() {
+        let host = Chatty("echo Welcome to web1; echo motd >&2; printf no-newline");
+        let out = host.run("reading", "echo '@@lock'; echo answer; echo oops >&2", Stdin::Null).unwrap();
+        assert_eq!(out.stdout, "@@lock\nanswer\n");
+        assert_eq!(out.stderr, "oops\n");
+        let lines = Mutex::new(Vec::new());
+        host.run_streaming("a hook", "echo one; echo two", &|_, l| lines.lock().unwrap().push(l.to_owned())).unwrap();
+        assert_eq!(*lines.lock().unwrap(), ["one", "two"]);
+    }
+
+    #[test]
+    fn a_script_cut_short_never_runs() {
+        // Stdin closed before the marker: nothing of the script may run.
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("ran");
+        let mut cmd = LocalTarget.command("@@cutover-never-sent");
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let script = format!("touch {}\n", shell::quote(&flag.display().to_string()));
+        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(254));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("did not arrive whole"));
+        assert!(!flag.exists());
+    }
+
+    #[test]
+    fn a_scripts_own_255_is_not_sshs() {
+        let out = LocalTarget.exec("exiting", "exit 255", Stdin::Null, None).unwrap();
+        assert_eq!(out.code(), Some(254));
+        let out = LocalTarget.exec("exiting", "set -e\nfalse\necho never", Stdin::Null, None).unwrap();
+        assert_eq!(out.code(), Some(1));
+        assert_eq!(out.stdout, "");
+    }
+
+    #[test]
+    fn streamed_output_keeps_a_bounded_tail_and_long_lines_come_in_pieces() {
+        let count = Mutex::new((0usize, 0usize));
+        // 40 MB of lines, then one 1 MiB line without a newline.
+        let script = "yes 0123456789abcdef0123456789abcdef | head -n 1200000; head -c 1048576 /dev/zero | tr '\\0' x";
+        let out = LocalTarget
+            .run_streaming("a loud hook", script, &|_, l| {
+                let mut c = count.lock().unwrap();
+                c.0 += 1;
+                c.1 = c.1.max(l.len());
+            })
+            .unwrap();
+        let (lines, longest) = *count.lock().unwrap();
+        assert_eq!(lines, 1_200_000 + 16, "every line and every 64 KiB piece is passed on");
+        assert_eq!(longest, PIECE);
+        assert!(out.stdout.len() <= TAIL, "kept {} bytes", out.stdout.len());
+        assert!(out.stdout.ends_with("xxxx"));
+    }
+
+    #[test]
+    fn a_scripts_answer_is_kept_whole() {
+        let out = LocalTarget.run("reading", "head -c 3000000 /dev/zero | tr '\\0' y", Stdin::Null).unwrap();
+        assert_eq!(out.stdout.len(), 3_000_000);
+    }
 }

@@ -139,6 +139,12 @@ mod tests {
         Identity { user: "ana".into(), machine: "laptop".into(), pid: 7 }
     }
 
+    /// Appends `events` in `dir` through a real shell.
+    fn append(dir: &std::path::Path, events: &[Event]) {
+        let script = format!("cd {}\n{}", shell::quote(&dir.display().to_string()), append_script(events));
+        crate::Target::run(&crate::LocalTarget, "appending", &script, crate::Stdin::Null).unwrap();
+    }
+
     #[test]
     fn appended_events_parse_back_through_a_real_shell() {
         let dir = tempfile::tempdir().unwrap();
@@ -147,11 +153,7 @@ mod tests {
             Event::new(Kind::Prepare, Some("r1"), &who()),
             Event::new(Kind::Failed, Some("r1"), &who()).reason("it's `broken` $HOME"),
         ];
-        let status = crate::Target::command(&crate::LocalTarget, &append_script(&events))
-            .current_dir(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        append(dir.path(), &events);
         let text = std::fs::read_to_string(dir.path().join(PATH)).unwrap();
         assert_eq!(parse("h", &text).unwrap(), events);
     }
@@ -171,11 +173,7 @@ mod tests {
         let good = serde_json::to_string(&Event::new(Kind::Prepare, Some("r1"), &who())).unwrap();
         std::fs::write(dir.path().join(PATH), format!("{good}\n{}", &good[..25])).unwrap();
         let next = Event::new(Kind::Prepared, Some("r1"), &who());
-        let status = crate::Target::command(&crate::LocalTarget, &append_script(std::slice::from_ref(&next)))
-            .current_dir(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        append(dir.path(), std::slice::from_ref(&next));
         let text = std::fs::read_to_string(dir.path().join(PATH)).unwrap();
         let events = parse("h", &text).unwrap();
         assert_eq!(events.len(), 2);

@@ -19,9 +19,9 @@ impl Target for LocalTarget {
     }
 
     #[allow(clippy::disallowed_methods)] // a target starts its own `sh`
-    fn command(&self, script: &str) -> Command {
+    fn command(&self, marker: &str) -> Command {
         let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(script);
+        cmd.arg("-c").arg(crate::shell::BOOTSTRAP).arg("cutover").arg(marker);
         cmd
     }
 }

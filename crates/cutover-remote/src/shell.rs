@@ -1,6 +1,30 @@
-//! POSIX shell quoting: every value that reaches a remote shell goes through [`quote`].
+//! POSIX shell quoting: every value that reaches a remote shell goes through [`quote`]; and the
+//! bootstrap every script is run by, on every target.
+
+use std::io::{self, Write};
 
 use cutover_config::DeployPath;
+
+/// The program every target runs with `sh -c BOOTSTRAP cutover MARKER`: it reads the script from
+/// stdin up to the line `MARKER`, says `MARKER` on stdout and stderr (what a login shell printed
+/// before it is dropped), and runs the script with the rest of stdin as its input. A script cut
+/// short never runs. A script's own exit 255 becomes 254, so it is never taken for ssh's
+/// "connection failed". One line, no `'`, `\`, `!` or newline, so any login shell (sh, bash,
+/// csh, tcsh, fish) passes it to `sh` unchanged inside single quotes; one process (for the
+/// newline), the rest builtins.
+pub const BOOTSTRAP: &str = concat!(
+    "n=$(echo; echo _); n=${n%_}; s=; ok=; ",
+    "while IFS= read -r l; do if [ \"$l\" = \"$1\" ]; then ok=1; break; fi; s=\"$s$l$n\"; done; ",
+    "if [ -z \"$ok\" ]; then echo \"cutover: the script did not arrive whole\" >&2; exit 254; fi; ",
+    "echo \"$1\"; echo \"$1\" >&2; ",
+    "(set --; eval \"$s\"); r=$?; [ $r -ne 255 ] || r=254; exit $r",
+);
+
+/// Writes `script` and its end marker: what [`BOOTSTRAP`] reads before the script's own input.
+pub(crate) fn framed(script: &str, marker: &str, out: &mut impl Write) -> io::Result<()> {
+    out.write_all(script.as_bytes())?;
+    out.write_all(format!("\n{marker}\n").as_bytes())
+}
 
 /// Quotes `text` as one word for any POSIX shell.
 pub fn quote(text: &str) -> String {
@@ -34,8 +58,8 @@ mod tests {
     fn quoted_words_survive_a_real_shell() {
         for text in ["plain", "a b", "it's", "$(rm -rf /)", "`x`", "\\n", "ünï\tcode", "--", "*"] {
             let script = format!("printf %s {}", quote(text));
-            let out = crate::Target::command(&crate::LocalTarget, &script).output().unwrap();
-            assert_eq!(String::from_utf8(out.stdout).unwrap(), text);
+            let out = crate::Target::run(&crate::LocalTarget, "printing", &script, crate::Stdin::Null).unwrap();
+            assert_eq!(out.stdout, text);
         }
     }
 

@@ -170,9 +170,8 @@ impl Target for SshTarget {
         &self.dest
     }
 
-    fn command(&self, script: &str) -> Command {
+    fn command(&self, marker: &str) -> Command {
         let mut cmd = self.base_command();
-        // The remote login shell may be anything; `sh -c` gives every script the same shell.
         if self.private_dir.is_none() {
             cmd.args(["-o", "ControlMaster=auto"])
                 .arg("-o")
@@ -180,10 +179,10 @@ impl Target for SshTarget {
         } else {
             cmd.args(["-o", "ControlMaster=no"]);
         }
-        // ssh exits 255 when the connection fails; a script's own 255 (PHP's fatal errors) is
-        // turned into 254 so the two are never confused.
-        let wrapped = format!("( {script}\n); r=$?; [ $r -ne 255 ] || r=254; exit $r");
-        cmd.arg("-T").arg(&self.dest).arg(format!("sh -c {}", shell::quote(&wrapped)));
+        // The login shell (sh, bash, csh, fish, …) parses only this line, the same for every
+        // script; the script itself comes on stdin.
+        let remote = format!("exec sh -c {} cutover {marker}", shell::quote(shell::BOOTSTRAP));
+        cmd.arg("-T").arg(&self.dest).arg(remote);
         cmd
     }
 

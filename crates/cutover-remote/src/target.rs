@@ -1,4 +1,5 @@
-//! The one abstraction of a host: it runs a POSIX `sh` script and reports how that went.
+//! The one abstraction of a host: it runs a POSIX `sh` script and reports how that went. The
+//! script travels on stdin, read by [`crate::shell::BOOTSTRAP`] (see `exec.rs`).
 
 use std::process::Command;
 
@@ -11,8 +12,8 @@ pub trait Target: Send + Sync + std::fmt::Debug {
     /// The host as the user wrote it (`local`, `deploy@web1`, …).
     fn name(&self) -> &str;
 
-    /// A command that runs `script` with `sh` on the host.
-    fn command(&self, script: &str) -> Command;
+    /// A command that runs `sh -c BOOTSTRAP cutover MARKER` on the host.
+    fn command(&self, marker: &str) -> Command;
 
     /// Turns a failed run into an error; SSH tells a lost connection apart from a failed script.
     fn failure(&self, step: &str, output: &Output) -> RemoteError {
@@ -32,7 +33,7 @@ pub trait Target: Send + Sync + std::fmt::Debug {
         stdin: Stdin<'_>,
         on_line: Option<LineSink<'_>>,
     ) -> Result<Output, RemoteError> {
-        exec::run(self.name(), step, self.command(script), stdin, on_line)
+        exec::run(self.name(), step, |marker| self.command(marker), script, stdin, on_line)
     }
 
     /// Runs `script`; a non-zero exit is an error naming the host and `step`.

@@ -356,3 +356,38 @@ fn hosts_left_on_different_releases_are_joined_with_rollback_to() {
     }
     project.cutover(&["rollback", "--to", &r1]).code(1).stderr_has("every host is already on");
 }
+
+#[test]
+fn login_shells_that_print_banners_or_are_not_posix_change_nothing() {
+    for shell in ["/bin/bash", "/usr/bin/tcsh", "/usr/bin/csh", "/usr/bin/fish"] {
+        if !support::require(shell, std::path::Path::new(shell).exists()) {
+            return;
+        }
+        let Some(hosts) = hosts(1) else { return };
+        let banner = "Welcome to your hosting account";
+        hosts.login_as(1, shell, banner);
+        // The host really is like that: a plain session says the banner and runs `shell`.
+        let out = std::process::Command::new("ssh")
+            .args(["-F", hosts.config_path().to_str().unwrap(), "h1", "echo $SHELL"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains(banner) && said.contains(shell), "{shell}: the login says {said:?}");
+
+        let project = project(&hosts, &hosts.aliases(), "[hooks]\nbefore_switch = [\"echo hook-said-this\"]\n", 20);
+        let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+        // Without the local cache, the second deploy reads the base manifest from the host.
+        std::fs::remove_dir_all(project.path().join(".cutover/manifests")).unwrap();
+        project.write("app/index.html", "v2\n");
+        let run = project.cutover(&["deploy", "--json"]).ok();
+        assert!(!run.stderr.contains(banner), "{shell}: the banner is not the host's answer:\n{}", run.stderr);
+        let run = run.stderr_has("[h1] hook-said-this");
+        let host = &run.json()["hosts"][0];
+        assert_eq!(host["sent_files"], 1, "{shell}: only the changed file travels: {host}");
+        let status = project.cutover(&["status", "--json"]).ok().json();
+        assert_eq!(status["hosts"][0]["current"], release_of(&run).as_str(), "{shell}: {status}");
+        project.cutover(&["rollback"]).ok();
+        assert_eq!(current(&deploy_dir(&hosts, 1)).as_deref(), Some(r1.as_str()), "{shell}");
+    }
+}

@@ -211,6 +211,42 @@ impl SshHosts {
         drop(sshd);
     }
 
+    /// Gives host `i` a login like a hosting account's, inside its mount namespace only: root's
+    /// login shell becomes `shell` (its `/etc/passwd` line), and its home is a fresh directory
+    /// whose startup files print `banner` on stdout, for bash (`.bashrc`, which bash reads in
+    /// sshd's non-interactive sessions too), csh and tcsh (`.cshrc`) and fish (`config.fish`).
+    pub fn login_as(&self, i: usize, shell: &str, banner: &str) {
+        let host = self.host(i);
+        let host_dir = host.root.parent().expect("a host's root has a parent");
+        let home = host_dir.join("home");
+        let echo = format!("echo '{banner}'\n");
+        fs::create_dir_all(home.join(".config/fish")).expect("a host's home");
+        write(&home.join(".bashrc"), &echo);
+        write(&home.join(".cshrc"), &echo);
+        write(&home.join(".config/fish/config.fish"), &echo);
+        let passwd = fs::read_to_string("/etc/passwd").expect("/etc/passwd");
+        let passwd: String = passwd
+            .lines()
+            .map(|l| match l.strip_prefix("root:") {
+                Some(rest) => format!("root:{}:{shell}\n", rest.rsplit_once(':').expect("a passwd line").0),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        let passwd_path = host_dir.join("passwd");
+        write(&passwd_path, &passwd);
+        let sshd = host.sshd.lock().unwrap_or_else(PoisonError::into_inner);
+        let pid = sshd.as_ref().expect("host is running").child.id();
+        let status = Command::new("nsenter")
+            .args(["--target", &pid.to_string(), "--mount", "--", "sh", "-c"])
+            .arg(r#"mount --bind "$1" /etc/passwd && mount --bind "$2" /root"#)
+            .arg("sh")
+            .arg(&passwd_path)
+            .arg(&home)
+            .status()
+            .expect("run nsenter");
+        assert!(status.success(), "SshHosts: cannot give host {i} the login shell {shell}");
+    }
+
     /// The temporary directory holding keys, configs, logs and the hosts' directories.
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -88,10 +88,27 @@ impl Event {
         self
     }
 
+    /// Why; cut to [`REASON_MAX`] bytes (a server's 60 KB header in a failed check must not make
+    /// every later script and journal read carry it).
     pub fn reason(mut self, reason: &str) -> Self {
-        self.reason = Some(reason.to_owned());
+        self.reason = Some(cut(reason, REASON_MAX));
         self
     }
+}
+
+/// The longest reason a journal event keeps.
+pub const REASON_MAX: usize = 2000;
+
+/// `text`, or its first `max` bytes (at a character boundary) and how much was left out.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes not kept)", &text[..end], text.len() - end)
 }
 
 /// A shell fragment that appends `events` to the journal, run from the deploy root. Each line
@@ -156,6 +173,16 @@ mod tests {
         append(dir.path(), &events);
         let text = std::fs::read_to_string(dir.path().join(PATH)).unwrap();
         assert_eq!(parse("h", &text).unwrap(), events);
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_where_it_is_stored() {
+        let long = "é".repeat(90_000);
+        let event = Event::new(Kind::Failed, Some("r1"), &who()).reason(&long);
+        let kept = event.reason.unwrap();
+        assert!(kept.len() < REASON_MAX + 40, "{} bytes kept", kept.len());
+        assert!(kept.ends_with("(178000 more bytes not kept)"), "{}", &kept[kept.len() - 40..]);
+        assert_eq!(Event::new(Kind::Failed, None, &who()).reason("short").reason.as_deref(), Some("short"));
     }
 
     #[test]

@@ -69,6 +69,7 @@ impl Output {
     }
 
     fn line(&self, text: &str) {
+        let text = &*printable(text);
         match &self.multi {
             Some(multi) => {
                 let _ = multi.println(text);
@@ -101,8 +102,15 @@ impl Output {
         Some(bar)
     }
 
-    /// Data for scripts and pipes (stdout). Once a write has failed, nothing more is written.
+    /// Data for scripts and pipes (stdout), with terminal control characters escaped (hosts'
+    /// and servers' text reaches it: a release's failure reason).
     pub fn data(&self, text: &str) {
+        self.data_raw(&printable(text));
+    }
+
+    /// Data written exactly as given (a secret's value). Once a write has failed, nothing more
+    /// is written.
+    pub fn data_raw(&self, text: &str) {
         let mut state = self.stdout.lock().expect("stdout lock");
         if !matches!(*state, Stdout::Open) {
             return;
@@ -189,6 +197,23 @@ pub fn error_text(err: &CliError) -> String {
         text += &format!("\nhint: {hint}");
     }
     text
+}
+
+/// `text` with every control character but newline and tab written as an escape (`\x1b`), so
+/// what a server, host or hook says cannot move the cursor, retitle the terminal or hide a line.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string().replace("\\u{", "\\x{")),
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 fn prefix(host: Option<&str>) -> String {
@@ -305,5 +330,16 @@ impl GateReporter for Output {
         if self.json {
             self.json(&serde_json::json!({ "monitor": record, "rounds": rounds }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_escaped_and_text_is_kept() {
+        assert_eq!(printable("plain\ttext\nnext ünï"), "plain\ttext\nnext ünï");
+        assert_eq!(printable("\x1b]0;owned\x07\x1b[2J\r\u{9b}x"), "\\x{1b}]0;owned\\x{7}\\x{1b}[2J\\x{d}\\x{9b}x");
     }
 }

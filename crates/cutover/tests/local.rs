@@ -444,3 +444,13 @@ fn rollback_works_from_the_journals_when_the_state_database_is_corrupt_or_unopen
     assert_eq!(run.json()["to"], r1.as_str());
     assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
 }
+
+#[test]
+fn terminal_control_characters_from_hooks_are_escaped() {
+    let (project, _) = local_project(
+        "[hooks]\nbefore_switch = [\"printf '\\\\033]0;owned\\\\007\\\\033[2Jcleared\\\\n'; printf '\\\\033[31mred\\\\n' >&2; exit 1\"]",
+    );
+    let run = project.cutover(&["deploy"]).code(1);
+    assert!(!run.stderr.contains('\x1b') && !run.stderr.contains('\x07'), "raw control characters:\n{:?}", run.stderr);
+    run.stderr_has("[local] \\x{1b}]0;owned\\x{7}\\x{1b}[2Jcleared").stderr_has("\\x{1b}[31mred");
+}

@@ -18,7 +18,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &GetArgs) -> Result<String, Cl
     let (env, name, reveal) = (ctx.global.env.as_str(), &args.name, args.reveal);
     let value = super::provider(ctx, config)?.get(env, name)?;
     if reveal {
-        ctx.out.data(value.expose());
+        ctx.out.data_raw(value.expose());
     } else {
         ctx.out.data(&format!("{name}={}", value.redacted()));
     }

@@ -43,9 +43,13 @@ impl Rules {
                 forms.push(form);
             }
         };
-        for (old, new) in pairs {
+        for (i, (old, new)) in pairs.iter().enumerate() {
             if old.is_empty() {
                 return Err("a --replace pattern cannot be empty".into());
+            }
+            // Which NEW would win is not the user's choice to guess: the second is a mistake.
+            if pairs[..i].iter().any(|(earlier, _)| earlier == old) {
+                return Err(format!("`--replace {old}` is given twice; give each OLD once"));
             }
             add(old.clone(), new.clone(), Form::Raw);
             add(old.replace('/', "\\/"), new.replace('/', "\\/"), Form::JsonEscaped);
@@ -208,5 +212,11 @@ mod tests {
         let rules =
             Rules::new(&[("staging.test".into(), "A".into()), ("cdn.staging.test".into(), "B".into())]).unwrap();
         assert_eq!(rules.apply(b"cdn.staging.test staging.test").unwrap().0, b"B A");
+    }
+
+    #[test]
+    fn the_same_old_twice_is_refused() {
+        let pairs = [("a.test".to_owned(), "b.test".to_owned()), ("a.test".to_owned(), "c.test".to_owned())];
+        assert_eq!(Rules::new(&pairs).err().unwrap(), "`--replace a.test` is given twice; give each OLD once");
     }
 }

@@ -1334,3 +1334,38 @@ fn unknown_statements_pass_through_unchanged() {
         target.query("SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_NAME = 'notes_bi'");
     assert!(trigger.contains(&format!("{STAGING}/default")), "the trigger's body is kept: {trigger}");
 }
+
+#[test]
+fn a_dump_whose_dialect_cannot_be_told_is_a_usage_error_exit_2() {
+    // Not what any dump tool writes first: no header, no backquoted statement.
+    let ran = rewrite(b"hello\nINSERT INTO notes VALUES ('https://staging.example.test');\n", &[]);
+    assert_eq!(ran.code, 2, "an undetectable dialect is a usage error:\n{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("error: cannot tell which database wrote this dump")
+            && ran.stderr.contains("--dialect mysql|postgres|sqlite"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stdout.is_empty(), "nothing is written before the dialect is known");
+    // With the dialect given, the same input is rewritten.
+    let ran = rewrite(b"hello\n", &["--dialect", "mysql"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+}
+
+#[test]
+fn the_same_replace_old_given_twice_is_a_usage_error_exit_2() {
+    let dump = b"-- MySQL dump 10.13\nINSERT INTO `t` VALUES ('https://staging.example.test/a');\n";
+    for args in [
+        &["--replace", STAGING, PRODUCTION, "--replace", STAGING, "https://other.example.test"][..],
+        // Even with the same NEW: it says the user's rules are not what they think.
+        &["--replace", STAGING, PRODUCTION, "--replace", STAGING, PRODUCTION],
+    ] {
+        let ran = rewrite(dump, args);
+        assert_eq!(ran.code, 2, "{args:?}: a repeated OLD is a usage error:\n{}", ran.stderr);
+        assert!(ran.stderr.contains(&format!("`--replace {STAGING}` is given twice")), "{args:?}: {}", ran.stderr);
+        assert!(ran.stdout.is_empty(), "{args:?}: nothing is rewritten");
+    }
+    // Two different OLDs are fine.
+    let ran = rewrite(dump, &["--replace", STAGING, PRODUCTION, "--replace", "/a", "/b"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+}

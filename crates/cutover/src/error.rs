@@ -48,7 +48,7 @@ pub enum CliError {
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Config(_) | Self::Usage(_) => EXIT_USAGE,
+            Self::Config(_) | Self::Usage(_) | Self::Dump(cutover_db::DumpError::UnknownDialect) => EXIT_USAGE,
             Self::Release(e) => release_code(e),
             Self::Tls(e) if e.hosts_changed() => EXIT_PARTIAL,
             Self::Unverified(_) => EXIT_PARTIAL,

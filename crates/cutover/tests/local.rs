@@ -454,3 +454,22 @@ fn terminal_control_characters_from_hooks_are_escaped() {
     assert!(!run.stderr.contains('\x1b') && !run.stderr.contains('\x07'), "raw control characters:\n{:?}", run.stderr);
     run.stderr_has("[local] \\x{1b}]0;owned\\x{7}\\x{1b}[2Jcleared").stderr_has("\\x{1b}[31mred");
 }
+
+#[test]
+fn log_keeps_one_line_per_entry_when_a_reason_holds_newlines_and_tabs() {
+    let (project, _) = local_project("");
+    project.cutover(&["unlock", "--reason", "first line\nsecond line\twith a tab \\n"]).ok();
+    project.cutover(&["status"]).ok();
+    let entries = project.cutover(&["--json", "log"]).ok().json();
+    let run = project.cutover(&["log"]).ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per entry (`log` itself is not audited):\n{}", run.stdout);
+    assert_eq!(entries.as_array().unwrap().len(), 2);
+    let unlock = lines.iter().find(|l| l.contains("unlock")).expect("the unlock entry");
+    assert!(unlock.contains("first line\\nsecond line\\twith a tab \\\\n"), "escaped, and a backslash too: {unlock}");
+    assert_eq!(unlock.split('\t').count(), 5, "tabs only between the fields: {unlock}");
+    // `--json` keeps the text as it was.
+    let command =
+        entries.as_array().unwrap().iter().find_map(|e| e["command"].as_str().filter(|c| c.contains("unlock")));
+    assert!(command.unwrap().ends_with("--reason first line\nsecond line\twith a tab \\n"), "{command:?}");
+}

@@ -31,6 +31,8 @@ pub struct Config {
     pub monitor: Monitor,
     pub smtp: Option<Smtp>,
     envs: Environments,
+    /// The file's text, for errors found after parsing ([`Config::check_source`]).
+    text: String,
 }
 
 #[derive(Deserialize)]
@@ -167,7 +169,7 @@ impl Config {
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { dir.join(p) };
         let mut app = file.app;
-        app.source = resolve(&app.source);
+        app.source = resolve(app.source_written.get_ref());
         let mut ssh = file.ssh;
         ssh.config = ssh.config.as_deref().map(resolve);
         tls.extra_ca = tls.extra_ca.as_deref().map(resolve);
@@ -191,6 +193,7 @@ impl Config {
             monitor,
             smtp: file.smtp,
             envs,
+            text: text.to_owned(),
         })
     }
 
@@ -208,6 +211,29 @@ impl Config {
 
     pub fn env_names(&self) -> impl Iterator<Item = &str> {
         self.envs.keys().map(String::as_str)
+    }
+
+    /// That `[app] source` is a directory. Not part of [`Config::load`]: a rollback or a status
+    /// needs no source, so only `config check` and the commands that read it ask.
+    pub fn check_source(&self) -> Result<(), ConfigError> {
+        let written = &self.app.source_written;
+        let problem = match std::fs::metadata(&self.app.source) {
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            Ok(_) => "is not a directory".to_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".to_owned(),
+            Err(e) => format!("cannot be read: {e}"),
+        };
+        let span = (written.span() != (0..0)).then(|| written.span());
+        Err(invalid(
+            &self.path,
+            &self.text,
+            span,
+            format!(
+                "source `{}` {problem} (`{}`); it is the directory a deploy uploads",
+                written.get_ref().display(),
+                std::path::absolute(&self.app.source).unwrap_or_else(|_| self.app.source.clone()).display()
+            ),
+        ))
     }
 }
 

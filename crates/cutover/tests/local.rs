@@ -473,3 +473,19 @@ fn log_keeps_one_line_per_entry_when_a_reason_holds_newlines_and_tabs() {
         entries.as_array().unwrap().iter().find_map(|e| e["command"].as_str().filter(|c| c.contains("unlock")));
     assert!(command.unwrap().ends_with("--reason first line\nsecond line\twith a tab \\n"), "{command:?}");
 }
+
+#[test]
+fn config_check_fails_naming_the_path_when_source_does_not_exist() {
+    let (project, _) = local_project("");
+    std::fs::remove_dir_all(project.path().join("app")).unwrap();
+    let run = project
+        .cutover(&["config", "check"])
+        .code(2)
+        .stderr_has("error: cutover.toml:4:10: source `app` does not exist (`")
+        .stderr_has("   | source = \"app\"");
+    assert!(run.stderr.contains(&format!("{}`)", project.path().join("app").display())), "{}", run.stderr);
+    project.write("app", "a file, not a directory");
+    project.cutover(&["config", "check"]).code(2).stderr_has("source `app` is not a directory");
+    // Commands that need no source still run: a rollback must never depend on the build tree.
+    project.cutover(&["status"]).ok();
+}

@@ -15,8 +15,11 @@ pub struct App {
     #[serde(default)]
     pub preset: Preset,
     /// The directory that is released; relative paths resolve against the config file's directory.
-    #[serde(default = "dot")]
+    #[serde(skip)]
     pub source: PathBuf,
+    /// `source` as written, with its place in the file (for `config check`'s error).
+    #[serde(default = "dot", rename = "source")]
+    pub(crate) source_written: Spanned<PathBuf>,
     /// Run locally in `source` (with `sh -c`) before the manifest is made.
     pub build: Option<String>,
     /// Glob patterns of files never uploaded. A trailing `/` names a directory and all below it;
@@ -53,8 +56,8 @@ impl App {
     }
 }
 
-fn dot() -> PathBuf {
-    PathBuf::from(".")
+fn dot() -> Spanned<PathBuf> {
+    Spanned::new(0..0, PathBuf::from("."))
 }
 
 validated_string!(

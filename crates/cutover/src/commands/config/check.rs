@@ -1,4 +1,5 @@
-//! `cutover config check`: load and validate; errors carry file:line:col (exit 2).
+//! `cutover config check`: load and validate, and see that `source` is there; errors carry
+//! file:line:col (exit 2).
 
 use clap::Args;
 use serde_json::json;
@@ -12,6 +13,7 @@ use crate::context::Ctx;
 pub struct CheckArgs {}
 
 pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &CheckArgs) -> Result<String, CliError> {
+    config.check_source()?;
     let envs: Vec<&str> = config.env_names().collect();
     if ctx.out.json {
         ctx.out.json(&json!({ "ok": true, "path": config.path, "hash": config.hash, "environments": envs }));

@@ -32,18 +32,22 @@ impl Preset {
     /// A complete, valid config with a comment on every setting.
     pub fn template(self, app_name: &str) -> String {
         let (exclude, shared, build, before, after) = match self {
-            Self::Generic => {
-                (r#"[".git/", "node_modules/", ".env"]"#, r#"[]"#, "# build = \"npm ci && npm run build\"", "[]", "[]")
-            }
+            Self::Generic => (
+                r#"[".git/", "node_modules/", ".env", ".env.*"]"#,
+                r#"[]"#,
+                "# build = \"npm ci && npm run build\"",
+                "[]",
+                "[]",
+            ),
             Self::Laravel => (
-                r#"[".git/", "node_modules/", "vendor/", "storage/", ".env", "tests/"]"#,
+                r#"[".git/", "node_modules/", "vendor/", "storage/", ".env", ".env.*", "tests/"]"#,
                 r#"["storage/", ".env"]"#,
                 "# build = \"npm ci && npm run build\"",
                 r#"["composer install --no-dev --no-interaction --prefer-dist --optimize-autoloader", "php artisan config:cache", "php artisan route:cache", "php artisan view:cache"]"#,
                 r#"["php artisan queue:restart"]"#,
             ),
             Self::Wordpress => (
-                r#"[".git/", "wp-config.php", "wp-content/uploads/", "wp-content/cache/"]"#,
+                r#"[".git/", "wp-config.php", ".env", ".env.*", "wp-content/uploads/", "wp-content/cache/"]"#,
                 r#"["wp-content/uploads/", "wp-config.php"]"#,
                 "# build = \"composer install --no-dev\"",
                 "[]",
@@ -63,6 +67,8 @@ source = "."
 # Runs here, before upload, in `source`.
 {build}
 # Never uploaded. A trailing `/` is a directory; a pattern without `/` matches at any depth.
+# `.env` and `.env.*` (.env.production, .env.local, .env.example, the env template) hold or
+# mirror secrets and are never read from a release: production's .env is rendered on the host.
 exclude = {exclude}
 # Outlive releases: kept in `shared/` on each host and linked into every release.
 shared = {shared}

@@ -489,3 +489,50 @@ fn config_check_fails_naming_the_path_when_source_does_not_exist() {
     // Commands that need no source still run: a rollback must never depend on the build tree.
     project.cutover(&["status"]).ok();
 }
+
+#[test]
+fn every_preset_leaves_dotenv_files_behind_on_deploy() {
+    for preset in ["generic", "laravel", "wordpress"] {
+        let project = Project { dir: tempfile::tempdir().unwrap() };
+        project.cutover(&["init", "--preset", preset]).ok();
+        let deploy = tempfile::Builder::new().prefix("cutover-srv-").tempdir().unwrap().keep().join("app");
+        // The preset's own [app] section; staging on this machine, no hooks, no smoke checks.
+        let text = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+        let text = text
+            .replace("hosts = [\"deploy@staging.example.com\"]", "hosts = [\"local\"]")
+            .replace(
+                &format!("path = \"~/{}\"", project.path().file_name().unwrap().to_str().unwrap()),
+                "path = \"~/x\"",
+            )
+            .replacen("path = \"~/x\"", &format!("path = \"{}\"", deploy.display()), 1)
+            .replace("before_switch = [\"composer", "before_switch_unused = [\"composer")
+            .replace("after_switch = [\"php", "after_switch_unused = [\"php")
+            .replace("after_deploy = true", "after_deploy = false");
+        let text = text
+            .lines()
+            .filter(|l| !l.starts_with("before_switch_unused") && !l.starts_with("after_switch_unused"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        project.write("cutover.toml", &text);
+        project.write("index.php", "<?php echo 'v1';\n");
+        for env in [".env", ".env.production", ".env.local", "config/.env.staging", ".env.example"] {
+            project.write(env, "APP_KEY=base64:c2VjcmV0IHNlY3JldCBzZWNyZXQgc2VjcmV0IHNlY3JldCE=\n");
+        }
+        // The shared files the laravel and wordpress presets expect on the host.
+        std::fs::create_dir_all(deploy.join("shared")).unwrap();
+        for shared in [".env", "wp-config.php"] {
+            std::fs::write(deploy.join("shared").join(shared), "APP_KEY=the host's own\n").unwrap();
+        }
+        project.cutover(&["--env", "staging", "deploy"]).ok();
+        let release = deploy.join("current");
+        assert!(release.join("index.php").is_file(), "{preset}: the app was deployed");
+        for env in [".env.production", ".env.local", "config/.env.staging", ".env.example"] {
+            assert!(!release.join(env).exists(), "{preset}: `{env}` was uploaded");
+        }
+        // `.env` is never the developer's: the host's shared one (laravel), or none.
+        match std::fs::read_to_string(release.join(".env")) {
+            Ok(text) => assert_eq!((preset, text.as_str()), ("laravel", "APP_KEY=the host's own\n")),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{preset}"),
+        }
+    }
+}

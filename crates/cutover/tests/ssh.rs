@@ -317,8 +317,11 @@ fn connections_persist_between_commands_and_a_dead_master_is_replaced() {
             text.split("pid=").nth(1).and_then(|p| p.trim_end_matches([')', '\n', '\r']).parse().ok()).unwrap();
         let pid = rustix::process::Pid::from_raw(pid).expect("a master's pid");
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        // Not our child: init reaps it, and then its /proc entry is gone.
+        wait_for(format_args!("master {} to die", pid.as_raw_nonzero()), Duration::from_secs(10), || {
+            !std::path::Path::new(&format!("/proc/{}", pid.as_raw_nonzero())).exists()
+        });
     }
-    std::thread::sleep(Duration::from_millis(200));
     assert!(sockets.iter().all(|s| s.exists()), "stale sockets remain");
     project.write("app/index.html", "v2\n");
     project.cutover_with(&["deploy"], &env).ok();

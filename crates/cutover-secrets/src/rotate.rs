@@ -48,6 +48,27 @@ pub fn generate(kind: Kind) -> Result<Secret, SecretsError> {
     })
 }
 
+/// Whether a new value of `name` must also be changed where something else checks it (a
+/// database user's password, a mail account's) before the app is given it. A key or a salt that
+/// only the app uses (`APP_KEY`, WordPress's `AUTH_SALT` and `LOGGED_IN_KEY`, a `SESSION_SECRET`)
+/// is not: its new value is simply the app's from the next deploy on. The name decides when it
+/// says which it is (a word `PASSWORD`, `PASSWD`, `PASS` or `PWD`; a last word `KEY`, `SALT`,
+/// `SECRET`, `NONCE` or `PEPPER`), else the generator does: a `password` is for someone to check.
+pub fn checked_elsewhere(name: &str, kind: Kind) -> bool {
+    if kind == Kind::AppKey {
+        return false;
+    }
+    let upper = name.to_ascii_uppercase();
+    let words: Vec<&str> = upper.split(['_', '-', '.']).filter(|w| !w.is_empty()).collect();
+    if words.iter().any(|w| ["PASSWORD", "PASSWD", "PASS", "PWD"].contains(w)) {
+        return true;
+    }
+    if words.last().is_some_and(|w| ["KEY", "SALT", "SECRET", "NONCE", "PEPPER"].contains(w)) {
+        return false;
+    }
+    matches!(kind, Kind::Password(_))
+}
+
 /// `APP_PREVIOUS_KEYS` after rotating away from `old`: the old key first, then the keys that
 /// were already there, without repeats.
 pub fn previous_keys(old: &Secret, existing: Option<&Secret>) -> Secret {
@@ -69,6 +90,28 @@ pub fn previous_keys(old: &Secret, existing: Option<&Secret>) -> Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_checked_elsewhere_and_the_apps_own_keys_and_salts_are_not() {
+        for (name, kind) in [
+            ("DB_PASSWORD", Kind::Password(32)),
+            ("REDIS_PASS", Kind::Hex(24)),
+            ("mail_pwd", Kind::Hex(16)),
+            ("SMTP_PASSWORD_KEY", Kind::Hex(16)),
+            ("BASIC_AUTH", Kind::Password(20)),
+        ] {
+            assert!(checked_elsewhere(name, kind), "{name}");
+        }
+        for (name, kind) in [
+            ("APP_KEY", Kind::AppKey),
+            ("AUTH_SALT", Kind::Password(64)),
+            ("LOGGED_IN_KEY", Kind::Password(64)),
+            ("SESSION_SECRET", Kind::Hex(32)),
+            ("SIGNING", Kind::Hex(32)),
+        ] {
+            assert!(!checked_elsewhere(name, kind), "{name}");
+        }
+    }
 
     #[test]
     fn generated_values_have_the_right_shape_and_differ() {

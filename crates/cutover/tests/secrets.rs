@@ -291,6 +291,29 @@ fn rotation_makes_new_values_keeps_the_old_app_key_and_logs_no_value() {
 }
 
 #[test]
+fn rotate_warns_to_change_it_where_it_is_checked_only_for_passwords_not_for_salts_and_keys() {
+    let setup = Setup::new(
+        None,
+        "[secrets]\ngenerate = { DB_PASSWORD = \"password:40\", REDIS_PASS = \"hex:24\", APP_KEY = \"app-key\", \
+         AUTH_SALT = \"password:64\", LOGGED_IN_KEY = \"password:64\", SESSION_SECRET = \"hex:32\" }\n",
+    );
+    setup.set("production", "DB_PASSWORD", DB_PASSWORD).ok();
+    let run = setup.run(&["secrets", "rotate"]).ok();
+    let warned = |name: &str| {
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with(&format!("warning: `{name}` has a new value: change it where it is checked")))
+    };
+    for name in ["DB_PASSWORD", "REDIS_PASS"] {
+        assert!(warned(name), "{name} is checked by another service: {}", run.stderr);
+    }
+    for name in ["APP_KEY", "AUTH_SALT", "LOGGED_IN_KEY", "SESSION_SECRET"] {
+        assert!(run.stderr.contains(&format!("rotated `{name}`")), "{}", run.stderr);
+        assert!(!warned(name), "{name} is the app's own: nothing else checks it: {}", run.stderr);
+    }
+}
+
+#[test]
 fn the_audit_lists_every_finding_and_passes_when_production_is_clean() {
     let setup = Setup::new(None, "");
     setup.set("production", "DB_PASSWORD", DB_PASSWORD).ok();

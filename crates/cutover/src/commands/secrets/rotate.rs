@@ -75,7 +75,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &RotateArgs) -> Result<String,
         provider.set(env, &name, new)?;
         state.record_rotation(env, &name, &who.user, &who.machine)?;
         ctx.out.say(&format!("rotated `{name}` ({env})"));
-        if !matches!(kind, Kind::AppKey) {
+        if rotate::checked_elsewhere(&name, kind) {
             ctx.out.warn_line(&format!(
                 "`{name}` has a new value: change it where it is checked too (the database user, the \
                  mail account, …) before the next deploy writes it to the hosts"

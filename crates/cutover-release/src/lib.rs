@@ -16,6 +16,7 @@ mod report;
 mod retention;
 mod rollback;
 mod scripts;
+mod sparse;
 mod status;
 mod upload;
 

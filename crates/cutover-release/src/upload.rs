@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::Path;
 
+use crate::sparse::{self, SparseBody};
 use crate::{Entry, EntryKind, Manifest};
 
 /// What one host needs, against its current release (the base): the files it can hard-link
@@ -65,7 +66,8 @@ impl<'a> Delta<'a> {
     }
 }
 
-/// Writes `entries` of the app at `root` as a tar stream; `progress` gets the running byte count.
+/// Writes `entries` of the app at `root` as a tar stream (a file with holes as a GNU sparse
+/// member, `sparse.rs`); `progress` gets the running byte count.
 pub fn write_tar(
     root: &Path,
     entries: &[&Entry],
@@ -89,13 +91,23 @@ pub fn write_tar(
                     let file = std::fs::File::open(root.join(&entry.path))
                         .map_err(|e| io::Error::new(e.kind(), format!("`{}`: {e}", entry.path)))?;
                     let mtime = file.metadata()?.modified().ok();
-                    header.set_entry_type(tar::EntryType::Regular);
                     header.set_mode(*mode);
-                    header.set_size(*size);
                     if let Some(secs) = mtime.and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()) {
                         header.set_mtime(secs.as_secs());
                     }
                     // What travels must be what was hashed: a file edited since is an error.
+                    if let Some(map) = sparse::data_map(&file, *size)? {
+                        let ext = sparse::header(&mut header, &map, *size);
+                        let mut body = SparseBody::new(&file, ext, map);
+                        builder.append_data(&mut header, &entry.path, &mut body)?;
+                        match body.finish(*size) {
+                            Ok(whole) if whole.to_hex().as_str() == hash => {}
+                            _ => return Err(changed(&entry.path)),
+                        }
+                        continue;
+                    }
+                    header.set_entry_type(tar::EntryType::Regular);
+                    header.set_size(*size);
                     let mut reader = Verified { file, left: *size, hasher: blake3::Hasher::new() };
                     builder.append_data(&mut header, &entry.path, &mut reader)?;
                     reader.finish(&entry.path, hash)?;
@@ -139,10 +151,14 @@ impl Verified {
     fn finish(mut self, path: &str, hash: &str) -> io::Result<()> {
         let grew = io::Read::read(&mut self.file, &mut [0u8; 1])? > 0;
         if grew || self.hasher.finalize().to_hex().as_str() != hash {
-            return Err(io::Error::other(format!("`{path}` changed while it was being uploaded; deploy again")));
+            return Err(changed(path));
         }
         Ok(())
     }
+}
+
+fn changed(path: &str) -> io::Error {
+    io::Error::other(format!("`{path}` changed while it was being uploaded; deploy again"))
 }
 
 struct Counting<'a> {
@@ -221,5 +237,70 @@ mod tests {
             let err = write_tar(app.path(), &entries, &mut Vec::new(), &mut |_| {}).unwrap_err();
             assert!(err.to_string().contains("while it was being uploaded"), "{edited}: {err}");
         }
+    }
+
+    /// Unpacks `stream` with the system's tar, as a host does.
+    fn unpack(stream: &[u8]) -> tempfile::TempDir {
+        let out = tempfile::tempdir().unwrap();
+        let mut tar = cutover_process::command("tar")
+            .args(["-xf", "-", "--no-same-owner"])
+            .current_dir(out.path())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        tar.stdin.take().unwrap().write_all(stream).unwrap();
+        assert!(tar.wait().unwrap().success());
+        out
+    }
+
+    #[test]
+    fn files_with_holes_travel_as_sparse_members_and_unpack_with_their_holes() {
+        use std::os::unix::fs::{FileExt, MetadataExt};
+        const MIB: u64 = 1 << 20;
+        let app = tempfile::tempdir().unwrap();
+        let long_dir = "d".repeat(120);
+        std::fs::create_dir_all(app.path().join(&long_dir)).unwrap();
+        // (name, size, where data is written): data in the middle, at the end, none; a map
+        // longer than the header's four slots; a name past the header's 100 bytes.
+        let files: Vec<(String, u64, Vec<u64>)> = vec![
+            ("middle.bin".into(), 100 * MIB, vec![0, 50 * MIB]),
+            ("ends-in-data.bin".into(), 8 * MIB, vec![8 * MIB - 64]),
+            ("all-hole.bin".into(), 16 * MIB, vec![]),
+            ("many.bin".into(), 64 * MIB, (0..30).map(|i| i * 2 * MIB + 4096).collect()),
+            (format!("{long_dir}/long.bin"), 4 * MIB, vec![MIB]),
+        ];
+        for (name, size, at) in &files {
+            let file = std::fs::File::create(app.path().join(name)).unwrap();
+            file.set_len(*size).unwrap();
+            for &offset in at {
+                file.write_all_at(format!("data at {offset}").as_bytes(), offset).unwrap();
+            }
+        }
+        std::fs::write(app.path().join("plain.txt"), "no holes").unwrap();
+        let manifest = Manifest::scan(app.path(), &Excludes::new([])).unwrap();
+        let entries: Vec<&Entry> = manifest.entries.iter().collect();
+        let mut stream = Vec::new();
+        write_tar(app.path(), &entries, &mut stream, &mut |_| {}).unwrap();
+        assert!(stream.len() < (MIB as usize), "holes do not travel: {} bytes sent", stream.len());
+
+        let out = unpack(&stream);
+        for (name, size, _) in &files {
+            let (local, there) = (app.path().join(name), out.path().join(name));
+            let meta = std::fs::metadata(&there).unwrap();
+            assert_eq!(meta.len(), *size, "{name}: size");
+            assert!(meta.blocks() * 512 < size / 4, "{name}: {} bytes allocated of {size}", meta.blocks() * 512);
+            assert!(std::fs::read(&local).unwrap() == std::fs::read(&there).unwrap(), "{name}: content");
+        }
+        assert_eq!(std::fs::read_to_string(out.path().join("plain.txt")).unwrap(), "no holes");
+
+        // A hole written into after hashing is caught like any other edit.
+        std::fs::File::options()
+            .write(true)
+            .open(app.path().join("middle.bin"))
+            .unwrap()
+            .write_all_at(b"late", 70 * MIB)
+            .unwrap();
+        let err = write_tar(app.path(), &entries, &mut Vec::new(), &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("`middle.bin` changed while it was being uploaded"), "{err}");
     }
 }

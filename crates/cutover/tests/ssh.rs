@@ -394,3 +394,42 @@ fn login_shells_that_print_banners_or_are_not_posix_change_nothing() {
         assert_eq!(current(&deploy_dir(&hosts, 1)).as_deref(), Some(r1.as_str()), "{shell}");
     }
 }
+
+#[test]
+fn sparse_files_stay_sparse_on_the_hosts() {
+    use std::os::unix::fs::{FileExt, MetadataExt};
+    const SIZE: u64 = 100 << 20;
+    let Some(hosts) = hosts(1) else { return };
+    let project = project(&hosts, &hosts.aliases(), "", 5);
+    let sparse = project.path().join("app/data/sparse.img");
+    std::fs::create_dir_all(sparse.parent().unwrap()).unwrap();
+    let file = std::fs::File::create(&sparse).unwrap();
+    file.set_len(SIZE).unwrap();
+    file.write_all_at(b"a header", 0).unwrap();
+    file.write_all_at(b"a block in the middle", SIZE / 2).unwrap();
+    drop(file);
+    let local = std::fs::read(&sparse).unwrap();
+    let allocated = |path: &std::path::Path| std::fs::metadata(path).unwrap().blocks() * 512;
+    assert!(allocated(&sparse) < SIZE / 100, "the test's file has holes");
+
+    let run = project.cutover(&["deploy", "--json"]).ok();
+    assert_eq!(run.json()["hosts"][0]["sent_files"], 7);
+    let on_host = deploy_dir(&hosts, 1).join("current/data/sparse.img");
+    assert_complete(&deploy_dir(&hosts, 1));
+    assert_eq!(std::fs::metadata(&on_host).unwrap().len(), SIZE);
+    assert!(
+        allocated(&on_host) < SIZE / 100,
+        "{} bytes allocated on the host for a {SIZE}-byte file",
+        allocated(&on_host)
+    );
+    assert!(std::fs::read(&on_host).unwrap() == local, "same content");
+
+    // Unchanged, it is copied on the host (`unchanged = "copy"`) and still has its holes.
+    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    project.write("cutover.toml", &toml.replace("keep_releases = 3\n", "keep_releases = 3\nunchanged = \"copy\"\n"));
+    project.write("app/index.html", "v2\n");
+    let run = project.cutover(&["deploy", "--json"]).ok();
+    assert_eq!(run.json()["hosts"][0]["sent_files"], 1, "only index.html travels");
+    assert_complete(&deploy_dir(&hosts, 1));
+    assert!(allocated(&on_host) < SIZE / 100, "{} bytes allocated after a copy", allocated(&on_host));
+}

@@ -73,11 +73,15 @@ pub fn check_dns(plan: &DnsPlan) -> Vec<Finding> {
         findings.push(Finding::fail("dns", "-", "the environment has no url and no aliases: nothing to resolve"));
         return findings;
     }
+    // A URL whose host is an address has nothing to look up.
+    for (name, ip) in plan.names.iter().filter_map(|n| Some((n, n.parse::<IpAddr>().ok()?))) {
+        findings.push(address_finding(name, ip, &plan.expected));
+    }
+    let names: Vec<&String> = plan.names.iter().filter(|n| n.parse::<IpAddr>().is_err()).collect();
     let families = required_families(&plan.expected);
     // Each name's servers (its authoritative ones are found through the resolvers) at once.
     let per_name: Vec<(Vec<Server>, Vec<Finding>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .names
+        let handles: Vec<_> = names
             .iter()
             .map(|name| {
                 scope.spawn(move || {
@@ -89,7 +93,7 @@ pub fn check_dns(plan: &DnsPlan) -> Vec<Finding> {
             .collect();
         handles
             .into_iter()
-            .zip(&plan.names)
+            .zip(&names)
             .map(|(h, name)| {
                 h.join().unwrap_or_else(|_| {
                     (Vec::new(), vec![Finding::fail(format!("dns {name}"), "-", "finding its servers crashed")])
@@ -98,7 +102,7 @@ pub fn check_dns(plan: &DnsPlan) -> Vec<Finding> {
             .collect()
     });
     let mut asks: Vec<(&str, Server, Kind, bool)> = Vec::new();
-    for (name, (servers, found)) in plan.names.iter().zip(per_name) {
+    for (name, (servers, found)) in names.iter().zip(per_name) {
         findings.extend(found);
         if servers.is_empty() {
             findings.push(Finding::fail(format!("dns {name}"), "-", "no DNS server to ask (no resolver configured)"));
@@ -124,6 +128,27 @@ pub fn check_dns(plan: &DnsPlan) -> Vec<Finding> {
         }
     });
     findings
+}
+
+/// `dns NAME` for a name that is an address: no question is asked; it must be one of the
+/// addresses expected (or in Cloudflare's ranges when proxied).
+fn address_finding(name: &str, ip: IpAddr, expected: &Expected) -> Finding {
+    let check = format!("dns {name}");
+    let (ok, want) = match expected {
+        Expected::Addresses(want) => {
+            (want.contains(&ip), want.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", "))
+        }
+        Expected::Cloudflare => (is_cloudflare(ip), "Cloudflare's proxy".to_owned()),
+    };
+    if ok {
+        Finding::pass(check, "-", "an address, not a name: nothing to look up; it is the environment's")
+    } else {
+        Finding::fail(
+            check,
+            "-",
+            format!("an address, not a name: nothing to look up, but it is not the environment's (expected {want})"),
+        )
+    }
 }
 
 /// Which families must have records: `(A, AAAA)`.

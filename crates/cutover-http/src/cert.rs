@@ -2,6 +2,7 @@
 //! the reuse of a valid certificate on hosts: PEM chains, what a certificate says (names, validity,
 //! issuer), and whether a private key belongs to a certificate.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -83,6 +84,8 @@ pub struct CertInfo {
     pub issuer: String,
     /// The subjectAltName dNSName entries, as written (a wildcard stays `*.example.com`).
     pub names: Vec<String>,
+    /// The subjectAltName iPAddress entries: what a URL whose host is an address is checked against.
+    pub ips: Vec<IpAddr>,
     pub not_before: SystemTime,
     pub not_after: SystemTime,
     /// Issued by Cloudflare's Origin CA (by its issuer name): trusted by Cloudflare's edge only.
@@ -97,11 +100,19 @@ impl CertInfo {
     pub fn from_der(der: &[u8]) -> Result<Self, TlsError> {
         let (_, cert) = X509Certificate::from_der(der)
             .map_err(|e| TlsError::Certificate(format!("not an X.509 certificate: {e}")))?;
-        let mut names = Vec::new();
+        let (mut names, mut ips) = (Vec::new(), Vec::new());
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             for name in &san.value.general_names {
-                if let GeneralName::DNSName(n) = name {
-                    names.push((*n).to_string());
+                match name {
+                    GeneralName::DNSName(n) => names.push((*n).to_string()),
+                    GeneralName::IPAddress(bytes) => {
+                        if let Ok(v4) = <[u8; 4]>::try_from(*bytes) {
+                            ips.push(IpAddr::from(v4));
+                        } else if let Ok(v6) = <[u8; 16]>::try_from(*bytes) {
+                            ips.push(IpAddr::from(v6));
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -124,6 +135,7 @@ impl CertInfo {
             subject: cert.subject().to_string(),
             issuer: cert.issuer().to_string(),
             names,
+            ips,
             not_before: time(&cert.validity().not_before),
             not_after: time(&cert.validity().not_after),
             origin_ca,
@@ -149,8 +161,13 @@ impl CertInfo {
 
     /// Whether one of [`names`](Self::names) covers `name`: the same name, or a wildcard
     /// `*.rest` for a name of exactly one more label. Case-insensitive; a trailing dot is ignored.
+    /// An address (`10.0.0.5`, `2001:db8::5`) is covered only by the same address in
+    /// [`ips`](Self::ips), never by a DNS name.
     pub fn covers(&self, name: &str) -> bool {
-        self.names.iter().any(|pattern| name_matches(pattern, name))
+        match name.parse::<IpAddr>() {
+            Ok(ip) => self.ips.contains(&ip),
+            Err(_) => self.names.iter().any(|pattern| name_matches(pattern, name)),
+        }
     }
 
     /// `not_after` as a UTC date, `YYYY-MM-DD`.
@@ -209,6 +226,7 @@ mod tests {
             subject: String::new(),
             issuer: String::new(),
             names: names.iter().map(|s| s.to_string()).collect(),
+            ips: vec!["10.0.0.5".parse().unwrap(), "2001:db8::5".parse().unwrap()],
             not_before: UNIX_EPOCH,
             not_after: UNIX_EPOCH + Duration::from_secs(10 * 86_400),
             origin_ca: false,
@@ -231,6 +249,10 @@ mod tests {
         assert!(!c.covers(".example.org"));
         assert!(!info(&["*.com"]).covers("example.com"));
         assert!(!info(&[]).covers("example.com"));
+        // Addresses by the IP SANs only.
+        assert!(c.covers("10.0.0.5") && c.covers("2001:db8:0::5"));
+        assert!(!c.covers("10.0.0.6"));
+        assert!(!info(&["10.0.0.7"]).covers("10.0.0.7"), "a DNS name that reads like an address is not one");
     }
 
     #[test]

@@ -335,3 +335,82 @@ fn without_configured_resolvers_the_system_resolver_and_every_authoritative_serv
         assert_eq!(result_of(&json, &check, &format!("ns1.ready.test ({ip})")).0, "pass", "{json:#}");
     }
 }
+
+#[test]
+fn a_url_that_names_its_port_is_checked_on_that_port_and_aliases_on_https_port() {
+    if !available() {
+        return;
+    }
+    let hosts = new_hosts(1);
+    let dns = zone(&hosts, &hosts);
+    let launch = Launch::new(&hosts, "", &dns);
+    let url_port = free_port(hosts[0]);
+    let toml = std::fs::read_to_string(launch.project.path().join("cutover.toml")).unwrap();
+    launch.project.write(
+        "cutover.toml",
+        &toml.replace("url = \"https://shop.ready.test\"", &format!("url = \"https://shop.ready.test:{url_port}/\"")),
+    );
+    // The URL's port serves the URL's name only; `[tls] https_port` serves the alias only.
+    let shop = launch.ca.issue(&["shop.ready.test"]).write(launch.project.path(), "shop");
+    let www = launch.ca.issue(&["www.shop.ready.test"]).write(launch.project.path(), "www");
+    let site = |port: u16, name: &str, files: &cutover_testkit::certs::LeafFiles| {
+        Site::new(hosts[0], port, &[name], &files.chain, &files.key).http_port(launch.http_port).hsts(true)
+    };
+    let _nginx =
+        Nginx::start(&[site(url_port, "shop.ready.test", &shop), site(launch.https_port, "www.shop.ready.test", &www)])
+            .expect("start nginx");
+
+    let json = launch.project.cutover(&["--json", "ready"]).ok().json();
+    for name in ["shop.ready.test", "www.shop.ready.test"] {
+        let (result, detail) = result_of(&json, &format!("tls name {name}"), "web1");
+        assert_eq!((result.as_str(), detail.as_str()), ("pass", format!("{name} is in the certificate").as_str()));
+        assert_eq!(result_of(&json, &format!("hsts {name}"), "web1").0, "pass", "{json:#}");
+    }
+}
+
+#[test]
+fn a_url_whose_host_is_an_ip_address_is_not_looked_up_and_is_matched_against_ip_sans() {
+    if !available() {
+        return;
+    }
+    let hosts = new_hosts(1);
+    let ip = hosts[0].to_string();
+    let dns = zone(&hosts, &hosts);
+    let launch = Launch::new(&hosts, "", &dns);
+    let toml = std::fs::read_to_string(launch.project.path().join("cutover.toml")).unwrap();
+    launch.project.write(
+        "cutover.toml",
+        &toml
+            .replace("url = \"https://shop.ready.test\"", &format!("url = \"https://{ip}\""))
+            .replace("aliases = [\"www.shop.ready.test\"]\n", ""),
+    );
+    // The certificate holds the address as an IP SAN (and no DNS name at all).
+    let files = launch.ca.issue(&[&ip]).write(launch.project.path(), "ip");
+    let site =
+        Site::new(hosts[0], launch.https_port, &[&ip], &files.chain, &files.key).http_port(launch.http_port).hsts(true);
+    let _nginx = Nginx::start(&[site]).expect("start nginx");
+
+    let json = launch.project.cutover(&["--json", "ready"]).ok().json();
+    assert_eq!(json["names"], serde_json::json!([ip]));
+    let (result, detail) = result_of(&json, &format!("dns {ip}"), "-");
+    assert_eq!(result, "pass", "{json:#}");
+    assert!(detail.contains("an address, not a name: nothing to look up"), "{detail}");
+    assert!(
+        findings(&json).iter().all(|(c, _, _, _)| !c.starts_with(&format!("dns A {ip}"))),
+        "no DNS question for an address: {json:#}"
+    );
+    let (result, detail) = result_of(&json, &format!("tls name {ip}"), "web1");
+    assert_eq!((result.as_str(), detail.as_str()), ("pass", format!("{ip} is in the certificate").as_str()));
+    assert_eq!(result_of(&json, &format!("tls trust {ip}"), "web1").0, "pass", "{json:#}");
+
+    // An address that is not the environment's fails, still without a DNS question.
+    let toml = std::fs::read_to_string(launch.project.path().join("cutover.toml")).unwrap();
+    launch.project.write(
+        "cutover.toml",
+        &toml.replace("path = \"/srv/shop\"", "path = \"/srv/shop\"\nexpect_ips = [\"198.51.100.7\"]"),
+    );
+    let json = launch.project.cutover(&["--json", "ready"]).code(1).json();
+    let (result, detail) = result_of(&json, &format!("dns {ip}"), "-");
+    assert_eq!(result, "fail", "{json:#}");
+    assert!(detail.contains("198.51.100.7"), "{detail}");
+}

@@ -13,9 +13,11 @@ use crate::Finding;
 /// What readiness requests say they are.
 const USER_AGENT: &str = "cutover-ready";
 
-/// The `Host` of `GET /` for `name` (the port goes into it when it is not the scheme's default).
+/// The `Host` of `GET /` for `name` (the port goes into it when it is not the scheme's default;
+/// an IPv6 address goes in brackets).
 pub(crate) fn host_header(name: &str, port: u16, default_port: u16) -> String {
-    if port == default_port { name.to_string() } else { format!("{name}:{port}") }
+    let host = if name.contains(':') { format!("[{name}]") } else { name.to_string() };
+    if port == default_port { host } else { format!("{host}:{port}") }
 }
 
 /// `GET /` over `stream` for its response head, within `timeout` overall. `set_timeout` sets the

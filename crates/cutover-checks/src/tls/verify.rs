@@ -49,6 +49,17 @@ pub(crate) fn trust_finding(
 
 /// `check`: whether the certificate covers `name`.
 pub(crate) fn name_finding(check: String, host: &str, leaf: &CertInfo, name: &str) -> Finding {
+    // An address is checked against the IP SANs; no DNS name covers it.
+    if let Ok(ip) = name.parse::<std::net::IpAddr>() {
+        return if leaf.ips.contains(&ip) {
+            Finding::pass(check, host, format!("{name} is in the certificate"))
+        } else if leaf.ips.is_empty() {
+            Finding::fail(check, host, format!("{name} is not covered: the certificate has no IP addresses"))
+        } else {
+            let ips: Vec<String> = leaf.ips.iter().map(ToString::to_string).collect();
+            Finding::fail(check, host, format!("{name} is not covered; the certificate is for {}", ips.join(", ")))
+        };
+    }
     match leaf.names.iter().find(|pattern| name_matches(pattern, name)) {
         Some(pattern) if pattern.eq_ignore_ascii_case(name) => {
             Finding::pass(check, host, format!("{name} is in the certificate"))

@@ -71,13 +71,33 @@ validated_string!(
 impl AppUrl {
     /// The host part: `https://user@Shop.Example:8443/x` → `shop.example`.
     pub fn host(&self) -> &str {
-        let rest = self.0.split_once("://").map_or(self.0.as_str(), |(_, r)| r);
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host_port = self.host_port();
         if host_port.starts_with('[') {
             return host_port.split_once(']').map_or(host_port, |(h, _)| &h[1..]);
         }
         host_port.split_once(':').map_or(host_port, |(h, _)| h)
+    }
+
+    /// The port the URL names, if it names one: `https://shop.example:8443/` → `8443`.
+    pub fn port(&self) -> Option<u16> {
+        let host_port = self.host_port();
+        let port = match host_port.strip_prefix('[') {
+            Some(v6) => v6.split_once(']')?.1.strip_prefix(':')?,
+            None => host_port.split_once(':')?.1,
+        };
+        port.parse().ok()
+    }
+
+    /// Whether the URL is `https://`.
+    pub fn is_https(&self) -> bool {
+        self.0.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    }
+
+    /// `user@host:port` without the user: `host:port`.
+    fn host_port(&self) -> &str {
+        let rest = self.0.split_once("://").map_or(self.0.as_str(), |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        authority.rsplit_once('@').map_or(authority, |(_, h)| h)
     }
 }
 
@@ -110,5 +130,12 @@ mod tests {
         assert_eq!(host("https://shop.example"), "shop.example");
         assert_eq!(host("https://user@shop.example:8443/x?y"), "shop.example");
         assert_eq!(host("http://[2001:db8::1]:8080/"), "2001:db8::1");
+        let port = |s: &str| AppUrl(s.to_owned()).port();
+        assert_eq!(port("https://user@shop.example:8443/x?y"), Some(8443));
+        assert_eq!(port("https://shop.example/x:1"), None);
+        assert_eq!(port("http://[2001:db8::1]:8080/"), Some(8080));
+        assert_eq!(port("http://[2001:db8::1]/"), None);
+        assert_eq!(port("https://10.0.0.5"), None);
+        assert!(AppUrl("HTTPS://a.example".into()).is_https() && !AppUrl("http://a.example".into()).is_https());
     }
 }

@@ -66,6 +66,25 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &ReadyArgs) -> Result<String, 
         proxied: env.proxy == Some(Proxy::Cloudflare),
     };
 
+    // The URL's name on the URL's own port when it names one; the aliases on `[tls]`'s ports.
+    let groups: Vec<(Vec<String>, Policy)> = match env.url.as_ref().and_then(|url| Some((url, url.port()?))) {
+        Some((url, port)) => {
+            let mut own = policy.clone();
+            if url.is_https() {
+                own.https_port = port;
+            } else {
+                own.http_port = port;
+            }
+            let (first, rest) = names.split_first().expect("the url's name comes first");
+            let mut groups = vec![(vec![first.clone()], own)];
+            if !rest.is_empty() {
+                groups.push((rest.to_vec(), policy.clone()));
+            }
+            groups
+        }
+        None => vec![(names.clone(), policy.clone())],
+    };
+
     ctx.out.say(&format!("==> checking {} on {} host(s): {}", env_name, env.hosts().len(), names.join(", ")));
     let mut findings = Vec::new();
     // Where each host is, as ssh reaches it.
@@ -76,6 +95,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &ReadyArgs) -> Result<String, 
         // the comparison would prove nothing.
         if own_names
             && let Some(hostname) = &host.hostname
+            && hostname.parse::<IpAddr>().is_err()
             && names.iter().any(|n| n.eq_ignore_ascii_case(hostname.trim_end_matches('.')))
         {
             findings.push(Finding::warn(
@@ -123,9 +143,8 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &ReadyArgs) -> Result<String, 
                     let several = addrs.len() > 1;
                     addrs.iter().map(move |&addr| (label, addr, several))
                 })
-                .map(|(label, addr, several)| {
-                    let policy = &policy;
-                    let names = &names;
+                .flat_map(|(label, addr, several)| groups.iter().map(move |group| (label, addr, several, group)))
+                .map(|(label, addr, several, (names, policy))| {
                     scope.spawn(move || {
                         let shown = if several { format!("{label} ({addr})") } else { label.clone() };
                         tls::check_host(&shown, addr, names, policy)

@@ -23,9 +23,14 @@ impl Target for DirHost {
         "web"
     }
 
-    fn command(&self, script: &str) -> Command {
+    fn command(&self, marker: &str) -> Command {
         let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(script).env("HOME", &self.0).current_dir(&self.0);
+        cmd.arg("-c")
+            .arg(cutover_remote::shell::BOOTSTRAP)
+            .arg("cutover")
+            .arg(marker)
+            .env("HOME", &self.0)
+            .current_dir(&self.0);
         cmd
     }
 }

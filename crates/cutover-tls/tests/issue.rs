@@ -57,9 +57,14 @@ impl Target for DirHost {
         &self.name
     }
 
-    fn command(&self, script: &str) -> Command {
+    fn command(&self, marker: &str) -> Command {
         let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(script).env("HOME", &self.home).current_dir(&self.home);
+        cmd.arg("-c")
+            .arg(cutover_remote::shell::BOOTSTRAP)
+            .arg("cutover")
+            .arg(marker)
+            .env("HOME", &self.home)
+            .current_dir(&self.home);
         cmd
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use cutover_checks::monitor::{Outcome, Round};
 use cutover_checks::smoke::Sample;
 use cutover_config::Config;
-use cutover_release::{RollbackRequest, Verdict, Verify, rollback};
+use cutover_release::{Mark, RollbackRequest, Verdict, Verify, rollback};
 use cutover_remote::SshOptions;
 use cutover_state::State;
 use serde::Serialize;
@@ -103,8 +103,14 @@ pub fn smoke(req: &SmokeRequest<'_>, reporter: &dyn GateReporter) -> Result<usiz
     }
     reporter.warn(None, &format!("smoke: {summary}; rolling back"));
     let command = format!("cutover smoke --rollback-on-fail --env {}", req.env);
-    let request =
-        RollbackRequest { to: None, hooks: &req.config.hooks, command: &command, only_from: checked.as_deref() };
+    let why = format!("smoke checks failed: {summary}");
+    let request = RollbackRequest {
+        to: None,
+        hooks: &req.config.hooks,
+        command: &command,
+        only_from: checked.as_deref(),
+        mark: Mark::Failed(&why),
+    };
     let report = rollback(&fleet, &request, reporter)?;
     Err(GateError::SmokeRolledBack {
         summary,

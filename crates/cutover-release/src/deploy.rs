@@ -14,8 +14,8 @@ use cutover_remote::journal::{Cause, Event, Kind};
 use cutover_remote::lock::LockInfo;
 use cutover_remote::{HostState, Identity, RemoteError, Reporter, Stdin, Target};
 
-use crate::error::{hosts_of as hosts, list};
-use crate::fleet::split;
+use crate::error::{hosts_of as hosts, list, quoted};
+use crate::fleet::{Switch, split};
 use crate::upload::{Delta, write_tar};
 use crate::{DeployReport, Excludes, Fleet, History, HostUpload, Manifest, Outcome, ReleaseError, retention, scripts};
 
@@ -62,8 +62,17 @@ pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -
     let lock = LockInfo::new(req.command);
     let states = fleet.lock(&lock)?;
     let text = manifest.to_text();
-    let result =
-        Deploy { fleet, req, manifest: &manifest, text: &text, states: &states, who: &lock.holder, reporter }.run();
+    let result = Deploy {
+        fleet,
+        req,
+        manifest: &manifest,
+        text: &text,
+        states: &states,
+        lock: &lock,
+        who: &lock.holder,
+        reporter,
+    }
+    .run();
     fleet.release(&lock);
     result
 }
@@ -97,6 +106,8 @@ struct Deploy<'a> {
     /// The manifest's text form, as stored on hosts and in the cache.
     text: &'a str,
     states: &'a [HostState],
+    /// This deploy's lock: every switch checks the host still holds it.
+    lock: &'a LockInfo,
     who: &'a Identity,
     reporter: &'a dyn Reporter,
 }
@@ -144,15 +155,21 @@ impl Deploy<'_> {
         let switched = self.fleet.each(|i, t| {
             let before = [self.event(Kind::Switch, &id).from(previous[i]).cause(Cause::Deploy)];
             let after = self.event(Kind::Switched, &id).from(previous[i]).cause(Cause::Deploy);
-            t.run("switching `current`", &scripts::switch(&self.fleet.root, Some(&id), &before, &after), Stdin::Null)
+            self.fleet.switch(t, Some(&id), (&before, &after), Some(self.lock), "")
         });
+        // A host whose lock is no longer ours (`cutover unlock` ran meanwhile) did not switch,
+        // and another command may be at work there: it is left alone but for marking our release.
+        let lost: Vec<bool> = switched.iter().map(|r| matches!(r, Ok(Switch::LockLost))).collect();
+        if lost.contains(&true) {
+            return Err(self.lock_lost(&id, &previous, &lost, switched));
+        }
         let (_, errors) = split(switched);
         if !errors.is_empty() {
             // Some host did not switch: put every host back where it was. A host whose switch
             // failed is put back too, since the failure may have come after the rename.
             self.reporter.warn(None, &format!("switch failed on {}; putting every host back", hosts(&errors)));
             let reason = format!("switch failed on {}", hosts(&errors));
-            self.back(&id, &previous, Cause::Revert, &reason, &errors)?;
+            self.back(&id, &previous, Cause::Revert, &reason, &errors, &[])?;
             return Err(ReleaseError::Hosts {
                 step: format!("switching to {id}"),
                 errors,
@@ -167,7 +184,7 @@ impl Deploy<'_> {
         if !errors.is_empty() {
             self.reporter.warn(None, &format!("after_switch failed on {}; rolling every host back", hosts(&errors)));
             let reason = format!("after_switch hook failed on {}", hosts(&errors));
-            self.back(&id, &previous, Cause::Rollback, &reason, &errors)?;
+            self.back(&id, &previous, Cause::Rollback, &reason, &errors, &[])?;
             let to = previous[0].map_or("no release (the first deploy was undone)".to_owned(), |p| format!("`{p}`"));
             return Err(ReleaseError::RolledBack { release: id, to, errors });
         }
@@ -182,7 +199,7 @@ impl Deploy<'_> {
                 Verdict::Fail(detail) => {
                     self.reporter.warn(None, &format!("checks failed on {id}; rolling every host back"));
                     let reason = format!("checks failed after the switch: {detail}");
-                    self.back(&id, &previous, Cause::Rollback, &reason, &[])?;
+                    self.back(&id, &previous, Cause::Rollback, &reason, &[], &[])?;
                     let to =
                         previous[0].map_or("no release (the first deploy was undone)".to_owned(), |p| format!("`{p}`"));
                     return Err(ReleaseError::VerifyFailed { release: id, to, detail });
@@ -356,7 +373,32 @@ impl Deploy<'_> {
         run_hooks(self.fleet, t, phase, hooks, id, previous, self.reporter)
     }
 
-    /// Puts every host back on its previous release and marks `id` failed.
+    /// The deploy's lock was broken on the hosts marked in `lost`, whose switch refused: hosts
+    /// that did switch (or may have) go back, `id` is marked failed everywhere, and the error
+    /// says the deploy stopped.
+    fn lock_lost(
+        &self,
+        id: &str,
+        previous: &[Option<&str>],
+        lost: &[bool],
+        switched: Vec<Result<Switch, RemoteError>>,
+    ) -> ReleaseError {
+        let names = |pick: bool| -> Vec<String> {
+            self.fleet.targets.iter().zip(lost).filter(|(_, l)| **l == pick).map(|(t, _)| t.name().to_owned()).collect()
+        };
+        let (lost_on, moved) = (names(true), names(false));
+        let reason = "the deploy lock was broken while this deploy ran; it stopped before switching";
+        self.reporter
+            .warn(None, &format!("the deploy lock on {} is no longer this deploy's; stopping", quoted(&lost_on)));
+        let (_, errors) = split(switched);
+        if let Err(e) = self.back(id, previous, Cause::Revert, reason, &errors, lost) {
+            return e;
+        }
+        ReleaseError::LockLost { release: id.to_owned(), hosts: lost_on, reverted: moved }
+    }
+
+    /// Puts every host back on its previous release and marks `id` failed; a host marked in
+    /// `stay` is not switched (its `current` may be another command's by now), only marked.
     /// `why` are the errors that made it necessary; they are kept in the message if undoing fails.
     fn back(
         &self,
@@ -365,14 +407,22 @@ impl Deploy<'_> {
         cause: Cause,
         reason: &str,
         why: &[RemoteError],
+        stay: &[bool],
     ) -> Result<(), ReleaseError> {
         let results = self.fleet.each(|i, t| {
+            if stay.get(i) == Some(&true) {
+                return self.fleet.record(t, &[self.event(Kind::Failed, id).reason(reason)]);
+            }
             let before = [
                 self.event(Kind::Failed, id).reason(reason),
                 Event::new(Kind::Switch, previous[i], self.who).from(Some(id)).cause(cause),
             ];
             let after = Event::new(Kind::Switched, previous[i], self.who).from(Some(id)).cause(cause);
-            t.run("switching back", &scripts::switch(&self.fleet.root, previous[i], &before, &after), Stdin::Null)?;
+            t.run(
+                "switching back",
+                &scripts::switch(&self.fleet.root, previous[i], &before, &after, None),
+                Stdin::Null,
+            )?;
             if let (Cause::Rollback, Some(prev)) = (cause, previous[i])
                 && let Err(e) = self.hooks(t, "after_rollback", &self.req.hooks.after_rollback, prev, Some(id))
             {

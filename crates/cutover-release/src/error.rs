@@ -34,6 +34,14 @@ pub enum ReleaseError {
     Hosts { step: String, errors: Vec<RemoteError>, outcome: Outcome },
     #[error("the deploy lock is held:\n{}", holders.join("\n"))]
     Locked { holders: Vec<String>, any_stale: bool },
+    #[error(
+        "release `{release}` stopped before switching: this deploy no longer holds the deploy lock on {} \
+         (it was broken while the deploy ran); {}, and {release} is marked failed",
+        quoted(hosts),
+        if reverted.is_empty() { "no host was switched".to_owned() }
+        else { format!("{} had switched and went back, so no host is on it", quoted(reverted)) }
+    )]
+    LockLost { release: String, hosts: Vec<String>, reverted: Vec<String> },
     #[error("nothing to roll back to on `{host}`: {detail}")]
     NothingToRollBack { host: String, detail: String },
     #[error("{detail}")]
@@ -44,6 +52,10 @@ pub enum ReleaseError {
     RolledBack { release: String, to: String, errors: Vec<RemoteError> },
     #[error("release `{release}` failed its checks after the switch and every host was rolled back to {to}:\n{detail}")]
     VerifyFailed { release: String, to: String, detail: String },
+}
+
+pub(crate) fn quoted(hosts: &[String]) -> String {
+    hosts.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
 }
 
 pub(crate) fn hosts_of(errors: &[RemoteError]) -> String {
@@ -61,7 +73,7 @@ impl ReleaseError {
     pub fn outcome(&self) -> Outcome {
         match self {
             Self::Hosts { outcome, .. } => *outcome,
-            Self::Locked { .. } => Outcome::Blocked,
+            Self::Locked { .. } | Self::LockLost { .. } => Outcome::Blocked,
             Self::Partial { .. } => Outcome::Partial,
             Self::RolledBack { .. } | Self::VerifyFailed { .. } => Outcome::RolledBack,
             Self::Source { .. }
@@ -77,8 +89,13 @@ impl ReleaseError {
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::Locked { any_stale: true, .. } => Some(
-                "the holder's process is gone: break the lock with `cutover unlock --reason \"…\"`".into(),
+                "the holder's process is gone: break the lock with `cutover unlock --reason \"…\"` \
+                 (`cutover rollback` breaks a stale lock of this machine by itself)"
+                    .into(),
             ),
+            Self::LockLost { .. } => {
+                Some("see who holds the lock now with `cutover status`, then deploy again once it is free".into())
+            }
             Self::Locked { .. } => Some(
                 "wait for that command to finish; if its process is gone, run `cutover unlock --reason \"…\"`".into(),
             ),

@@ -1,8 +1,9 @@
 //! The hosts of one environment, connected, and worked in parallel.
 
 use cutover_config::{DeployPath, HostSpec};
+use cutover_remote::journal::{Event, Kind};
 use cutover_remote::lock::LockInfo;
-use cutover_remote::{HostState, Inspect, LockState, RemoteError, Reporter, SshOptions, Target};
+use cutover_remote::{HostState, Inspect, LockState, RemoteError, Reporter, SshOptions, Stdin, Target, shell};
 
 use crate::{Outcome, ReleaseError, scripts};
 
@@ -55,7 +56,66 @@ impl Fleet {
     /// Takes the deploy lock on every host and reads their state in the same round trip. If any
     /// host refuses, the locks taken are given back and nothing else happened.
     pub fn lock(&self, lock: &LockInfo) -> Result<Vec<HostState>, ReleaseError> {
-        let results = self.each(|_, t| cutover_remote::inspect(t, Inspect { root: &self.root, acquire: Some(lock) }));
+        let results = self.each(|_, t| self.acquire(t, lock));
+        self.judge(lock, results)
+    }
+
+    /// [`Fleet::lock`] for a rollback (DESIGN: no stale lock of this machine may block it): when
+    /// every lock in the way is held by a process of this machine that is gone, those locks are
+    /// broken (journaled with who broke them and why) and taken. Any other holder (alive, of
+    /// another machine, unreadable) still refuses, and then nothing is broken.
+    pub fn lock_breaking_stale(
+        &self,
+        lock: &LockInfo,
+        reporter: &dyn Reporter,
+    ) -> Result<Vec<HostState>, ReleaseError> {
+        let mut results = self.each(|_, t| self.acquire(t, lock));
+        let stale = |r: &Result<HostState, RemoteError>| match r {
+            Ok(HostState { lock: LockState::Held(info), .. }) => info.stale() == Some(true),
+            _ => false,
+        };
+        let in_the_way =
+            |r: &Result<HostState, RemoteError>| !matches!(r, Ok(HostState { lock: LockState::Acquired, .. }));
+        if results.iter().any(stale) && results.iter().filter(|r| in_the_way(r)).all(stale) {
+            let who = &lock.holder;
+            let again = self.each(|i, t| {
+                let Ok(HostState { lock: LockState::Held(old), .. }) = &results[i] else { return None };
+                let reason = format!(
+                    "stale lock of {}: its process is gone; broken by {}@{} for `{}`",
+                    old.describe(),
+                    who.user,
+                    who.machine,
+                    lock.command
+                );
+                let event = Event::new(Kind::Unlock, None, who).reason(&reason);
+                let script = format!("cd {}\n{}", shell::path_expr(&self.root), old.break_script(&event));
+                Some(t.run("breaking the stale deploy lock", &script, Stdin::Null).and_then(|out| {
+                    if out.stdout.contains("@@broken") {
+                        reporter.warn(Some(t.name()), &format!("broke the stale deploy lock of {}", old.describe()));
+                    }
+                    self.acquire(t, lock)
+                }))
+            });
+            for (slot, result) in results.iter_mut().zip(again) {
+                if let Some(result) = result {
+                    *slot = result;
+                }
+            }
+        }
+        self.judge(lock, results)
+    }
+
+    fn acquire(&self, t: &dyn Target, lock: &LockInfo) -> Result<HostState, RemoteError> {
+        cutover_remote::inspect(t, Inspect { root: &self.root, acquire: Some(lock) })
+    }
+
+    /// The states, when every host gave this command the lock; else the locks taken are given
+    /// back and the error names each holder.
+    fn judge(
+        &self,
+        lock: &LockInfo,
+        results: Vec<Result<HostState, RemoteError>>,
+    ) -> Result<Vec<HostState>, ReleaseError> {
         let mut states = Vec::new();
         let mut holders = Vec::new();
         let mut any_stale = false;
@@ -73,6 +133,13 @@ impl Fleet {
                         LockState::Unreadable(text) => {
                             holders.push(format!("  `{}`: held, lock file unreadable: {}", target.name(), text.trim()));
                         }
+                        LockState::NotAFile(what) => holders.push(format!(
+                            "  `{}`: `{}/{}` is {what}, not a lock file: cutover never makes one; \
+                             look at what made it, then remove it by hand",
+                            target.name(),
+                            self.root,
+                            cutover_remote::lock::PATH
+                        )),
                         LockState::Acquired | LockState::Free => {}
                     }
                     states.push(state);
@@ -94,14 +161,38 @@ impl Fleet {
 
     /// Gives the lock back on every host (best effort: a host that is gone keeps a stale lock).
     pub fn release(&self, lock: &LockInfo) {
-        let script =
-            format!("cd {} || exit 0\n{}", cutover_remote::shell::path_expr(&self.root), lock.release_script());
-        self.each(|_, t| t.run("releasing the deploy lock", &script, cutover_remote::Stdin::Null).ok());
+        let script = format!("cd {} || exit 0\n{}", shell::path_expr(&self.root), lock.release_script());
+        self.each(|_, t| t.run("releasing the deploy lock", &script, Stdin::Null).ok());
     }
 
-    pub fn record(&self, target: &dyn Target, events: &[cutover_remote::journal::Event]) -> Result<(), RemoteError> {
-        target.run("writing the journal", &scripts::record(&self.root, events), cutover_remote::Stdin::Null).map(drop)
+    pub fn record(&self, target: &dyn Target, events: &[Event]) -> Result<(), RemoteError> {
+        target.run("writing the journal", &scripts::record(&self.root, events), Stdin::Null).map(drop)
     }
+
+    /// Points `current` on one host at `to` ([`scripts::switch`]), journaling `before` and
+    /// `after`; with `guard`, only while the host's lock is still that holder's, checked in the
+    /// same script: a command whose lock was broken (`cutover unlock`) never switches.
+    /// `extra` runs after the switch in the same session (giving the lock back).
+    pub fn switch(
+        &self,
+        target: &dyn Target,
+        to: Option<&str>,
+        events: (&[Event], &Event),
+        guard: Option<&LockInfo>,
+        extra: &str,
+    ) -> Result<Switch, RemoteError> {
+        let script = scripts::switch(&self.root, to, events.0, events.1, guard) + extra;
+        let out = target.run("switching `current`", &script, Stdin::Null)?;
+        Ok(if out.stdout.contains(scripts::LOCK_LOST) { Switch::LockLost } else { Switch::Done })
+    }
+}
+
+/// What [`Fleet::switch`] did on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    Done,
+    /// Refused before changing anything: the host's lock is no longer this command's.
+    LockLost,
 }
 
 impl Drop for Fleet {

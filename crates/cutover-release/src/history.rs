@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use cutover_remote::Identity;
 use cutover_remote::journal::{Event, Kind};
 use serde::Serialize;
 
@@ -19,7 +20,23 @@ pub enum ReleaseState {
     Incomplete,
     /// Never a rollback target again.
     Failed,
+    /// Rolled back by hand: the default rollback target skips it, `rollback --to` may pick it.
+    RolledBack,
     Removed,
+}
+
+impl std::fmt::Display for ReleaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Live => "live",
+            Self::Good => "good",
+            Self::Prepared => "prepared",
+            Self::Incomplete => "incomplete",
+            Self::Failed => "failed",
+            Self::RolledBack => "rolled back",
+            Self::Removed => "removed",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -29,7 +46,11 @@ pub struct History {
     manifests: BTreeMap<String, String>,
     prepared: BTreeSet<String>,
     failed: BTreeMap<String, Option<String>>,
+    /// Rolled back by hand, and not live again since: why.
+    rolled_back: BTreeMap<String, Option<String>>,
     removed: BTreeSet<String>,
+    /// Who last started preparing each release (its `prepare` event), where the journal says.
+    builders: BTreeMap<String, Identity>,
     /// Releases in the order they became current.
     activations: Vec<String>,
 }
@@ -49,9 +70,25 @@ impl History {
                         h.manifests.insert(id.to_owned(), m.clone());
                     }
                 }
-                Kind::Switched => h.activations.push(id.to_owned()),
+                // Older cutovers journaled no pid: their unfinished releases are left over, as before.
+                Kind::Prepare => match event.pid {
+                    Some(pid) => {
+                        let (user, machine) = (event.user.clone(), event.machine.clone());
+                        h.builders.insert(id.to_owned(), Identity { user, machine, pid });
+                    }
+                    None => {
+                        h.builders.remove(id);
+                    }
+                },
+                Kind::Switched => {
+                    h.activations.push(id.to_owned());
+                    h.rolled_back.remove(id);
+                }
                 Kind::Failed => {
                     h.failed.insert(id.to_owned(), event.reason.clone());
+                }
+                Kind::RolledBack => {
+                    h.rolled_back.insert(id.to_owned(), event.reason.clone());
                 }
                 Kind::Removed => {
                     h.removed.insert(id.to_owned());
@@ -78,6 +115,28 @@ impl History {
         self.failed.contains_key(id)
     }
 
+    /// Why `id` was rolled back by hand, if it was and has not been live again since.
+    pub fn rolled_back_reason(&self, id: &str) -> Option<&str> {
+        self.rolled_back.get(id).and_then(|r| r.as_deref())
+    }
+
+    pub fn is_rolled_back(&self, id: &str) -> bool {
+        self.rolled_back.contains_key(id)
+    }
+
+    /// Releases rolled back by hand, newest first.
+    pub fn rolled_back(&self) -> Vec<&str> {
+        self.order.iter().rev().filter(|id| self.rolled_back.contains_key(*id)).map(String::as_str).collect()
+    }
+
+    /// Whether `id` is unfinished and its builder may still be at work: the process that started
+    /// it ran on another machine, or still runs on this one. Such a release is never removed by
+    /// anybody else (its builder may have lost the lock to `unlock` and not know yet).
+    pub fn building(&self, id: &str) -> bool {
+        self.state(id, None) == ReleaseState::Incomplete
+            && self.builders.get(id).is_some_and(|who| who.process_gone() != Some(true))
+    }
+
     pub fn state(&self, id: &str, current: Option<&str>) -> ReleaseState {
         if current == Some(id) {
             ReleaseState::Live
@@ -85,6 +144,8 @@ impl History {
             ReleaseState::Removed
         } else if self.failed.contains_key(id) {
             ReleaseState::Failed
+        } else if self.rolled_back.contains_key(id) {
+            ReleaseState::RolledBack
         } else if !self.prepared.contains(id) {
             ReleaseState::Incomplete
         } else if self.activations.iter().any(|a| a == id) {
@@ -94,7 +155,8 @@ impl History {
         }
     }
 
-    /// Whether `id` may be switched to: complete, not failed, still on disk.
+    /// Whether `id` may be switched to: complete, not failed, still on disk (a release rolled
+    /// back by hand may: `rollback --to` rolls forward to it).
     pub fn usable(&self, id: &str, on_disk: &[String]) -> bool {
         self.prepared.contains(id)
             && !self.failed.contains_key(id)
@@ -102,20 +164,24 @@ impl History {
             && on_disk.iter().any(|d| d == id)
     }
 
-    /// The release that was live before `current` became live, skipping failed and missing ones.
+    /// The release that was live before `current` became live, skipping failed, rolled back and
+    /// missing ones.
     pub fn rollback_target(&self, current: Option<&str>, on_disk: &[String]) -> Option<String> {
         let upto = match current {
             Some(c) => self.activations.iter().rposition(|a| a == c).unwrap_or(self.activations.len()),
             None => self.activations.len(),
         };
-        self.activations[..upto].iter().rev().find(|a| Some(a.as_str()) != current && self.usable(a, on_disk)).cloned()
+        self.activations[..upto]
+            .iter()
+            .rev()
+            .find(|a| Some(a.as_str()) != current && self.usable(a, on_disk) && !self.is_rolled_back(a))
+            .cloned()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cutover_remote::Identity;
 
     fn who() -> Identity {
         Identity { user: "u".into(), machine: "m".into(), pid: 1 }
@@ -147,6 +213,46 @@ mod tests {
         assert_eq!(h.state("c", Some("b")), ReleaseState::Failed);
         assert_eq!(h.rollback_target(Some("b"), &on).as_deref(), Some("a"));
         assert_eq!(h.rollback_target(Some("a"), &on), None, "nothing before the first release");
+    }
+
+    #[test]
+    fn a_release_rolled_back_by_hand_is_skipped_by_default_until_it_is_live_again() {
+        let mut events = [deployed("a"), deployed("b"), deployed("c")].concat();
+        events.push(ev(Kind::RolledBack, "c").reason("by hand"));
+        events.push(ev(Kind::Switched, "b"));
+        let on = disk(&["a", "b", "c"]);
+        let h = History::from_events(&events);
+        assert_eq!(h.state("c", Some("b")), ReleaseState::RolledBack);
+        assert_eq!(h.rolled_back_reason("c"), Some("by hand"));
+        assert!(h.usable("c", &on), "`--to c` may go back to it");
+        assert_eq!(h.rollback_target(Some("b"), &on).as_deref(), Some("a"), "c was live after b, and is skipped");
+        // Rolled forward to c: live again, no longer marked.
+        events.push(ev(Kind::RolledBack, "b"));
+        events.push(ev(Kind::Switched, "c"));
+        let h = History::from_events(&events);
+        assert_eq!(h.state("c", Some("c")), ReleaseState::Live);
+        assert!(!h.is_rolled_back("c"));
+        assert_eq!(h.rolled_back(), ["b"]);
+        assert_eq!(h.rollback_target(Some("c"), &on).as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn an_unfinished_release_is_being_built_while_its_builder_may_run() {
+        let here = Identity::current();
+        let gone = Identity { pid: 0, ..here.clone() };
+        let elsewhere = Identity { machine: format!("{}-not", here.machine), ..here.clone() };
+        let events = vec![
+            Event::new(Kind::Prepare, Some("mine"), &here),
+            Event::new(Kind::Prepare, Some("dead"), &gone),
+            Event::new(Kind::Prepare, Some("far"), &elsewhere),
+            Event::new(Kind::Prepare, Some("done"), &here),
+            Event::new(Kind::Prepared, Some("done"), &here),
+        ];
+        let h = History::from_events(&events);
+        assert!(h.building("mine"), "this process runs");
+        assert!(!h.building("dead"), "its process is gone");
+        assert!(h.building("far"), "another machine's process cannot be known gone");
+        assert!(!h.building("done"), "complete");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Cleanup after a deploy: keep `keep_releases` good releases, never `current`, never the
-//! rollback target; remove failed and unfinished ones. Only releases the journal knows are touched.
+//! rollback target; remove failed and unfinished ones, but never one whose builder may still be
+//! at work. Only releases the journal knows are touched.
 
 use cutover_remote::journal::{Event, Kind};
 use cutover_remote::{Identity, Inspect, RemoteError, Stdin, Target};
@@ -12,6 +13,9 @@ pub fn plan(history: &History, on_disk: &[String], current: Option<&str>, keep: 
     let mut kept = 0;
     let mut remove = Vec::new();
     for id in history.releases().iter().rev().filter(|id| on_disk.contains(id)) {
+        if history.building(id) {
+            continue;
+        }
         let protected = Some(id.as_str()) == current || Some(id) == target.as_ref();
         if protected || (history.usable(id, on_disk) && kept < keep) {
             kept += 1;
@@ -71,9 +75,21 @@ mod tests {
     #[test]
     fn failed_and_unfinished_releases_go_first() {
         let mut ev = events(&[("r1", true), ("r2", false), ("r3", true)]);
-        ev.push(Event::new(Kind::Prepare, Some("r4"), &who()));
+        // r4 was left by a process of this machine that is gone (pid 0 never runs).
+        ev.push(Event::new(Kind::Prepare, Some("r4"), &Identity { pid: 0, ..Identity::current() }));
         let h = History::from_events(&ev);
         let disk: Vec<String> = ["r1", "r2", "r3", "r4", "manual"].iter().map(|s| s.to_string()).collect();
         assert_eq!(plan(&h, &disk, Some("r3"), 5), ["r4", "r2"], "`manual` is not in the journal and stays");
+    }
+
+    #[test]
+    fn a_release_another_holder_is_building_is_never_removed() {
+        let mut ev = events(&[("r1", true), ("r2", true)]);
+        // This process (as a deploy whose lock was broken by `unlock`) and another machine's.
+        ev.push(Event::new(Kind::Prepare, Some("r3"), &Identity::current()));
+        ev.push(Event::new(Kind::Prepare, Some("r4"), &who()));
+        let h = History::from_events(&ev);
+        let disk: Vec<String> = ["r1", "r2", "r3", "r4"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(plan(&h, &disk, Some("r2"), 1), Vec::<String>::new());
     }
 }

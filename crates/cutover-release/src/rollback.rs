@@ -1,14 +1,16 @@
 //! A rollback: every host back to the previous good release (or `--to ID`) in one switch per
-//! host over the open connection. The release it leaves is marked failed.
+//! host over the open connection. The release it leaves is marked rolled back (by hand) or
+//! failed (automatic: its checks or the monitor failed it).
 
 use cutover_config::Hooks;
 use cutover_remote::journal::{Cause, Event, Kind};
 use cutover_remote::lock::LockInfo;
-use cutover_remote::{HostState, Reporter, Stdin};
+use cutover_remote::{HostState, RemoteError, Reporter, Stdin};
 
 use crate::deploy::run_hooks;
 use crate::error::{hosts_of, list};
-use crate::{Fleet, History, ReleaseError, RollbackReport, scripts};
+use crate::fleet::Switch;
+use crate::{Fleet, History, ReleaseError, RollbackReport};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RollbackRequest<'a> {
@@ -18,6 +20,18 @@ pub struct RollbackRequest<'a> {
     /// Roll back only if every host is still on this release (checked under the lock): an
     /// automatic rollback of a release that was judged must never take down a newer one.
     pub only_from: Option<&'a str>,
+    /// How the release left is marked.
+    pub mark: Mark<'a>,
+}
+
+/// How a rollback marks the release it leaves.
+#[derive(Debug, Clone, Copy)]
+pub enum Mark<'a> {
+    /// By hand (`cutover rollback`): `rolled back`, with who and, if given, why. The default
+    /// rollback target skips it; `--to` may go back to it.
+    ByHand(Option<&'a str>),
+    /// Automatic (failed checks, a breach): `failed`, with why. Never a rollback target again.
+    Failed(&'a str),
 }
 
 pub fn rollback(
@@ -26,7 +40,7 @@ pub fn rollback(
     reporter: &dyn Reporter,
 ) -> Result<RollbackReport, ReleaseError> {
     let lock = LockInfo::new(req.command);
-    let states = fleet.lock(&lock)?;
+    let states = fleet.lock_breaking_stale(&lock, reporter)?;
     let result = run(fleet, req, &states, &lock, reporter);
     // On success the lock went with the switch (or the hooks); after a failure, give it back here.
     if result.is_err() || !req.hooks.after_rollback.is_empty() {
@@ -59,22 +73,33 @@ fn run(
     // With `--to`, hosts already there stay as they are: that is how diverged hosts are joined.
     let moving = from.iter().filter(|f| **f != Some(to.as_str())).count();
     reporter.step(None, &format!("rolling back {moving} host(s) to {to}"));
-    let reason = format!("rolled back by {}@{}", who.user, who.machine);
+    let (kind, reason) = match req.mark {
+        Mark::ByHand(why) => {
+            let by = format!("rolled back by {}@{}", who.user, who.machine);
+            (Kind::RolledBack, why.map_or(by.clone(), |why| format!("{by}: {why}")))
+        }
+        Mark::Failed(why) => (Kind::Failed, why.to_owned()),
+    };
     let results = fleet.each(|i, t| {
         if from[i] == Some(to.as_str()) {
             let script = format!("cd {}\n{}", cutover_remote::shell::path_expr(&fleet.root), lock.release_script());
             return t.run("releasing the deploy lock", &script, Stdin::Null).map(|_| None);
         }
         let mut before: Vec<Event> =
-            from[i].map(|f| Event::new(Kind::Failed, Some(f), who).reason(&reason)).into_iter().collect();
+            from[i].map(|f| Event::new(kind, Some(f), who).reason(&reason)).into_iter().collect();
         before.push(Event::new(Kind::Switch, Some(&to), who).from(from[i]).cause(Cause::Rollback));
         let after = Event::new(Kind::Switched, Some(&to), who).from(from[i]).cause(Cause::Rollback);
-        let mut script = scripts::switch(&fleet.root, Some(&to), &before, &after);
-        if req.hooks.after_rollback.is_empty() {
-            // One round trip per host: the lock is given back in the same session.
-            script += &lock.release_script();
+        // One round trip per host: the lock is given back in the same session.
+        let give_back = if req.hooks.after_rollback.is_empty() { lock.release_script() } else { String::new() };
+        if fleet.switch(t, Some(&to), (&before, &after), Some(lock), &give_back)? == Switch::LockLost {
+            return Err(RemoteError::Failed {
+                host: t.name().to_owned(),
+                step: "switching `current`".into(),
+                status: "refused".into(),
+                detail: "this rollback no longer holds the deploy lock (it was broken while it ran); not switched"
+                    .into(),
+            });
         }
-        t.run("switching `current`", &script, Stdin::Null)?;
         // Switched: a failing hook is reported as such, not as an unfinished switch.
         Ok(run_hooks(fleet, t, "after_rollback", &req.hooks.after_rollback, &to, from[i], reporter).err())
     });
@@ -155,11 +180,18 @@ fn target(states: &[HostState], to: Option<&str>) -> Result<String, ReleaseError
                 });
             }
             None => {
+                let by_hand: Vec<&str> =
+                    history.rolled_back().into_iter().filter(|id| history.usable(id, &state.on_disk)).collect();
                 history.rollback_target(current, &state.on_disk).ok_or_else(|| ReleaseError::NothingToRollBack {
                     host: host.clone(),
-                    detail: match current {
-                        Some(c) => format!("`current` is {c} and no earlier good release is on the host"),
-                        None => "nothing is deployed".to_owned(),
+                    detail: match (current, by_hand.as_slice()) {
+                        (Some(c), []) => format!("`current` is {c} and no earlier good release is on the host"),
+                        (Some(c), by_hand) => format!(
+                            "`current` is {c} and no earlier good release is on the host; rolled back by hand \
+                             (never the default target): {}; `cutover rollback --to ID` goes back to one",
+                            by_hand.join(", ")
+                        ),
+                        (None, _) => "nothing is deployed".to_owned(),
                     },
                 })?
             }

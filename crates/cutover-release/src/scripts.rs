@@ -3,6 +3,7 @@
 
 use cutover_config::{DeployPath, SharedPath, Unchanged};
 use cutover_remote::journal::{self, Event};
+use cutover_remote::lock::LockInfo;
 use cutover_remote::shell::{path_expr, quote};
 
 /// A shell command that prints `parts` joined to stderr and exits 3. Every part is quoted, so a
@@ -184,9 +185,23 @@ pub fn record(root: &DeployPath, events: &[Event]) -> String {
     enter(root) + &journal::append_script(events)
 }
 
+/// What [`switch`] prints, having changed nothing, when its guard's lock is no longer held.
+pub const LOCK_LOST: &str = "@@lock-lost";
+
 /// Points `current` at `to` by renaming a fresh symlink over it (atomic); `None` removes it.
-pub fn switch(root: &DeployPath, to: Option<&str>, before: &[Event], after: &Event) -> String {
+/// With `guard`, first checks that the host's lock is still that holder's; if not, prints
+/// [`LOCK_LOST`] and changes nothing (not even the journal).
+pub fn switch(
+    root: &DeployPath,
+    to: Option<&str>,
+    before: &[Event],
+    after: &Event,
+    guard: Option<&LockInfo>,
+) -> String {
     let mut s = enter(root);
+    if let Some(lock) = guard {
+        s += &format!("if ! {}; then echo '{LOCK_LOST}'; exit 0; fi\n", lock.held_condition());
+    }
     if let Some(to) = to {
         s += &format!(
             "test -d releases/{to_q} || {}\n",
@@ -226,7 +241,15 @@ pub fn unlock(root: &DeployPath, event: &Event) -> String {
     // A host that was never deployed to has no lock to break.
     format!("set -e\ncd {} 2>/dev/null || exit 0\n", path_expr(root))
         + &format!(
-            "if [ -e {lock} ]; then\necho '@@held'; cat {lock}; echo\n{journal}rm -f {lock}\nfi\n",
+            "if [ -f {lock} ] && [ ! -L {lock} ]; then\necho '@@held'; cat {lock}; echo\n{journal}rm -f {lock}\n\
+             elif [ -e {lock} ] || [ -L {lock} ]; then {refuse}\nfi\n",
+            refuse = fail(&[
+                "`",
+                &root.to_string(),
+                "/",
+                cutover_remote::lock::PATH,
+                "` is not a regular file: cutover never makes one; look at what made it, then remove it by hand"
+            ]),
             lock = cutover_remote::lock::PATH,
             journal = journal::append_script(std::slice::from_ref(event)),
         )

@@ -20,6 +20,15 @@ pub struct HostStatus {
     pub rollback_target: Option<String>,
     pub releases_on_disk: usize,
     pub lock: Option<LockView>,
+    /// The newest release rolled back by hand that is still on the host (`rollback --to` goes
+    /// back to it), and why.
+    pub rolled_back: Option<RolledBack>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RolledBack {
+    pub release: String,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +36,10 @@ pub struct LockView {
     pub holder: String,
     /// `Some(true)`: held by a process on this machine that is gone.
     pub stale: Option<bool>,
+    /// What the lock path is when it is not a regular file (`a directory`): nobody holds it, and
+    /// deploy and rollback refuse until it is removed by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_a_file: Option<String>,
 }
 
 pub fn status(fleet: &Fleet) -> Result<Vec<HostStatus>, ReleaseError> {
@@ -39,12 +52,27 @@ pub fn status(fleet: &Fleet) -> Result<Vec<HostStatus>, ReleaseError> {
         .map(|s| {
             let history = History::from_events(&s.journal);
             let lock = match &s.lock {
-                LockState::Held(info) => Some(LockView { holder: info.describe(), stale: info.stale() }),
-                LockState::Unreadable(text) => {
-                    Some(LockView { holder: format!("unreadable lock: {}", text.trim()), stale: None })
+                LockState::Held(info) => {
+                    Some(LockView { holder: info.describe(), stale: info.stale(), not_a_file: None })
+                }
+                LockState::Unreadable(text) => Some(LockView {
+                    holder: format!("unreadable lock: {}", text.trim()),
+                    stale: None,
+                    not_a_file: None,
+                }),
+                LockState::NotAFile(what) => {
+                    Some(LockView { holder: "nobody".into(), stale: None, not_a_file: Some(what.clone()) })
                 }
                 LockState::Free | LockState::Acquired => None,
             };
+            let rolled_back = history
+                .rolled_back()
+                .into_iter()
+                .find(|id| history.usable(id, &s.on_disk) && s.current.as_deref() != Some(id))
+                .map(|id| RolledBack {
+                    release: id.to_owned(),
+                    reason: history.rolled_back_reason(id).map(str::to_owned),
+                });
             HostStatus {
                 rollback_target: history.rollback_target(s.current.as_deref(), &s.on_disk),
                 host: s.host,
@@ -52,6 +80,7 @@ pub fn status(fleet: &Fleet) -> Result<Vec<HostStatus>, ReleaseError> {
                 current: s.current,
                 releases_on_disk: s.on_disk.len(),
                 lock,
+                rolled_back,
             }
         })
         .collect())
@@ -64,6 +93,8 @@ pub struct ReleaseRow {
     /// The release's state on each host.
     pub hosts: BTreeMap<String, ReleaseState>,
     pub failure: Option<String>,
+    /// Why it was rolled back by hand (where it still is `rolled back`).
+    pub rolled_back: Option<String>,
 }
 
 /// Every release any host's journal names, oldest first, with its state on each host.
@@ -79,17 +110,26 @@ pub fn releases(fleet: &Fleet) -> Result<Vec<ReleaseRow>, ReleaseError> {
             let row = match rows.iter_mut().position(|r| &r.id == id) {
                 Some(i) => &mut rows[i],
                 None => {
-                    rows.push(ReleaseRow { id: id.clone(), manifest: None, hosts: BTreeMap::new(), failure: None });
+                    rows.push(ReleaseRow {
+                        id: id.clone(),
+                        manifest: None,
+                        hosts: BTreeMap::new(),
+                        failure: None,
+                        rolled_back: None,
+                    });
                     rows.last_mut().expect("just pushed")
                 }
             };
             let mut st = history.state(id, state.current.as_deref());
-            if st == ReleaseState::Good && !state.on_disk.contains(id) {
+            if matches!(st, ReleaseState::Good | ReleaseState::RolledBack) && !state.on_disk.contains(id) {
                 st = ReleaseState::Removed;
             }
             row.hosts.insert(state.host.clone(), st);
             row.manifest = row.manifest.take().or_else(|| history.manifest(id).map(str::to_owned));
             row.failure = row.failure.take().or_else(|| history.failure_reason(id).map(str::to_owned));
+            if st == ReleaseState::RolledBack {
+                row.rolled_back = row.rolled_back.take().or_else(|| history.rolled_back_reason(id).map(str::to_owned));
+            }
         }
     }
     rows.sort_by(|a, b| a.id.cmp(&b.id));

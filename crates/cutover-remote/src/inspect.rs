@@ -15,6 +15,9 @@ pub enum LockState {
     Held(LockInfo),
     /// A lock file exists but does not parse (written by hand, or cut short).
     Unreadable(String),
+    /// The lock path is not a regular file: what it is (`a directory`, `a symlink`, `a fifo`…).
+    /// Nothing cutover made; it is never linked into, opened or removed.
+    NotAFile(String),
 }
 
 #[derive(Debug, Clone)]
@@ -44,7 +47,7 @@ pub fn inspect(target: &dyn Target, req: Inspect<'_>) -> Result<HostState, Remot
         script += &info.acquire_script();
     } else {
         script += &format!("cd {root} 2>/dev/null || {{ echo '@@absent'; exit 0; }}\n");
-        script += &format!("echo '@@lock'; cat {} 2>/dev/null || true; echo\n", lock::PATH);
+        script += &lock::show_script("lock", "lock");
     }
     script += "echo '@@current'; readlink current 2>/dev/null || true\n";
     // Shell builtins only: every process spared counts when ten hosts share two CPUs.
@@ -84,6 +87,9 @@ fn parse(host: &str, step: &str, stdout: &str) -> Result<HostState, RemoteError>
         let body = body.trim();
         match name.trim() {
             "lock acquired" => state.lock = LockState::Acquired,
+            "lock bad" => state.lock = LockState::NotAFile(body.to_owned()),
+            // Given back between the failed link and the look: taken by nobody now.
+            "lock gone" => state.lock = LockState::Unreadable("(given back while cutover looked: try again)".into()),
             // An empty lock file: hand-made, or left by a cutover from before locks were whole.
             "lock held" if body.is_empty() => state.lock = LockState::Unreadable("(empty lock file)".into()),
             "lock" if body.is_empty() => {}
@@ -127,6 +133,66 @@ mod tests {
         assert!(dir.path().join("app/.cutover/lock").exists());
         release(&first);
         assert!(!dir.path().join("app/.cutover/lock").exists());
+    }
+
+    #[test]
+    fn a_lock_path_that_is_not_a_regular_file_is_never_linked_into_or_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeployPath::parse(&format!("{}/app", dir.path().display())).unwrap();
+        let lock = dir.path().join("app/.cutover/lock");
+        std::fs::create_dir_all(dir.path().join("app/.cutover")).unwrap();
+        let target = LocalTarget::new();
+        let make: [(&str, &dyn Fn()); 3] = [
+            ("a directory", &|| std::fs::create_dir(&lock).unwrap()),
+            ("a symlink", &|| std::os::unix::fs::symlink(dir.path(), &lock).unwrap()),
+            ("a fifo", &|| {
+                rustix::fs::mknodat(rustix::fs::CWD, &lock, rustix::fs::FileType::Fifo, 0o600.into(), 0).unwrap()
+            }),
+        ];
+        for (what, make) in make {
+            make();
+            let before = std::fs::read_dir(dir.path()).unwrap().count();
+            for acquire in [None, Some(&LockInfo::new("cutover deploy"))] {
+                let state = inspect(&target, Inspect { root: &root, acquire }).unwrap();
+                assert_eq!(state.lock, LockState::NotAFile(what.to_owned()), "{what}, acquire: {}", acquire.is_some());
+            }
+            assert_eq!(
+                std::fs::read_dir(dir.path()).unwrap().count(),
+                before,
+                "{what}: nothing linked where it points"
+            );
+            if what == "a directory" {
+                assert_eq!(std::fs::read_dir(&lock).unwrap().count(), 0, "nothing linked into it");
+            }
+            std::fs::remove_dir(&lock).or_else(|_| std::fs::remove_file(&lock)).unwrap();
+        }
+    }
+
+    #[test]
+    fn breaking_a_stale_lock_removes_only_that_lock_and_journals_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeployPath::parse(&format!("{}/app", dir.path().display())).unwrap();
+        let target = LocalTarget::new();
+        let stale = LockInfo::new("cutover deploy");
+        inspect(&target, Inspect { root: &root, acquire: Some(&stale) }).unwrap();
+        let other = LockInfo { token: "another".into(), ..stale.clone() };
+        let event = Event::new(journal::Kind::Unlock, None, &stale.holder).reason("stale");
+        let run = |info: &LockInfo| {
+            let script = format!("cd {}\n{}", shell::path_expr(&root), info.break_script(&event));
+            target.run("breaking", &script, Stdin::Null).unwrap().stdout
+        };
+        assert!(!run(&other).contains("@@broken"), "a lock with another token is not the stale one");
+        let state = inspect(&target, Inspect { root: &root, acquire: None }).unwrap();
+        assert_eq!(state.lock, LockState::Held(stale.clone()), "and is put back");
+        assert!(state.journal.is_empty());
+        assert!(run(&stale).contains("@@broken"));
+        let state = inspect(&target, Inspect { root: &root, acquire: None }).unwrap();
+        assert_eq!(state.lock, LockState::Free);
+        assert_eq!(state.journal, std::slice::from_ref(&event));
+        let mut left: Vec<_> =
+            std::fs::read_dir(dir.path().join("app/.cutover")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["journal.jsonl", "manifests"], "nothing left aside");
     }
 
     #[test]

@@ -18,11 +18,14 @@ pub enum Kind {
     Switch,
     /// `current` points at `release`.
     Switched,
-    /// `release` must never be a rollback target.
+    /// `release` must never be a rollback target (its checks, a hook or the monitor failed it).
     Failed,
+    /// `release` was rolled back by hand: the default rollback target skips it, `rollback --to`
+    /// may go back to it.
+    RolledBack,
     Remove,
     Removed,
-    /// The deploy lock was broken by hand.
+    /// The deploy lock was broken: by `cutover unlock`, or by a rollback (a stale lock of its machine).
     Unlock,
     /// Written by a newer cutover; kept, not understood.
     #[serde(other)]
@@ -56,6 +59,10 @@ pub struct Event {
     pub reason: Option<String>,
     pub user: String,
     pub machine: String,
+    /// The process that wrote it, on `machine` (absent in journals of older cutovers): tells
+    /// whether a release's builder may still be at work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 impl Event {
@@ -70,6 +77,7 @@ impl Event {
             reason: None,
             user: who.user.clone(),
             machine: who.machine.clone(),
+            pid: Some(who.pid),
         }
     }
 
@@ -212,6 +220,23 @@ mod tests {
         let good = serde_json::to_string(&Event::new(Kind::Prepare, Some("r1"), &who())).unwrap();
         let text = format!("{good}\n{}", &good[..20]);
         assert_eq!(parse("h", &text).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn journals_of_older_cutovers_still_read() {
+        // Written before `pid` and `rolled_back` existed: a rollback marked what it left failed.
+        let text = concat!(
+            r#"{"ts":"2026-11-26T10:00:00Z","event":"switched","release":"r2","from":"r1","cause":"deploy","user":"ana","machine":"laptop"}"#,
+            "\n",
+            r#"{"ts":"2026-11-26T11:00:00Z","event":"failed","release":"r2","reason":"rolled back by ana@laptop","user":"ana","machine":"laptop"}"#,
+            "\n",
+        );
+        let events = parse("h", text).unwrap();
+        assert_eq!(events[1].event, Kind::Failed);
+        assert_eq!(events[1].pid, None);
+        let new = Event::new(Kind::RolledBack, Some("r2"), &who());
+        let line = serde_json::to_string(&new).unwrap();
+        assert!(line.contains(r#""event":"rolled_back""#) && line.contains(r#""pid":7"#), "{line}");
     }
 
     #[test]

@@ -99,9 +99,14 @@ fn deploy_redeploy_sends_only_changes_and_rollback_goes_back_then_refuses() {
     assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
     assert_eq!(std::fs::read_to_string(deploy.join("current/index.html")).unwrap(), "v1\n");
 
-    // r2 failed: never a target again, and nothing earlier than r1 exists.
-    project.cutover(&["rollback"]).code(1).stderr_has("nothing to roll back to on `local`");
-    project.cutover(&["rollback", "--to", &r2]).code(1).stderr_has("a failed release is never a rollback target");
+    // r2 was rolled back by hand: never the default target (only `--to` goes back to it), and
+    // nothing earlier than r1 exists.
+    project
+        .cutover(&["rollback"])
+        .code(1)
+        .stderr_has("nothing to roll back to on `local`")
+        .stderr_has(&format!("rolled back by hand (never the default target): {r2}"));
+    project.cutover(&["rollback", "--to", &r1]).code(1).stderr_has("already on");
     assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()), "refused rollbacks change nothing");
 
     let releases = project.cutover(&["releases", "--json"]).ok().json();
@@ -111,7 +116,7 @@ fn deploy_redeploy_sends_only_changes_and_rollback_goes_back_then_refuses() {
         .iter()
         .map(|r| (r["id"].as_str().unwrap().to_owned(), r["hosts"]["local"].as_str().unwrap().to_owned()))
         .collect();
-    assert_eq!(states, [(r1.clone(), "live".to_owned()), (r2.clone(), "failed".to_owned())]);
+    assert_eq!(states, [(r1.clone(), "live".to_owned()), (r2.clone(), "rolled_back".to_owned())]);
 
     let log = project.cutover(&["log", "--json"]).ok().json();
     let codes: Vec<i64> = log.as_array().unwrap().iter().map(|e| e["exit_code"].as_i64().unwrap()).collect();
@@ -385,8 +390,13 @@ fn an_automatic_rollback_of_a_checked_release_never_takes_down_a_newer_one() {
     let fleet =
         cutover_release::Fleet::connect("production", env.hosts(), env.path.clone(), &options, &reporter).unwrap();
     // The monitor judged r1, but r2 went live meanwhile: refused, nothing changes.
-    let request =
-        cutover_release::RollbackRequest { to: None, hooks: &config.hooks, command: "test", only_from: Some(&r1) };
+    let request = cutover_release::RollbackRequest {
+        to: None,
+        hooks: &config.hooks,
+        command: "test",
+        only_from: Some(&r1),
+        mark: cutover_release::Mark::Failed("the monitor judged it"),
+    };
     let err = cutover_release::rollback(&fleet, &request, &reporter).unwrap_err();
     assert!(err.to_string().contains(&format!("not on {r1}")), "{err}");
     assert_eq!(current(&deploy).as_deref(), Some(r2.as_str()));

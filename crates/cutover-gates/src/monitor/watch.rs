@@ -10,7 +10,7 @@ use cutover_checks::smoke::Sample;
 use cutover_checks::thresholds::{self, Observation};
 use cutover_config::{Config, OnFail, human};
 use cutover_notify::{Channel, Event, EventKind, Notifier};
-use cutover_release::{RollbackRequest, rollback};
+use cutover_release::{Mark, RollbackRequest, rollback};
 use cutover_remote::SshOptions;
 use cutover_state::{MonitorRecord, SampleRow, State};
 
@@ -159,11 +159,15 @@ impl<'a> Watch<'a> {
         self.notify(scope, EventKind::Breach, release, "breach: rolling back", why);
         let command = format!("cutover monitor --env {} (breach)", self.env);
         let fleet = crate::connect(self.config, self.env, self.ssh, self.reporter)?;
-        match rollback(
-            &fleet,
-            &RollbackRequest { to: None, hooks: &self.config.hooks, command: &command, only_from: Some(release) },
-            self.reporter,
-        ) {
+        let breach = format!("monitor breach: {why}");
+        let request = RollbackRequest {
+            to: None,
+            hooks: &self.config.hooks,
+            command: &command,
+            only_from: Some(release),
+            mark: Mark::Failed(&breach),
+        };
+        match rollback(&fleet, &request, self.reporter) {
             Ok(report) => {
                 let detail = format!("{why}; rolled back to {}", report.to);
                 self.state.finish_monitor(id, "rolled_back", &detail, now_ms())?;

@@ -17,12 +17,9 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &ReleasesArgs) -> Result<Stri
         ctx.out.json(&rows);
     } else {
         for row in &rows {
-            let states: Vec<String> = row
-                .hosts
-                .iter()
-                .map(|(h, s)| format!("{h}={}", serde_json::to_value(s).unwrap_or_default().as_str().unwrap_or("?")))
-                .collect();
-            let failure = row.failure.as_deref().map_or(String::new(), |f| format!("\t({f})"));
+            let states: Vec<String> = row.hosts.iter().map(|(h, s)| format!("{h}={s}")).collect();
+            let why = row.failure.as_deref().or(row.rolled_back.as_deref());
+            let failure = why.map_or(String::new(), |f| format!("\t({f})"));
             let manifest = row.manifest.as_deref().map_or("-", |m| &m[..12.min(m.len())]);
             ctx.out.data(&format!("{}\t{manifest}\t{}{failure}", row.id, states.join(" ")));
         }

@@ -22,12 +22,24 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &StatusArgs) -> Result<String
     } else {
         for h in &hosts {
             let lock = match &h.lock {
+                Some(l) if let Some(what) = &l.not_a_file => {
+                    format!(
+                        "; `.cutover/lock` is {what}, not a lock file: deploy and rollback refuse until it is removed"
+                    )
+                }
                 Some(l) if l.stale == Some(true) => format!("; STALE lock held by {}", l.holder),
                 Some(l) => format!("; locked by {}", l.holder),
                 None => String::new(),
             };
+            let rolled_back = h.rolled_back.as_ref().map_or(String::new(), |r| {
+                format!(
+                    "; {} rolled back{}",
+                    r.release,
+                    r.reason.as_deref().map_or(String::new(), |w| format!(" ({w})"))
+                )
+            });
             ctx.out.data(&format!(
-                "{}\tcurrent {}\trollback to {}\t{} release(s) on disk{lock}",
+                "{}\tcurrent {}\trollback to {}\t{} release(s) on disk{rolled_back}{lock}",
                 h.host,
                 h.current.as_deref().unwrap_or("none"),
                 h.rollback_target.as_deref().unwrap_or("none"),

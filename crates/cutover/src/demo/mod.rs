@@ -10,7 +10,7 @@ use std::time::Duration;
 use cutover_checks::smoke::{self, Check, StatusSet};
 use cutover_config::Config;
 use cutover_http::{Trust, Url, Via};
-use cutover_release::{DeployRequest, Fleet, RollbackRequest, deploy, releases, rollback};
+use cutover_release::{DeployRequest, Fleet, Mark, RollbackRequest, deploy, releases, rollback};
 use cutover_remote::SshOptions;
 
 use crate::CliError;
@@ -77,7 +77,13 @@ pub fn run(out: &Output, keep: bool) -> Result<(), CliError> {
     out.say("\nstep 3: roll back");
     let back = rollback(
         &fleet,
-        &RollbackRequest { to: None, hooks: &config.hooks, command: "cutover demo", only_from: None },
+        &RollbackRequest {
+            to: None,
+            hooks: &config.hooks,
+            command: "cutover demo",
+            only_from: None,
+            mark: Mark::ByHand(Some("the demo rolls back")),
+        },
         out,
     )?;
     out.say(&format!("  rolled back from {} to {}", back.from.as_deref().unwrap_or("?"), back.to));
@@ -85,7 +91,7 @@ pub fn run(out: &Output, keep: bool) -> Result<(), CliError> {
 
     out.say("\nreleases on the host:");
     for row in releases(&fleet)? {
-        let state = row.hosts.values().next().map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default();
+        let state = row.hosts.values().next().map(ToString::to_string).unwrap_or_default();
         out.say(&format!("  {}  {state}", row.id));
     }
     out.say(&format!(

@@ -233,6 +233,35 @@ fn a_deploy_whose_lock_was_broken_stops_before_switching() {
     project.cutover(&["rollback"]).ok();
 }
 
+/// Point 6: the lock broken on one host only (an `unlock` that reached only `h2`): the deploy's
+/// switch on `h1`, whose lock is still its own, goes through, `h2` refuses, and `h1` is put back,
+/// so every host stays on the release it was on.
+#[test]
+fn a_deploy_whose_lock_was_broken_on_one_host_puts_the_other_back() {
+    let Some(hosts) = hosts(2) else { return };
+    let project = project(&hosts, &slow_hook());
+    let r1 = deploy(&project, "v1");
+    let running = deploy_held_in_hook(&hosts, &project, 2, "running");
+    std::fs::remove_file(deploy_dir(&hosts, 2).join(".cutover/lock")).unwrap();
+    for i in 1..=2 {
+        std::fs::write(hosts.root(i).join("go"), "").unwrap();
+    }
+    let code = finish(running, "the deploy", Duration::from_secs(60));
+    let log = project.log("running");
+    assert_eq!(code, 3, "{log}");
+    assert!(log.contains("no longer holds the deploy lock on `h2`"), "{log}");
+    assert!(log.contains("`h1` had switched and went back"), "{log}");
+    for i in 1..=2 {
+        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()), "host {i}");
+        assert!(!deploy_dir(&hosts, i).join(".cutover/lock").exists(), "host {i}: no lock left");
+    }
+    let rows = project.cutover(&["releases", "--json"]).ok().json();
+    let failed = rows.as_array().unwrap().iter().find(|r| r["id"] != r1.as_str()).unwrap();
+    assert_eq!(failed["hosts"]["h1"], "failed", "{rows}");
+    assert_eq!(failed["hosts"]["h2"], "failed", "{rows}");
+    deploy(&project, "v3");
+}
+
 /// Point 9: `cutover rollback` marks the release it leaves `rolled back` (who, and why when
 /// `--reason` says), not `failed`; the default rollback never goes to it, `--to` may (rolling
 /// forward again), and `status`/`releases` show it.

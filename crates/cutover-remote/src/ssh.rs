@@ -2,9 +2,12 @@
 //! every script a new session over it. The user's ssh config, agent, ProxyJump and known_hosts
 //! apply exactly as in a terminal; host keys are always verified and nothing ever prompts.
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rustix::fs::{FlockOperation, flock};
@@ -60,10 +63,10 @@ impl SshTarget {
             let dir = tempfile::Builder::new().prefix("cutover-ssh-").tempdir_in("/tmp").map_err(spawn_err)?;
             (dir.path().join("mux"), Some(dir))
         } else {
-            // One socket per (ssh config, destination), in a directory only this user can enter.
-            let dir = shared_control_dir().map_err(spawn_err)?;
-            let key = format!("{}\0{dest}", options.config_file.as_deref().unwrap_or(Path::new("")).display());
-            (dir.join(&blake3::hash(key.as_bytes()).to_hex()[..16]), None)
+            // One socket per connection as ssh resolves it, in a directory only this user can
+            // enter: an alias edited to mean another server, user or key gets a master of its own.
+            let key = master_key(dest, options)?;
+            (shared_control_dir().map_err(spawn_err)?.join(key), None)
         };
         let target = Self { dest: dest.to_owned(), options: options.clone(), control_path, private_dir };
         // Two cutover processes must not both start a master for the same socket.
@@ -101,45 +104,77 @@ impl SshTarget {
         Ok(target)
     }
 
-    #[allow(clippy::disallowed_methods)] // a target starts its own `ssh`
     fn base_command(&self) -> Command {
-        let mut cmd = Command::new(&self.options.program);
-        if let Some(file) = &self.options.config_file {
-            cmd.arg("-F").arg(file);
-        }
-        cmd.args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
-            .arg("-o")
-            .arg(format!("ConnectTimeout={}", self.options.connect_timeout.as_secs().max(1)))
-            .args(["-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"])
-            .arg("-o")
-            .arg(format!("ControlPath={}", self.control_path.display()));
+        let mut cmd = ssh_command(&self.options);
+        cmd.arg("-o").arg(format!("ControlPath={}", self.control_path.display()));
         cmd
     }
 }
 
-/// Where `dest` connects, as ssh itself sees it: the `hostname` that `ssh -G` prints (the user's
-/// ssh config applied, no connection made), and its addresses from the system resolver.
+/// `ssh` with the options every invocation for a host shares: the user's `-F` file, never a
+/// prompt, host keys always checked, and how long to wait for the host.
 #[allow(clippy::disallowed_methods)] // a target starts its own `ssh`
-pub fn addresses(dest: &str, options: &SshOptions) -> Result<(String, Vec<std::net::IpAddr>), RemoteError> {
+fn ssh_command(options: &SshOptions) -> Command {
     let mut cmd = Command::new(&options.program);
     if let Some(file) = &options.config_file {
         cmd.arg("-F").arg(file);
     }
+    cmd.args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
+        .arg("-o")
+        .arg(format!("ConnectTimeout={}", options.connect_timeout.as_secs().max(1)))
+        .args(["-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]);
+    cmd
+}
+
+/// What `ssh -G` prints for `dest`: every setting ssh would connect with (user, hostname, port,
+/// ProxyJump, ProxyCommand, identity files, …), the `-F` file and our own options applied. No
+/// connection is made; each destination is resolved once per process.
+fn resolve(dest: &str, options: &SshOptions) -> Result<Arc<str>, RemoteError> {
+    static RESOLVED: Mutex<BTreeMap<Vec<OsString>, Arc<str>>> = Mutex::new(BTreeMap::new());
+    let mut cmd = ssh_command(options);
+    cmd.arg("-G").arg(dest).stdin(Stdio::null());
+    let key: Vec<OsString> =
+        std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(std::ffi::OsStr::to_owned).collect();
+    if let Some(text) = RESOLVED.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        return Ok(Arc::clone(text));
+    }
+    let out = cmd.output().map_err(|source| RemoteError::Spawn {
+        host: dest.to_owned(),
+        program: options.program.display().to_string(),
+        source,
+    })?;
+    if !out.status.success() {
+        return Err(RemoteError::Failed {
+            host: dest.to_owned(),
+            step: "`ssh -G` (reading the host's ssh config)".into(),
+            status: "error".into(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    let text: Arc<str> = String::from_utf8_lossy(&out.stdout).into();
+    RESOLVED.lock().unwrap_or_else(PoisonError::into_inner).insert(key, Arc::clone(&text));
+    Ok(text)
+}
+
+/// The name of `dest`'s master socket: a hash of what ssh resolves for it (as OpenSSH's `%C`
+/// hashes host, port and user, but of every setting), short enough for a socket path.
+fn master_key(dest: &str, options: &SshOptions) -> Result<String, RemoteError> {
+    let resolved = resolve(dest, options)?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(options.program.as_os_str().as_encoded_bytes()).update(b"\0").update(resolved.as_bytes());
+    Ok(hasher.finalize().to_hex()[..20].to_owned())
+}
+
+/// Where `dest` connects, as ssh itself sees it: the `hostname` that `ssh -G` prints (the user's
+/// ssh config applied, no connection made), and its addresses from the system resolver.
+pub fn addresses(dest: &str, options: &SshOptions) -> Result<(String, Vec<std::net::IpAddr>), RemoteError> {
     let failed = |detail: String| RemoteError::Failed {
         host: dest.to_owned(),
         step: "`ssh -G` (reading the host's address)".into(),
         status: "error".into(),
         detail,
     };
-    let out = cmd.arg("-G").arg(dest).stdin(Stdio::null()).output().map_err(|source| RemoteError::Spawn {
-        host: dest.to_owned(),
-        program: options.program.display().to_string(),
-        source,
-    })?;
-    if !out.status.success() {
-        return Err(failed(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = resolve(dest, options)?;
     let hostname = text
         .lines()
         .find_map(|l| l.strip_prefix("hostname "))
@@ -262,5 +297,38 @@ impl Drop for FileLock {
     fn drop(&mut self) {
         // Closing the file would release it too.
         let _ = flock(&self.0, FlockOperation::Unlock);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The master key of `app` under an ssh config holding `block`, through the real `ssh -G`.
+    fn key_of(dir: &Path, name: &str, block: &str) -> String {
+        let file = dir.join(name);
+        std::fs::write(&file, format!("Host app\n{block}")).unwrap();
+        master_key("app", &SshOptions { config_file: Some(file), ..SshOptions::default() }).unwrap()
+    }
+
+    #[test]
+    fn the_master_key_follows_what_ssh_resolves() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = "  HostName 127.0.0.9\n  Port 2222\n  User deploy\n";
+        let key = key_of(dir.path(), "a", base);
+        assert_eq!(key.len(), 20);
+        // The same resolution written another way (another file, a comment) keeps the master.
+        assert_eq!(key_of(dir.path(), "b", &format!("  # the app server\n{base}")), key);
+        for (what, change) in [
+            ("user", "  User other\n"),
+            ("hostname", "  HostName 127.0.0.10\n"),
+            ("port", "  Port 2223\n"),
+            ("proxyjump", "  ProxyJump bastion\n"),
+            ("proxycommand", "  ProxyCommand nc %h %p\n"),
+            ("identity", "  IdentityFile /keys/other\n"),
+        ] {
+            // ssh takes the first value given, so the change goes first.
+            assert_ne!(key_of(dir.path(), what, &format!("{change}{base}")), key, "{what} changed");
+        }
     }
 }

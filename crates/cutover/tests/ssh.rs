@@ -433,3 +433,33 @@ fn sparse_files_stay_sparse_on_the_hosts() {
     assert_complete(&deploy_dir(&hosts, 1));
     assert!(allocated(&on_host) < SIZE / 100, "{} bytes allocated after a copy", allocated(&on_host));
 }
+
+#[test]
+fn a_saved_connection_never_goes_to_the_server_an_alias_no_longer_names() {
+    let Some(hosts) = hosts(2) else { return };
+    // The user's own ssh config: `app` is host 1 …
+    let project = Project::new(&["app".to_owned()], SshHosts::DEPLOY_PATH, "", 3);
+    let ssh_config = project.path().join("ssh_config");
+    std::fs::write(&ssh_config, hosts.config_block("app", 1)).unwrap();
+    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    let ssh = format!("[ssh]\nconfig = \"{}\"\nconnect_timeout = \"3s\"\npersist = \"5m\"\n", ssh_config.display());
+    project.write("cutover.toml", &format!("{toml}{ssh}"));
+    let runtime = tempfile::tempdir().unwrap();
+    let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+    let r1 = release_of(&project.cutover_with(&["deploy", "--json"], &env).ok());
+    assert_eq!(assert_complete(&deploy_dir(&hosts, 1)), r1);
+    assert!(!deploy_dir(&hosts, 2).exists());
+
+    // … then the user points `app` at host 2 (another address and port), while host 1's master
+    // connection is still open for `persist`.
+    std::fs::write(&ssh_config, hosts.config_block("app", 2)).unwrap();
+    project.write("app/index.html", "v2\n");
+    let r2 = release_of(&project.cutover_with(&["deploy", "--json"], &env).ok());
+    assert_eq!(assert_complete(&deploy_dir(&hosts, 2)), r2, "the second deploy landed on host 2");
+    assert_eq!(current(&deploy_dir(&hosts, 1)).as_deref(), Some(r1.as_str()), "host 1 was not touched");
+    let journal = std::fs::read_to_string(deploy_dir(&hosts, 1).join(".cutover/journal.jsonl")).unwrap();
+    let switches = journal.lines().filter(|l| l.contains(r#""event":"switched""#)).count();
+    assert_eq!(switches, 1, "host 1's journal has one deploy only:\n{journal}");
+    let status = project.cutover_with(&["status", "--json"], &env).ok().json();
+    assert_eq!(status["hosts"][0]["current"], r2.as_str(), "{status}");
+}

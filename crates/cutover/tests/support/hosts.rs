@@ -129,22 +129,7 @@ impl SshHosts {
         let mut config = String::new();
         let known_hosts_path = base.join("known_hosts");
         let client = |alias: &str, addr: Ipv4Addr, port: u16, connect_timeout: u32, extra: &str| {
-            format!(
-                "Host {alias}\n\
-                 \x20   HostName {addr}\n\
-                 \x20   Port {port}\n\
-                 \x20   User root\n\
-                 \x20   IdentityFile {key}\n\
-                 \x20   IdentitiesOnly yes\n\
-                 \x20   UserKnownHostsFile {known}\n\
-                 \x20   GlobalKnownHostsFile /dev/null\n\
-                 \x20   StrictHostKeyChecking yes\n\
-                 \x20   UpdateHostKeys no\n\
-                 \x20   ConnectTimeout {connect_timeout}\n\
-                 {extra}\n",
-                key = client_key.display(),
-                known = known_hosts_path.display(),
-            )
+            client_block(&base, alias, addr, port, connect_timeout, extra)
         };
         for (i, host) in hosts.iter().enumerate() {
             config.push_str(&client(&format!("h{}", i + 1), host.addr, host.port, 3, ""));
@@ -175,6 +160,13 @@ impl SshHosts {
     /// The `ssh_config` to pass as `ssh -F`.
     pub fn config_path(&self) -> &Path {
         &self.config
+    }
+
+    /// A `Host` block of an ssh config that names host `i` `alias` (its address, port, user,
+    /// the client key and the known hosts), for a test that writes an ssh config of its own.
+    pub fn config_block(&self, alias: &str, i: usize) -> String {
+        let host = self.host(i);
+        client_block(self.dir.path(), alias, host.addr, host.port, 3, "")
     }
 
     /// Host `i`'s alias in [`config_path`](Self::config_path): `h1`, `h2`, ... (`i` is 1-based).
@@ -260,6 +252,27 @@ impl SshHosts {
         );
         &self.hosts[i - 1]
     }
+}
+
+/// The ssh config block for `alias` at `addr:port`, with the client key and known hosts under
+/// `base` (as [`SshHosts::start`] writes them).
+fn client_block(base: &Path, alias: &str, addr: Ipv4Addr, port: u16, connect_timeout: u32, extra: &str) -> String {
+    format!(
+        "Host {alias}\n\
+         \x20   HostName {addr}\n\
+         \x20   Port {port}\n\
+         \x20   User root\n\
+         \x20   IdentityFile {key}\n\
+         \x20   IdentitiesOnly yes\n\
+         \x20   UserKnownHostsFile {known}\n\
+         \x20   GlobalKnownHostsFile /dev/null\n\
+         \x20   StrictHostKeyChecking yes\n\
+         \x20   UpdateHostKeys no\n\
+         \x20   ConnectTimeout {connect_timeout}\n\
+         {extra}\n",
+        key = base.join("client_key").display(),
+        known = base.join("known_hosts").display(),
+    )
 }
 
 /// Starts host `i` under `base`; returns it with its public host key (`type base64`).

@@ -23,7 +23,10 @@ pub fn manifest_path(id: &str) -> String {
 
 /// Starts release `id`: journals it, then hard-links from the base release every file its
 /// manifest lists except the dropped paths (stdin, one per line), so only changed files travel.
-/// The count of links made must be `expect`, or the host's base differs from ours.
+/// The count of links made must be `expect`, or the host's base differs from ours. The linked
+/// files' directories are made first, writable: `cp --parents` would make them with the base's
+/// modes, and a read-only one (a vendor directory shipped 555) would stop it; [`finish`] gives
+/// them their modes last.
 pub fn link(
     root: &DeployPath,
     id: &str,
@@ -43,6 +46,8 @@ pub fn link(
              {work}.drop {base_manifest} > {work}.link\n\
              n=$(wc -l < {work}.link)\n\
              [ \"$n\" -eq {expect} ] || {count}\n\
+             awk '{{ n = split($0, p, \"/\"); d = p[1]; for (i = 2; i <= n; i++) {{ if (!(d in seen)) {{ seen[d] = 1; print d }}; d = d \"/\" p[i] }} }}' \
+             {work}.link | tr '\\n' '\\0' | (cd releases/{id} && xargs -0 -r mkdir -p --)\n\
              tr '\\n' '\\0' < {work}.link | (cd releases/{base_q} && xargs -0 -r cp {mode} --parents -t ../{id} --)\n",
             base_q = quote(base),
             id = quote(id),
@@ -60,7 +65,43 @@ pub fn link(
 
 /// Empties a release that was being linked, to fill it from scratch.
 pub fn restart(root: &DeployPath, id: &str) -> String {
-    enter(root) + &format!("rm -rf releases/{id}\nmkdir -p releases/{id}\n", id = quote(id))
+    let release = format!("releases/{}", quote(id));
+    enter(root) + &writable(&release) + &format!("rm -rf {release}\nmkdir -p {release}\n")
+}
+
+/// Makes every directory under `dir` (a quoted path) writable and searchable by its owner, so
+/// `rm -rf` can empty it: a read-only directory of the app (555) would stop it. Symlinks are not
+/// followed (shared paths stay as they are). A directory that cannot be read or entered is fixed
+/// as it is reached, before `find` goes in; the rest in batches.
+fn writable(dir: &str) -> String {
+    format!(
+        "[ ! -d {dir} ] || find {dir} -type d \\( ! -perm -u=rx -exec chmod u+rwx {{}} \\; \
+         -o ! -perm -u=w -exec chmod u+w {{}} + \\)\n"
+    )
+}
+
+/// Gives release `id`'s directories the modes its manifest lists, as the last step of preparing
+/// it (until then every directory is writable: see [`link`]). Only the release's own directories:
+/// a shared path is a symlink by now, and what it points at is left alone. Modes that keep the
+/// owner's search permission go first, in batches; any others after them, children first, so
+/// every path stays reachable until its own mode is set.
+fn set_modes(id: &str) -> String {
+    let work = quote(&format!(".cutover/work/{id}"));
+    format!(
+        "(cd releases/{id_q} && find . -mindepth 1 -type d) > {work}.dirs\n\
+         awk -F '\\t' 'FILENAME == ARGV[1] {{ real[substr($0, 3)] = 1; next }} $2 == \"d\" && ($1 in real) {{ print $3 \"\\t\" $1 }}' \
+         {work}.dirs {manifest} > {work}.modes\n\
+         for mode in $(awk -F '\\t' 'substr($1, length($1) - 2, 1) % 2 {{ print $1 }}' {work}.modes | sort -u); do\n\
+         \x20 awk -F '\\t' -v m=\"$mode\" '$1 == m {{ print $2 }}' {work}.modes | tr '\\n' '\\0' | \
+         (cd releases/{id_q} && xargs -0 -r chmod \"$mode\" --)\n\
+         done\n\
+         tab=$(printf '\\t')\n\
+         awk -F '\\t' '!(substr($1, length($1) - 2, 1) % 2) {{ l[n++] = $0 }} END {{ while (n--) print l[n] }}' {work}.modes | \
+         while IFS=\"$tab\" read -r mode path; do chmod \"$mode\" -- releases/{id_q}/\"$path\"; done\n\
+         rm -f {work}.dirs {work}.modes\n",
+        id_q = quote(id),
+        manifest = quote(&manifest_path(id)),
+    )
 }
 
 /// Unpacks the tar stream on stdin into the release. tar says only "wrote only N of M bytes"
@@ -77,7 +118,8 @@ pub fn unpack(root: &DeployPath, id: &str) -> String {
 /// Rebuilds the new manifest on the host from the base's, the dropped paths and the added lines
 /// (stdin), keeps it only if its SHA-256 is `sha256` (else prints `@@manifest-mismatch`), then
 /// links the shared paths into the release. A shared path that does not exist yet is seeded from
-/// the release (first deploy), or made empty for a directory.
+/// the release (first deploy), or made empty for a directory. Last, the release's directories
+/// get their modes (`set_modes`).
 pub fn finish(root: &DeployPath, id: &str, base: Option<&str>, sha256: &str, shared: &[SharedPath]) -> String {
     let work = quote(&format!(".cutover/work/{id}"));
     let mut s = enter(root) + &format!("cat > {work}.add\n");
@@ -133,7 +175,8 @@ pub fn finish(root: &DeployPath, id: &str, base: Option<&str>, sha256: &str, sha
             id_q = quote(id),
         );
     }
-    s
+    // Without the manifest (it did not match), the modes are set once it is sent whole.
+    s + &format!("if [ -f {} ]; then\n{}fi\n", quote(&manifest_path(id)), set_modes(id))
 }
 
 /// The release's env file, when cutover renders it.
@@ -157,9 +200,10 @@ ln -s {target} {in_release}
         )
 }
 
-/// Stores a manifest sent whole (stdin): the fallback when the host's rebuild did not match.
+/// Stores a manifest sent whole (stdin): the fallback when the host's rebuild did not match;
+/// then gives the release's directories their modes, which [`finish`] could not.
 pub fn store_manifest(root: &DeployPath, id: &str) -> String {
-    enter(root) + &format!("cat > {}\n", quote(&manifest_path(id)))
+    enter(root) + &format!("cat > {}\n", quote(&manifest_path(id))) + &set_modes(id)
 }
 
 /// Prints a release's manifest.
@@ -222,16 +266,13 @@ pub fn switch(
     s + &journal::append_script(std::slice::from_ref(after))
 }
 
-/// Deletes releases, their manifests and their env files.
+/// Deletes releases (their directories made writable first), their manifests and their env files.
 pub fn remove(root: &DeployPath, ids: &[String], before: &[Event], after: &[Event]) -> String {
     let mut s = enter(root) + &journal::append_script(before);
     for id in ids {
-        s += &format!(
-            "rm -rf releases/{} {} {}\n",
-            quote(id),
-            quote(&manifest_path(id)),
-            quote(&format!("shared/{ENV_FILE}.{id}"))
-        );
+        let release = format!("releases/{}", quote(id));
+        s += &writable(&release);
+        s += &format!("rm -rf {release} {} {}\n", quote(&manifest_path(id)), quote(&format!("shared/{ENV_FILE}.{id}")));
     }
     s + &journal::append_script(after)
 }

@@ -83,7 +83,9 @@ pub fn write_tar(
             match &entry.kind {
                 EntryKind::Dir { mode } => {
                     header.set_entry_type(tar::EntryType::Directory);
-                    header.set_mode(*mode);
+                    // Writable while the release is prepared (a read-only directory, 555, would
+                    // stop tar or the shared links); the host sets its mode last.
+                    header.set_mode(*mode | 0o700);
                     header.set_size(0);
                     builder.append_data(&mut header, &entry.path, io::empty())?;
                 }

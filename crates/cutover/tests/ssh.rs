@@ -463,3 +463,98 @@ fn a_saved_connection_never_goes_to_the_server_an_alias_no_longer_names() {
     let status = project.cutover_with(&["status", "--json"], &env).ok().json();
     assert_eq!(status["hosts"][0]["current"], r2.as_str(), "{status}");
 }
+
+/// Every directory and file under `dir` (relative path → mode), as `ls -lR` would show them.
+fn modes(dir: &std::path::Path) -> std::collections::BTreeMap<String, u32> {
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(root: &std::path::Path, rel: &str, out: &mut std::collections::BTreeMap<String, u32>) {
+        for entry in std::fs::read_dir(root.join(rel)).unwrap() {
+            let entry = entry.unwrap();
+            let path = if rel.is_empty() {
+                entry.file_name().to_string_lossy().into_owned()
+            } else {
+                format!("{rel}/{}", entry.file_name().to_string_lossy())
+            };
+            let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            out.insert(path.clone(), meta.permissions().mode() & 0o7777);
+            if meta.is_dir() {
+                walk(root, &path, out);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, "", &mut out);
+    out
+}
+
+#[test]
+fn read_only_directories_in_the_app_deploy_redeploy_and_are_removed_by_retention() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(hosts) = hosts(1) else { return };
+    // A deploy user that is not root, so a directory's mode 555 holds for it.
+    let deploy = hosts.add_user(1, "deploy");
+    let mount = support::hosts::MOUNT_POINT;
+    let extra = format!("[hooks]\nbefore_switch = [\"test ! -e {mount}/fail-here\"]\n");
+    let project = project(&hosts, &[deploy], &extra, 5);
+    project.write("app/vendor/autoload.php", "<?php // autoload\n");
+    project.write("app/vendor/pkg/src/a.php", "<?php // a\n");
+    project.write("app/vendor/pkg/src/b.php", "<?php // b\n");
+    std::fs::create_dir_all(project.path().join("app/empty-ro")).unwrap();
+    let app = project.path().join("app");
+    let chmod = |rel: &str, mode: u32| {
+        std::fs::set_permissions(app.join(rel), std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    chmod("vendor/pkg/src/a.php", 0o444);
+    for dir in ["vendor/pkg/src", "vendor/pkg", "vendor", "empty-ro"] {
+        chmod(dir, 0o555);
+    }
+    let source_modes = modes(&app);
+    let dir = deploy_dir(&hosts, 1);
+    let deploy = |label: &str| {
+        let run = project.cutover(&["deploy", "--json"]).ok();
+        assert!(!run.stderr.contains("cleanup of old releases failed"), "{label}: {}", run.stderr);
+        assert!(!run.stderr.contains("sending every file"), "{label}: the base is whole: {}", run.stderr);
+        assert_eq!(assert_complete(&dir), release_of(&run), "{label}");
+        assert_eq!(modes(&dir.join("current")), source_modes, "{label}: the modes on the host are the source's");
+        run
+    };
+
+    let r1 = release_of(&deploy("first deploy"));
+    project.write("app/index.html", "v2\n");
+    let run = deploy("redeploy");
+    let r2 = release_of(&run);
+    assert_eq!(run.json()["hosts"][0]["sent_files"], 1, "only index.html travels: {}", run.stdout);
+    // A file inside the read-only directories changes (the source's owner may write there).
+    chmod("vendor/pkg/src", 0o755);
+    project.write("app/vendor/pkg/src/b.php", "<?php // b, v3\n");
+    chmod("vendor/pkg/src", 0o555);
+    deploy("a change inside a read-only directory");
+
+    // A release that failed its before_switch hook is left whole, read-only directories and all.
+    std::fs::write(hosts.root(1).join("fail-here"), "").unwrap();
+    project.write("app/index.html", "v4\n");
+    project.cutover(&["deploy"]).code(1).stderr_has("before_switch hook");
+    std::fs::remove_file(hosts.root(1).join("fail-here")).unwrap();
+    let failed = project.cutover(&["releases", "--json"]).ok().json().as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Retention (keep_releases = 3) removes the failed release first, then the oldest.
+    project.write("app/index.html", "v5\n");
+    let run = deploy("after the failed one");
+    assert_eq!(run.json()["hosts"][0]["removed"], serde_json::json!([failed, r1]), "{}", run.stdout);
+    project.write("app/index.html", "v6\n");
+    let run = deploy("past keep_releases");
+    assert_eq!(run.json()["hosts"][0]["removed"], serde_json::json!([r2]), "{}", run.stdout);
+    let on_disk: Vec<_> = std::fs::read_dir(dir.join("releases")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(on_disk.len(), 3, "keep_releases = 3: {on_disk:?}");
+    for gone in [&r1, &r2, &failed] {
+        assert!(!dir.join("releases").join(gone).exists(), "{gone} is removed");
+    }
+    project.cutover(&["rollback"]).ok();
+    assert_complete(&dir);
+}

@@ -5,6 +5,8 @@
 //! [`SshHosts::start`] also writes an `ssh_config` with one alias per host (`h1`, `h2`, ...), plus
 //! `dead` (accepts TCP connections and never answers) and `badkey` (a real host whose key does
 //! not match `known_hosts`). Host keys are always verified against the generated `known_hosts`.
+//! A host can be given a login like a hosting account's ([`SshHosts::login_as`]) or a login user
+//! that is not root, for whom mode bits hold ([`SshHosts::add_user`]).
 //! Needs root (for `unshare --mount` and `mount --bind`); see [`SshHosts::available`].
 
 use std::fmt::Write as _;
@@ -237,6 +239,47 @@ impl SshHosts {
             .status()
             .expect("run nsenter");
         assert!(status.success(), "SshHosts: cannot give host {i} the login shell {shell}");
+    }
+
+    /// Adds a login user `name` (not root: mode bits hold for it) to host `i`, inside its mount
+    /// namespace only (its `/etc/passwd` and `/etc/group`), with a home of its own, the test's
+    /// client key, `/bin/sh` as its shell, and [`MOUNT_POINT`] as its own, so it can create the
+    /// deploy path. Returns its destination, `name@hI`, for a config's `hosts`.
+    pub fn add_user(&self, i: usize, name: &str) -> String {
+        /// One uid for every such user: each host has its own `/etc/passwd`.
+        const UID: u32 = 61_000;
+        let host = self.host(i);
+        let host_dir = host.root.parent().expect("a host's root has a parent");
+        let sshd = host.sshd.lock().unwrap_or_else(PoisonError::into_inner);
+        let pid = sshd.as_ref().expect("host is running").child.id();
+        // The host's own view of its files (another helper may have changed them already).
+        let etc = |file: &str| {
+            let path = format!("/proc/{pid}/root/etc/{file}");
+            fs::read_to_string(&path).unwrap_or_else(|e| panic!("SshHosts: cannot read {path}: {e}"))
+        };
+        let home = host_dir.join(format!("home-{name}"));
+        fs::create_dir_all(&home).expect("a user's home");
+        let passwd = host_dir.join(format!("passwd-{name}"));
+        write(&passwd, &format!("{}{name}:x:{UID}:{UID}::{}:/bin/sh\n", etc("passwd"), home.display()));
+        let group = host_dir.join(format!("group-{name}"));
+        write(&group, &format!("{}{name}:x:{UID}:\n", etc("group")));
+        for dir in [&home, &host.root] {
+            std::os::unix::fs::chown(dir, Some(UID), Some(UID))
+                .unwrap_or_else(|e| panic!("SshHosts: cannot give {} to {name}: {e}", dir.display()));
+        }
+        // sshd reads `authorized_keys` as the user: it must be able to reach it.
+        fs::set_permissions(self.dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711))
+            .expect("SshHosts: cannot open the hosts' directory to other users");
+        let status = Command::new("nsenter")
+            .args(["--target", &pid.to_string(), "--mount", "--", "sh", "-c"])
+            .arg(r#"mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group"#)
+            .arg("sh")
+            .arg(&passwd)
+            .arg(&group)
+            .status()
+            .expect("run nsenter");
+        assert!(status.success(), "SshHosts: cannot add the user {name} to host {i}");
+        format!("{name}@h{i}")
     }
 
     /// The temporary directory holding keys, configs, logs and the hosts' directories.

@@ -86,6 +86,9 @@ before_switch = {before}
 after_switch = {after}
 # Run after a rollback, in the release rolled back to.
 after_rollback = []
+# How long one hook may run on a host: past it, the hook and what it started are stopped and
+# the hook fails. A background child a hook leaves (`worker &`) does not hold the deploy.
+timeout = "10m"
 
 [env.staging]
 url = "https://staging.example.com"

@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sha2::Digest;
 
@@ -370,7 +371,7 @@ impl Deploy<'_> {
         id: &str,
         previous: Option<&str>,
     ) -> Result<(), RemoteError> {
-        run_hooks(self.fleet, t, phase, hooks, id, previous, self.reporter)
+        run_hooks(self.fleet, t, phase, (hooks, self.req.hooks.timeout.0), id, previous, self.reporter)
     }
 
     /// The deploy's lock was broken on the hosts marked in `lost`, whose switch refused: hosts
@@ -445,12 +446,13 @@ impl Deploy<'_> {
     }
 }
 
-/// Runs `hooks` one after another in release `id` on one host, streaming their output.
+/// Runs `hooks` one after another in release `id` on one host, each for at most `timeout`,
+/// streaming their output.
 pub(crate) fn run_hooks(
     fleet: &Fleet,
     t: &dyn Target,
     phase: &str,
-    hooks: &[String],
+    (hooks, timeout): (&[String], Duration),
     id: &str,
     previous: Option<&str>,
     reporter: &dyn Reporter,
@@ -458,7 +460,7 @@ pub(crate) fn run_hooks(
     let host = t.name();
     for hook in hooks {
         reporter.step(Some(host), &format!("{phase}: {hook}"));
-        let script = scripts::hook(&fleet.root, id, &fleet.env_name, previous, hook);
+        let script = scripts::hook(&fleet.root, id, &fleet.env_name, previous, hook, timeout);
         t.run_streaming(&format!("{phase} hook `{hook}`"), &script, &|_, line| reporter.hook_line(host, line))?;
     }
     Ok(())

@@ -101,7 +101,16 @@ fn run(
             });
         }
         // Switched: a failing hook is reported as such, not as an unfinished switch.
-        Ok(run_hooks(fleet, t, "after_rollback", &req.hooks.after_rollback, &to, from[i], reporter).err())
+        Ok(run_hooks(
+            fleet,
+            t,
+            "after_rollback",
+            (&req.hooks.after_rollback, req.hooks.timeout.0),
+            &to,
+            from[i],
+            reporter,
+        )
+        .err())
     });
     let mut switch_errors = Vec::new();
     let mut hook_errors = Vec::new();

@@ -1,7 +1,10 @@
 //! Every shell script the engine runs on a host, in one place. Each starts in the deploy root,
 //! quotes every value with `shell::quote`, and writes the journal before and after its change.
 
-use cutover_config::{DeployPath, SharedPath, Unchanged};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cutover_config::{DeployPath, SharedPath, Unchanged, human};
 use cutover_remote::journal::{self, Event};
 use cutover_remote::lock::LockInfo;
 use cutover_remote::shell::{path_expr, quote};
@@ -211,17 +214,63 @@ pub fn read_manifest(root: &DeployPath, id: &str) -> String {
     enter(root) + &format!("cat {}\n", quote(&manifest_path(id)))
 }
 
-/// Runs one hook in the release directory with the release's facts in the environment.
-pub fn hook(root: &DeployPath, id: &str, env_name: &str, previous: Option<&str>, command: &str) -> String {
+/// Runs one hook in the release directory with the release's facts in the environment, for at
+/// most `timeout`: past it, GNU `timeout` stops the hook and everything it started (its own
+/// process group: TERM, then KILL 5 s later) and the script fails saying so.
+///
+/// The hook's output does not go to the session directly: a background child it leaves (`cmd &`,
+/// `nohup worker &`) would keep the session's stdout open, and ssh would wait for it. Each stream
+/// goes through a pipe to a relay (`sed -u`, line by line as it comes) that stops at an end
+/// marker written once the hook's own process has ended; what a background child writes after
+/// that is read and dropped (`cat >/dev/null`), so it neither holds the session nor dies of a
+/// closed pipe.
+pub fn hook(
+    root: &DeployPath,
+    id: &str,
+    env_name: &str,
+    previous: Option<&str>,
+    command: &str,
+    timeout: Duration,
+) -> String {
+    let end = end_marker();
+    // Prints what came before the marker on its line (output without a final newline), then
+    // stops relaying; the rest of the pipe is drained into /dev/null in the background.
+    let relay = format!(
+        "{{ LC_ALL=C sed -u -e '/{end}$/{{' -e 's/{end}$//' -e '/^$/!p' -e Q -e '}}'; cat >/dev/null 2>&1 & }}"
+    );
+    let secs = timeout.as_secs_f64();
+    let said = human::duration(timeout);
     enter(root)
         + &format!(
             "export CUTOVER_ROOT=\"$PWD\" CUTOVER_RELEASE={id} CUTOVER_ENV={env} CUTOVER_PREVIOUS_RELEASE={prev}\n\
-             cd releases/{id}\nexport CUTOVER_RELEASE_DIR=\"$PWD\"\nexec sh -c {cmd}\n",
+             cd releases/{id}\nexport CUTOVER_RELEASE_DIR=\"$PWD\"\n\
+             set +e\n\
+             mkdir -p \"$CUTOVER_ROOT/.cutover/work\"\n\
+             rc_file=$(mktemp \"$CUTOVER_ROOT/.cutover/work/hook.XXXXXX\") || exit 1\n\
+             started=$(date +%s)\n\
+             {{ {{ timeout -k 5 {secs:.3} sh -c {cmd} </dev/null; echo $? > \"$rc_file\"; echo {end}; echo {end} >&2; }} \
+             2>&1 1>&3 3>&- | {relay} >&2 3>&-; }} 3>&1 | {relay}\n\
+             rc=$(cat \"$rc_file\"); rm -f \"$rc_file\"\n\
+             [ -n \"$rc\" ] || rc=1\n\
+             case $rc in 124|137) if [ $(( $(date +%s) - started )) -ge {whole} ]; then \
+             echo {stopped} >&2; fi;; esac\n\
+             exit $rc\n",
             id = quote(id),
             env = quote(env_name),
             prev = quote(previous.unwrap_or("")),
             cmd = quote(command),
+            whole = timeout.as_secs(),
+            stopped =
+                quote(&format!("cutover: the hook did not finish within {said} ([hooks] timeout) and was stopped")),
         )
+}
+
+/// A line no hook prints by chance, made fresh for each run: where a hook's output ends.
+fn end_marker() -> String {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let seed = format!("{}:{nanos}:{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
+    format!("@@cutover-hook-end-{}", &blake3::hash(seed.as_bytes()).to_hex()[..24])
 }
 
 /// Appends events to the journal.

@@ -1,8 +1,13 @@
-//! `[hooks]`: the commands run on each host around the switch and after a rollback.
+//! `[hooks]`: the commands run on each host around the switch and after a rollback, and how long
+//! one may run.
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+use crate::HumanDuration;
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hooks {
     #[serde(default)]
@@ -11,4 +16,23 @@ pub struct Hooks {
     pub after_switch: Vec<String>,
     #[serde(default)]
     pub after_rollback: Vec<String>,
+    /// How long one hook may run on a host; past it, the hook and what it started are killed
+    /// and the hook fails.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Self {
+            before_switch: Vec::new(),
+            after_switch: Vec::new(),
+            after_rollback: Vec::new(),
+            timeout: default_timeout(),
+        }
+    }
+}
+
+fn default_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
 }

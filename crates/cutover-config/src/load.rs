@@ -173,6 +173,9 @@ impl Config {
         let mut ssh = file.ssh;
         ssh.config = ssh.config.as_deref().map(resolve);
         tls.extra_ca = tls.extra_ca.as_deref().map(resolve);
+        if secrets.vault_is_default() {
+            secrets.legacy_vault = Some(dir.join(".cutover/vault.age"));
+        }
         secrets.vault = resolve(&secrets.vault);
         let mut envs = file.env;
         for env in envs.values_mut() {
@@ -373,7 +376,11 @@ config = "ssh_config"
         let config = parse(&text).unwrap();
         let env = config.env("production").unwrap();
         assert_eq!(env.env_template.as_deref(), Some(Path::new("/etc/app/.env.production.template")));
-        assert_eq!(config.secrets.vault, Path::new("/etc/app/.cutover/vault.age"));
+        assert_eq!(config.secrets.vault, Path::new("/etc/app/cutover.vault.age"));
+        assert_eq!(config.secrets.legacy_vault.as_deref(), Some(Path::new("/etc/app/.cutover/vault.age")));
+        let written = parse(&format!("{text}vault = \"secrets/prod.age\"\n")).unwrap();
+        assert_eq!(written.secrets.vault, Path::new("/etc/app/secrets/prod.age"));
+        assert_eq!(written.secrets.legacy_vault, None, "a vault named in the config is never moved");
         assert_eq!(config.secrets.generate["DB_PASSWORD"], crate::Generator::Password(40));
         let (_, message) = location_and_message(&format!("{GOOD}[secrets]\nprovider = \"command\"\n"));
         assert!(message.contains("needs `command`"), "{message}");

@@ -123,7 +123,8 @@ persist = "5m"
 # is ~/.config/cutover/age.key or the file CUTOVER_AGE_IDENTITY names), "env" (variables named
 # CUTOVER_<ENV>_<NAME>) or "command" (any password manager's CLI).
 provider = "vault"
-vault = ".cutover/vault.age"
+# The vault sits beside cutover.toml, not in .cutover/ (local state that is never committed).
+vault = "cutover.vault.age"
 # command = "op read op://{{env}}/{{name}}/password"   # {{env}} and {{name}} are replaced; stdout is the value
 # What `cutover secrets rotate` generates: app-key, password, password:N, hex:N.
 {generate}

@@ -2,8 +2,10 @@
 
 use globset::{Glob, GlobMatcher};
 
-/// Never part of a release, whatever the config says: version control and cutover's own state.
-const ALWAYS: &[&str] = &[".git/", ".cutover/"];
+/// Never part of a release, whatever the config says: version control, cutover's own state and
+/// the secrets vault at its default place beside `cutover.toml` (encrypted, but it has no
+/// business on a web server).
+const ALWAYS: &[&str] = &[".git/", ".cutover/", "cutover.vault.age"];
 
 #[derive(Debug, Clone)]
 pub struct Excludes {
@@ -63,5 +65,6 @@ mod tests {
         assert!(!ex.is_excluded(".env.example", false));
         assert!(ex.is_excluded(".git", true));
         assert!(ex.is_excluded(".cutover", true));
+        assert!(ex.is_excluded("cutover.vault.age", false), "the vault never ships");
     }
 }

@@ -1,4 +1,4 @@
-//! The built-in provider: one age-encrypted file (`.cutover/vault.age` by default) holding every
+//! The built-in provider: one age-encrypted file (`cutover.vault.age` by default) holding every
 //! environment's secrets, safe to commit. It is encrypted to the user's age identity (from the
 //! file `CUTOVER_AGE_IDENTITY` names, else `~/.config/cutover/age.key`) and to any extra
 //! recipients (teammates' `age1…` keys); the plaintext never touches the disk.
@@ -58,6 +58,50 @@ impl Vault {
             }
         };
         Ok(Self { path: path.to_owned(), identity: identity_key, recipients: extra, envs })
+    }
+
+    /// Moves a vault kept where earlier versions kept it by default (`legacy`, inside
+    /// `.cutover/`) to `path`, so the local state and the secrets no longer share a directory.
+    /// Returns whether it moved one. The move is a link then an unlink: a vault already at
+    /// `path` is never replaced, and with one at both places nothing moves and the error names
+    /// both.
+    pub fn adopt_legacy(legacy: &Path, path: &Path) -> Result<bool, SecretsError> {
+        if !legacy.is_file() {
+            return Ok(false);
+        }
+        let both = || SecretsError::Vault {
+            path: path.to_owned(),
+            reason: format!(
+                "a vault is also at `{}`, where earlier versions kept it; keep the one that holds your \
+                 secrets at `{}` and remove the other",
+                legacy.display(),
+                path.display()
+            ),
+        };
+        if path.exists() {
+            return Err(both());
+        }
+        match std::fs::hard_link(legacy, path) {
+            Ok(()) => {}
+            // Another cutover moved it at the same moment: fine once the old name is gone.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return if legacy.exists() { Err(both()) } else { Ok(false) };
+            }
+            Err(source) => {
+                return Err(SecretsError::Io {
+                    what: "cannot move the vault out of `.cutover/` (move it by hand) from",
+                    path: legacy.to_owned(),
+                    source,
+                });
+            }
+        }
+        match std::fs::remove_file(legacy) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+            Err(source) => {
+                Err(SecretsError::Io { what: "moved the vault, but cannot remove", path: legacy.to_owned(), source })
+            }
+        }
     }
 
     /// Creates an identity at `path` (0600, in a 0700 directory) if there is none; returns its
@@ -176,7 +220,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&identity).unwrap().permissions().mode() & 0o777, 0o600);
 
-        let path = dir.path().join(".cutover/vault.age");
+        let path = dir.path().join("cutover.vault.age");
         let mut vault = Vault::open(&path, &identity, &[]).unwrap();
         assert_eq!(vault.get("production", "DB_PASSWORD"), None);
         vault.set("production", "DB_PASSWORD", Secret::new("pr0d-pa55-xyzzy"));
@@ -190,6 +234,33 @@ mod tests {
         let again = Vault::open(&path, &identity, &[]).unwrap();
         assert_eq!(again.get("production", "DB_PASSWORD").unwrap().expose(), "pr0d-pa55-xyzzy");
         assert_eq!(again.names("staging"), ["DB_PASSWORD"]);
+    }
+
+    #[test]
+    fn a_vault_left_in_the_state_directory_moves_out_once_and_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = dir.path().join("age.key");
+        Vault::create_identity(&identity).unwrap();
+        let legacy = dir.path().join(".cutover/vault.age");
+        let path = dir.path().join("cutover.vault.age");
+        assert!(!Vault::adopt_legacy(&legacy, &path).unwrap(), "nothing to move");
+        let mut vault = Vault::open(&legacy, &identity, &[]).unwrap();
+        vault.set("production", "APP_KEY", Secret::new("base64:c2VjcmV0"));
+        vault.save().unwrap();
+
+        assert!(Vault::adopt_legacy(&legacy, &path).unwrap());
+        assert!(!legacy.exists() && path.is_file());
+        let moved = Vault::open(&path, &identity, &[]).unwrap();
+        assert_eq!(moved.get("production", "APP_KEY").unwrap().expose(), "base64:c2VjcmV0");
+        assert!(!Vault::adopt_legacy(&legacy, &path).unwrap(), "moved once");
+
+        // One at both places: neither is touched, and the error names both.
+        std::fs::write(&legacy, b"other").unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let err = Vault::adopt_legacy(&legacy, &path).unwrap_err().to_string();
+        assert!(err.contains(".cutover/vault.age") && err.contains("cutover.vault.age"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(std::fs::read(&legacy).unwrap(), b"other");
     }
 
     #[test]

@@ -19,3 +19,23 @@ pub enum StateError {
     #[error("state database `{}` was written by a newer cutover (schema {found}, this one knows {known})", path.display())]
     TooNew { path: PathBuf, found: i64, known: usize },
 }
+
+impl StateError {
+    /// Whether the file is damaged (or is not a database at all), as opposed to busy or
+    /// unreachable: moving it aside is then the way on.
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            Self::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            ),
+            _ => false,
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Self::CreateDir { path, .. } | Self::Sqlite { path, .. } | Self::TooNew { path, .. } => path,
+        }
+    }
+}

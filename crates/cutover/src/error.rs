@@ -66,6 +66,13 @@ impl CliError {
                 Some("create one with `cutover init`, or point at it with `-c FILE`".into())
             }
             Self::Config(ConfigError::Exists { .. }) => Some("pass `--force` to overwrite it".into()),
+            Self::State(e) if e.is_corrupt() => Some(format!(
+                "it holds only the audit log, gate results and monitor samples, never a secret: move it and its \
+                 -wal and -shm files aside (`mkdir {1} && mv {0}* {1}/`) and the next command starts a new \
+                 one (gates then pass again); `cutover rollback` works without it",
+                e.path().display(),
+                e.path().with_file_name("broken").display()
+            )),
             _ => None,
         }
     }

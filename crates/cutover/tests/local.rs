@@ -455,6 +455,62 @@ fn rollback_works_from_the_journals_when_the_state_database_is_corrupt_or_unopen
     assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()));
 }
 
+/// Issue 11, point 1, continued: `state.db` unreadable, or readable but not writable. The
+/// suite runs as root, whom file modes do not stop, so the command runs without the
+/// capabilities that bypass them (`setpriv`), as any other user would.
+#[test]
+fn rollback_works_when_the_state_database_is_unreadable_or_not_writable() {
+    use std::os::unix::fs::PermissionsExt;
+    if !support::require("setpriv", std::process::Command::new("setpriv").arg("--version").output().is_ok()) {
+        return;
+    }
+    let (project, deploy) = local_project("");
+    let id = |run: support::cli::Run| run.json()["release"].as_str().unwrap().to_owned();
+    let r1 = id(project.cutover(&["deploy", "--json"]).ok());
+    let state_dir = project.path().join(".cutover");
+    let unprivileged = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--bounding-set=-dac_override,-dac_read_search,-fowner", "--inh-caps=-all", "--"])
+            .arg(support::cli::bin())
+            .args(args)
+            .current_dir(project.path())
+            .stdin(std::process::Stdio::null());
+        support::cli::Run::from(cmd.output().unwrap())
+    };
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    for (case, file_mode, dir_mode) in [("unreadable", 0o000, 0o700), ("not writable", 0o400, 0o500)] {
+        project.write("app/index.html", &format!("{case}\n"));
+        let r2 = id(project.cutover(&["deploy", "--json"]).ok());
+        for name in ["state.db", "state.db-wal", "state.db-shm"] {
+            let path = state_dir.join(name);
+            if path.exists() {
+                mode(&path, file_mode);
+            }
+        }
+        mode(&state_dir, dir_mode);
+        // The modes hold for this process: the check is real.
+        let probe = unprivileged(&["log"]);
+        assert_ne!(probe.code, 0, "{case}: the state database was usable: {}", probe.stderr);
+        let run = unprivileged(&["rollback", "--json"]);
+        mode(&state_dir, 0o700);
+        for name in ["state.db", "state.db-wal", "state.db-shm"] {
+            let path = state_dir.join(name);
+            if path.exists() {
+                mode(&path, 0o600);
+            }
+        }
+        assert_eq!(run.code, 0, "{case}: {}", run.stderr);
+        assert!(run.stderr.contains("warning: the audit entry could not be written"), "{case}: {}", run.stderr);
+        assert_eq!(run.json()["to"], r1.as_str(), "{case}");
+        assert_eq!(current(&deploy).as_deref(), Some(r1.as_str()), "{case}");
+        assert_ne!(r2, r1);
+        // With its modes back, the database is whole and in use again.
+        project.cutover(&["log"]).ok();
+    }
+}
+
 #[test]
 fn terminal_control_characters_from_hooks_are_escaped() {
     let (project, _) = local_project(

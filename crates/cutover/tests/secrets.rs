@@ -114,7 +114,9 @@ fn the_vault_stores_per_environment_values_and_shows_them_redacted() {
     assert!(run.stderr.contains("created an age identity"), "{}", run.stderr);
     assert_eq!(std::fs::metadata(&setup.identity).unwrap().permissions().mode() & 0o777, 0o600);
     setup.set("staging", "DB_PASSWORD", "staging-value").ok();
-    let vault = std::fs::read(setup.project.path().join(".cutover/vault.age")).unwrap();
+    // Beside cutover.toml, not in `.cutover/` with the local state.
+    assert!(!setup.project.path().join(".cutover/vault.age").exists());
+    let vault = std::fs::read(setup.project.path().join("cutover.vault.age")).unwrap();
     assert!(vault.starts_with(b"age-encryption.org/v1"));
     assert_no_secret("the vault file", &String::from_utf8_lossy(&vault));
 
@@ -137,6 +139,50 @@ fn the_vault_stores_per_environment_values_and_shows_them_redacted() {
     let log = setup.run(&["log", "--json"]).ok();
     assert!(log.stdout.contains("secrets set DB_PASSWORD"), "{}", log.stdout);
     assert_no_secret("the audit log", &log.stdout);
+}
+
+/// Issue 11, point 1: the vault and the local state do not share a directory, so a user who
+/// removes a broken state database (or all of `.cutover/`) keeps every secret; a vault where
+/// earlier versions kept it (`.cutover/vault.age`) moves out on first use, never over another.
+#[test]
+fn removing_a_broken_local_state_never_loses_a_secret_and_an_old_vault_moves_out() {
+    let setup = Setup::new(None, "");
+    let config = setup.project.path().join("cutover.toml");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    // An earlier version's layout: the vault inside `.cutover/`.
+    setup.project.write("cutover.toml", &format!("{toml}\n[secrets]\nvault = \".cutover/vault.age\"\n"));
+    setup.set("production", "DB_PASSWORD", DB_PASSWORD).ok();
+    let legacy = setup.project.path().join(".cutover/vault.age");
+    assert!(legacy.is_file());
+    setup.project.write("cutover.toml", &toml);
+
+    let run = setup.run(&["secrets", "get", "DB_PASSWORD", "--reveal"]).ok();
+    assert_eq!(run.stdout, format!("{DB_PASSWORD}\n"));
+    assert!(run.stderr.contains("moved the vault from"), "{}", run.stderr);
+    assert!(!legacy.exists());
+    let vault = setup.project.path().join("cutover.vault.age");
+    assert!(vault.is_file());
+    let again = setup.run(&["secrets", "get", "DB_PASSWORD"]).ok();
+    assert!(!again.stderr.contains("moved the vault"), "moved once: {}", again.stderr);
+
+    // The state database breaks; the user removes `.cutover/` whole: the secrets stay.
+    std::fs::write(setup.project.path().join(".cutover/state.db"), vec![0x5a; 8192]).unwrap();
+    let _ = std::fs::remove_file(setup.project.path().join(".cutover/state.db-wal"));
+    let run = setup.run(&["secrets", "get", "DB_PASSWORD"]).code(1);
+    assert!(run.stderr.contains("never a secret: move it and its -wal and -shm files aside"), "{}", run.stderr);
+    std::fs::remove_dir_all(setup.project.path().join(".cutover")).unwrap();
+    let run = setup.run(&["secrets", "get", "DB_PASSWORD", "--reveal"]).ok();
+    assert_eq!(run.stdout, format!("{DB_PASSWORD}\n"));
+
+    // A vault at both places: nothing is moved or overwritten, and both are named.
+    let before = std::fs::read(&vault).unwrap();
+    std::fs::create_dir_all(legacy.parent().unwrap()).unwrap();
+    std::fs::write(&legacy, b"an older vault").unwrap();
+    let run = setup.run(&["secrets", "get", "DB_PASSWORD"]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains(".cutover/vault.age") && run.stderr.contains("cutover.vault.age"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&vault).unwrap(), before);
+    assert_eq!(std::fs::read(&legacy).unwrap(), b"an older vault");
 }
 
 #[test]
@@ -213,10 +259,8 @@ fn deploy_writes_the_rendered_env_to_every_host_pinned_to_the_release_and_nothin
         assert_no_secret(&format!("output {i} (stderr)"), &out.stderr);
     }
     // Local state: the database (and its WAL) and the manifest cache hold no value.
+    // (The vault is not among them: it lives beside cutover.toml.)
     for entry in walk(&setup.project.path().join(".cutover")) {
-        if entry.file_name().is_some_and(|n| n == "vault.age") {
-            continue;
-        }
         let bytes = std::fs::read(&entry).unwrap();
         assert_no_secret(&entry.display().to_string(), &String::from_utf8_lossy(&bytes));
     }

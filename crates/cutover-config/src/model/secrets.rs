@@ -13,9 +13,15 @@ use crate::HumanDuration;
 pub struct Secrets {
     #[serde(default)]
     pub provider: ProviderKind,
-    /// The age vault (provider `vault`); relative to the config file.
+    /// The age vault (provider `vault`); relative to the config file. By default
+    /// `cutover.vault.age` beside it: outside `.cutover/`, so removing the local state (a broken
+    /// `state.db`, the whole directory) never takes the secrets with it.
     #[serde(default = "default_vault")]
     pub vault: PathBuf,
+    /// Where earlier versions kept the default vault (`.cutover/vault.age`), set only when
+    /// `vault` is the default: a vault found there is moved to `vault` on first use.
+    #[serde(skip)]
+    pub legacy_vault: Option<PathBuf>,
     /// More `age1…` recipients the vault is encrypted to (teammates), besides your identity.
     #[serde(default)]
     pub recipients: Vec<String>,
@@ -34,6 +40,7 @@ impl Default for Secrets {
         Self {
             provider: ProviderKind::default(),
             vault: default_vault(),
+            legacy_vault: None,
             recipients: Vec::new(),
             command: None,
             timeout: default_secrets_timeout(),
@@ -42,8 +49,15 @@ impl Default for Secrets {
     }
 }
 
+impl Secrets {
+    /// Whether `vault` is the default (written or not).
+    pub(crate) fn vault_is_default(&self) -> bool {
+        self.vault == default_vault()
+    }
+}
+
 fn default_vault() -> PathBuf {
-    PathBuf::from(".cutover/vault.age")
+    PathBuf::from("cutover.vault.age")
 }
 
 fn default_secrets_timeout() -> HumanDuration {

@@ -16,7 +16,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(output: Output) -> Self {
+    pub fn from(output: Output) -> Self {
         use std::os::unix::process::ExitStatusExt;
         Self {
             code: output.status.code().unwrap_or_else(|| 128 + output.status.signal().unwrap_or(0)),

@@ -39,6 +39,17 @@ pub enum SecretsCommand {
 /// The configured provider. The vault needs the user's age identity.
 pub fn provider(ctx: &Ctx<'_>, config: &Config) -> Result<Provider, SecretsError> {
     let s = &config.secrets;
+    if s.provider == ProviderKind::Vault
+        && let Some(legacy) = &s.legacy_vault
+        && Vault::adopt_legacy(legacy, &s.vault)?
+    {
+        ctx.out.say_always(&format!(
+            "moved the vault from `{}` to `{}`: `.cutover/` now holds only local state, so removing it never \
+             loses a secret; commit the vault (it is encrypted)",
+            legacy.display(),
+            s.vault.display()
+        ));
+    }
     Ok(match s.provider {
         ProviderKind::Vault => Provider::Vault(Vault::open(&s.vault, &vault::default_identity_path(), &s.recipients)?),
         ProviderKind::Env => Provider::Env,

@@ -296,6 +296,27 @@ mod tests {
     }
 
     #[test]
+    fn an_argument_list_too_long_is_reported_as_itself() {
+        // Nothing cutover sends goes in arguments any more; should a command still be too long
+        // for the kernel, the error says so, naming the host, not a vaguer failure.
+        let err = run(
+            "web1",
+            "switching",
+            |marker| {
+                let mut cmd = LocalTarget.command(marker);
+                cmd.arg("x".repeat(200 * 1024));
+                cmd
+            },
+            "true",
+            Stdin::Null,
+            None,
+        )
+        .unwrap_err();
+        let chain = format!("{err}: {}", std::error::Error::source(&err).map(|e| e.to_string()).unwrap_or_default());
+        assert!(chain.contains("web1") && chain.contains("Argument list too long"), "{chain}");
+    }
+
+    #[test]
     fn what_a_login_shell_prints_before_the_script_is_dropped() {
         let host = Chatty("echo Welcome to web1; echo motd >&2; printf no-newline");
         let out = host.run("reading", "echo '@@lock'; echo answer; echo oops >&2", Stdin::Null).unwrap();

@@ -206,6 +206,45 @@ fn a_release_that_answers_500_is_rolled_back_by_the_deploy_and_smoke_reports_per
     launch.run(&["smoke"]).ok();
 }
 
+/// Issue 11, point 5: a server's words cannot make the automatic rollback fail. Three checks
+/// each end on a redirect whose `Location` is 60 KB (once 180 KB of reason, which took the
+/// switch-back script past the kernel's argument limit: "could not be undone", exit 4, the
+/// broken release left live). Now the release is rolled back (exit 5), every reason is cut
+/// where it is made and where it is stored.
+#[test]
+fn a_check_failing_with_a_60_kb_answer_still_rolls_back_and_its_reason_is_cut() {
+    if !available() {
+        return;
+    }
+    use cutover_testkit::http_app::{App, Reply};
+    let launch = Launch::start("");
+    let r1 = release_of(&launch.run(&["--json", "deploy"]).ok());
+
+    let location = format!("/loop?{}", "a".repeat(60_000));
+    let app =
+        App::new().route("/loop", Reply::redirect(302, &location)).start_on(IpAddr::V4(launch.hosts.addr(1))).unwrap();
+    let toml = std::fs::read_to_string(launch.project.path().join("cutover.toml")).unwrap();
+    let checks: String = (1..=3)
+        .map(|i| format!("\n[[check]]\nname = \"loop{i}\"\nurl = \"{}\"\ntimeout = \"5s\"\n", app.url("/loop")))
+        .collect();
+    launch.project.write("cutover.toml", &format!("{toml}{checks}"));
+    launch.project.write("app/index.html", "v2\n");
+    let run = launch.run(&["deploy"]);
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, &run.stderr[..run.stderr.len().min(4000)]);
+    assert!(run.stderr.contains("more than 5 redirects"), "{}", &run.stderr[..run.stderr.len().min(4000)]);
+    assert!(run.stderr.len() < 20_000, "the reasons were not cut: {} bytes of stderr", run.stderr.len());
+    for i in 1..=2 {
+        assert_eq!(current(&launch.deploy_dir(i)).as_deref(), Some(r1.as_str()), "host {i} is back on r1");
+        let journal = std::fs::read_to_string(launch.deploy_dir(i).join(".cutover/journal.jsonl")).unwrap();
+        let longest = journal.lines().map(str::len).max().unwrap_or(0);
+        assert!(longest < 4_000, "host {i}: a journal line of {longest} bytes");
+        assert!(journal.contains("more than 5 redirects"), "host {i}: the reason is journaled:\n{journal}");
+    }
+    let releases = launch.run(&["--json", "releases"]).ok().json();
+    let failed = releases.as_array().unwrap().iter().find(|r| r["id"] != r1.as_str()).expect("the failed release");
+    assert!(failed["hosts"].as_object().unwrap().values().all(|s| s == "failed"), "{releases:#}");
+}
+
 #[test]
 fn smoke_fails_with_exit_1_and_rolls_back_only_when_asked() {
     if !available() {

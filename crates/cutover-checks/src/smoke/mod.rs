@@ -45,6 +45,14 @@ pub const KEEP_BODY: usize = 1 << 20;
 pub const DEFAULT_MAX_BODY: u64 = 16 << 20;
 /// Redirects followed at most (with `follow_redirects`); one more is a [`Failure::Status`].
 pub const MAX_REDIRECTS: usize = 5;
+
+/// A sample's reason is cut to this many characters where it is made: a server's own words (a
+/// `Location` header, say) go into it, and it travels on into every message, journal line,
+/// notification and state row after it.
+pub const REASON_MAX: usize = 500;
+
+/// How much of a URL a server sent (a redirect's target) a reason quotes.
+const QUOTED_URL_MAX: usize = 200;
 /// Requests [`run_all`] and [`run_many`] make at once, at most.
 pub const MAX_PARALLEL: usize = 256;
 
@@ -280,7 +288,7 @@ fn run_with(
         latency: outcome.latency,
         elapsed: started.elapsed(),
         failure,
-        reason,
+        reason: reason.map(|r| cut(&r, REASON_MAX)),
         at,
     }
 }
@@ -338,14 +346,17 @@ fn attempt(
             failure: Some((kind, reason)),
         };
         if redirects == MAX_REDIRECTS {
-            let reason = format!("more than {MAX_REDIRECTS} redirects (the last to {location})");
+            let reason = format!("more than {MAX_REDIRECTS} redirects (the last to {})", cut(location, QUOTED_URL_MAX));
             return failed(url, Failure::Status, reason);
         }
         let next = match url.join(location).map_err(|e| e.to_string()).and_then(|u| usable_url(&u).map(|()| u)) {
             Ok(next) => next,
             Err(e) => {
-                let reason =
-                    format!("status {} redirects to `{location}`, which cannot be followed: {e}", response.status);
+                let reason = format!(
+                    "status {} redirects to `{}`, which cannot be followed: {e}",
+                    response.status,
+                    cut(location, QUOTED_URL_MAX)
+                );
                 return failed(url, Failure::Protocol, reason);
             }
         };

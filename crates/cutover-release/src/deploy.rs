@@ -290,7 +290,24 @@ impl Deploy<'_> {
     }
 
     /// Uploads the release to one host and makes it complete there, without touching `current`.
+    /// A release whose files did not all arrive is removed again ([`Self::discard`]); one whose
+    /// `before_switch` hook failed is whole, and stays, marked failed, until retention.
     fn prepare(
+        &self,
+        t: &dyn Target,
+        base: Option<&(String, Manifest)>,
+        id: &str,
+        hash: &str,
+    ) -> Result<HostUpload, RemoteError> {
+        let upload = self.upload(t, base, id, hash).map_err(|e| self.discard(t, id, e))?;
+        self.hooks(t, "before_switch", &self.req.hooks.before_switch, id, upload.base.as_deref())?;
+        self.fleet.record(t, &[self.event(Kind::Prepared, id).manifest(hash)])?;
+        Ok(upload)
+    }
+
+    /// The files of the release on one host: linked from the base, the rest sent, the manifest,
+    /// the shared paths, the `.env`.
+    fn upload(
         &self,
         t: &dyn Target,
         base: Option<&(String, Manifest)>,
@@ -310,8 +327,11 @@ impl Deploy<'_> {
         match t.run("linking unchanged files", &script, Stdin::Bytes(delta.drop.as_bytes())) {
             Ok(_) => {}
             // The base on the host is not what its manifest says (a file deleted or edited by
-            // hand): start the release over and send every file.
-            Err(RemoteError::Failed { detail, .. }) if base_id.is_some() => {
+            // hand): start the release over and send every file. Nothing else is read so: a
+            // full disk is reported as it is.
+            Err(RemoteError::Failed { detail, .. })
+                if base_id.is_some() && detail.contains(scripts::BASE_DIFFERS) && !no_space(&detail) =>
+            {
                 self.reporter.warn(
                     Some(host),
                     &format!("cannot link from {}: {detail}; sending every file", base_id.unwrap_or("")),
@@ -351,8 +371,6 @@ impl Deploy<'_> {
             self.reporter.step(Some(host), "writing the release's .env");
             t.run("writing the .env", &scripts::env_file(root, id), Stdin::Bytes(env))?;
         }
-        self.hooks(t, "before_switch", &self.req.hooks.before_switch, id, base_id)?;
-        self.fleet.record(t, &[self.event(Kind::Prepared, id).manifest(hash)])?;
         Ok(HostUpload {
             host: host.to_owned(),
             base: base_id.map(str::to_owned),
@@ -361,6 +379,31 @@ impl Deploy<'_> {
             sent_bytes: sent,
             removed: Vec::new(),
         })
+    }
+
+    /// A host whose upload failed removes what it made of the release (journaled), so a full
+    /// disk gets its space back. When the disk was (nearly) full, the error says so, whatever
+    /// the step's tool said (tar says only "wrote only N of M bytes").
+    fn discard(&self, t: &dyn Target, id: &str, error: RemoteError) -> RemoteError {
+        let script =
+            scripts::discard(&self.fleet.root, id, &self.event(Kind::Remove, id), &self.event(Kind::Removed, id));
+        let free = match t.run("removing the partial release", &script, Stdin::Null) {
+            Ok(out) => out.stdout.lines().find_map(|l| l.strip_prefix(scripts::FREE)?.trim().parse::<u64>().ok()),
+            Err(e) => {
+                self.reporter.warn(Some(t.name()), &format!("the partial release {id} stays on the host: {e}"));
+                None
+            }
+        };
+        match error {
+            RemoteError::Failed { host, step, status, detail }
+                if free.is_some_and(|kib| kib < NEARLY_FULL_KIB) && !no_space(&detail) =>
+            {
+                let detail =
+                    format!("No space left on device ({} KiB free in the deploy path); {detail}", free.unwrap_or(0));
+                RemoteError::Failed { host, step, status, detail }
+            }
+            other => other,
+        }
     }
 
     fn hooks(
@@ -464,6 +507,15 @@ pub(crate) fn run_hooks(
         t.run_streaming(&format!("{phase} hook `{hook}`"), &script, &|_, line| reporter.hook_line(host, line))?;
     }
     Ok(())
+}
+
+/// A step that failed where the deploy path has less free space than this (KiB) failed on a
+/// full disk.
+const NEARLY_FULL_KIB: u64 = 1024;
+
+/// Whether a host's error text already says the disk or the quota is full.
+fn no_space(detail: &str) -> bool {
+    detail.contains("No space left on device") || detail.contains("Disk quota exceeded")
 }
 
 fn hex(bytes: &[u8]) -> String {

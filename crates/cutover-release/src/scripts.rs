@@ -51,20 +51,27 @@ pub fn link(
              [ \"$n\" -eq {expect} ] || {count}\n\
              awk '{{ n = split($0, p, \"/\"); d = p[1]; for (i = 2; i <= n; i++) {{ if (!(d in seen)) {{ seen[d] = 1; print d }}; d = d \"/\" p[i] }} }}' \
              {work}.link | tr '\\n' '\\0' | (cd releases/{id} && xargs -0 -r mkdir -p --)\n\
-             tr '\\n' '\\0' < {work}.link | (cd releases/{base_q} && xargs -0 -r cp {mode} --parents -t ../{id} --)\n",
+             tr '\\n' '\\0' < {work}.link | (cd releases/{base_q} && xargs -0 -r cp {mode} --parents -t ../{id} --) \
+             || {unlinkable}\n",
             base_q = quote(base),
             id = quote(id),
             mode = match unchanged {
                 Unchanged::Link => "-l",
                 Unchanged::Copy => "-p --reflink=auto",
             },
-            missing = fail(&["the manifest of ", base, " is missing on this host"]),
+            missing = fail(&[BASE_DIFFERS, ": the manifest of ", base, " is missing"]),
             count =
-                fail(&["the manifest of ", base, " on this host does not list the unchanged files cutover expects"]),
+                fail(&[BASE_DIFFERS, ": the manifest of ", base, " does not list the unchanged files cutover expects"]),
+            unlinkable = fail(&[BASE_DIFFERS, ": a file the manifest of ", base, " lists cannot be linked"]),
         );
     }
     s
 }
+
+/// What [`link`] says when the base release on the host is not what its manifest lists (edited
+/// by hand): the release starts over and every file is sent. Any other failure of the step (a
+/// full disk) is reported as it is.
+pub const BASE_DIFFERS: &str = "the base release on this host differs from its manifest";
 
 /// Empties a release that was being linked, to fill it from scratch.
 pub fn restart(root: &DeployPath, id: &str) -> String {
@@ -107,15 +114,10 @@ fn set_modes(id: &str) -> String {
     )
 }
 
-/// Unpacks the tar stream on stdin into the release. tar says only "wrote only N of M bytes"
-/// when the disk fills up, so a failure also reports the free space.
+/// Unpacks the tar stream on stdin into the release. (tar says only "wrote only N of M bytes"
+/// when the disk fills up: [`discard`] tells a full disk by the space left.)
 pub fn unpack(root: &DeployPath, id: &str) -> String {
-    enter(root)
-        + &format!(
-            "cd releases/{}\ntar -xf - --no-same-owner || {{ rc=$?; \
-             df -Pk . | awk 'NR==2 {{ print \"free space on the host: \" $4 \" KiB\" }}' >&2; exit $rc; }}\n",
-            quote(id)
-        )
+    enter(root) + &format!("cd releases/{}\ntar -xf - --no-same-owner\n", quote(id))
 }
 
 /// Rebuilds the new manifest on the host from the base's, the dropped paths and the added lines
@@ -315,15 +317,41 @@ pub fn switch(
     s + &journal::append_script(std::slice::from_ref(after))
 }
 
-/// Deletes releases (their directories made writable first), their manifests and their env files.
+/// Deletes releases, their manifests and their env files.
 pub fn remove(root: &DeployPath, ids: &[String], before: &[Event], after: &[Event]) -> String {
     let mut s = enter(root) + &journal::append_script(before);
     for id in ids {
-        let release = format!("releases/{}", quote(id));
-        s += &writable(&release);
-        s += &format!("rm -rf {release} {} {}\n", quote(&manifest_path(id)), quote(&format!("shared/{ENV_FILE}.{id}")));
+        s += &delete(id);
     }
     s + &journal::append_script(after)
+}
+
+/// What a host prints first in [`discard`]: the KiB free in the deploy path, before the release
+/// gives its space back.
+pub const FREE: &str = "@@free ";
+
+/// Removes what a failed prepare made of release `id` on this host, after printing the space
+/// left ([`FREE`]). On a full disk the `remove` event may not fit (a line cut short is no event);
+/// `removed` does, once the release gave its space back.
+pub fn discard(root: &DeployPath, id: &str, before: &Event, after: &Event) -> String {
+    enter(root)
+        + &format!("df -Pk . | awk 'NR == 2 {{ print \"{FREE}\" $4 }}'\n")
+        + &format!("{{ {}}} 2>/dev/null || :\n", journal::append_script(std::slice::from_ref(before)))
+        + &delete(id)
+        + &journal::append_script(std::slice::from_ref(after))
+}
+
+/// Deletes release `id` (its directories made writable first), its work files, manifest and
+/// env file.
+fn delete(id: &str) -> String {
+    let release = format!("releases/{}", quote(id));
+    writable(&release)
+        + &format!(
+            "rm -rf {release} {}.* {} {}\n",
+            quote(&format!(".cutover/work/{id}")),
+            quote(&manifest_path(id)),
+            quote(&format!("shared/{ENV_FILE}.{id}"))
+        )
 }
 
 /// Breaks the lock, whoever holds it, after journaling why; prints the old lock.

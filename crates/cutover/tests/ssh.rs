@@ -283,7 +283,7 @@ fn full_disk_on_one_host_fails_the_upload_and_changes_nothing() {
         .cutover(&["deploy"])
         .code(1)
         .stderr_has("uploading failed on `h2`")
-        .stderr_has("free space on the host: 0 KiB");
+        .stderr_has("No space left on device (0 KiB free in the deploy path)");
     let status = project.cutover(&["status", "--json"]).ok().json()["hosts"].clone();
     for host in status.as_array().unwrap() {
         assert_eq!(host["current"], r1.as_str(), "{status}");
@@ -542,6 +542,7 @@ fn read_only_directories_in_the_app_deploy_redeploy_and_are_removed_by_retention
         .as_str()
         .unwrap()
         .to_owned();
+    assert!(dir.join("releases").join(&failed).is_dir(), "the failed release {failed} stays until retention");
 
     // Retention (keep_releases = 3) removes the failed release first, then the oldest.
     project.write("app/index.html", "v5\n");
@@ -557,4 +558,73 @@ fn read_only_directories_in_the_app_deploy_redeploy_and_are_removed_by_retention
     }
     project.cutover(&["rollback"]).ok();
     assert_complete(&dir);
+}
+
+#[test]
+fn a_full_disk_removes_the_partial_release_and_is_reported_as_itself() {
+    let Some(hosts) = hosts(2) else { return };
+    let on_h2 = |command: &str| {
+        std::process::Command::new("ssh")
+            .args(["-F", hosts.config_path().to_str().unwrap(), "-o", "BatchMode=yes", &hosts.alias(2), command])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // A 2 MiB filesystem of 300 inodes at h2's deploy path, mounted inside h2's own namespace.
+    let p = SshHosts::DEPLOY_PATH;
+    let out = on_h2(&format!("mkdir -p {p} && mount -t tmpfs -o size=2m,nr_inodes=300 tmpfs {p}"));
+    assert!(out.status.success(), "{out:?}");
+    let project = project(&hosts, &hosts.aliases(), "", 20);
+    let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    // h2's deploy path is seen through h2 (the tmpfs is mounted in its namespace only).
+    let releases_on_h2 = || {
+        let out = on_h2(&format!("ls -A {p}/releases"));
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let unchanged = |label: &str| {
+        assert_eq!(releases_on_h2(), std::slice::from_ref(&r1), "{label}: no partial release is left on h2");
+        let status = project.cutover(&["status", "--json"]).ok().json()["hosts"].clone();
+        for host in status.as_array().unwrap() {
+            assert_eq!(host["current"], r1.as_str(), "{label}: {status}");
+            assert!(host["lock"].is_null(), "{label}: the lock is given back: {status}");
+        }
+    };
+
+    // An app larger than the disk: the upload fills it.
+    let big: String = (0..60_000).map(|i| format!("{i:x}\n")).collect::<String>().repeat(8);
+    project.write("app/big.txt", &big);
+    project.cutover(&["deploy"]).code(1).stderr_has("failed on `h2`").stderr_has("No space left on device");
+    unchanged("the app is larger than the disk");
+
+    // The disk runs out while linking from the base (every inode but two is taken: one for the
+    // lock, one for the release's directory), and that is a full disk, not a base edited by
+    // hand (whose release would start over with every file).
+    std::fs::remove_file(project.path().join("app/big.txt")).unwrap();
+    project.write("app/index.html", "v2\n");
+    let out = on_h2(&format!(
+        "mkdir {p}/fill && i=0 && while [ $i -lt 1000 ] && : > {p}/fill/$i 2>/dev/null; do i=$((i+1)); done; \
+         [ $i -lt 1000 ] && rm {p}/fill/0 {p}/fill/1"
+    ));
+    assert!(out.status.success(), "{out:?}");
+    let run = project
+        .cutover(&["deploy"])
+        .code(1)
+        .stderr_has("linking unchanged files failed on `h2`")
+        .stderr_has("No space left on device");
+    assert!(!run.stderr.contains("sending every file"), "{}", run.stderr);
+    unchanged("the disk was full");
+
+    // Space freed, the next deploy works, as a delta from the base.
+    let out = on_h2(&format!("rm -r {p}/fill"));
+    assert!(out.status.success(), "{out:?}");
+    let run = project.cutover(&["deploy", "--json"]).ok();
+    for host in run.json()["hosts"].as_array().unwrap() {
+        assert_eq!(host["base"], r1.as_str(), "{host}");
+        assert_eq!(host["sent_files"], 1, "{host}");
+    }
+    let r4 = release_of(&run);
+    assert_eq!(assert_complete(&deploy_dir(&hosts, 1)), r4);
+    let out = on_h2(&format!("readlink {p}/current; cat {p}/current/index.html"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("releases/{r4}\nv2\n"), "{out:?}");
 }

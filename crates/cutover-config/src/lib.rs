@@ -17,7 +17,7 @@ pub use error::ConfigError;
 pub use host::{DeployPath, HostSpec};
 pub use load::{Config, DEFAULT_FILE};
 pub use model::{
-    App, AppName, AppUrl, BodyRegex, CheckSpec, CheckUrl, Dns, DnsName, Environment, Exclude, Generator, Hooks,
+    App, AppName, AppUrl, BodyRegex, CheckSpec, CheckUrl, Dns, DnsName, Environment, Exclude, Gates, Generator, Hooks,
     KeepReleases, Method, Monitor, OnFail, ProviderKind, Proxy, Resolver, Secrets, SharedPath, Smoke, Smtp, SmtpTls,
     Ssh, StatusRanges, Tls, Unchanged,
 };

@@ -8,7 +8,7 @@ use serde_spanned::Spanned;
 
 use crate::model::Environments;
 use crate::{
-    App, CheckSpec, ConfigError, Dns, Environment, Hooks, Monitor, ProviderKind, Secrets, Smoke, Smtp, Ssh, Tls,
+    App, CheckSpec, ConfigError, Dns, Environment, Gates, Hooks, Monitor, ProviderKind, Secrets, Smoke, Smtp, Ssh, Tls,
 };
 
 pub const DEFAULT_FILE: &str = "cutover.toml";
@@ -30,6 +30,7 @@ pub struct Config {
     pub smoke: Smoke,
     pub monitor: Monitor,
     pub smtp: Option<Smtp>,
+    pub gates: Gates,
     envs: Environments,
     /// The file's text, for errors found after parsing ([`Config::check_source`]).
     text: String,
@@ -59,6 +60,8 @@ struct File {
     #[serde(default = "no_monitor")]
     monitor: Spanned<Monitor>,
     smtp: Option<Smtp>,
+    #[serde(default)]
+    gates: Gates,
 }
 
 fn no_monitor() -> Spanned<Monitor> {
@@ -195,6 +198,7 @@ impl Config {
             smoke: file.smoke,
             monitor,
             smtp: file.smtp,
+            gates: file.gates,
             envs,
             text: text.to_owned(),
         })
@@ -210,6 +214,11 @@ impl Config {
                 self.envs.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             },
         })
+    }
+
+    /// Whether environment `name` is gated (`[env.X] gated`; default: only `production`).
+    pub fn is_gated(&self, name: &str) -> Result<bool, ConfigError> {
+        Ok(self.env(name)?.gated.unwrap_or(name == "production"))
     }
 
     pub fn env_names(&self) -> impl Iterator<Item = &str> {

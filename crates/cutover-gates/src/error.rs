@@ -34,6 +34,17 @@ pub enum GateError {
         "a monitor is already watching {env} ({release} on {machine}, pid {pid}, last round {ago} ago); stop it first"
     )]
     MonitorRunning { env: String, release: String, machine: String, pid: i64, ago: String },
+    /// A change of the launch path without `--reason`.
+    #[error(
+        "{env}'s launch path is `{current}` (chosen {since}); changing it to `{wanted}` needs `--reason TEXT` \
+         (pick one path, don't drift)"
+    )]
+    PathDrift { env: String, current: crate::LaunchPath, wanted: crate::LaunchPath, since: String },
+    /// The recorded path is not one this cutover knows.
+    #[error("{env}'s recorded launch path cannot be read: {reason}")]
+    PathUnreadable { env: String, reason: String },
+    #[error("{env}'s launch path changed while this command ran; run it again")]
+    PathRace { env: String },
     #[error("nothing is deployed to watch")]
     NothingDeployed,
     /// Checks failed; nothing was changed.

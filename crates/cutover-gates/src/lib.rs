@@ -9,17 +9,26 @@
 //! - [`monitor`] (stage 5): one monitor per environment, resumed after a restart, sampling every
 //!   interval for the window; a breach rolls back once (or alerts) and notifies.
 //!
+//! - [`gate`]: where each gate of an environment stands (passed for this config within
+//!   `[gates] max_age`, failed, expired, passed for another config, missing).
+//! - [`path`]: the launch path (fast, hardened, iterative), chosen once per environment; a
+//!   change needs a reason.
+//!
 //! Everything here reports through [`GateReporter`] and returns [`GateError`]; it never prints
 //! and never exits.
 
 mod error;
+pub mod gate;
 pub mod monitor;
+pub mod path;
 mod plan;
 mod reporter;
 pub mod smoke;
 
 pub use error::GateError;
+pub use gate::{GateStatus, Standing, gate_statuses};
 pub use monitor::{MonitorRequest, Passed, Schedule, monitor};
+pub use path::{LaunchPath, PathChange, PathState};
 pub use plan::Plan;
 pub use reporter::{GateReporter, Run};
 pub use smoke::{AfterDeploy, Row, SmokeRequest, rows, smoke};

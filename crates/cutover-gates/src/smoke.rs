@@ -91,7 +91,7 @@ pub fn smoke(req: &SmokeRequest<'_>, reporter: &dyn GateReporter) -> Result<usiz
     reporter.samples(Run::Smoke, &samples);
     let failed = summary(&samples);
     let evidence = serde_json::to_string(&rows(&samples)).expect("rows serialize");
-    req.state.record_gate(STAGE, req.env, &req.config.hash, failed.is_none(), &evidence)?;
+    req.state.record_gate(STAGE, req.env, &req.config.hash, None, failed.is_none(), &evidence)?;
     let Some(summary) = failed else {
         return Ok(samples.len());
     };

@@ -70,4 +70,17 @@ pub const MIGRATIONS: &[&str] = &[
         reason     TEXT
     );
     CREATE INDEX monitor_samples_by_time ON monitor_samples (monitor_id, at_ms);",
+    // 5: the launch path of each environment, every choice and change with who, when and why;
+    // and the artifact (manifest hash) a gate's run was about, where there is one.
+    "CREATE TABLE paths (
+        id      INTEGER PRIMARY KEY,
+        env     TEXT NOT NULL,
+        path    TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        user    TEXT NOT NULL,
+        machine TEXT NOT NULL,
+        reason  TEXT
+    );
+    CREATE INDEX paths_by_env ON paths (env, id);
+    ALTER TABLE gates ADD COLUMN artifact TEXT;",
 ];

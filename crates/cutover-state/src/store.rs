@@ -121,22 +121,27 @@ pub struct GateRecord {
     pub at: String,
     /// JSON: what the stage saw.
     pub evidence: String,
+    /// The artifact (release manifest hash) the run was about, where there is one.
+    pub artifact: Option<String>,
 }
 
 impl State {
-    /// Records a run of `stage` for `env` under the config with `config_hash`.
+    /// Records a run of `stage` for `env` under the config with `config_hash`, about `artifact`
+    /// (a release's manifest hash) where there is one.
     pub fn record_gate(
         &self,
         stage: &str,
         env: &str,
         config_hash: &str,
+        artifact: Option<&str>,
         passed: bool,
         evidence: &str,
     ) -> Result<(), StateError> {
         self.conn
             .execute(
-                "INSERT INTO gates (stage, env, config_hash, passed, at, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![stage, env, config_hash, passed, now(), evidence],
+                "INSERT INTO gates (stage, env, config_hash, passed, at, evidence, artifact)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![stage, env, config_hash, passed, now(), evidence, artifact],
             )
             .map_err(self.sql())?;
         Ok(())
@@ -147,7 +152,7 @@ impl State {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT stage, env, config_hash, passed, at, evidence FROM gates
+                "SELECT stage, env, config_hash, passed, at, evidence, artifact FROM gates
                  WHERE stage = ?1 AND env = ?2 ORDER BY id DESC LIMIT 1",
             )
             .map_err(self.sql())?;
@@ -160,6 +165,7 @@ impl State {
                     passed: r.get(3)?,
                     at: r.get(4)?,
                     evidence: r.get(5)?,
+                    artifact: r.get(6)?,
                 })
             })
             .map_err(self.sql())?;
@@ -217,7 +223,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StateError> {
     tx.commit().map_err(sql)
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
@@ -263,11 +269,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = State::open(dir.path()).unwrap();
         assert_eq!(state.latest_gate("ready", "production").unwrap(), None);
-        state.record_gate("ready", "production", "h1", false, "[1]").unwrap();
-        state.record_gate("ready", "production", "h2", true, "[2]").unwrap();
-        state.record_gate("ready", "staging", "h1", false, "[3]").unwrap();
+        state.record_gate("ready", "production", "h1", None, false, "[1]").unwrap();
+        state.record_gate("ready", "production", "h2", None, true, "[2]").unwrap();
+        state.record_gate("ready", "staging", "h1", None, false, "[3]").unwrap();
+        state.record_gate("smoke", "staging", "h1", Some("m1"), true, "[4]").unwrap();
         let latest = state.latest_gate("ready", "production").unwrap().unwrap();
         assert_eq!((latest.config_hash.as_str(), latest.passed, latest.evidence.as_str()), ("h2", true, "[2]"));
+        assert_eq!(latest.artifact, None);
+        assert_eq!(state.latest_gate("smoke", "staging").unwrap().unwrap().artifact.as_deref(), Some("m1"));
         assert!(!state.latest_gate("ready", "staging").unwrap().unwrap().passed);
     }
 }

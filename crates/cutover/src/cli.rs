@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    config, db, demo, deploy, init, log, monitor, ready, releases, rollback, secrets, smoke, status, tls, unlock,
+    config, db, demo, deploy, init, log, monitor, path, ready, releases, rollback, secrets, smoke, status, tls, unlock,
 };
 
 #[derive(Debug, Parser)]
@@ -62,6 +62,9 @@ pub enum Command {
     Log(log::LogArgs),
     /// Break the deploy lock on every host; the reason is journaled.
     Unlock(unlock::UnlockArgs),
+    /// Show or pick the environment's launch path (fast, hardened, iterative); changing it
+    /// needs `--reason`.
+    Path(path::PathArgs),
     /// Stage 2: the names resolve to the hosts (or their proxy) and every host serves a valid
     /// certificate for them, with HTTP redirected to HTTPS. Exits 1 when a check fails.
     Ready(ready::ReadyArgs),

@@ -113,9 +113,10 @@ fn gate_code(e: &GateError) -> i32 {
         | GateError::Interval => EXIT_USAGE,
         GateError::Release(e) => release_code(e),
         GateError::Secrets(e) => secrets_code(e),
-        GateError::MonitorRunning { .. } => EXIT_BLOCKED,
+        GateError::MonitorRunning { .. } | GateError::PathDrift { .. } | GateError::PathRace { .. } => EXIT_BLOCKED,
         GateError::SmokeRolledBack { .. } | GateError::MonitorRolledBack { .. } => EXIT_ROLLED_BACK,
         GateError::State(_)
+        | GateError::PathUnreadable { .. }
         | GateError::NothingDeployed
         | GateError::SmokeFailed { .. }
         | GateError::SmokeUnreachable { .. }

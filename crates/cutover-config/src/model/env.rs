@@ -29,6 +29,9 @@ pub struct Environment {
     /// The committed `.env` template (placeholders only), rendered into each host's `shared/`
     /// on deploy. Relative to the config file.
     pub env_template: Option<PathBuf>,
+    /// Whether `deploy` and `promote` need the gates (a launch path, pre-flight, DNS/TLS ready)
+    /// first. Default: true for the environment named `production`, false for any other.
+    pub gated: Option<bool>,
 }
 
 impl Environment {

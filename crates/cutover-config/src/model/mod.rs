@@ -1,6 +1,6 @@
 //! The validated sections of `cutover.toml`. Every field's type checks its own value.
 //!
-//! One file a section: `app.rs`, `hooks.rs`, `env.rs` (environments), `secrets.rs`, `checks.rs`
+//! One file a section: `app.rs`, `hooks.rs`, `env.rs` (environments), `gates.rs`, `secrets.rs`, `checks.rs`
 //! (`[[check]]` and `[smoke]`), `monitor.rs`, `smtp.rs`, `dns.rs`, `tls.rs`, `ssh.rs`.
 
 macro_rules! validated_string {
@@ -30,6 +30,7 @@ mod app;
 mod checks;
 mod dns;
 mod env;
+mod gates;
 mod hooks;
 mod monitor;
 mod secrets;
@@ -42,6 +43,7 @@ pub use checks::{BodyRegex, CheckSpec, CheckUrl, Method, Smoke, StatusRanges};
 pub use dns::{Dns, Resolver};
 pub(crate) use env::Environments;
 pub use env::{AppUrl, DnsName, Environment, Proxy};
+pub use gates::Gates;
 pub use hooks::Hooks;
 pub use monitor::{Monitor, OnFail};
 pub use secrets::{Generator, ProviderKind, Secrets};

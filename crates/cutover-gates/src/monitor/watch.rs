@@ -210,6 +210,7 @@ impl<'a> Watch<'a> {
             "monitor",
             self.env,
             &self.config.hash,
+            None,
             true,
             &format!("{{\"release\":\"{release}\"}}"),
         )?;

@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod init;
 pub mod log;
 pub mod monitor;
+pub mod path;
 pub mod ready;
 pub mod releases;
 pub mod rollback;
@@ -68,6 +69,7 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Status(args) => audited(ctx, Env, |c| status::exec(ctx, c, args)),
         Command::Releases(args) => audited(ctx, Env, |c| releases::exec(ctx, c, args)),
         Command::Unlock(args) => audited(ctx, Env, |c| unlock::exec(ctx, c, args)),
+        Command::Path(args) => audited(ctx, Env, |c| path::exec(ctx, c, args)),
         Command::Ready(args) => audited(ctx, Env, |c| ready::exec(ctx, c, args)),
         Command::Smoke(args) => audited(ctx, Env, |c| smoke::exec(ctx, c, args)),
         Command::Monitor(args) => audited(ctx, Env, |c| monitor::exec(ctx, c, args)),

@@ -185,7 +185,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &ReadyArgs) -> Result<String, 
     // The gate is about the live hosts: a file checked before it is installed does not open it.
     if cert.is_none() {
         let evidence = serde_json::to_string(&report).expect("report serializes");
-        ctx.state()?.record_gate(STAGE, env_name, &config.hash, failures == 0, &evidence)?;
+        ctx.state()?.record_gate(STAGE, env_name, &config.hash, None, failures == 0, &evidence)?;
     }
 
     let summary = format!("{} checks: {failures} failed, {warnings} warning(s)", findings.len());

@@ -1,5 +1,6 @@
-//! `cutover status`: each host's current release, rollback target and lock. Exits 4 when the
-//! hosts are not all on the same release.
+//! `cutover status`: the environment's launch path and gates, then each host's current release,
+//! rollback target and lock, then the monitor. Exits 4 when the hosts are not all on the same
+//! release.
 
 use std::collections::BTreeSet;
 
@@ -14,12 +15,50 @@ use crate::context::Ctx;
 pub struct StatusArgs {}
 
 pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &StatusArgs) -> Result<String, CliError> {
+    let env = ctx.global.env.as_str();
+    let state = ctx.state()?;
+    let gated = config.is_gated(env)?;
+    let path = cutover_gates::path::path_state(state, env)?;
+    let gates = cutover_gates::gate_statuses(state, config, env)?;
     let fleet = ctx.fleet(config)?;
     let hosts = status(&fleet)?;
-    let monitor = ctx.state()?.latest_monitor(&ctx.global.env)?;
+    let monitor = state.latest_monitor(env)?;
     if ctx.out.json {
-        ctx.out.json(&serde_json::json!({ "hosts": hosts, "monitor": monitor }));
+        ctx.out.json(&serde_json::json!({
+            "env": env,
+            "gated": gated,
+            "path": path.path,
+            "path_history": path.history,
+            "gates": gates,
+            "hosts": hosts,
+            "monitor": monitor,
+        }));
     } else {
+        let chosen =
+            path.history.last().map_or(String::new(), |c| format!("\tsince {} by {}@{}", c.at, c.user, c.machine));
+        let gating = if gated { "gated" } else { "not gated" };
+        match path.path {
+            Some(p) => ctx.out.data(&format!("path\t{p}\t{gating}{chosen}")),
+            None => ctx.out.data(&format!("path\tnone\t{gating}\tpick one: `cutover path fast|hardened|iterative`")),
+        }
+        for g in &gates {
+            let ago = g.age_secs.map_or(String::new(), |s| {
+                format!(" {} ago", cutover_config::human::duration(std::time::Duration::from_secs(s)))
+            });
+            let next = match g.standing {
+                cutover_gates::Standing::Passed => "for this config".to_owned(),
+                cutover_gates::Standing::OtherConfig => format!("for another config: run `{}`", g.command),
+                cutover_gates::Standing::Expired => {
+                    format!(
+                        "older than [gates] max_age ({}): run `{}`",
+                        cutover_config::human::duration(config.gates.max_age.0),
+                        g.command
+                    )
+                }
+                _ => format!("run `{}`", g.command),
+            };
+            ctx.out.data(&format!("gate {}\t{}{ago}\t{next}", g.stage, g.standing.as_str()));
+        }
         for h in &hosts {
             let lock = match &h.lock {
                 Some(l) if let Some(what) = &l.not_a_file => {

@@ -1,0 +1,139 @@
+//! The cutover's own rules through the binary: the launch path (chosen once, changed only with
+//! a reason, every choice in the audit log), which environments are gated, and `status`
+//! opening with the path and each gate's standing.
+
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
+mod support;
+
+use support::cli::Project;
+
+fn project(extra: &str) -> (Project, std::path::PathBuf) {
+    let dir = tempfile::Builder::new().prefix("cutover-gates-").tempdir().unwrap().keep();
+    let deploy = dir.join("app");
+    let project = Project::new(&["local".into()], &deploy.display().to_string(), extra, 3);
+    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    let staging = dir.join("staging");
+    project.write(
+        "cutover.toml",
+        &format!("{toml}\n[env.staging]\nhosts = [\"local\"]\npath = \"{}\"\n", staging.display()),
+    );
+    (project, deploy)
+}
+
+#[test]
+fn a_launch_path_is_chosen_once_and_changed_only_with_a_reason_each_change_logged() {
+    let (project, _) = project("");
+    let shown = project.cutover(&["path"]).ok();
+    assert!(shown.stderr.contains("production has no launch path yet"), "{}", shown.stderr);
+    assert_eq!(project.cutover(&["--json", "path"]).ok().json()["path"], serde_json::Value::Null);
+
+    let chosen = project.cutover(&["--json", "path", "fast"]).ok().json();
+    assert_eq!((chosen["path"].as_str(), chosen["change"].as_str()), (Some("fast"), Some("chosen")));
+    // The same path again changes nothing; another one without a reason is drift: exit 3.
+    let again = project.cutover(&["--json", "path", "fast"]).ok().json();
+    assert_eq!(again["change"], "unchanged");
+    assert_eq!(again["history"].as_array().unwrap().len(), 1);
+    project
+        .cutover(&["path", "hardened"])
+        .code(3)
+        .stderr_has("production's launch path is `fast`")
+        .stderr_has("needs `--reason TEXT`");
+    project.cutover(&["path", "hardened", "--reason", " "]).code(3);
+    assert_eq!(project.cutover(&["--json", "path"]).ok().json()["path"], "fast", "nothing changed");
+    // Unknown names are usage errors.
+    project.cutover(&["path", "slow"]).code(2).stderr_has("`slow` is not a launch path");
+
+    let changed = project.cutover(&["--json", "path", "hardened", "--reason", "card payments"]).ok().json();
+    assert_eq!((changed["path"].as_str(), changed["change"].as_str()), (Some("hardened"), Some("changed")));
+    let history = changed["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1]["reason"], "card payments");
+    assert!(history[1]["user"].as_str().is_some_and(|u| !u.is_empty()));
+    assert!(history[1]["at"].as_str().is_some_and(|t| t.starts_with("20")));
+    // Per environment.
+    assert_eq!(project.cutover(&["--env", "staging", "--json", "path"]).ok().json()["path"], serde_json::Value::Null);
+
+    // Every choice, refusal and change is in the audit log, with who and why.
+    let log = project.cutover(&["--json", "log"]).ok().json();
+    let entries: Vec<(String, i64, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["command"].as_str().is_some_and(|c| c.contains(" path ")))
+        .map(|e| {
+            (
+                e["command"].as_str().unwrap().to_owned(),
+                e["exit_code"].as_i64().unwrap_or(-1),
+                e["summary"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(entries.iter().any(|(_, code, s)| *code == 0 && s == "chose launch path fast"), "{entries:?}");
+    assert!(entries.iter().any(|(_, code, s)| *code == 3 && s.contains("needs `--reason TEXT`")), "{entries:?}");
+    assert!(
+        entries
+            .iter()
+            .any(|(c, code, s)| *code == 0 && c.contains("card payments") && s == "changed launch path to hardened"),
+        "{entries:?}"
+    );
+}
+
+#[test]
+fn status_opens_with_the_path_and_each_gate_and_production_alone_is_gated_by_default() {
+    use cutover_testkit::http_app::{App, Reply};
+    let site =
+        App::new().route("/", Reply::text(200, "v1\n")).start_on(cutover_testkit::loopback_addr().into()).unwrap();
+    let (project, _) = project(&format!("[[check]]\nname = \"home\"\nurl = \"{}\"\n", site.url("/")));
+    project.cutover(&["deploy"]).ok();
+    let status = project.cutover(&["status"]).ok();
+    let lines: Vec<&str> = status.stdout.lines().collect();
+    assert!(lines[0].starts_with("path\tnone\tgated\t"), "{}", status.stdout);
+    assert!(lines[1].starts_with("gate ready\tmissing\trun `cutover ready`"), "{}", status.stdout);
+    assert!(lines.iter().any(|l| l.starts_with("local\tcurrent ")), "{}", status.stdout);
+    let staging = project.cutover(&["--env", "staging", "--json", "status"]).ok().json();
+    assert_eq!(staging["gated"], false);
+
+    project.cutover(&["path", "iterative"]).ok();
+    // A smoke run passes and is recorded; the gate stands passed for this config.
+    project.cutover(&["smoke"]).ok();
+    let json = project.cutover(&["--json", "status"]).ok().json();
+    assert_eq!((json["gated"].as_bool(), json["path"].as_str()), (Some(true), Some("iterative")));
+    let gate = |json: &serde_json::Value, stage: &str| {
+        json["gates"].as_array().unwrap().iter().find(|g| g["stage"] == stage).cloned().unwrap()
+    };
+    assert_eq!(gate(&json, "smoke")["standing"], "passed", "{json:#}");
+    assert_eq!(gate(&json, "ready")["standing"], "missing");
+    // Another config: the pass no longer counts for it.
+    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    project.write("cutover.toml", &format!("{toml}\n[gates]\nmax_age = \"1h\"\n"));
+    let json = project.cutover(&["--json", "status"]).ok().json();
+    assert_eq!(gate(&json, "smoke")["standing"], "other-config", "{json:#}");
+    let text = project.cutover(&["status"]).ok().stdout;
+    assert!(text.contains("gate smoke\tother config") && text.contains("run `cutover smoke`"), "{text}");
+
+    // `gated` written out wins over the default, both ways.
+    project.write(
+        "cutover.toml",
+        &toml.replacen("[env.production]\n", "[env.production]\ngated = false\n", 1).replacen(
+            "[env.staging]\n",
+            "[env.staging]\ngated = true\n",
+            1,
+        ),
+    );
+    assert_eq!(project.cutover(&["--json", "status"]).ok().json()["gated"], false);
+    assert_eq!(project.cutover(&["--env", "staging", "--json", "status"]).ok().json()["gated"], true);
+}
+
+#[test]
+fn bad_gate_settings_are_config_errors_with_their_place() {
+    let (project, _) = project("");
+    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    project.write("cutover.toml", &format!("{toml}\n[gates]\nmax_age = \"soon\"\n"));
+    project.cutover(&["config", "check"]).code(2).stderr_has("max_age").stderr_has("cutover.toml:");
+    project.write("cutover.toml", &format!("{toml}\n[gates]\nmax_ages = \"1h\"\n"));
+    project.cutover(&["config", "check"]).code(2).stderr_has("unknown key `max_ages`").stderr_has("cutover.toml:");
+    project.write("cutover.toml", &toml.replacen("[env.production]\n", "[env.production]\ngated = \"yes\"\n", 1));
+    project.cutover(&["config", "check"]).code(2).stderr_has("gated");
+}

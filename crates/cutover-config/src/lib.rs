@@ -17,8 +17,9 @@ pub use error::ConfigError;
 pub use host::{DeployPath, HostSpec};
 pub use load::{Config, DEFAULT_FILE};
 pub use model::{
-    App, AppName, AppUrl, BodyRegex, CheckSpec, CheckUrl, Dns, DnsName, Environment, Exclude, Gates, Generator, Hooks,
-    KeepReleases, Method, Monitor, OnFail, ProviderKind, Proxy, Resolver, Secrets, SharedPath, Smoke, Smtp, SmtpTls,
-    Ssh, StatusRanges, Tls, Unchanged,
+    App, AppName, AppUrl, AttestItem, BUILTIN_ATTESTATIONS, BodyRegex, CheckSpec, CheckUrl, Dns, DnsName, Environment,
+    Exclude, Gates, Generator, Hooks, KeepReleases, Method, Monitor, OnFail, Preflight, PreflightItem, ProviderKind,
+    Proxy, Requirement, Resolver, SchemaCheck, Secrets, SharedPath, Smoke, Smtp, SmtpTls, Ssh, StatusRanges, Tls,
+    Unchanged,
 };
 pub use preset::Preset;

@@ -8,7 +8,8 @@ use serde_spanned::Spanned;
 
 use crate::model::Environments;
 use crate::{
-    App, CheckSpec, ConfigError, Dns, Environment, Gates, Hooks, Monitor, ProviderKind, Secrets, Smoke, Smtp, Ssh, Tls,
+    App, CheckSpec, ConfigError, Dns, Environment, Gates, Hooks, Monitor, Preflight, ProviderKind, Secrets, Smoke,
+    Smtp, Ssh, Tls,
 };
 
 pub const DEFAULT_FILE: &str = "cutover.toml";
@@ -31,6 +32,7 @@ pub struct Config {
     pub monitor: Monitor,
     pub smtp: Option<Smtp>,
     pub gates: Gates,
+    pub preflight: Preflight,
     envs: Environments,
     /// The file's text, for errors found after parsing ([`Config::check_source`]).
     text: String,
@@ -62,6 +64,8 @@ struct File {
     smtp: Option<Smtp>,
     #[serde(default)]
     gates: Gates,
+    #[serde(default)]
+    preflight: Preflight,
 }
 
 fn no_monitor() -> Spanned<Monitor> {
@@ -199,6 +203,7 @@ impl Config {
             monitor,
             smtp: file.smtp,
             gates: file.gates,
+            preflight: file.preflight,
             envs,
             text: text.to_owned(),
         })

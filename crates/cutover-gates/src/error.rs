@@ -45,6 +45,10 @@ pub enum GateError {
     PathUnreadable { env: String, reason: String },
     #[error("{env}'s launch path changed while this command ran; run it again")]
     PathRace { env: String },
+    #[error("`{item}` is not an item to attest (known: {known}; `[preflight] attest` adds more)")]
+    UnknownAttestation { item: String, known: String },
+    #[error("`--by` must name who vouches for it")]
+    Attester,
     #[error("nothing is deployed to watch")]
     NothingDeployed,
     /// Checks failed; nothing was changed.

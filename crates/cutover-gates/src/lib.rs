@@ -11,12 +11,14 @@
 //!
 //! - [`gate`]: where each gate of an environment stands (passed for this config within
 //!   `[gates] max_age`, failed, expired, passed for another config, missing).
+//! - [`attest`]: pre-flight item 7, items vouched for by a named person.
 //! - [`path`]: the launch path (fast, hardened, iterative), chosen once per environment; a
 //!   change needs a reason.
 //!
 //! Everything here reports through [`GateReporter`] and returns [`GateError`]; it never prints
 //! and never exits.
 
+pub mod attest;
 mod error;
 pub mod gate;
 pub mod monitor;

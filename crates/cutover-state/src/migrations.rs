@@ -83,4 +83,17 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX paths_by_env ON paths (env, id);
     ALTER TABLE gates ADD COLUMN artifact TEXT;",
+    // 6: attestations: an item of pre-flight vouched for by a named person, with a note; the
+    // OS user and machine that recorded it.
+    "CREATE TABLE attestations (
+        id      INTEGER PRIMARY KEY,
+        env     TEXT NOT NULL,
+        item    TEXT NOT NULL,
+        by_name TEXT NOT NULL,
+        note    TEXT,
+        at      TEXT NOT NULL,
+        user    TEXT NOT NULL,
+        machine TEXT NOT NULL
+    );
+    CREATE INDEX attestations_by_env ON attestations (env, item, id);",
 ];

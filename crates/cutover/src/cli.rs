@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    config, db, demo, deploy, init, log, monitor, path, ready, releases, rollback, secrets, smoke, status, tls, unlock,
+    attest, config, db, demo, deploy, init, log, monitor, path, ready, releases, rollback, secrets, smoke, status, tls,
+    unlock,
 };
 
 #[derive(Debug, Parser)]
@@ -62,6 +63,9 @@ pub enum Command {
     Log(log::LogArgs),
     /// Break the deploy lock on every host; the reason is journaled.
     Unlock(unlock::UnlockArgs),
+    /// Pre-flight item 7: record that a named person vouches for an item (rollback-plan,
+    /// contacts, stakeholders, or one of `[preflight] attest`); `--list` shows every item.
+    Attest(attest::AttestArgs),
     /// Show or pick the environment's launch path (fast, hardened, iterative); changing it
     /// needs `--reason`.
     Path(path::PathArgs),

@@ -110,6 +110,8 @@ fn gate_code(e: &GateError) -> i32 {
         | GateError::Threshold { .. }
         | GateError::Channel { .. }
         | GateError::MailWithoutSmtp
+        | GateError::UnknownAttestation { .. }
+        | GateError::Attester
         | GateError::Interval => EXIT_USAGE,
         GateError::Release(e) => release_code(e),
         GateError::Secrets(e) => secrets_code(e),

@@ -137,3 +137,62 @@ fn bad_gate_settings_are_config_errors_with_their_place() {
     project.write("cutover.toml", &toml.replacen("[env.production]\n", "[env.production]\ngated = \"yes\"\n", 1));
     project.cutover(&["config", "check"]).code(2).stderr_has("gated");
 }
+
+#[test]
+fn attestations_are_recorded_with_who_when_and_a_note_and_unknown_items_are_refused() {
+    let (project, _) = project("[preflight]\nattest = [\"payments-live\"]\n");
+    let list = project.cutover(&["--json", "attest", "--list"]).ok().json();
+    let items: Vec<&str> = list.as_array().unwrap().iter().map(|s| s["item"].as_str().unwrap()).collect();
+    assert_eq!(items, ["rollback-plan", "contacts", "stakeholders", "payments-live"]);
+    assert!(list.as_array().unwrap().iter().all(|s| s["attestation"].is_null()));
+
+    project.cutover(&["attest", "contacts"]).code(2).stderr_has("needs `--by NAME`");
+    project
+        .cutover(&["attest", "payments", "--by", "Ana"])
+        .code(2)
+        .stderr_has("`payments` is not an item to attest")
+        .stderr_has("payments-live");
+    project.cutover(&["attest", "contacts", "--by", " "]).code(2);
+    let one = project.cutover(&["--json", "attest", "contacts", "--by", "Ana Ruiz", "--note", "on call +1 555 0100"]);
+    let one = one.ok().json();
+    assert_eq!((one["item"].as_str(), one["by"].as_str()), (Some("contacts"), Some("Ana Ruiz")));
+    assert_eq!(one["note"], "on call +1 555 0100");
+    assert!(one["at"].as_str().is_some_and(|t| t.starts_with("20")));
+    project.cutover(&["attest", "payments-live", "--by", "Bo"]).ok();
+    // The latest attestation of each item counts; others stay open; per environment.
+    project.cutover(&["attest", "contacts", "--by", "Cy"]).ok();
+    let text = project.cutover(&["attest", "--list"]).ok().stdout;
+    let row = |item: &str| text.lines().find(|l| l.starts_with(item)).unwrap_or_default().to_owned();
+    assert!(row("contacts").contains("Cy") && !row("contacts").contains("Ana"), "{text}");
+    assert!(row("payments-live").contains("Bo"), "{text}");
+    assert!(row("rollback-plan").contains("not attested"), "{text}");
+    let staging = project.cutover(&["--env", "staging", "--json", "attest", "--list"]).ok().json();
+    assert!(staging.as_array().unwrap().iter().all(|s| s["attestation"].is_null()));
+    let log = project.cutover(&["log"]).ok().stdout;
+    assert!(log.contains("attested contacts by Ana Ruiz"), "{log}");
+}
+
+#[test]
+fn bad_preflight_settings_are_config_errors_with_their_place() {
+    let (project, _) = project("");
+    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    for (body, says) in [
+        ("core = [3, 8]", "numbered 1 to 7, not 8"),
+        ("require = [\"php>=eight\"]", "not a version"),
+        ("attest = [\"Payments Live\"]", "not an attestation name"),
+        ("attest = [\"contacts\"]", "attested already"),
+        ("schema_check = { sql = \"SELECT 1\", command = \"true\" }", "schema_check is a command"),
+        ("web_tests = \"nginx -t\"", "unknown key `web_tests`"),
+    ] {
+        project.write("cutover.toml", &format!("{toml}\n[preflight]\n{body}\n"));
+        project.cutover(&["config", "check"]).code(2).stderr_has(says).stderr_has("cutover.toml:");
+    }
+    project.write(
+        "cutover.toml",
+        &format!(
+            "{toml}\n[preflight]\ncore = [3, 5]\nstaging_window = \"2h\"\nrequire = [\"php>=8.1\", \"composer\"]\n\
+             web_test = \"nginx -t\"\nschema_check = \"php artisan migrate:status\"\n"
+        ),
+    );
+    project.cutover(&["config", "check"]).ok();
+}

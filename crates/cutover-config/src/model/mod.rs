@@ -1,7 +1,7 @@
 //! The validated sections of `cutover.toml`. Every field's type checks its own value.
 //!
 //! One file a section: `app.rs`, `hooks.rs`, `env.rs` (environments), `gates.rs`, `secrets.rs`, `checks.rs`
-//! (`[[check]]` and `[smoke]`), `monitor.rs`, `smtp.rs`, `dns.rs`, `tls.rs`, `ssh.rs`.
+//! (`[[check]]` and `[smoke]`), `monitor.rs`, `preflight.rs`, `smtp.rs`, `dns.rs`, `tls.rs`, `ssh.rs`.
 
 macro_rules! validated_string {
     ($(#[$doc:meta])* $name:ident, $check:expr) => {
@@ -33,6 +33,7 @@ mod env;
 mod gates;
 mod hooks;
 mod monitor;
+mod preflight;
 mod secrets;
 mod smtp;
 mod ssh;
@@ -46,6 +47,7 @@ pub use env::{AppUrl, DnsName, Environment, Proxy};
 pub use gates::Gates;
 pub use hooks::Hooks;
 pub use monitor::{Monitor, OnFail};
+pub use preflight::{AttestItem, BUILTIN_ATTESTATIONS, Preflight, PreflightItem, Requirement, SchemaCheck};
 pub use secrets::{Generator, ProviderKind, Secrets};
 pub use smtp::{Smtp, SmtpTls};
 pub use ssh::Ssh;

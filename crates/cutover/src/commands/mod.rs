@@ -2,6 +2,7 @@
 //! calls one library function. This file dispatches, in one match, and records every command
 //! that works with a config in the local audit log.
 
+pub mod attest;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -70,6 +71,7 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Releases(args) => audited(ctx, Env, |c| releases::exec(ctx, c, args)),
         Command::Unlock(args) => audited(ctx, Env, |c| unlock::exec(ctx, c, args)),
         Command::Path(args) => audited(ctx, Env, |c| path::exec(ctx, c, args)),
+        Command::Attest(args) => audited(ctx, Env, |c| attest::exec(ctx, c, args)),
         Command::Ready(args) => audited(ctx, Env, |c| ready::exec(ctx, c, args)),
         Command::Smoke(args) => audited(ctx, Env, |c| smoke::exec(ctx, c, args)),
         Command::Monitor(args) => audited(ctx, Env, |c| monitor::exec(ctx, c, args)),

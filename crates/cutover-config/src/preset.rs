@@ -114,6 +114,9 @@ path = "~/{app_name}"
 [ssh]
 # config = "ssh_config"   # passed to ssh as `-F FILE`; by default your own ~/.ssh/config applies
 connect_timeout = "10s"
+# A connected host silent this long (a dropped link) is given up, and the command ends with every
+# reachable host on one release, or exits 4 naming the hosts that differ.
+timeout = "30s"
 # Each host's connection stays open this long after a command, so a rollback starts on an open
 # connection; "0s" closes connections when cutover exits.
 persist = "5m"

@@ -99,6 +99,20 @@ impl History {
         h
     }
 
+    /// Each host's history, where a release failed on any host is failed on every host: a
+    /// release id is the fleet's, and a host cut off while its release failed never heard.
+    pub fn of_fleet<'a>(journals: impl IntoIterator<Item = &'a [Event]>) -> Vec<Self> {
+        let mut histories: Vec<Self> = journals.into_iter().map(Self::from_events).collect();
+        let failed: BTreeMap<String, Option<String>> =
+            histories.iter().flat_map(|h| h.failed.iter().map(|(id, why)| (id.clone(), why.clone()))).collect();
+        for history in &mut histories {
+            for (id, why) in &failed {
+                history.failed.entry(id.clone()).or_insert_with(|| why.clone());
+            }
+        }
+        histories
+    }
+
     pub fn releases(&self) -> &[String] {
         &self.order
     }
@@ -213,6 +227,22 @@ mod tests {
         assert_eq!(h.state("c", Some("b")), ReleaseState::Failed);
         assert_eq!(h.rollback_target(Some("b"), &on).as_deref(), Some("a"));
         assert_eq!(h.rollback_target(Some("a"), &on), None, "nothing before the first release");
+    }
+
+    #[test]
+    fn a_release_failed_on_one_host_is_failed_on_every_host_of_the_fleet() {
+        // Host 1 went back from c and marked it failed; host 2 was cut off and never heard.
+        let mut one = [deployed("a"), deployed("b"), deployed("c")].concat();
+        one.push(ev(Kind::Failed, "c").reason("after_switch hook failed on `web2`"));
+        one.push(ev(Kind::Switched, "b"));
+        let two = [deployed("a"), deployed("b"), deployed("c")].concat();
+        let on = disk(&["a", "b", "c"]);
+        assert_eq!(History::from_events(&two).state("c", Some("b")), ReleaseState::Good, "alone, it never heard");
+        let fleet = History::of_fleet([one.as_slice(), two.as_slice()]);
+        assert_eq!(fleet[1].state("c", Some("b")), ReleaseState::Failed);
+        assert_eq!(fleet[1].failure_reason("c"), Some("after_switch hook failed on `web2`"));
+        assert!(!fleet[1].usable("c", &on));
+        assert_eq!(fleet[1].rollback_target(Some("c"), &on).as_deref(), Some("b"));
     }
 
     #[test]

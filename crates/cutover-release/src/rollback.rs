@@ -2,6 +2,8 @@
 //! host over the open connection. The release it leaves is marked rolled back (by hand) or
 //! failed (automatic: its checks or the monitor failed it).
 
+use std::collections::BTreeSet;
+
 use cutover_config::Hooks;
 use cutover_remote::journal::{Cause, Event, Kind};
 use cutover_remote::lock::LockInfo;
@@ -141,7 +143,8 @@ fn run(
     }
     Ok(RollbackReport {
         env: fleet.env_name.clone(),
-        from: from.first().copied().flatten().map(str::to_owned),
+        // The release left (where hosts were apart, the one the first host that moved was on).
+        from: from.iter().copied().flatten().find(|f| *f != to).map(str::to_owned),
         to,
         hosts: states.iter().map(|s| s.host.clone()).collect(),
     })
@@ -151,11 +154,38 @@ fn diverged(states: &[HostState]) -> bool {
     states.iter().any(|s| s.current != states[0].current)
 }
 
+/// Where hosts left apart by a failed release (one cut off while the others went back) join
+/// again: when every host but those on a failed release is on one good release, and each of
+/// those has it, that release. `None` when the hosts agree or it is not that clear.
+fn rejoin(states: &[HostState], histories: &[History]) -> Option<String> {
+    if !diverged(states) {
+        return None;
+    }
+    let failed = |h: &History, s: &HostState| s.current.as_deref().is_some_and(|c| h.is_failed(c));
+    let good: BTreeSet<&str> = states
+        .iter()
+        .zip(histories)
+        .filter(|(s, h)| !failed(h, s))
+        .map(|(s, _)| s.current.as_deref())
+        .collect::<Option<_>>()?;
+    let [join] = good.into_iter().collect::<Vec<_>>()[..] else { return None };
+    states
+        .iter()
+        .zip(histories)
+        .all(|(s, h)| s.current.as_deref() == Some(join) || h.usable(join, &s.on_disk))
+        .then(|| join.to_owned())
+}
+
 /// The one release every host goes to; refuses when a host has none or the hosts disagree.
 fn target(states: &[HostState], to: Option<&str>) -> Result<String, ReleaseError> {
+    let histories = History::of_fleet(states.iter().map(|s| s.journal.as_slice()));
+    if to.is_none()
+        && let Some(join) = rejoin(states, &histories)
+    {
+        return Ok(join);
+    }
     let mut chosen: Vec<(String, &str)> = Vec::new();
-    for state in states {
-        let history = History::from_events(&state.journal);
+    for (state, history) in states.iter().zip(&histories) {
         let current = state.current.as_deref();
         let host = &state.host;
         let target = match to {

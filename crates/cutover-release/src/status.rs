@@ -47,10 +47,11 @@ pub fn status(fleet: &Fleet) -> Result<Vec<HostStatus>, ReleaseError> {
     if !errors.is_empty() {
         return Err(ReleaseError::Hosts { step: "reading status".into(), errors, outcome: Outcome::Unchanged });
     }
+    let histories = History::of_fleet(states.iter().map(|s| s.journal.as_slice()));
     Ok(states
         .into_iter()
-        .map(|s| {
-            let history = History::from_events(&s.journal);
+        .zip(histories)
+        .map(|(s, history)| {
             let lock = match &s.lock {
                 LockState::Held(info) => {
                     Some(LockView { holder: info.describe(), stale: info.stale(), not_a_file: None })

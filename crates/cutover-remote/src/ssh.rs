@@ -12,13 +12,16 @@ use std::time::Duration;
 
 use rustix::fs::{FlockOperation, flock};
 
-use crate::{Output, RemoteError, Target, shell};
+use crate::exec::{self, LineSink};
+use crate::{Output, RemoteError, Stdin, Target, shell};
 
 #[derive(Debug, Clone)]
 pub struct SshOptions {
     /// Passed as `-F FILE`.
     pub config_file: Option<PathBuf>,
     pub connect_timeout: Duration,
+    /// How long a connected host may stay silent before ssh gives it up (ServerAlive).
+    pub timeout: Duration,
     /// The ssh client to run; `ssh` from `PATH` unless set.
     pub program: PathBuf,
     /// How long a host's master connection stays open after the last command used it, so the
@@ -31,6 +34,7 @@ impl Default for SshOptions {
         Self {
             config_file: None,
             connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
             program: "ssh".into(),
             persist: Duration::ZERO,
         }
@@ -44,6 +48,10 @@ pub struct SshTarget {
     control_path: PathBuf,
     /// A private socket directory, removed on drop, when the master does not persist.
     private_dir: Option<tempfile::TempDir>,
+    /// The step during which the connection was lost (ssh exited 255: the host stopped
+    /// answering for `timeout`, or the connection broke): the host is given up for the rest of
+    /// this command, so every later step there fails at once instead of waiting again.
+    lost: Mutex<Option<String>>,
 }
 
 /// How long an idle, non-persistent master lingers if cutover dies without closing it (SIGKILL).
@@ -68,7 +76,8 @@ impl SshTarget {
             let key = master_key(dest, options)?;
             (shared_control_dir().map_err(spawn_err)?.join(key), None)
         };
-        let target = Self { dest: dest.to_owned(), options: options.clone(), control_path, private_dir };
+        let target =
+            Self { dest: dest.to_owned(), options: options.clone(), control_path, private_dir, lost: Mutex::new(None) };
         // Two cutover processes must not both start a master for the same socket.
         let _guard = FileLock::take(&target.control_path.with_extension("lock")).map_err(spawn_err)?;
         // A socket left by an earlier command is used as it is: checking it would cost an ssh
@@ -122,8 +131,22 @@ fn ssh_command(options: &SshOptions) -> Command {
     cmd.args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
         .arg("-o")
         .arg(format!("ConnectTimeout={}", options.connect_timeout.as_secs().max(1)))
-        .args(["-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]);
+        .arg("-o")
+        .arg(format!("ServerAliveInterval={}", alive_interval(options.timeout)))
+        .arg("-o")
+        .arg(format!("ServerAliveCountMax={ALIVE_COUNT_MAX}"));
     cmd
+}
+
+/// Keepalives a silent host may leave unanswered before ssh gives it up.
+const ALIVE_COUNT_MAX: u64 = 2;
+
+/// Seconds between keepalives so that a host silent for `timeout` is given up: ssh sends one
+/// after each interval without a packet from the host and gives up at the `ALIVE_COUNT_MAX + 1`th,
+/// so after `(ALIVE_COUNT_MAX + 1)` intervals of silence, never later than `timeout` (3 s at
+/// least). The master and every session carry it (a session may become the master).
+fn alive_interval(timeout: Duration) -> u64 {
+    (timeout.as_secs() / (ALIVE_COUNT_MAX + 1)).max(1)
 }
 
 /// What `ssh -G` prints for `dest`: every setting ssh would connect with (user, hostname, port,
@@ -221,6 +244,26 @@ impl Target for SshTarget {
         cmd
     }
 
+    fn exec(
+        &self,
+        step: &str,
+        script: &str,
+        stdin: Stdin<'_>,
+        on_line: Option<LineSink<'_>>,
+    ) -> Result<Output, RemoteError> {
+        if let Some(during) = self.lost.lock().unwrap_or_else(PoisonError::into_inner).as_deref() {
+            return Err(RemoteError::Connect {
+                host: self.dest.clone(),
+                detail: format!("given up: the connection was lost during {during}, so {step} was not tried"),
+            });
+        }
+        let output = exec::run(&self.dest, step, |marker| self.command(marker), script, stdin, on_line)?;
+        if output.code() == Some(255) {
+            self.lost.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_with(|| step.to_owned());
+        }
+        Ok(output)
+    }
+
     fn failure(&self, step: &str, output: &Output) -> RemoteError {
         // ssh itself exits 255 when the connection fails or drops.
         if output.code() == Some(255) {
@@ -228,6 +271,15 @@ impl Target for SshTarget {
             if is_host_key_failure(&detail) {
                 return RemoteError::HostKey { host: self.dest.clone(), detail };
             }
+            // A session over a master that gave the host up ends without a word.
+            let detail = if detail.is_empty() {
+                format!(
+                    "the host did not answer for {} (`[ssh] timeout`), or the connection closed",
+                    cutover_config::human::duration(self.options.timeout)
+                )
+            } else {
+                detail
+            };
             return RemoteError::Connect {
                 host: self.dest.clone(),
                 detail: format!("connection lost during {step}: {detail}"),

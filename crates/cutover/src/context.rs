@@ -66,6 +66,7 @@ impl<'a> Ctx<'a> {
         SshOptions {
             config_file: config.ssh.config.clone(),
             connect_timeout: config.ssh.connect_timeout.0,
+            timeout: config.ssh.timeout.0,
             program: std::env::var_os("CUTOVER_SSH").map_or_else(|| "ssh".into(), PathBuf::from),
             persist: config.ssh.persist.0,
         }

@@ -628,3 +628,79 @@ fn a_full_disk_removes_the_partial_release_and_is_reported_as_itself() {
     let out = on_h2(&format!("readlink {p}/current; cat {p}/current/index.html"));
     assert_eq!(String::from_utf8_lossy(&out.stdout), format!("releases/{r4}\nv2\n"), "{out:?}");
 }
+
+#[test]
+fn a_host_whose_link_drops_mid_switch_is_given_up_and_one_command_heals_the_split() {
+    let linked = support::require("ip and nsenter", ["ip", "nsenter"].iter().all(|p| cutover_testkit::on_path(p)));
+    let Some(hosts) =
+        (linked && support::require("sshd", SshHosts::available())).then(|| SshHosts::start_linked(3, &[3]))
+    else {
+        return;
+    };
+    let mount = support::hosts::MOUNT_POINT;
+    // A host holding `hold` stops in its hook until the test says go, or for 30 s at most.
+    let hold = format!(
+        "if [ -e {mount}/hold ]; then touch {mount}/in-hook; i=0; \
+         while [ ! -e {mount}/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; fi"
+    );
+    let extra = format!("timeout = \"3s\"\n[hooks]\nafter_switch = [\"{hold}\"]\nafter_rollback = [\"{hold}\"]\n");
+    let project = project(&hosts, &hosts.aliases(), &extra, 10);
+    let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+
+    // h3 is switched to r2 and in its after_switch hook when its link drops: its connection
+    // stays open and silent.
+    std::fs::write(hosts.root(3).join("hold"), "").unwrap();
+    project.write("app/index.html", "v2\n");
+    let mut deploy = project.spawn(&["deploy"], "partitioned");
+    wait_for("h3 in its after_switch hook", Duration::from_secs(30), || hosts.root(3).join("in-hook").exists());
+    let r2 = current(&deploy_dir(&hosts, 3)).unwrap();
+    assert_ne!(r2, r1);
+    hosts.cut_link(3);
+    let cut = Instant::now();
+    let code = support::wait_exit(&mut deploy, Duration::from_secs(60));
+    let took = cut.elapsed();
+    let log = project.log("partitioned");
+    assert!(took < Duration::from_secs(15), "given up after {took:?}, not within `[ssh] timeout` (3 s):\n{log}");
+    assert_eq!(code, 4, "{log}");
+    assert!(log.contains("could not be undone on `h3`"), "{log}");
+    assert!(log.contains("connection lost during after_switch hook"), "{log}");
+    for i in 1..=2 {
+        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r1, "reachable host {i} is back on {r1}");
+    }
+    assert_eq!(current(&deploy_dir(&hosts, 3)).as_deref(), Some(r2.as_str()), "h3 never heard");
+    project.cutover(&["status"]).code(1).stderr_has("`h3`");
+
+    // The link comes back: status shows the split, and one command joins the hosts again.
+    hosts.restore_link(3);
+    std::fs::remove_file(hosts.root(3).join("hold")).unwrap();
+    let status = project.cutover(&["status", "--json"]).code(4).stderr_has("hosts are on different releases");
+    let currents: Vec<_> = status.json()["hosts"].as_array().unwrap().iter().map(|h| h["current"].clone()).collect();
+    assert_eq!(currents, [r1.as_str(), r1.as_str(), r2.as_str()], "{}", status.stdout);
+    project.cutover(&["rollback"]).ok().stderr_has(&format!("to {r1}"));
+    let status = project.cutover(&["status", "--json"]).ok().json();
+    for (i, host) in status["hosts"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(host["current"], r1.as_str(), "{status}");
+        assert_complete(&deploy_dir(&hosts, i + 1));
+    }
+
+    // Mid-rollback: h3 drops while in its after_rollback hook; the rollback ends within the
+    // timeout, every host on one release, naming h3.
+    project.write("app/index.html", "v3\n");
+    let r3 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    std::fs::remove_file(hosts.root(3).join("in-hook")).unwrap();
+    std::fs::write(hosts.root(3).join("hold"), "").unwrap();
+    let mut rollback = project.spawn(&["rollback"], "rollback");
+    wait_for("h3 in its after_rollback hook", Duration::from_secs(30), || hosts.root(3).join("in-hook").exists());
+    hosts.cut_link(3);
+    let cut = Instant::now();
+    let code = support::wait_exit(&mut rollback, Duration::from_secs(60));
+    let log = project.log("rollback");
+    assert!(cut.elapsed() < Duration::from_secs(15), "given up after {:?}:\n{log}", cut.elapsed());
+    assert_eq!(code, 4, "{log}");
+    assert!(log.contains(&format!("every host is on {r1}, but after_rollback failed on `h3`")), "{log}");
+    for i in 1..=3 {
+        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r1, "host {i} left {r3}");
+    }
+    hosts.restore_link(3);
+    project.cutover(&["status"]).ok();
+}

@@ -1,4 +1,4 @@
-//! `[ssh]`: the ssh config file, connect timeout and how long connections stay open.
+//! `[ssh]`: the ssh config file, how long to wait for a host, and how long connections stay open.
 
 use std::path::PathBuf;
 
@@ -13,6 +13,10 @@ pub struct Ssh {
     pub config: Option<PathBuf>,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: HumanDuration,
+    /// How long a connected host may stay silent (a dropped link, a frozen server) before it is
+    /// given up: ssh's ServerAliveInterval × ServerAliveCountMax.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
     /// How long each host's connection stays open after a command, so the next one (a
     /// rollback) needs no new SSH handshake. `"0s"` closes connections when cutover exits.
     #[serde(default = "default_persist")]
@@ -21,7 +25,12 @@ pub struct Ssh {
 
 impl Default for Ssh {
     fn default() -> Self {
-        Self { config: None, connect_timeout: default_connect_timeout(), persist: default_persist() }
+        Self {
+            config: None,
+            connect_timeout: default_connect_timeout(),
+            timeout: default_timeout(),
+            persist: default_persist(),
+        }
     }
 }
 
@@ -31,4 +40,8 @@ fn default_persist() -> HumanDuration {
 
 fn default_connect_timeout() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(10))
+}
+
+fn default_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
 }

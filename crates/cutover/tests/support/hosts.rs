@@ -8,6 +8,10 @@
 //! A host can be given a login like a hosting account's ([`SshHosts::login_as`]) or a login user
 //! that is not root, for whom mode bits hold ([`SshHosts::add_user`]).
 //! Needs root (for `unshare --mount` and `mount --bind`); see [`SshHosts::available`].
+//!
+//! [`SshHosts::start_linked`] puts chosen hosts in a network namespace of their own too, reached
+//! over a veth link with link-local addresses (traffic stays on this machine), so a test can cut
+//! the link ([`SshHosts::cut_link`]): open connections stay, silent, as when a network drops.
 
 use std::fmt::Write as _;
 use std::fs::{self, File};
@@ -16,7 +20,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -47,6 +51,12 @@ const NAMESPACE_SCRIPT: &str = r#"mount --bind "$1" /srv/cutover-test &&
 { [ ! -f /root/.bashrc ] || [ ! -f /etc/skel/.bashrc ] || mount --bind /etc/skel/.bashrc /root/.bashrc; } &&
 exec /usr/sbin/sshd -D -e -f "$2""#;
 
+/// Runs first in a linked host's new network namespace: waits (bounded) for the test to move its
+/// side of the link in, then brings up `lo` and the link with address `$3`.
+const LINK_SCRIPT: &str = r#"i=0; until ip link show dev cutover0 >/dev/null 2>&1; do
+  i=$((i+1)); [ "$i" -le 500 ] || { echo "the link never arrived" >&2; exit 1; }; sleep 0.02; done
+ip link set dev lo up && ip addr add "$3/30" dev cutover0 && ip link set dev cutover0 up &&"#;
+
 /// Several SSH hosts on this machine; they are stopped, and their directory removed, on drop.
 #[derive(Debug)]
 pub struct SshHosts {
@@ -66,6 +76,8 @@ struct Host {
     root: PathBuf,
     /// `None` once [`SshHosts::stop_host`] stopped it.
     sshd: Mutex<Option<Sshd>>,
+    /// For a host in its own network namespace: the link to it (dropped after `sshd`).
+    link: Option<Link>,
 }
 
 /// One running sshd; dropping it stops it and its sessions.
@@ -104,6 +116,13 @@ impl SshHosts {
     /// # Panics
     /// When any step fails, with what failed (and the sshd log when sshd did not come up).
     pub fn start(n: usize) -> SshHosts {
+        Self::start_linked(n, &[])
+    }
+
+    /// Like [`start`](Self::start), with each host in `linked` (1-based) in a network namespace
+    /// of its own behind a veth link, which [`cut_link`](Self::cut_link) cuts. The link and the
+    /// namespace are removed when the hosts are dropped.
+    pub fn start_linked(n: usize, linked: &[usize]) -> SshHosts {
         let dir = tempfile::Builder::new()
             .prefix("cutover-hosts.")
             .tempdir()
@@ -121,7 +140,7 @@ impl SshHosts {
         let mut hosts = Vec::with_capacity(n);
         let mut known_hosts = String::new();
         for i in 1..=n {
-            let (host, key) = start_host(&base, i, &authorized_keys);
+            let (host, key) = start_host(&base, i, &authorized_keys, linked.contains(&i));
             writeln!(known_hosts, "[127.0.0.1]:{} {key}", host.port).unwrap();
             writeln!(known_hosts, "[{}]:{} {key}", host.addr, host.port).unwrap();
             hosts.push(host);
@@ -203,6 +222,41 @@ impl SshHosts {
     pub fn stop_host(&self, i: usize) {
         let sshd = self.host(i).sshd.lock().unwrap_or_else(PoisonError::into_inner).take();
         drop(sshd);
+    }
+
+    /// Cuts the link to host `i` (started with [`start_linked`](Self::start_linked)): its side
+    /// of the link goes down, so open connections stay open and hear nothing, and new ones find
+    /// no route.
+    pub fn cut_link(&self, i: usize) {
+        self.set_link(i, "down");
+    }
+
+    /// Brings the link to host `i` back up and returns once its sshd accepts connections again;
+    /// open connections that were not given up go on.
+    pub fn restore_link(&self, i: usize) {
+        self.set_link(i, "up");
+        let host = self.host(i);
+        let addr = SocketAddr::from((host.addr, host.port));
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "SshHosts: host {i} did not answer within {READY_TIMEOUT:?} of its link coming back"
+            );
+            thread::sleep(POLL);
+        }
+    }
+
+    fn set_link(&self, i: usize, state: &str) {
+        let host = self.host(i);
+        let link = host.link.as_ref().unwrap_or_else(|| panic!("SshHosts: host {i} was not started linked"));
+        let sshd = host.sshd.lock().unwrap_or_else(PoisonError::into_inner);
+        let pid = sshd.as_ref().expect("host is running").child.id();
+        let status = Command::new("nsenter")
+            .args(["--target", &pid.to_string(), "--net", "--", "ip", "link", "set", "dev", &link.inner, state])
+            .status()
+            .expect("run nsenter");
+        assert!(status.success(), "SshHosts: cannot set host {i}'s link {state}");
     }
 
     /// Gives host `i` a login like a hosting account's, inside its mount namespace only: root's
@@ -319,7 +373,7 @@ fn client_block(base: &Path, alias: &str, addr: Ipv4Addr, port: u16, connect_tim
 }
 
 /// Starts host `i` under `base`; returns it with its public host key (`type base64`).
-fn start_host(base: &Path, i: usize, authorized_keys: &Path) -> (Host, String) {
+fn start_host(base: &Path, i: usize, authorized_keys: &Path, linked: bool) -> (Host, String) {
     let host_dir = base.join(format!("host{i}"));
     let root = host_dir.join("root");
     fs::create_dir_all(&root).unwrap_or_else(|e| panic!("SshHosts: cannot create {}: {e}", root.display()));
@@ -329,14 +383,17 @@ fn start_host(base: &Path, i: usize, authorized_keys: &Path) -> (Host, String) {
     let pid_file = host_dir.join("sshd.pid");
     let log = host_dir.join("sshd.log");
 
-    let addr = cutover_testkit::loopback_addr();
+    let link_addrs = linked.then(Link::addresses);
+    let addr = link_addrs.map_or_else(cutover_testkit::loopback_addr, |(_, inner)| inner);
     for attempt in 1..=START_ATTEMPTS {
         let port = free_port();
+        // In a namespace of its own, sshd listens on its side of the link only.
+        let loopback = if linked { String::new() } else { "ListenAddress 127.0.0.1\n".to_owned() };
         write(
             &config,
             &format!(
                 "Port {port}\n\
-                 ListenAddress 127.0.0.1\n\
+                 {loopback}\
                  ListenAddress {addr}\n\
                  HostKey {host_key}\n\
                  AuthorizedKeysFile {authorized_keys}\n\
@@ -363,20 +420,34 @@ fn start_host(base: &Path, i: usize, authorized_keys: &Path) -> (Host, String) {
             _ => {}
         }
         let log_file = File::create(&log).unwrap_or_else(|e| panic!("SshHosts: cannot create {}: {e}", log.display()));
-        let child = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "sh", "-c"])
-            .arg(NAMESPACE_SCRIPT)
+        let mut unshare = Command::new("unshare");
+        unshare.args(["--mount", "--propagation", "private"]);
+        if linked {
+            unshare.arg("--net");
+        }
+        let script = if linked { format!("{LINK_SCRIPT}\n{NAMESPACE_SCRIPT}") } else { NAMESPACE_SCRIPT.to_owned() };
+        let child = unshare
+            .args(["sh", "-c"])
+            .arg(script)
             .arg("sh")
             .arg(&root)
             .arg(&config)
+            .arg(link_addrs.map(|(_, inner)| inner.to_string()).unwrap_or_default())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
             .unwrap_or_else(|e| panic!("SshHosts: cannot run unshare for host {i}: {e}"));
-        match wait_ready(child, port, &pid_file) {
+        let (child, link) = match link_addrs {
+            Some(addrs) => match Link::add(child, addrs) {
+                Ok((child, link)) => (child, Some(link)),
+                Err(failure) => panic!("SshHosts: host {i}'s link: {failure}"),
+            },
+            None => (child, None),
+        };
+        match wait_ready(child, SocketAddr::from((if linked { addr } else { Ipv4Addr::LOCALHOST }, port)), &pid_file) {
             Ok(sshd) => {
-                let host = Host { port, addr, root, sshd: Mutex::new(Some(sshd)) };
+                let host = Host { port, addr, root, sshd: Mutex::new(Some(sshd)), link };
                 return (host, public_key(&host_key));
             }
             Err(failure) => {
@@ -394,8 +465,7 @@ fn start_host(base: &Path, i: usize, authorized_keys: &Path) -> (Host, String) {
 
 /// Waits until sshd has bound its port (it writes its pid file after that) and accepts a TCP
 /// connection. On failure the child is gone and the error says why.
-fn wait_ready(mut child: Child, port: u16, pid_file: &Path) -> Result<Sshd, String> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+fn wait_ready(mut child: Child, addr: SocketAddr, pid_file: &Path) -> Result<Sshd, String> {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         match child.try_wait() {
@@ -484,6 +554,89 @@ impl MountNamespace {
 /// The (device, inode) of `/proc/<pid>`'s mount namespace, if it can be read.
 fn namespace_id(pid: &str) -> Option<(u64, u64)> {
     let meta = fs::metadata(format!("/proc/{pid}/ns/mnt")).ok()?;
+    Some((meta.dev(), meta.ino()))
+}
+
+/// The veth pair to a host in its own network namespace: `outer` here, with a link-local
+/// address, and `cutover0` inside. Deleting either end deletes both; drop deletes it (the
+/// namespace itself goes with its last process, sshd's sessions).
+#[derive(Debug)]
+struct Link {
+    outer: String,
+    inner: String,
+}
+
+impl Link {
+    /// A /30 of 169.254.0.0/16 (link-local: never routed off this link) no other link of this
+    /// process has, and unlikely to be another test process's: (this side, the host's side).
+    fn addresses() -> (Ipv4Addr, Ipv4Addr) {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let slot = (std::process::id() % 2000) * 8 + NEXT.fetch_add(1, Ordering::Relaxed) % 8;
+        // Third octet 1..=250, never 169 (169.254.169.254 is a cloud's metadata address).
+        let third = match 1 + slot / 64 {
+            169 => 251,
+            n => n as u8,
+        };
+        let fourth = (slot % 64) as u8 * 4 + 1;
+        (Ipv4Addr::new(169, 254, third, fourth), Ipv4Addr::new(169, 254, third, fourth + 1))
+    }
+
+    /// Waits until `child` (unshare, then `sh`) is in a network namespace of its own, then
+    /// makes the pair with its end in there; on failure the child is gone and the error says why.
+    fn add(mut child: Child, (outer_addr, _): (Ipv4Addr, Ipv4Addr)) -> Result<(Child, Link), String> {
+        let own = net_namespace_id("self");
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while net_namespace_id(&child.id().to_string()) == own {
+            if Instant::now() >= deadline || matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
+                reap(&mut child);
+                return Err("the host never got a network namespace of its own".into());
+            }
+            thread::sleep(POLL);
+        }
+        let link = Link {
+            outer: format!("cvt{}-{}", std::process::id(), outer_addr.octets()[3] / 4),
+            inner: "cutover0".into(),
+        };
+        let ip = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new("ip").args(args).output().map_err(|e| format!("cannot run ip: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!("`ip {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+            }
+        };
+        let pid = child.id().to_string();
+        let addr = format!("{outer_addr}/30");
+        let made = ip(&["link", "add", &link.outer, "type", "veth", "peer", "name", &link.inner, "netns", &pid])
+            .and_then(|()| ip(&["addr", "add", &addr, "dev", &link.outer]))
+            .and_then(|()| ip(&["link", "set", "dev", &link.outer, "up"]));
+        match made {
+            Ok(()) => Ok((child, link)),
+            Err(e) => {
+                reap(&mut child);
+                drop(link);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        let gone = || !Path::new("/sys/class/net").join(&self.outer).exists();
+        if !gone() {
+            let _ = Command::new("ip").args(["link", "del", "dev", &self.outer]).stderr(Stdio::null()).status();
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while !gone() && Instant::now() < deadline {
+            thread::sleep(POLL);
+        }
+    }
+}
+
+/// The (device, inode) of `/proc/<pid>`'s network namespace, if it can be read.
+fn net_namespace_id(pid: &str) -> Option<(u64, u64)> {
+    let meta = fs::metadata(format!("/proc/{pid}/ns/net")).ok()?;
     Some((meta.dev(), meta.ino()))
 }
 

@@ -24,3 +24,14 @@ pub fn wait_for(what: impl std::fmt::Display, timeout: std::time::Duration, mut 
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Waits for `child` to end, failing the test after `timeout`; its exit code (-1 if killed).
+#[allow(dead_code)]
+pub fn wait_exit(child: &mut std::process::Child, timeout: std::time::Duration) -> i32 {
+    let mut code = None;
+    wait_for("the child process to end", timeout, || {
+        code = child.try_wait().expect("wait for the child").map(|s| s.code().unwrap_or(-1));
+        code.is_some()
+    });
+    code.expect("it ended")
+}

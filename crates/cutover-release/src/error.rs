@@ -42,6 +42,15 @@ pub enum ReleaseError {
         else { format!("{} had switched and went back, so no host is on it", quoted(reverted)) }
     )]
     LockLost { release: String, hosts: Vec<String>, reverted: Vec<String> },
+    #[error(
+        "`current` is not a symlink to a release on {}; cutover does not guess which release is live:\n{}",
+        quoted(&hosts.iter().map(|(h, _)| h.clone()).collect::<Vec<_>>()),
+        hosts.iter().map(|(_, line)| line.as_str()).collect::<Vec<_>>().join("\n")
+    )]
+    BadCurrent {
+        /// Each host, with a line saying what its `current` is and where.
+        hosts: Vec<(String, String)>,
+    },
     #[error("nothing to roll back to on `{host}`: {detail}")]
     NothingToRollBack { host: String, detail: String },
     #[error("{detail}")]
@@ -70,6 +79,19 @@ pub(crate) fn list(errors: &[RemoteError]) -> String {
 }
 
 impl ReleaseError {
+    /// The refusal for hosts whose `current` is not a symlink to a release (`problems`: host and
+    /// what its `current` is), naming each host and the path.
+    pub fn bad_current<'a, P: std::fmt::Display>(
+        root: &cutover_config::DeployPath,
+        problems: impl IntoIterator<Item = (&'a str, P)>,
+    ) -> Self {
+        let hosts = problems
+            .into_iter()
+            .map(|(host, problem)| (host.to_owned(), format!("  `{host}`: {problem} (`{root}/current`)")))
+            .collect();
+        Self::BadCurrent { hosts }
+    }
+
     pub fn outcome(&self) -> Outcome {
         match self {
             Self::Hosts { outcome, .. } => *outcome,
@@ -81,6 +103,7 @@ impl ReleaseError {
             | Self::ControlCharPath { .. }
             | Self::Build { .. }
             | Self::NothingToRollBack { .. }
+            | Self::BadCurrent { .. }
             | Self::Refused { .. } => Outcome::Unchanged,
         }
     }
@@ -100,6 +123,11 @@ impl ReleaseError {
                 "wait for that command to finish; if its process is gone, run `cutover unlock --reason \"…\"`".into(),
             ),
             Self::Partial { .. } => Some("run `cutover status` to see which host is on which release".into()),
+            Self::BadCurrent { .. } => Some(
+                "cutover never makes such a `current`: look at what made it, move it aside on that host, and point \
+                 `current` at the release that should be live (`ln -s releases/ID current`; `cutover releases` lists them)"
+                    .into(),
+            ),
             Self::Hosts { errors, .. } if errors.iter().any(|e| matches!(e, RemoteError::HostKey { .. })) => Some(
                 "check the host's key fingerprint, then add it with `ssh-keyscan HOST >> ~/.ssh/known_hosts` or by connecting once with ssh".into(),
             ),

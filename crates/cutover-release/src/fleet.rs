@@ -76,7 +76,9 @@ impl Fleet {
         };
         let in_the_way =
             |r: &Result<HostState, RemoteError>| !matches!(r, Ok(HostState { lock: LockState::Acquired, .. }));
-        if results.iter().any(stale) && results.iter().filter(|r| in_the_way(r)).all(stale) {
+        // A `current` that is not a release's is refused first: nothing is broken for it.
+        let bad_current = results.iter().any(|r| matches!(r, Ok(HostState { current_problem: Some(_), .. })));
+        if !bad_current && results.iter().any(stale) && results.iter().filter(|r| in_the_way(r)).all(stale) {
             let who = &lock.holder;
             let again = self.each(|i, t| {
                 let Ok(HostState { lock: LockState::Held(old), .. }) = &results[i] else { return None };
@@ -109,8 +111,9 @@ impl Fleet {
         cutover_remote::inspect(t, Inspect { root: &self.root, acquire: Some(lock) })
     }
 
-    /// The states, when every host gave this command the lock; else the locks taken are given
-    /// back and the error names each holder.
+    /// The states, when every host gave this command the lock and every `current` is a release's;
+    /// else the locks taken are given back and the error names each host whose `current` is
+    /// something else (cutover does not guess which release is live there), or else each holder.
     fn judge(
         &self,
         lock: &LockInfo,
@@ -147,12 +150,17 @@ impl Fleet {
                 Err(e) => errors.push(e),
             }
         }
-        if holders.is_empty() && errors.is_empty() {
+        let bad_current: Vec<_> =
+            states.iter().filter_map(|s| Some((s.host.as_str(), s.current_problem.as_ref()?))).collect();
+        if holders.is_empty() && errors.is_empty() && bad_current.is_empty() {
             return Ok(states);
         }
         // Release is token-checked, so asking every host is safe, including one that took the
         // lock and then failed (say, on a malformed journal).
         self.release(lock);
+        if !bad_current.is_empty() {
+            return Err(ReleaseError::bad_current(&self.root, bad_current));
+        }
         if !holders.is_empty() {
             return Err(ReleaseError::Locked { holders, any_stale });
         }

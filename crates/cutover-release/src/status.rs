@@ -17,6 +17,10 @@ pub struct HostStatus {
     /// False when nothing was ever deployed to this path.
     pub deployed: bool,
     pub current: Option<String>,
+    /// What `current` is when it is not a symlink to a release (`current is a directory, not a
+    /// symlink`): deploy and rollback refuse until it is put right by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_problem: Option<String>,
     pub rollback_target: Option<String>,
     pub releases_on_disk: usize,
     pub lock: Option<LockView>,
@@ -75,10 +79,14 @@ pub fn status(fleet: &Fleet) -> Result<Vec<HostStatus>, ReleaseError> {
                     reason: history.rolled_back_reason(id).map(str::to_owned),
                 });
             HostStatus {
-                rollback_target: history.rollback_target(s.current.as_deref(), &s.on_disk),
+                // Where `current` is not a release's, nobody knows what a rollback would leave.
+                rollback_target: history
+                    .rollback_target(s.current.as_deref(), &s.on_disk)
+                    .filter(|_| s.current_problem.is_none()),
                 host: s.host,
                 deployed: s.exists && !s.journal.is_empty(),
                 current: s.current,
+                current_problem: s.current_problem.map(|p| p.to_string()),
                 releases_on_disk: s.on_disk.len(),
                 lock,
                 rolled_back,

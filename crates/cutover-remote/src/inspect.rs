@@ -20,14 +20,40 @@ pub enum LockState {
     NotAFile(String),
 }
 
+/// What `current` is when it is not a symlink to a release on the host: cutover never makes
+/// such a thing, so deploy and rollback refuse to guess which release is live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CurrentProblem {
+    Directory,
+    /// A regular file, a fifo, …: anything but a directory or a symlink.
+    NotASymlink,
+    /// A symlink whose target (as written) is not a directory inside `releases/`.
+    Outside(String),
+    /// A symlink to `releases/…` where no release directory is.
+    Missing(String),
+}
+
+impl std::fmt::Display for CurrentProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Directory => f.write_str("current is a directory, not a symlink"),
+            Self::NotASymlink => f.write_str("current is not a symlink"),
+            Self::Outside(target) => write!(f, "current points outside releases/: {target}"),
+            Self::Missing(target) => write!(f, "current points at {target}, which is not a release on this host"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HostState {
     pub host: String,
     /// False when the deploy path does not exist yet (nothing deployed).
     pub exists: bool,
     pub lock: LockState,
-    /// The release `current` points at.
+    /// The release `current` points at (`None` when there is no `current`, or it is not a
+    /// symlink to a release: then `current_problem` says what it is).
     pub current: Option<String>,
+    pub current_problem: Option<CurrentProblem>,
     pub on_disk: Vec<String>,
     pub journal: Vec<Event>,
 }
@@ -39,6 +65,30 @@ pub struct Inspect<'a> {
     pub acquire: Option<&'a LockInfo>,
 }
 
+/// Prints the release `current` points at: a symlink that resolves to a directory right inside
+/// `releases/` (`cd -P`, so `releases/ID`, `/abs/path/releases/ID` and `./releases/ID` are all
+/// that release), or else a section saying what `current` is.
+const CURRENT_SCRIPT: &str = r#"echo '@@current'
+if [ -L current ]; then
+  t=$(readlink current)
+  r=$(cd -P current 2>/dev/null && pwd -P) || r=''
+  b=$(cd -P releases 2>/dev/null && pwd -P) || b=''
+  id=${r#"$b"/}
+  if [ -n "$r" ] && [ -n "$b" ] && [ "$id" != "$r" ] && case "$id" in */*|'') false;; *) true;; esac; then
+    printf '%s
+' "$id"
+  elif [ -z "$r" ] && case "$t" in releases/*) true;; *) false;; esac; then
+    echo '@@current missing'; printf '%s
+' "$t"
+  else
+    echo '@@current outside'; printf '%s
+' "$t"
+  fi
+elif [ -d current ]; then echo '@@current directory'
+elif [ -e current ]; then echo '@@current not a symlink'
+fi
+"#;
+
 pub fn inspect(target: &dyn Target, req: Inspect<'_>) -> Result<HostState, RemoteError> {
     let root = shell::path_expr(req.root);
     let mut script = String::from("set -e\n");
@@ -49,7 +99,7 @@ pub fn inspect(target: &dyn Target, req: Inspect<'_>) -> Result<HostState, Remot
         script += &format!("cd {root} 2>/dev/null || {{ echo '@@absent'; exit 0; }}\n");
         script += &lock::show_script("lock", "lock");
     }
-    script += "echo '@@current'; readlink current 2>/dev/null || true\n";
+    script += CURRENT_SCRIPT;
     // Shell builtins only: every process spared counts when ten hosts share two CPUs.
     script += "echo '@@releases'; for d in releases/*; do [ -d \"$d\" ] && echo \"${d#releases/}\"; done; true\n";
     script += &format!("echo '@@journal'; cat {} 2>/dev/null || true\n", journal::PATH);
@@ -69,6 +119,7 @@ fn parse(host: &str, step: &str, stdout: &str) -> Result<HostState, RemoteError>
         exists: true,
         lock: LockState::Free,
         current: None,
+        current_problem: None,
         on_disk: Vec::new(),
         journal: Vec::new(),
     };
@@ -98,7 +149,11 @@ fn parse(host: &str, step: &str, stdout: &str) -> Result<HostState, RemoteError>
                     .map(LockState::Held)
                     .unwrap_or_else(|_| LockState::Unreadable(body.to_owned()));
             }
-            "current" => state.current = (!body.is_empty()).then(|| body.rsplit('/').next().unwrap_or(body).to_owned()),
+            "current" => state.current = (!body.is_empty()).then(|| body.to_owned()),
+            "current directory" => state.current_problem = Some(CurrentProblem::Directory),
+            "current not a symlink" => state.current_problem = Some(CurrentProblem::NotASymlink),
+            "current outside" => state.current_problem = Some(CurrentProblem::Outside(body.to_owned())),
+            "current missing" => state.current_problem = Some(CurrentProblem::Missing(body.to_owned())),
             "releases" => state.on_disk = body.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect(),
             other => return Err(protocol(&format!("unknown section `{other}`"))),
         }
@@ -193,6 +248,45 @@ mod tests {
             std::fs::read_dir(dir.path().join("app/.cutover")).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();
         assert_eq!(left, ["journal.jsonl", "manifests"], "nothing left aside");
+    }
+
+    #[test]
+    fn current_is_a_release_only_when_it_resolves_right_inside_releases() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("app");
+        let root = DeployPath::parse(&app.display().to_string()).unwrap();
+        std::fs::create_dir_all(app.join("releases/r1/sub")).unwrap();
+        std::fs::create_dir_all(app.join("shared")).unwrap();
+        let current = app.join("current");
+        let symlink = |to: &str| std::os::unix::fs::symlink(to, &current).unwrap();
+        let abs = format!("{}/releases/r1", app.display());
+        type Case<'a> = (&'a str, &'a dyn Fn(), Option<&'a str>, Option<CurrentProblem>);
+        let cases: [Case; 8] = [
+            ("nothing", &|| {}, None, None),
+            ("releases/r1", &|| symlink("releases/r1"), Some("r1"), None),
+            ("an absolute link to it", &|| symlink(&abs), Some("r1"), None),
+            ("a directory", &|| std::fs::create_dir(&current).unwrap(), None, Some(CurrentProblem::Directory)),
+            ("a file", &|| std::fs::write(&current, "").unwrap(), None, Some(CurrentProblem::NotASymlink)),
+            ("shared", &|| symlink("shared"), None, Some(CurrentProblem::Outside("shared".into()))),
+            (
+                "a directory inside a release",
+                &|| symlink("releases/r1/sub"),
+                None,
+                Some(CurrentProblem::Outside("releases/r1/sub".into())),
+            ),
+            (
+                "a missing release",
+                &|| symlink("releases/r9"),
+                None,
+                Some(CurrentProblem::Missing("releases/r9".into())),
+            ),
+        ];
+        for (what, make, release, problem) in cases {
+            make();
+            let state = inspect(&LocalTarget::new(), Inspect { root: &root, acquire: None }).unwrap();
+            assert_eq!((state.current.as_deref(), &state.current_problem), (release, &problem), "{what}");
+            let _ = std::fs::remove_dir(&current).or_else(|_| std::fs::remove_file(&current));
+        }
     }
 
     #[test]

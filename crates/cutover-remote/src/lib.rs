@@ -22,7 +22,7 @@ mod target;
 pub use error::RemoteError;
 pub use exec::{Output, Stdin, Stream};
 pub use identity::{Identity, hostname, process_exists};
-pub use inspect::{HostState, Inspect, LockState, inspect};
+pub use inspect::{CurrentProblem, HostState, Inspect, LockState, inspect};
 pub use local::LocalTarget;
 pub use reporter::{NullReporter, Reporter};
 pub use ssh::{SshOptions, SshTarget, addresses};

@@ -704,3 +704,79 @@ fn a_host_whose_link_drops_mid_switch_is_given_up_and_one_command_heals_the_spli
     hosts.restore_link(3);
     project.cutover(&["status"]).ok();
 }
+
+#[test]
+fn a_current_that_is_not_a_symlink_to_a_release_is_reported_and_deploy_and_rollback_refuse() {
+    let Some(hosts) = hosts(2) else { return };
+    let project = project(&hosts, &hosts.aliases(), "", 5);
+    project.cutover(&["deploy"]).ok();
+    project.write("app/index.html", "v2\n");
+    let r2 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    let link = deploy_dir(&hosts, 2).join("current");
+    let path = format!("{}/current", SshHosts::DEPLOY_PATH);
+    // What both hosts hold: journals, releases, `current`, locks, manifests.
+    let snapshot = || {
+        (1..=2)
+            .map(|i| {
+                let dir = deploy_dir(&hosts, i);
+                let list = |sub: &str| {
+                    let mut names: Vec<String> = std::fs::read_dir(dir.join(sub))
+                        .unwrap()
+                        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                        .collect();
+                    names.sort();
+                    names
+                };
+                let journal = std::fs::read_to_string(dir.join(".cutover/journal.jsonl")).unwrap();
+                let current = std::fs::read_link(dir.join("current")).ok();
+                (journal, list("releases"), list(".cutover"), list(".cutover/manifests"), current)
+            })
+            .collect::<Vec<_>>()
+    };
+
+    let shapes: [(&str, &dyn Fn(), String); 4] = [
+        ("a directory", &|| std::fs::create_dir(&link).unwrap(), "current is a directory, not a symlink".to_owned()),
+        (
+            "a link to /x",
+            &|| std::os::unix::fs::symlink("/x", &link).unwrap(),
+            "current points outside releases/: /x".to_owned(),
+        ),
+        (
+            "a link to shared/",
+            &|| std::os::unix::fs::symlink("shared", &link).unwrap(),
+            "current points outside releases/: shared".to_owned(),
+        ),
+        (
+            "a link to a missing release",
+            &|| std::os::unix::fs::symlink("releases/20990101T000000Z", &link).unwrap(),
+            "current points at releases/20990101T000000Z, which is not a release on this host".to_owned(),
+        ),
+    ];
+    for (label, make, said) in shapes {
+        std::fs::remove_file(&link).unwrap();
+        make();
+        project.write("app/index.html", &format!("{label}\n"));
+        let before = snapshot();
+
+        let run = project.cutover(&["status"]).code(1).stderr_has(&format!("`h2`: {said} (`{path}`)"));
+        assert!(run.stdout.lines().any(|l| l.starts_with("h2\t") && l.contains(&said)), "{label}: {}", run.stdout);
+        let status = project.cutover(&["status", "--json"]).code(1).json();
+        assert_eq!(status["hosts"][1]["current_problem"], said.as_str(), "{label}: {status}");
+        assert_eq!(status["hosts"][0]["current"], r2.as_str(), "{label}: {status}");
+        for command in ["deploy", "rollback"] {
+            project
+                .cutover(&[command])
+                .code(1)
+                .stderr_has(&format!("`h2`: {said} (`{path}`)"))
+                .stderr_has("cutover does not guess");
+            assert_eq!(snapshot(), before, "{label}: `cutover {command}` changed nothing on any host");
+        }
+        std::fs::remove_dir(&link).or_else(|_| std::fs::remove_file(&link)).unwrap();
+        std::os::unix::fs::symlink(format!("releases/{r2}"), &link).unwrap();
+    }
+    // Put right by hand, the hosts deploy again.
+    let r3 = release_of(&project.cutover(&["deploy", "--json"]).ok());
+    for i in 1..=2 {
+        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r3);
+    }
+}

@@ -1,6 +1,6 @@
 //! `cutover status`: the environment's launch path and gates, then each host's current release,
-//! rollback target and lock, then the monitor. Exits 4 when the hosts are not all on the same
-//! release.
+//! rollback target and lock, then the monitor. Exits 1 when a host's `current` is not a symlink
+//! to a release (what it is is shown), 4 when the hosts are not all on the same release.
 
 use std::collections::BTreeSet;
 
@@ -77,10 +77,13 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &StatusArgs) -> Result<String
                     r.reason.as_deref().map_or(String::new(), |w| format!(" ({w})"))
                 )
             });
+            let current = match (&h.current_problem, &h.current) {
+                (Some(problem), _) => problem.clone(),
+                (None, current) => format!("current {}", current.as_deref().unwrap_or("none")),
+            };
             ctx.out.data(&format!(
-                "{}\tcurrent {}\trollback to {}\t{} release(s) on disk{rolled_back}{lock}",
+                "{}\t{current}\trollback to {}\t{} release(s) on disk{rolled_back}{lock}",
                 h.host,
-                h.current.as_deref().unwrap_or("none"),
                 h.rollback_target.as_deref().unwrap_or("none"),
                 h.releases_on_disk
             ));
@@ -97,6 +100,11 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &StatusArgs) -> Result<String
             };
             ctx.out.data(&format!("monitor\t{} of {}\t{when}", m.state, m.release));
         }
+    }
+    let bad_current: Vec<_> =
+        hosts.iter().filter_map(|h| Some((h.host.as_str(), h.current_problem.as_deref()?))).collect();
+    if !bad_current.is_empty() {
+        return Err(ReleaseError::bad_current(&fleet.root, bad_current).into());
     }
     let currents: BTreeSet<_> = hosts.iter().map(|h| h.current.as_deref()).collect();
     if currents.len() > 1 {

@@ -69,4 +69,7 @@ pub enum GateError {
     /// The window ended with a breach seen in alert mode.
     #[error("monitor: the window ended with a breach ({detail})")]
     Breached { detail: String },
+    /// Stopped by SIGINT or SIGTERM; the window is recorded as interrupted, not passed.
+    #[error("monitor interrupted by {signal}: {detail}")]
+    Interrupted { signal: String, detail: String },
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use cutover_checks::monitor::{Outcome, Round};
 use cutover_checks::smoke::Sample;
 use cutover_config::Config;
+use cutover_process::interrupt;
 use cutover_release::{Mark, RollbackRequest, Verdict, Verify, rollback};
 use cutover_remote::SshOptions;
 use cutover_state::State;
@@ -147,7 +148,11 @@ impl Verify for AfterDeploy<'_> {
             if samples.iter().all(|s| s.ok) {
                 break;
             }
-            std::thread::sleep(RETRY_PAUSE);
+            // A signal before the retries are done leaves no verdict: not verified, not failed.
+            if let Err(signal) = interrupt::sleep(RETRY_PAUSE) {
+                self.reporter.samples(Run::AfterDeploy, &samples);
+                return Verdict::Unverified(format!("interrupted by {signal} before the checks ended"));
+            }
             samples = self.plan.run();
         }
         self.reporter.samples(Run::AfterDeploy, &samples);

@@ -12,6 +12,8 @@
 //! passphrase, a git credential) and Ctrl-C stops it with cutover; it has no deadline and
 //! nothing of it is killed.
 
+pub mod interrupt;
+
 use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::os::fd::AsFd;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sha2::Digest;
 
 use cutover_config::{App, Hooks};
-use cutover_process::ProcessError;
+use cutover_process::{ProcessError, interrupt};
 use cutover_remote::journal::{Cause, Event, Kind};
 use cutover_remote::lock::LockInfo;
 use cutover_remote::{HostState, Identity, RemoteError, Reporter, Stdin, Target};
@@ -55,11 +55,19 @@ pub enum Verdict {
     Unverified(String),
 }
 
+/// A deploy stopped by SIGINT or SIGTERM ([`interrupt`]) stops starting new work: before the
+/// switch, no host switches and the release is journaled `interrupted`; once the switch has
+/// started, it and `after_switch` finish, the checks stop, and the live release is journaled
+/// `interrupted` (live, not verified). The lock is given back either way.
 pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -> Result<DeployReport, ReleaseError> {
-    build(req.app, reporter)?;
+    stop_if_interrupted("before any host was touched")?;
+    let built = build(req.app, reporter);
+    stop_if_interrupted("before any host was touched")?;
+    built?;
     reporter.step(None, &format!("hashing `{}`", req.app.source.display()));
     let excludes = Excludes::new(req.app.exclude.iter().map(|e| e.as_str()));
     let manifest = Manifest::scan(&req.app.source, &excludes)?;
+    stop_if_interrupted("before any host was touched")?;
     let lock = LockInfo::new(req.command);
     let states = fleet.lock(&lock)?;
     let text = manifest.to_text();
@@ -76,6 +84,14 @@ pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -
     .run();
     fleet.release(&lock);
     result
+}
+
+/// [`ReleaseError::Interrupted`] with `detail` when a signal asked to stop.
+pub(crate) fn stop_if_interrupted(detail: &str) -> Result<(), ReleaseError> {
+    match interrupt::requested() {
+        Some(signal) => Err(ReleaseError::Interrupted { signal: signal.to_string(), detail: detail.to_owned() }),
+        None => Ok(()),
+    }
 }
 
 /// Runs `[app] build` in the source directory, as a foreground job (it may ask on the terminal,
@@ -136,9 +152,24 @@ impl Deploy<'_> {
         );
 
         // Phase 1: prepare everywhere; nothing is live yet.
+        if let Some(signal) = interrupt::requested() {
+            let reason = format!("cutover deploy interrupted by {signal} before preparing {id}; nothing changed");
+            self.fleet.each(|_, t| {
+                self.fleet.record(t, &[Event::new(Kind::Interrupted, None, self.who).reason(&reason)]).ok()
+            });
+            return Err(ReleaseError::Interrupted {
+                signal: signal.to_string(),
+                detail: format!("stopped before preparing {id}; nothing changed on any host"),
+            });
+        }
         let bases = self.bases();
         let prepared = self.fleet.each(|i, t| self.prepare(t, bases[i].as_ref(), &id, &hash));
         let (uploads, errors) = split(prepared);
+        // Stopped before the switch: no host moves, whether or not each finished preparing.
+        if let Some(signal) = interrupt::requested() {
+            return Err(self.interrupted_before_switch(&id, &previous, signal, &errors));
+        }
+        let uploads: Vec<HostUpload> = uploads.into_iter().flatten().collect();
         if errors.is_empty() {
             self.remember(&hash, self.text);
         } else {
@@ -178,9 +209,11 @@ impl Deploy<'_> {
             });
         }
 
-        // Phase 3: after_switch hooks; a failure rolls every host back.
-        let hooks =
-            self.fleet.each(|i, t| self.hooks(t, "after_switch", &self.req.hooks.after_switch, &id, previous[i]));
+        // Phase 3: after_switch hooks; a failure rolls every host back. They belong to the
+        // switch: a signal now lets them finish.
+        let hooks = self.fleet.each(|i, t| {
+            self.hooks(t, "after_switch", &self.req.hooks.after_switch, &id, previous[i], false).map(drop)
+        });
         let (_, errors) = split(hooks);
         if !errors.is_empty() {
             self.reporter.warn(None, &format!("after_switch failed on {}; rolling every host back", hosts(&errors)));
@@ -190,11 +223,25 @@ impl Deploy<'_> {
             return Err(ReleaseError::RolledBack { release: id, to, errors });
         }
 
-        // Phase 4: the live release is checked; a failure rolls every host back.
+        // Phase 4: the live release is checked; a failure rolls every host back. A signal stops
+        // the checks (a verdict they reached before it still counts when it is a failure).
+        if let Some(signal) = interrupt::requested() {
+            return Err(self.interrupted_live(&id, signal, "before they started"));
+        }
         let mut unverified = None;
         if let Some(verify) = self.req.verify {
             self.reporter.step(None, &format!("checking release {id}"));
-            match verify.verify(&id) {
+            let verdict = verify.verify(&id);
+            // Checks cut short leave the release live, not verified; checks that ended before
+            // the signal keep their verdict (a failure still rolls back).
+            if let Some(signal) = interrupt::requested() {
+                match verdict {
+                    Verdict::Unverified(_) => return Err(self.interrupted_live(&id, signal, "before they ended")),
+                    Verdict::Pass => return Err(self.interrupted_verified(&id, signal)),
+                    Verdict::Fail(_) => {}
+                }
+            }
+            match verdict {
                 Verdict::Pass => {}
                 Verdict::Unverified(why) => unverified = Some(why),
                 Verdict::Fail(detail) => {
@@ -235,6 +282,70 @@ impl Deploy<'_> {
 
     fn event(&self, kind: Kind, id: &str) -> Event {
         Event::new(kind, Some(id), self.who)
+    }
+
+    /// A signal came before the switch: nothing switches; `id` is journaled `interrupted` on
+    /// every host (unfinished where its preparation was cut short, complete but never live
+    /// where it was not), so every host stays on the release it was on.
+    fn interrupted_before_switch(
+        &self,
+        id: &str,
+        previous: &[Option<&str>],
+        signal: interrupt::Interrupted,
+        errors: &[RemoteError],
+    ) -> ReleaseError {
+        let reason = format!("cutover deploy interrupted by {signal} while preparing {id}; no host switched");
+        self.reporter.warn(None, &format!("interrupted by {signal}: stopping before the switch"));
+        self.fleet.each(|_, t| self.fleet.record(t, &[self.event(Kind::Interrupted, id).reason(&reason)]).ok());
+        let on: BTreeSet<_> = previous.iter().map(|p| p.unwrap_or("no release")).collect();
+        let mut detail = format!(
+            "stopped while preparing {id}, before any host switched: every host is still on {}",
+            on.into_iter().collect::<Vec<_>>().join(", ")
+        );
+        if !errors.is_empty() {
+            detail += &format!("; preparing had also failed on {}:\n{}", hosts(errors), list(errors));
+        }
+        ReleaseError::Interrupted { signal: signal.to_string(), detail }
+    }
+
+    /// A signal came once `id` was live everywhere and had passed its checks: only the cleanup
+    /// of old releases is left undone.
+    fn interrupted_verified(&self, id: &str, signal: interrupt::Interrupted) -> ReleaseError {
+        let reason =
+            format!("cutover deploy interrupted by {signal} after {id} passed its checks; old releases not cleaned up");
+        self.fleet
+            .each(|_, t| self.fleet.record(t, &[Event::new(Kind::Interrupted, None, self.who).reason(&reason)]).ok());
+        ReleaseError::Interrupted {
+            signal: signal.to_string(),
+            detail: format!("{id} is live on every host and passed its checks; the next deploy cleans up old releases"),
+        }
+    }
+
+    /// A signal came once every host was live on `id` and `after_switch` had run: it stays
+    /// live, journaled `interrupted` (not verified) when it has checks that did not run to the
+    /// end, so `status` and `releases` show it as `live (interrupted)`.
+    fn interrupted_live(&self, id: &str, signal: interrupt::Interrupted, when: &str) -> ReleaseError {
+        self.reporter.warn(None, &format!("interrupted by {signal}: {id} is live; its checks stopped {when}"));
+        let (release, reason, next) = match self.req.verify {
+            Some(_) => (
+                Some(id),
+                format!("cutover deploy interrupted by {signal}; its checks stopped {when}: live, not verified"),
+                "check it with `cutover smoke`, or go back with `cutover rollback`".to_owned(),
+            ),
+            None => (
+                None,
+                format!("cutover deploy interrupted by {signal} after {id} went live; old releases not cleaned up"),
+                "the next deploy cleans up old releases".to_owned(),
+            ),
+        };
+        self.fleet.each(|_, t| {
+            self.fleet.record(t, &[Event::new(Kind::Interrupted, release, self.who).reason(&reason)]).ok()
+        });
+        let checks = if release.is_some() { format!(", but its checks were stopped {when}") } else { String::new() };
+        ReleaseError::Interrupted {
+            signal: signal.to_string(),
+            detail: format!("{id} is live on every host and its after_switch hooks ran{checks}; {next}"),
+        }
     }
 
     /// Each host's base for the delta: its current release and that release's manifest, from the
@@ -291,29 +402,37 @@ impl Deploy<'_> {
 
     /// Uploads the release to one host and makes it complete there, without touching `current`.
     /// A release whose files did not all arrive is removed again ([`Self::discard`]); one whose
-    /// `before_switch` hook failed is whole, and stays, marked failed, until retention.
+    /// `before_switch` hook failed is whole, and stays, marked failed, until retention. `None`
+    /// when a signal asked to stop: the step in flight finished, the next did not start.
     fn prepare(
         &self,
         t: &dyn Target,
         base: Option<&(String, Manifest)>,
         id: &str,
         hash: &str,
-    ) -> Result<HostUpload, RemoteError> {
-        let upload = self.upload(t, base, id, hash).map_err(|e| self.discard(t, id, e))?;
-        self.hooks(t, "before_switch", &self.req.hooks.before_switch, id, upload.base.as_deref())?;
+    ) -> Result<Option<HostUpload>, RemoteError> {
+        let Some(upload) = self.upload(t, base, id, hash).map_err(|e| self.discard(t, id, e))? else {
+            // Stopped before its files were all there: undone, as a failed upload is.
+            self.remove_partial(t, id);
+            return Ok(None);
+        };
+        if !self.hooks(t, "before_switch", &self.req.hooks.before_switch, id, upload.base.as_deref(), true)? {
+            return Ok(None);
+        }
         self.fleet.record(t, &[self.event(Kind::Prepared, id).manifest(hash)])?;
-        Ok(upload)
+        Ok(Some(upload))
     }
 
     /// The files of the release on one host: linked from the base, the rest sent, the manifest,
-    /// the shared paths, the `.env`.
+    /// the shared paths, the `.env`; `None` when a signal asked to stop between these steps.
     fn upload(
         &self,
         t: &dyn Target,
         base: Option<&(String, Manifest)>,
         id: &str,
         hash: &str,
-    ) -> Result<HostUpload, RemoteError> {
+    ) -> Result<Option<HostUpload>, RemoteError> {
+        let stop = || interrupt::requested().is_some();
         let host = t.name();
         let root = &self.fleet.root;
         let mut base_id = base.map(|(b, _)| b.as_str());
@@ -342,6 +461,9 @@ impl Deploy<'_> {
             }
             Err(e) => return Err(e),
         }
+        if stop() {
+            return Ok(None);
+        }
 
         self.reporter.upload_start(host, delta.send_files(), delta.send_bytes());
         let mut sent = 0;
@@ -351,6 +473,9 @@ impl Deploy<'_> {
         };
         t.run("uploading", &scripts::unpack(root, id), Stdin::Writer(&mut write))?;
         self.reporter.upload_done(host);
+        if stop() {
+            return Ok(None);
+        }
 
         let sha256 = hex(&sha2::Sha256::digest(self.text.as_bytes()));
         let shared: Vec<_> = self
@@ -371,29 +496,21 @@ impl Deploy<'_> {
             self.reporter.step(Some(host), "writing the release's .env");
             t.run("writing the .env", &scripts::env_file(root, id), Stdin::Bytes(env))?;
         }
-        Ok(HostUpload {
+        Ok(Some(HostUpload {
             host: host.to_owned(),
             base: base_id.map(str::to_owned),
             linked_files: delta.link.len(),
             sent_files: delta.send_files(),
             sent_bytes: sent,
             removed: Vec::new(),
-        })
+        }))
     }
 
     /// A host whose upload failed removes what it made of the release (journaled), so a full
     /// disk gets its space back. When the disk was (nearly) full, the error says so, whatever
     /// the step's tool said (tar says only "wrote only N of M bytes").
     fn discard(&self, t: &dyn Target, id: &str, error: RemoteError) -> RemoteError {
-        let script =
-            scripts::discard(&self.fleet.root, id, &self.event(Kind::Remove, id), &self.event(Kind::Removed, id));
-        let free = match t.run("removing the partial release", &script, Stdin::Null) {
-            Ok(out) => out.stdout.lines().find_map(|l| l.strip_prefix(scripts::FREE)?.trim().parse::<u64>().ok()),
-            Err(e) => {
-                self.reporter.warn(Some(t.name()), &format!("the partial release {id} stays on the host: {e}"));
-                None
-            }
-        };
+        let free = self.remove_partial(t, id);
         match error {
             RemoteError::Failed { host, step, status, detail }
                 if free.is_some_and(|kib| kib < NEARLY_FULL_KIB) && !no_space(&detail) =>
@@ -406,6 +523,20 @@ impl Deploy<'_> {
         }
     }
 
+    /// Removes what one host has of release `id` (journaled); the KiB then free in the deploy
+    /// path, when the host said. A failure to remove it is a warning: retention removes it later.
+    fn remove_partial(&self, t: &dyn Target, id: &str) -> Option<u64> {
+        let script =
+            scripts::discard(&self.fleet.root, id, &self.event(Kind::Remove, id), &self.event(Kind::Removed, id));
+        match t.run("removing the partial release", &script, Stdin::Null) {
+            Ok(out) => out.stdout.lines().find_map(|l| l.strip_prefix(scripts::FREE)?.trim().parse::<u64>().ok()),
+            Err(e) => {
+                self.reporter.warn(Some(t.name()), &format!("the partial release {id} stays on the host: {e}"));
+                None
+            }
+        }
+    }
+
     fn hooks(
         &self,
         t: &dyn Target,
@@ -413,8 +544,10 @@ impl Deploy<'_> {
         hooks: &[String],
         id: &str,
         previous: Option<&str>,
-    ) -> Result<(), RemoteError> {
-        run_hooks(self.fleet, t, phase, (hooks, self.req.hooks.timeout.0), id, previous, self.reporter)
+        interruptible: bool,
+    ) -> Result<bool, RemoteError> {
+        let hooks = (hooks, self.req.hooks.timeout.0);
+        run_hooks(self.fleet, t, phase, hooks, id, previous, interruptible, self.reporter)
     }
 
     /// The deploy's lock was broken on the hosts marked in `lost`, whose switch refused: hosts
@@ -468,7 +601,7 @@ impl Deploy<'_> {
                 Stdin::Null,
             )?;
             if let (Cause::Rollback, Some(prev)) = (cause, previous[i])
-                && let Err(e) = self.hooks(t, "after_rollback", &self.req.hooks.after_rollback, prev, Some(id))
+                && let Err(e) = self.hooks(t, "after_rollback", &self.req.hooks.after_rollback, prev, Some(id), false)
             {
                 self.reporter.warn(Some(t.name()), &e.to_string());
             }
@@ -490,7 +623,9 @@ impl Deploy<'_> {
 }
 
 /// Runs `hooks` one after another in release `id` on one host, each for at most `timeout`,
-/// streaming their output.
+/// streaming their output. With `interruptible`, no hook starts once a signal asked to stop
+/// (the one running finishes): `false` then.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_hooks(
     fleet: &Fleet,
     t: &dyn Target,
@@ -498,15 +633,19 @@ pub(crate) fn run_hooks(
     (hooks, timeout): (&[String], Duration),
     id: &str,
     previous: Option<&str>,
+    interruptible: bool,
     reporter: &dyn Reporter,
-) -> Result<(), RemoteError> {
+) -> Result<bool, RemoteError> {
     let host = t.name();
     for hook in hooks {
+        if interruptible && interrupt::requested().is_some() {
+            return Ok(false);
+        }
         reporter.step(Some(host), &format!("{phase}: {hook}"));
         let script = scripts::hook(&fleet.root, id, &fleet.env_name, previous, hook, timeout);
         t.run_streaming(&format!("{phase} hook `{hook}`"), &script, &|_, line| reporter.hook_line(host, line))?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// A step that failed where the deploy path has less free space than this (KiB) failed on a

@@ -14,6 +14,9 @@ pub enum Outcome {
     Partial,
     /// The release failed after the switch and every host was put back.
     RolledBack,
+    /// Stopped by SIGINT or SIGTERM, the step in flight finished or undone: every host is on
+    /// one complete release; the message says which and what was left undone.
+    Interrupted,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,8 @@ pub enum ReleaseError {
     Partial { detail: String },
     #[error("release `{release}` failed after the switch and every host was rolled back to {to}:\n{}", list(errors))]
     RolledBack { release: String, to: String, errors: Vec<RemoteError> },
+    #[error("interrupted by {signal}: {detail}")]
+    Interrupted { signal: String, detail: String },
     #[error("release `{release}` failed its checks after the switch and every host was rolled back to {to}:\n{detail}")]
     VerifyFailed { release: String, to: String, detail: String },
 }
@@ -98,6 +103,7 @@ impl ReleaseError {
             Self::Locked { .. } | Self::LockLost { .. } => Outcome::Blocked,
             Self::Partial { .. } => Outcome::Partial,
             Self::RolledBack { .. } | Self::VerifyFailed { .. } => Outcome::RolledBack,
+            Self::Interrupted { .. } => Outcome::Interrupted,
             Self::Source { .. }
             | Self::NonUtf8Path { .. }
             | Self::ControlCharPath { .. }

@@ -23,6 +23,9 @@ pub enum ReleaseState {
     /// Rolled back by hand: the default rollback target skips it, `rollback --to` may pick it.
     RolledBack,
     Removed,
+    /// `current` points at it, but the deploy that made it live was interrupted before its
+    /// checks ended: live, not verified.
+    LiveInterrupted,
 }
 
 impl std::fmt::Display for ReleaseState {
@@ -35,6 +38,7 @@ impl std::fmt::Display for ReleaseState {
             Self::Failed => "failed",
             Self::RolledBack => "rolled back",
             Self::Removed => "removed",
+            Self::LiveInterrupted => "live (interrupted)",
         })
     }
 }
@@ -49,6 +53,8 @@ pub struct History {
     /// Rolled back by hand, and not live again since: why.
     rolled_back: BTreeMap<String, Option<String>>,
     removed: BTreeSet<String>,
+    /// Left unfinished or unverified by an interrupted command, and not switched to since: why.
+    interrupted: BTreeMap<String, Option<String>>,
     /// Who last started preparing each release (its `prepare` event), where the journal says.
     builders: BTreeMap<String, Identity>,
     /// Releases in the order they became current.
@@ -83,6 +89,10 @@ impl History {
                 Kind::Switched => {
                     h.activations.push(id.to_owned());
                     h.rolled_back.remove(id);
+                    h.interrupted.remove(id);
+                }
+                Kind::Interrupted => {
+                    h.interrupted.insert(id.to_owned(), event.reason.clone());
                 }
                 Kind::Failed => {
                     h.failed.insert(id.to_owned(), event.reason.clone());
@@ -134,6 +144,12 @@ impl History {
         self.rolled_back.get(id).and_then(|r| r.as_deref())
     }
 
+    /// Why `id` was left unfinished or unverified by an interrupted command, if it was and has
+    /// not been switched to since.
+    pub fn interrupted_reason(&self, id: &str) -> Option<&str> {
+        self.interrupted.get(id).and_then(|r| r.as_deref())
+    }
+
     pub fn is_rolled_back(&self, id: &str) -> bool {
         self.rolled_back.contains_key(id)
     }
@@ -152,7 +168,9 @@ impl History {
     }
 
     pub fn state(&self, id: &str, current: Option<&str>) -> ReleaseState {
-        if current == Some(id) {
+        if current == Some(id) && self.interrupted.contains_key(id) {
+            ReleaseState::LiveInterrupted
+        } else if current == Some(id) {
             ReleaseState::Live
         } else if self.removed.contains(id) {
             ReleaseState::Removed
@@ -264,6 +282,20 @@ mod tests {
         assert!(!h.is_rolled_back("c"));
         assert_eq!(h.rolled_back(), ["b"]);
         assert_eq!(h.rollback_target(Some("c"), &on).as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_release_whose_checks_were_interrupted_is_not_plainly_live_until_switched_to_again() {
+        let mut events = [deployed("a"), deployed("b")].concat();
+        events.push(ev(Kind::Interrupted, "b").reason("its checks did not run"));
+        let h = History::from_events(&events);
+        assert_eq!(h.state("b", Some("b")), ReleaseState::LiveInterrupted);
+        assert_eq!(h.state("b", Some("b")).to_string(), "live (interrupted)");
+        assert_eq!(h.interrupted_reason("b"), Some("its checks did not run"));
+        assert_eq!(h.rollback_target(Some("b"), &disk(&["a", "b"])).as_deref(), Some("a"));
+        events.extend([ev(Kind::Switched, "a"), ev(Kind::Switched, "b")]);
+        let h = History::from_events(&events);
+        assert_eq!(h.state("b", Some("b")), ReleaseState::Live);
     }
 
     #[test]

@@ -5,11 +5,12 @@
 use std::collections::BTreeSet;
 
 use cutover_config::Hooks;
+use cutover_process::interrupt;
 use cutover_remote::journal::{Cause, Event, Kind};
 use cutover_remote::lock::LockInfo;
 use cutover_remote::{HostState, RemoteError, Reporter, Stdin};
 
-use crate::deploy::run_hooks;
+use crate::deploy::{run_hooks, stop_if_interrupted};
 use crate::error::{hosts_of, list};
 use crate::fleet::Switch;
 use crate::{Fleet, History, ReleaseError, RollbackReport};
@@ -41,6 +42,7 @@ pub fn rollback(
     req: &RollbackRequest<'_>,
     reporter: &dyn Reporter,
 ) -> Result<RollbackReport, ReleaseError> {
+    stop_if_interrupted("before any host was touched")?;
     let lock = LockInfo::new(req.command);
     let states = fleet.lock_breaking_stale(&lock, reporter)?;
     let result = run(fleet, req, &states, &lock, reporter);
@@ -72,6 +74,15 @@ fn run(
     }
     let to = target(states, req.to)?;
     let from: Vec<Option<&str>> = states.iter().map(|s| s.current.as_deref()).collect();
+    // A signal before the switch: nothing moves (the caller gives the lock back).
+    if let Some(signal) = interrupt::requested() {
+        let reason = format!("{} interrupted by {signal} before switching to {to}; nothing changed", req.command);
+        fleet.each(|_, t| fleet.record(t, &[Event::new(Kind::Interrupted, None, who).reason(&reason)]).ok());
+        return Err(ReleaseError::Interrupted {
+            signal: signal.to_string(),
+            detail: format!("stopped before switching to {to}; nothing changed on any host"),
+        });
+    }
     // With `--to`, hosts already there stay as they are: that is how diverged hosts are joined.
     let moving = from.iter().filter(|f| **f != Some(to.as_str())).count();
     reporter.step(None, &format!("rolling back {moving} host(s) to {to}"));
@@ -103,16 +114,9 @@ fn run(
             });
         }
         // Switched: a failing hook is reported as such, not as an unfinished switch.
-        Ok(run_hooks(
-            fleet,
-            t,
-            "after_rollback",
-            (&req.hooks.after_rollback, req.hooks.timeout.0),
-            &to,
-            from[i],
-            reporter,
-        )
-        .err())
+        // The hooks belong to the switch: a signal now lets them finish.
+        let hooks = (req.hooks.after_rollback.as_slice(), req.hooks.timeout.0);
+        Ok(run_hooks(fleet, t, "after_rollback", hooks, &to, from[i], false, reporter).err())
     });
     let mut switch_errors = Vec::new();
     let mut hook_errors = Vec::new();
@@ -122,6 +126,23 @@ fn run(
             Ok(Some(e)) => hook_errors.push(e),
             Ok(None) => {}
         }
+    }
+    // A signal during the switch: it finished (or failed as it would have); say so and stop.
+    if let Some(signal) = interrupt::requested()
+        && switch_errors.is_empty()
+    {
+        let reason =
+            format!("{} interrupted by {signal} once its switch had started; every host is on {to}", req.command);
+        fleet.each(|_, t| fleet.record(t, &[Event::new(Kind::Interrupted, None, who).reason(&reason)]).ok());
+        let hooks = if hook_errors.is_empty() {
+            String::new()
+        } else {
+            format!("; after_rollback failed on {}:\n{}", hosts_of(&hook_errors), list(&hook_errors))
+        };
+        return Err(ReleaseError::Interrupted {
+            signal: signal.to_string(),
+            detail: format!("the switch in flight finished: every host is on {to}{hooks}"),
+        });
     }
     if !switch_errors.is_empty() {
         return Err(ReleaseError::Partial {

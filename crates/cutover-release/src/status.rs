@@ -27,6 +27,10 @@ pub struct HostStatus {
     /// The newest release rolled back by hand that is still on the host (`rollback --to` goes
     /// back to it), and why.
     pub rolled_back: Option<RolledBack>,
+    /// Why `current` is not plainly live: the deploy that made it live was interrupted before
+    /// its checks ended (journal event `interrupted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,7 +82,12 @@ pub fn status(fleet: &Fleet) -> Result<Vec<HostStatus>, ReleaseError> {
                     release: id.to_owned(),
                     reason: history.rolled_back_reason(id).map(str::to_owned),
                 });
+            let interrupted = s.current.as_deref().and_then(|c| {
+                (history.state(c, Some(c)) == ReleaseState::LiveInterrupted)
+                    .then(|| history.interrupted_reason(c).unwrap_or("interrupted").to_owned())
+            });
             HostStatus {
+                interrupted,
                 // Where `current` is not a release's, nobody knows what a rollback would leave.
                 rollback_target: history
                     .rollback_target(s.current.as_deref(), &s.on_disk)

@@ -27,6 +27,10 @@ pub enum Kind {
     Removed,
     /// The deploy lock was broken: by `cutover unlock`, or by a rollback (a stale lock of its machine).
     Unlock,
+    /// A command stopped here on SIGINT or SIGTERM, having finished or undone its step in flight;
+    /// the reason says what was left undone. With a release: that release was left unfinished
+    /// (never switched to) or unverified (live, its checks did not run to the end).
+    Interrupted,
     /// Written by a newer cutover; kept, not understood.
     #[serde(other)]
     Unknown,
@@ -237,6 +241,9 @@ mod tests {
         let new = Event::new(Kind::RolledBack, Some("r2"), &who());
         let line = serde_json::to_string(&new).unwrap();
         assert!(line.contains(r#""event":"rolled_back""#) && line.contains(r#""pid":7"#), "{line}");
+        let line = serde_json::to_string(&Event::new(Kind::Interrupted, Some("r2"), &who())).unwrap();
+        assert!(line.contains(r#""event":"interrupted""#), "{line}");
+        assert_eq!(parse("h", &format!("{line}\n")).unwrap()[0].event, Kind::Interrupted);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_BLOCKED: i32 = 3;
 pub const EXIT_PARTIAL: i32 = 4;
 pub const EXIT_ROLLED_BACK: i32 = 5;
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -92,6 +93,7 @@ fn release_code(e: &ReleaseError) -> i32 {
         Outcome::Blocked => EXIT_BLOCKED,
         Outcome::Partial => EXIT_PARTIAL,
         Outcome::RolledBack => EXIT_ROLLED_BACK,
+        Outcome::Interrupted => EXIT_INTERRUPTED,
     }
 }
 
@@ -117,6 +119,7 @@ fn gate_code(e: &GateError) -> i32 {
         GateError::Secrets(e) => secrets_code(e),
         GateError::MonitorRunning { .. } | GateError::PathDrift { .. } | GateError::PathRace { .. } => EXIT_BLOCKED,
         GateError::SmokeRolledBack { .. } | GateError::MonitorRolledBack { .. } => EXIT_ROLLED_BACK,
+        GateError::Interrupted { .. } => EXIT_INTERRUPTED,
         GateError::State(_)
         | GateError::PathUnreadable { .. }
         | GateError::NothingDeployed

@@ -8,12 +8,14 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use rustix::process::{Pid, Signal, kill_process};
 use support::cli::{Project, Run, assert_complete, current};
-use support::hosts::SshHosts;
+use support::hosts::{MOUNT_POINT, SshHosts};
+use support::wait_for;
 
 fn hosts(n: usize) -> Option<SshHosts> {
     support::require("sshd", SshHosts::available()).then(|| SshHosts::start(n))
@@ -28,13 +30,24 @@ fn deploy_dir(hosts: &SshHosts, i: usize) -> PathBuf {
     hosts.root(i).join("app")
 }
 
-/// Waits for `child` with a deadline; kills it and fails when it does not end.
+fn journal(dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join(".cutover/journal.jsonl")).unwrap_or_default();
+    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("journal line")).collect()
+}
+
+/// The `interrupted` events of a host's journal.
+fn interrupted_events(dir: &Path) -> Vec<serde_json::Value> {
+    journal(dir).into_iter().filter(|e| e["event"] == "interrupted").collect()
+}
+
+/// Waits for `child` with a deadline; kills it and fails when it does not end. A process
+/// ended by a signal gives minus the signal's number (never 130, which cutover must say itself).
 fn finish(mut child: Child, what: &str, timeout: Duration) -> i32 {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             use std::os::unix::process::ExitStatusExt;
-            return status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+            return status.code().unwrap_or_else(|| -status.signal().unwrap_or(0));
         }
         if start.elapsed() > timeout {
             let _ = child.kill();
@@ -107,4 +120,112 @@ fn a_hook_that_leaves_a_background_child_does_not_hold_the_deploy() {
     project.write("app/index.html", "v2\n");
     let (run, _) = cutover_within(&project, &["rollback"], "after", Duration::from_secs(30));
     run.code(1).stderr_has("nothing to roll back to");
+}
+
+/// A hook that, while `MOUNT_POINT/slow` exists on a host, says it started (`in-hook`) and waits
+/// (at most 60 s) for `MOUNT_POINT/go`.
+fn slow_hook() -> String {
+    format!(
+        "if [ -e {m}/slow ]; then touch {m}/in-hook; i=0; \
+         while [ ! -e {m}/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; fi",
+        m = MOUNT_POINT
+    )
+}
+
+/// Makes the slow hook wait on hosts `1..=n`.
+fn hold(hosts: &SshHosts, n: usize) {
+    for i in 1..=n {
+        for f in ["in-hook", "go"] {
+            let _ = std::fs::remove_file(hosts.root(i).join(f));
+        }
+        std::fs::write(hosts.root(i).join("slow"), "").unwrap();
+    }
+}
+
+/// Waits until the slow hook runs on hosts `1..=n`, signals `child`, then lets the hooks end.
+fn signal_in_hook(hosts: &SshHosts, n: usize, child: &Child, signal: Signal, what: &str) {
+    wait_for(format!("{what} in its hook"), Duration::from_secs(30), || {
+        (1..=n).all(|i| hosts.root(i).join("in-hook").exists())
+    });
+    // Our child, not reaped yet: its pid is still its own.
+    kill_process(Pid::from_child(child), signal).unwrap();
+    for i in 1..=n {
+        std::fs::remove_file(hosts.root(i).join("slow")).unwrap();
+        std::fs::write(hosts.root(i).join("go"), "").unwrap();
+    }
+}
+
+fn deploy(project: &Project, page: &str) -> String {
+    project.write("app/index.html", &format!("{page}\n"));
+    let run = project.cutover(&["deploy", "--json"]).ok();
+    run.json()["release"].as_str().expect("release id").to_owned()
+}
+
+/// SIGINT or SIGTERM while a before_switch hook runs: the hook finishes, no host switches,
+/// the release is journaled `interrupted`, the lock is given back, exit 130.
+fn deploy_interrupted_before_the_switch(signal: Signal, name: &str) {
+    let Some(hosts) = hosts(2) else { return };
+    let project = project(&hosts, &format!("[hooks]\nbefore_switch = [\"{}\"]\n", slow_hook()));
+    let r1 = deploy(&project, "v1");
+    hold(&hosts, 2);
+    project.write("app/index.html", "v2\n");
+    let child = project.spawn(&["deploy"], "v2");
+    signal_in_hook(&hosts, 2, &child, signal, "deploy v2");
+    let code = finish(child, "the interrupted deploy", Duration::from_secs(30));
+    let log = project.log("v2");
+    assert_eq!(code, 130, "exit code; stderr:\n{log}");
+    assert!(log.contains(&format!("interrupted by {name}")), "{log}");
+    assert!(log.contains(&format!("every host is still on {r1}")), "{log}");
+    for i in 1..=2 {
+        let dir = deploy_dir(&hosts, i);
+        assert_eq!(assert_complete(&dir), r1, "h{i} is on its complete release");
+        let events = interrupted_events(&dir);
+        assert_eq!(events.len(), 1, "h{i}: {events:?}");
+        let r2 = events[0]["release"].as_str().expect("the interrupted release");
+        assert_ne!(r2, r1);
+        assert!(events[0]["reason"].as_str().unwrap().contains("no host switched"), "{events:?}");
+    }
+    no_lock_left(&hosts, 2);
+    // A following deploy needs no unlock.
+    let r3 = deploy(&project, "v3");
+    for i in 1..=2 {
+        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r3);
+    }
+}
+
+#[test]
+fn sigint_during_a_before_switch_hook_switches_no_host_and_gives_the_lock_back() {
+    deploy_interrupted_before_the_switch(Signal::INT, "SIGINT");
+}
+
+#[test]
+fn sigterm_during_a_before_switch_hook_switches_no_host_and_gives_the_lock_back() {
+    deploy_interrupted_before_the_switch(Signal::TERM, "SIGTERM");
+}
+
+/// SIGTERM while an after_rollback hook runs: the switch in flight finished, every host is on
+/// the release rolled back to, the journal says `interrupted`, the lock is given back, exit 130.
+#[test]
+fn sigterm_during_a_rollback_finishes_its_switch_and_gives_the_lock_back() {
+    let Some(hosts) = hosts(2) else { return };
+    let project = project(&hosts, &format!("[hooks]\nafter_rollback = [\"{}\"]\n", slow_hook()));
+    let r1 = deploy(&project, "v1");
+    let _r2 = deploy(&project, "v2");
+    hold(&hosts, 2);
+    let child = project.spawn(&["rollback"], "rollback");
+    signal_in_hook(&hosts, 2, &child, Signal::TERM, "rollback");
+    let code = finish(child, "the interrupted rollback", Duration::from_secs(30));
+    let log = project.log("rollback");
+    assert_eq!(code, 130, "exit code; stderr:\n{log}");
+    assert!(log.contains("interrupted by SIGTERM") && log.contains(&format!("every host is on {r1}")), "{log}");
+    for i in 1..=2 {
+        let dir = deploy_dir(&hosts, i);
+        assert_eq!(assert_complete(&dir), r1);
+        let events = interrupted_events(&dir);
+        assert_eq!(events.len(), 1, "h{i}: {events:?}");
+        assert!(events[0]["reason"].as_str().unwrap().contains(&format!("every host is on {r1}")), "{events:?}");
+    }
+    no_lock_left(&hosts, 2);
+    let r3 = deploy(&project, "v3");
+    assert_eq!(assert_complete(&deploy_dir(&hosts, 1)), r3);
 }

@@ -470,3 +470,98 @@ fn twenty_commands_beside_a_running_monitor_leave_the_state_database_sound() {
     assert_eq!(entries.len(), 19, "every audited command is in the audit log: {log:#}");
     assert!(entries.iter().all(|e| e["exit_code"] == 0), "{log:#}");
 }
+
+/// Waits for `child` with a deadline; a process ended by a signal gives minus its number (never
+/// 130, which cutover must say itself).
+fn exit_code_within(child: &mut Child, limit: Duration) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or_else(|| -status.signal().unwrap_or(0));
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Issue 11, point 3: SIGINT while the deploy's checks run (the release answers 500, so they
+/// are retrying): the checks stop, the release stays live and is journaled `interrupted`, and
+/// `status` and `releases` show it as interrupted, not plainly live; the lock is given back.
+#[test]
+fn a_deploy_interrupted_during_its_checks_is_live_but_not_plainly_live() {
+    if !available() {
+        return;
+    }
+    let launch = Launch::start("");
+    launch.run(&["deploy"]).ok();
+    // v2 has no index.html: it answers 500, so the checks retry (a second apart).
+    std::fs::remove_file(launch.project.path().join("app/index.html")).unwrap();
+    let mut deploy = launch.spawn(&["deploy"], "deploy");
+    support::wait_for("the deploy's checks", Duration::from_secs(30), || {
+        launch.log("deploy").contains("smoke checks on")
+    });
+    rustix::process::kill_process(rustix::process::Pid::from_child(&deploy), rustix::process::Signal::INT).unwrap();
+    let code = exit_code_within(&mut deploy, Duration::from_secs(30));
+    let log = launch.log("deploy");
+    assert_eq!(code, 130, "{log}");
+    assert!(
+        log.contains("interrupted by SIGINT") && log.contains("its checks were stopped before they ended"),
+        "{log}"
+    );
+    let r2 = current(&launch.deploy_dir(1)).expect("a release is live");
+    assert_eq!(current(&launch.deploy_dir(2)).as_deref(), Some(r2.as_str()), "one release on every host");
+    let status = launch.run(&["status"]).ok();
+    assert!(
+        status.stdout.contains(&format!("current {r2} (interrupted: cutover deploy interrupted by SIGINT")),
+        "{}",
+        status.stdout
+    );
+    let json = launch.run(&["--json", "status"]).ok().json();
+    assert!(json["hosts"].as_array().unwrap().iter().all(|h| h["interrupted"].is_string()), "{json:#}");
+    let releases = launch.run(&["--json", "releases"]).ok().json();
+    let row = releases.as_array().unwrap().iter().find(|r| r["id"] == r2.as_str()).expect("r2's row");
+    assert!(row["hosts"].as_object().unwrap().values().all(|s| s == "live_interrupted"), "{releases:#}");
+    for i in 1..=2 {
+        assert!(!launch.deploy_dir(i).join(".cutover/lock").exists(), "h{i} still locked");
+    }
+    // A release that answers again, deployed with no unlock, is plainly live.
+    launch.project.write("app/index.html", "v3\n");
+    launch.run(&["deploy"]).ok();
+    let json = launch.run(&["--json", "status"]).ok().json();
+    assert!(json["hosts"].as_array().unwrap().iter().all(|h| h.get("interrupted").is_none()), "{json:#}");
+}
+
+/// Issue 11, point 3: SIGINT between rounds ends the monitor at once (exit 130), its window
+/// recorded as interrupted, not passed; started again, it resumes that window.
+#[test]
+fn an_interrupted_monitor_exits_130_at_once_and_its_window_is_not_passed() {
+    if !available() {
+        return;
+    }
+    let launch = Launch::start("");
+    launch.run(&["deploy"]).ok();
+    let mut monitor = launch.spawn(&["monitor", "--window", "8s", "--interval", "4s"], "monitor");
+    wait_for_rounds(&launch, "monitor", 1, Duration::from_secs(10));
+    let signalled = Instant::now();
+    rustix::process::kill_process(rustix::process::Pid::from_child(&monitor), rustix::process::Signal::INT).unwrap();
+    let code = exit_code_within(&mut monitor, Duration::from_secs(10));
+    let log = launch.log("monitor");
+    assert_eq!(code, 130, "{log}");
+    assert!(signalled.elapsed() < Duration::from_secs(2), "took {:?} to stop", signalled.elapsed());
+    assert!(log.contains("recorded as interrupted, not passed"), "{log}");
+    let status = launch.run(&["--json", "status"]).ok().json();
+    assert_eq!(status["monitor"]["state"], "interrupted", "{status:#}");
+    let db = cutover_state::State::open(launch.project.path()).unwrap();
+    assert!(db.latest_gate("monitor", "production").unwrap().is_none(), "no steady state recorded");
+    drop(db);
+    let run = launch.run(&["monitor", "--window", "8s", "--interval", "1s"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("resuming the monitor"), "{}", run.stderr);
+    let status = launch.run(&["--json", "status"]).ok().json();
+    assert_eq!(status["monitor"]["state"], "passed", "{status:#}");
+}

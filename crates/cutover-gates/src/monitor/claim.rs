@@ -41,7 +41,10 @@ pub(super) fn claim(
     }
     let (window, interval) = (schedule.window.as_millis() as i64, schedule.interval.as_millis() as i64);
     let monitor = match state.latest_monitor(env)? {
-        Some(m) if m.state == "running" && m.release == release && m.ends_ms > started => {
+        // A monitor stopped by a signal is resumed as one that was killed is.
+        Some(m)
+            if matches!(m.state.as_str(), "running" | "interrupted") && m.release == release && m.ends_ms > started =>
+        {
             reporter.step(
                 None,
                 &format!(
@@ -64,6 +67,11 @@ pub(super) fn claim(
             state.latest_monitor(env)?.filter(|m| m.id == id).expect("the monitor just recorded")
         }
     };
+    if monitor.state == "interrupted" {
+        // Running again; a breach seen in alert mode before stays on record.
+        let detail = if monitor.detail.starts_with("breached") { monitor.detail.as_str() } else { "" };
+        state.finish_monitor(monitor.id, "running", detail, started)?;
+    }
     state.claim_monitor(monitor.id, std::process::id(), &me.machine)?;
     Ok(monitor)
 }

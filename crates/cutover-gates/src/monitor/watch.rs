@@ -10,6 +10,7 @@ use cutover_checks::smoke::Sample;
 use cutover_checks::thresholds::{self, Observation};
 use cutover_config::{Config, OnFail, human};
 use cutover_notify::{Channel, Event, EventKind, Notifier};
+use cutover_process::interrupt;
 use cutover_release::{Mark, RollbackRequest, rollback};
 use cutover_remote::SshOptions;
 use cutover_state::{MonitorRecord, SampleRow, State};
@@ -33,6 +34,8 @@ pub(super) struct Watch<'a> {
 enum End {
     /// A breach with `on_fail = "rollback"`: why.
     Breach(String),
+    /// SIGINT or SIGTERM, between rounds or once the round in flight was recorded.
+    Interrupted(interrupt::Interrupted),
     /// The window is over; whether a breach was seen (alert mode).
     Window { breached: bool },
 }
@@ -50,6 +53,28 @@ impl<'a> Watch<'a> {
         match end? {
             End::Breach(why) => self.roll_back(scope, m.id, release, &why),
             End::Window { breached } => self.window_passed(scope, m.id, release, breached),
+            End::Interrupted(signal) => {
+                let stats = self.state.round_stats(m.id)?;
+                let mut detail = format!(
+                    "interrupted by {signal} after {} rounds ({} failed); not passed",
+                    stats.rounds, stats.failed
+                );
+                // A breach seen in alert mode stays on record for the resumed window.
+                if let Some(now) = self.state.latest_monitor(self.env)?.filter(|n| n.id == m.id)
+                    && now.detail.starts_with("breached")
+                {
+                    detail = format!("{}; {detail}", now.detail);
+                }
+                self.state.finish_monitor(m.id, "interrupted", &detail, now_ms())?;
+                let left = human::whole_seconds(m.ends_ms - now_ms());
+                Err(GateError::Interrupted {
+                    signal: signal.to_string(),
+                    detail: format!(
+                        "the window of {release} is recorded as interrupted, not passed ({left} of it left); \
+                         `cutover monitor` resumes it"
+                    ),
+                })
+            }
         }
     }
 
@@ -70,6 +95,9 @@ impl<'a> Watch<'a> {
         let mut alerted_breach = m.detail.starts_with("breached");
         let mut alerted_blind = false;
         loop {
+            if let Some(signal) = interrupt::requested() {
+                return Ok(End::Interrupted(signal));
+            }
             let round_start = Instant::now();
             let at = now_ms();
             let samples = self.plan.run();
@@ -144,7 +172,10 @@ impl<'a> Watch<'a> {
                 return Ok(End::Window { breached: alerted_breach });
             }
             let next = interval.saturating_sub(round_start.elapsed());
-            std::thread::sleep(next.min(Duration::from_millis((m.ends_ms - now_ms()).max(0) as u64)));
+            let next = next.min(Duration::from_millis((m.ends_ms - now_ms()).max(0) as u64));
+            if let Err(signal) = interrupt::sleep(next) {
+                return Ok(End::Interrupted(signal));
+            }
         }
     }
 

@@ -65,8 +65,8 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Config(config::ConfigCommand::Check(args)) => {
             audited(ctx, Scope::Config, |c| config::check::exec(ctx, c, args))
         }
-        Command::Deploy(args) => audited(ctx, Env, |c| deploy::exec(ctx, c, args)),
-        Command::Rollback(args) => audited(ctx, Scope::Rescue, |c| rollback::exec(ctx, c, args)),
+        Command::Deploy(args) => audited(ctx, Env, |c| interruptible(ctx, || deploy::exec(ctx, c, args))),
+        Command::Rollback(args) => audited(ctx, Scope::Rescue, |c| interruptible(ctx, || rollback::exec(ctx, c, args))),
         Command::Status(args) => audited(ctx, Env, |c| status::exec(ctx, c, args)),
         Command::Releases(args) => audited(ctx, Env, |c| releases::exec(ctx, c, args)),
         Command::Unlock(args) => audited(ctx, Env, |c| unlock::exec(ctx, c, args)),
@@ -74,7 +74,7 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Attest(args) => audited(ctx, Env, |c| attest::exec(ctx, c, args)),
         Command::Ready(args) => audited(ctx, Env, |c| ready::exec(ctx, c, args)),
         Command::Smoke(args) => audited(ctx, Env, |c| smoke::exec(ctx, c, args)),
-        Command::Monitor(args) => audited(ctx, Env, |c| monitor::exec(ctx, c, args)),
+        Command::Monitor(args) => audited(ctx, Env, |c| interruptible(ctx, || monitor::exec(ctx, c, args))),
         Command::Tls(tls::TlsCommand::Issue(args)) => audited(ctx, Env, |c| tls::issue::exec(ctx, c, args)),
         Command::Secrets(secrets::SecretsCommand::Set(args)) => audited(ctx, Env, |c| secrets::set::exec(ctx, c, args)),
         Command::Secrets(secrets::SecretsCommand::Get(args)) => audited(ctx, Env, |c| secrets::get::exec(ctx, c, args)),
@@ -88,6 +88,33 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
             audited(ctx, Env, |c| secrets::audit::exec(ctx, c, args))
         }
     }
+}
+
+/// Runs a command that changes or watches hosts with SIGINT and SIGTERM asking it to stop
+/// instead of killing cutover (`cutover_process::interrupt`): the engines finish or undo the
+/// step in flight and end with exit 130. The user is told the moment a signal comes.
+fn interruptible(ctx: &Ctx<'_>, exec: impl FnOnce() -> Result<String, CliError>) -> Result<String, CliError> {
+    use cutover_process::interrupt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    interrupt::install()
+        .map_err(|source| CliError::Io { what: "failed to handle SIGINT and SIGTERM".into(), source })?;
+    let done = AtomicBool::new(false);
+    let out = ctx.out;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                if let Err(signal) = interrupt::sleep(std::time::Duration::from_millis(100)) {
+                    out.warn_line(&format!(
+                        "{signal}: stopping once the step in flight is finished or undone (a second one stops at once)"
+                    ));
+                    return;
+                }
+            }
+        });
+        let result = exec();
+        done.store(true, Ordering::Relaxed);
+        result
+    })
 }
 
 /// Runs a command that works with the config, with an audit entry around it: written before it

@@ -77,9 +77,10 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &StatusArgs) -> Result<String
                     r.reason.as_deref().map_or(String::new(), |w| format!(" ({w})"))
                 )
             });
+            let interrupted = h.interrupted.as_ref().map_or(String::new(), |why| format!(" (interrupted: {why})"));
             let current = match (&h.current_problem, &h.current) {
                 (Some(problem), _) => problem.clone(),
-                (None, current) => format!("current {}", current.as_deref().unwrap_or("none")),
+                (None, current) => format!("current {}{interrupted}", current.as_deref().unwrap_or("none")),
             };
             ctx.out.data(&format!(
                 "{}\t{current}\trollback to {}\t{} release(s) on disk{rolled_back}{lock}",
@@ -91,7 +92,9 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &StatusArgs) -> Result<String
         if let Some(m) = &monitor {
             let now =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-            let when = if m.state == "running" && now - m.updated_ms > 3 * m.interval_ms {
+            let when = if m.state == "interrupted" && m.ends_ms > now {
+                format!("{}; `cutover monitor` resumes it ({} min left)", m.detail, (m.ends_ms - now) / 60_000)
+            } else if m.state == "running" && now - m.updated_ms > 3 * m.interval_ms {
                 format!("no round for {} min: not running? `cutover monitor` resumes it", (now - m.updated_ms) / 60_000)
             } else if m.state == "running" && m.ends_ms > now {
                 format!("{} min left", (m.ends_ms - now) / 60_000)

@@ -49,6 +49,12 @@ pub enum GateError {
     UnknownAttestation { item: String, known: String },
     #[error("`--by` must name who vouches for it")]
     Attester,
+    #[error(
+        "{env} has no launch path yet: pick one with `cutover path fast|hardened|iterative` (it decides what pre-flight requires)"
+    )]
+    NoPath { env: String },
+    #[error("pre-flight ({env}, path {path}): required item(s) {items} failed")]
+    PreflightFailed { env: String, path: crate::LaunchPath, items: String },
     #[error("nothing is deployed to watch")]
     NothingDeployed,
     /// Checks failed; nothing was changed.

@@ -10,10 +10,13 @@ use serde::Serialize;
 
 use crate::GateError;
 
-/// The gated stages recorded so far, in the order of the cutover, with the command that passes
-/// each (pre-flight joins them with `cutover preflight`).
-pub const STAGES: [(&str, &str); 3] =
-    [("ready", "cutover ready"), ("smoke", "cutover smoke"), ("monitor", "cutover monitor")];
+/// The gated stages, in the order of the cutover, with the command that passes each.
+pub const STAGES: [(&str, &str); 4] = [
+    ("preflight", "cutover preflight"),
+    ("ready", "cutover ready"),
+    ("smoke", "cutover smoke"),
+    ("monitor", "cutover monitor"),
+];
 
 /// How a gate stands now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

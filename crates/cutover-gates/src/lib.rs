@@ -12,6 +12,7 @@
 //! - [`gate`]: where each gate of an environment stands (passed for this config within
 //!   `[gates] max_age`, failed, expired, passed for another config, missing).
 //! - [`attest`]: pre-flight item 7, items vouched for by a named person.
+//! - [`preflight`] (stage 1): the seven items with their evidence, judged by the launch path.
 //! - [`path`]: the launch path (fast, hardened, iterative), chosen once per environment; a
 //!   change needs a reason.
 //!
@@ -24,6 +25,7 @@ pub mod gate;
 pub mod monitor;
 pub mod path;
 mod plan;
+pub mod preflight;
 mod reporter;
 pub mod smoke;
 

@@ -85,18 +85,21 @@ pub fn smoke(req: &SmokeRequest<'_>, reporter: &dyn GateReporter) -> Result<usiz
         let current = cutover_release::status(&fleet)?.first().and_then(|h| h.current.clone());
         (Some(fleet), current)
     } else {
-        (None, None)
+        // Only to learn which artifact the checks judge; checks need no SSH, so a host that
+        // cannot be reached leaves the gate without an artifact rather than failing it.
+        (crate::connect(req.config, req.env, req.ssh, reporter).ok(), None)
     };
+    let artifact = fleet.as_ref().and_then(|f| cutover_release::live(f).ok().flatten()).and_then(|l| l.manifest);
     reporter.step(None, &format!("{} checks on {}", req.plan.len(), req.env));
     let samples = req.plan.run();
     reporter.samples(Run::Smoke, &samples);
     let failed = summary(&samples);
     let evidence = serde_json::to_string(&rows(&samples)).expect("rows serialize");
-    req.state.record_gate(STAGE, req.env, &req.config.hash, None, failed.is_none(), &evidence)?;
+    req.state.record_gate(STAGE, req.env, &req.config.hash, artifact.as_deref(), failed.is_none(), &evidence)?;
     let Some(summary) = failed else {
         return Ok(samples.len());
     };
-    let Some(fleet) = fleet else {
+    let Some(fleet) = fleet.filter(|_| req.rollback_on_fail) else {
         return Err(GateError::SmokeFailed { summary });
     };
     if all_unreachable(&samples) {

@@ -28,4 +28,4 @@ pub use history::{History, ReleaseState};
 pub use manifest::{Entry, EntryKind, Manifest};
 pub use report::{DeployReport, HostUpload, RollbackReport};
 pub use rollback::{Mark, RollbackRequest, rollback};
-pub use status::{HostStatus, ReleaseRow, UnlockReport, releases, status, unlock};
+pub use status::{HostStatus, Live, ReleaseRow, UnlockReport, live, releases, status, unlock};

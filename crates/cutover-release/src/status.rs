@@ -1,6 +1,6 @@
 //! Read-only views of an environment (`status`, `releases`) and breaking a lock by hand.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cutover_remote::journal::{Event, Kind};
 use cutover_remote::lock::LockInfo;
@@ -186,4 +186,23 @@ pub fn unlock(fleet: &Fleet, reason: &str) -> Result<UnlockReport, ReleaseError>
         })
         .collect();
     Ok(UnlockReport { broken })
+}
+
+/// The release live on every host of the fleet and its manifest hash (the artifact's identity),
+/// when the hosts agree on one; `None` when nothing is live or they differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Live {
+    pub release: String,
+    pub manifest: Option<String>,
+}
+
+pub fn live(fleet: &Fleet) -> Result<Option<Live>, ReleaseError> {
+    let (states, errors) = split(fleet.inspect());
+    if !errors.is_empty() {
+        return Err(ReleaseError::Hosts { step: "reading status".into(), errors, outcome: Outcome::Unchanged });
+    }
+    let currents: BTreeSet<Option<&str>> = states.iter().map(|s| s.current.as_deref()).collect();
+    let [Some(release)] = currents.into_iter().collect::<Vec<_>>()[..] else { return Ok(None) };
+    let history = History::from_events(&states[0].journal);
+    Ok(Some(Live { release: release.to_owned(), manifest: history.manifest(release).map(str::to_owned) }))
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    attest, config, db, demo, deploy, init, log, monitor, path, ready, releases, rollback, secrets, smoke, status, tls,
-    unlock,
+    attest, config, db, demo, deploy, init, log, monitor, path, preflight, ready, releases, rollback, secrets, smoke,
+    status, tls, unlock,
 };
 
 #[derive(Debug, Parser)]
@@ -66,6 +66,9 @@ pub enum Command {
     /// Pre-flight item 7: record that a named person vouches for an item (rollback-plan,
     /// contacts, stakeholders, or one of `[preflight] attest`); `--list` shows every item.
     Attest(attest::AttestArgs),
+    /// Stage 1: the seven pre-flight items with their evidence, judged by the launch path.
+    /// Exits 1 when a required item fails.
+    Preflight(preflight::PreflightArgs),
     /// Show or pick the environment's launch path (fast, hardened, iterative); changing it
     /// needs `--reason`.
     Path(path::PathArgs),

@@ -117,11 +117,15 @@ fn gate_code(e: &GateError) -> i32 {
         | GateError::Interval => EXIT_USAGE,
         GateError::Release(e) => release_code(e),
         GateError::Secrets(e) => secrets_code(e),
-        GateError::MonitorRunning { .. } | GateError::PathDrift { .. } | GateError::PathRace { .. } => EXIT_BLOCKED,
+        GateError::MonitorRunning { .. }
+        | GateError::PathDrift { .. }
+        | GateError::PathRace { .. }
+        | GateError::NoPath { .. } => EXIT_BLOCKED,
         GateError::SmokeRolledBack { .. } | GateError::MonitorRolledBack { .. } => EXIT_ROLLED_BACK,
         GateError::Interrupted { .. } => EXIT_INTERRUPTED,
         GateError::State(_)
         | GateError::PathUnreadable { .. }
+        | GateError::PreflightFailed { .. }
         | GateError::NothingDeployed
         | GateError::SmokeFailed { .. }
         | GateError::SmokeUnreachable { .. }

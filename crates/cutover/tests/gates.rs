@@ -90,7 +90,8 @@ fn status_opens_with_the_path_and_each_gate_and_production_alone_is_gated_by_def
     let status = project.cutover(&["status"]).ok();
     let lines: Vec<&str> = status.stdout.lines().collect();
     assert!(lines[0].starts_with("path\tnone\tgated\t"), "{}", status.stdout);
-    assert!(lines[1].starts_with("gate ready\tmissing\trun `cutover ready`"), "{}", status.stdout);
+    assert!(lines[1].starts_with("gate preflight\tmissing\trun `cutover preflight`"), "{}", status.stdout);
+    assert!(lines[2].starts_with("gate ready\tmissing\trun `cutover ready`"), "{}", status.stdout);
     assert!(lines.iter().any(|l| l.starts_with("local\tcurrent ")), "{}", status.stdout);
     let staging = project.cutover(&["--env", "staging", "--json", "status"]).ok().json();
     assert_eq!(staging["gated"], false);

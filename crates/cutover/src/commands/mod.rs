@@ -11,6 +11,7 @@ pub mod init;
 pub mod log;
 pub mod monitor;
 pub mod path;
+pub mod preflight;
 pub mod ready;
 pub mod releases;
 pub mod rollback;
@@ -72,6 +73,7 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Unlock(args) => audited(ctx, Env, |c| unlock::exec(ctx, c, args)),
         Command::Path(args) => audited(ctx, Env, |c| path::exec(ctx, c, args)),
         Command::Attest(args) => audited(ctx, Env, |c| attest::exec(ctx, c, args)),
+        Command::Preflight(args) => audited(ctx, Env, |c| preflight::exec(ctx, c, args)),
         Command::Ready(args) => audited(ctx, Env, |c| ready::exec(ctx, c, args)),
         Command::Smoke(args) => audited(ctx, Env, |c| smoke::exec(ctx, c, args)),
         Command::Monitor(args) => audited(ctx, Env, |c| interruptible(ctx, || monitor::exec(ctx, c, args))),

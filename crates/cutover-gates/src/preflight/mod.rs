@@ -1,0 +1,367 @@
+//! Stage 1, pre-flight (DESIGN, "Pre-flight items"): seven items, each with its evidence, judged
+//! by the environment's launch path — `hardened` requires every item, `fast` and `iterative` the
+//! core ones (`[preflight] core`), recording the others as deferred. The verdict is the
+//! `preflight` gate. Nothing on any host changes.
+//!
+//! Item 5 (secrets) is judged by the caller, which owns the secrets provider and the scanner's
+//! progress, and handed in as [`Finding`]s.
+
+pub mod server;
+
+use std::path::Path;
+
+use cutover_config::Config;
+use cutover_release::Fleet;
+use cutover_remote::{Reporter, SshOptions, Stdin, shell};
+use cutover_state::State;
+use serde::Serialize;
+
+use crate::gate::{self, Standing};
+use crate::{GateError, LaunchPath, attest};
+
+pub const STAGE: &str = "preflight";
+
+/// The attestation that stands in for item 2 until its SQL and HTTP checks can be configured.
+pub const SUPERADMIN_ATTESTATION: &str = "superadmin-setup";
+
+/// How an item came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Not required on this path now (or not checkable yet): it must pass later.
+    Deferred,
+    /// Vouched for by a person.
+    Attested,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Deferred => "deferred",
+            Verdict::Attested => "attested",
+        }
+    }
+}
+
+/// One item of the checklist.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub number: u8,
+    pub name: &'static str,
+    pub result: Verdict,
+    /// Whether this path requires it before go-live.
+    pub required: bool,
+    pub detail: String,
+    /// What was seen, for the gate's record.
+    pub evidence: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreflightReport {
+    pub env: String,
+    pub path: LaunchPath,
+    pub passed: bool,
+    pub items: Vec<Item>,
+}
+
+/// A problem item 5 found (the secrets audit, the scan), or what it checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub what: String,
+    pub problem: bool,
+}
+
+#[derive(Debug)]
+pub struct PreflightRequest<'a> {
+    pub config: &'a Config,
+    pub env: &'a str,
+    pub state: &'a State,
+    pub ssh: &'a SshOptions,
+    /// Item 5 as the caller judged it; `Err` when it could not be judged, and why.
+    pub secrets: Result<Vec<Finding>, String>,
+}
+
+/// Runs every item, records the `preflight` gate and returns the report; a required item that
+/// fails is [`GateError::PreflightFailed`] after the report has been handed to `show`.
+pub fn preflight(
+    req: PreflightRequest<'_>,
+    reporter: &dyn Reporter,
+    show: &dyn Fn(&PreflightReport),
+) -> Result<PreflightReport, GateError> {
+    let Some(path) = crate::path::path_state(req.state, req.env)?.path else {
+        return Err(GateError::NoPath { env: req.env.to_owned() });
+    };
+    let core: Vec<u8> = req.config.preflight.core.iter().map(|i| i.number()).collect();
+    let required = |n: u8| path == LaunchPath::Hardened || core.contains(&n);
+
+    reporter.step(None, "pre-flight 1: staging");
+    let staging = staging(&req, reporter);
+    reporter.step(None, "pre-flight 2: superadmin setup on staging");
+    let superadmin = superadmin(&req)?;
+    reporter.step(None, "pre-flight 3: server setup on every production host");
+    let server = server(&req, reporter);
+    let database = (
+        Verdict::Deferred,
+        "not checked yet: the production database is named by `[env.X] database`, which comes with database \
+         seeding"
+            .to_owned(),
+        serde_json::Value::Null,
+    );
+    let secrets = secrets(&req.secrets);
+    let tls = tls(&req)?;
+    let attestations = attestations(&req)?;
+
+    let items: Vec<Item> = [
+        (1, "staging", staging),
+        (2, "superadmin setup", superadmin),
+        (3, "server setup", server),
+        (4, "production database", database),
+        (5, "secrets", secrets),
+        (6, "TLS", tls),
+        (7, "attestations", attestations),
+    ]
+    .into_iter()
+    .map(|(number, name, (result, detail, evidence))| {
+        // Item 4 cannot be checked yet: it is never what holds a launch.
+        let required = required(number) && number != 4;
+        let result = if result == Verdict::Fail && !required { Verdict::Deferred } else { result };
+        Item { number, name, result, required, detail, evidence }
+    })
+    .collect();
+    let failed: Vec<String> =
+        items.iter().filter(|i| i.required && i.result == Verdict::Fail).map(|i| i.number.to_string()).collect();
+    let report = PreflightReport { env: req.env.to_owned(), path, passed: failed.is_empty(), items };
+    let evidence = serde_json::to_string(&report).expect("the report serializes");
+    req.state.record_gate(STAGE, req.env, &req.config.hash, None, report.passed, &evidence)?;
+    show(&report);
+    if failed.is_empty() {
+        Ok(report)
+    } else {
+        Err(GateError::PreflightFailed { env: req.env.to_owned(), path, items: failed.join(", ") })
+    }
+}
+
+type Outcome = (Verdict, String, serde_json::Value);
+
+fn outcome(problems: Vec<String>, passed: String, evidence: serde_json::Value) -> Outcome {
+    if problems.is_empty() { (Verdict::Pass, passed, evidence) } else { (Verdict::Fail, problems.join("; "), evidence) }
+}
+
+/// Item 1: staging's current release passed smoke, a monitor window of `staging_window`, and
+/// the schema check, all on the release live on staging now.
+fn staging(req: &PreflightRequest<'_>, reporter: &dyn Reporter) -> Outcome {
+    let config = req.config;
+    let Ok(environment) = config.env("staging") else {
+        return (Verdict::Fail, "no `[env.staging]` in the config".into(), serde_json::Value::Null);
+    };
+    let fleet = match Fleet::connect("staging", environment.hosts(), environment.path.clone(), req.ssh, reporter) {
+        Ok(fleet) => fleet,
+        Err(e) => return (Verdict::Fail, format!("cannot reach staging: {e}"), serde_json::Value::Null),
+    };
+    let live = match cutover_release::live(&fleet) {
+        Ok(Some(live)) => live,
+        Ok(None) => {
+            return (
+                Verdict::Fail,
+                "staging's hosts are not on one release (or none is deployed)".into(),
+                serde_json::Value::Null,
+            );
+        }
+        Err(e) => return (Verdict::Fail, format!("cannot read staging's release: {e}"), serde_json::Value::Null),
+    };
+    let mut problems = Vec::new();
+    let mut seen = Vec::new();
+    match req.state.latest_gate("smoke", "staging") {
+        Ok(Some(g)) if g.passed && g.artifact.is_some() && g.artifact == live.manifest => {
+            seen.push(format!("smoke passed at {}", g.at));
+        }
+        Ok(Some(g)) if g.passed => problems.push(format!(
+            "smoke last passed on staging at {} on another release than {} (run `cutover --env staging smoke`)",
+            g.at, live.release
+        )),
+        Ok(_) => problems.push(format!(
+            "smoke has not passed on staging's release {} (run `cutover --env staging smoke`)",
+            live.release
+        )),
+        Err(e) => problems.push(format!("cannot read staging's smoke gate: {e}")),
+    }
+    let window = config.preflight.staging_window.0;
+    let window_ms = window.as_millis() as i64;
+    match req.state.latest_monitor("staging") {
+        Ok(Some(m)) if m.state == "passed" && m.release == live.release && m.ends_ms - m.started_ms >= window_ms => {
+            seen.push(format!(
+                "monitor window of {} passed",
+                cutover_config::human::whole_seconds(m.ends_ms - m.started_ms)
+            ));
+        }
+        Ok(Some(m)) if m.release == live.release && m.state == "running" => {
+            problems.push(format!("staging's monitor window on {} is still running", live.release))
+        }
+        Ok(_) => problems.push(format!(
+            "no staging monitor window of {} passed on {} (run `cutover --env staging monitor --window {}`)",
+            cutover_config::human::duration(window),
+            live.release,
+            cutover_config::human::duration(window)
+        )),
+        Err(e) => problems.push(format!("cannot read staging's monitor: {e}")),
+    }
+    match &config.preflight.schema_check {
+        None => seen.push("no schema check configured".into()),
+        Some(cutover_config::SchemaCheck::Sql(_)) => problems.push(
+            "`schema_check = { sql = … }` needs staging's database (`[env.X] database`, which comes with database \
+             seeding): use a command for now"
+                .into(),
+        ),
+        Some(cutover_config::SchemaCheck::Command(command)) => {
+            let script = format!("cd {}/current\nsh -c {}\n", shell::path_expr(&fleet.root), shell::quote(command));
+            let target = fleet.targets[0].as_ref();
+            match target.exec("running the schema check", &script, Stdin::Null, None) {
+                Ok(out) if out.success() => seen.push(format!("`{command}` passed on {}", target.name())),
+                Ok(out) => problems.push(format!(
+                    "the schema check `{command}` failed on {} ({}): {}",
+                    target.name(),
+                    out.describe_status(),
+                    cutover_http::text::cut(out.tail().trim(), 300)
+                )),
+                Err(e) => problems.push(format!("the schema check could not run: {e}")),
+            }
+        }
+    }
+    let evidence = serde_json::json!({ "release": live.release, "manifest": live.manifest, "seen": seen });
+    outcome(problems, format!("{}: {}", live.release, seen.join(", ")), evidence)
+}
+
+/// Item 2: until `[[preflight.check]]` lands, a person attests it (`superadmin-setup`, listed
+/// in `[preflight] attest`).
+fn superadmin(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
+    let listed = req.config.preflight.attestations().contains(&SUPERADMIN_ATTESTATION);
+    let done = attest::attestations(req.state, req.config, req.env)?
+        .into_iter()
+        .find(|s| s.item == SUPERADMIN_ATTESTATION)
+        .and_then(|s| s.attestation);
+    Ok(match done {
+        Some(a) if listed => (
+            Verdict::Attested,
+            format!(
+                "attested by {} at {}{}",
+                a.by,
+                a.at,
+                a.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
+            ),
+            serde_json::to_value(&a).unwrap_or_default(),
+        ),
+        _ => (
+            Verdict::Fail,
+            format!(
+                "no automatic checks of staging's superadmin setup yet: add \"{SUPERADMIN_ATTESTATION}\" to \
+                 `[preflight] attest` and `cutover attest {SUPERADMIN_ATTESTATION} --by NAME` once branding, SMTP, \
+                 payments and legal pages are done"
+            ),
+            serde_json::Value::Null,
+        ),
+    })
+}
+
+/// Item 3: every production host probed.
+fn server(req: &PreflightRequest<'_>, reporter: &dyn Reporter) -> Outcome {
+    let environment = match req.config.env(req.env) {
+        Ok(e) => e,
+        Err(e) => return (Verdict::Fail, e.to_string(), serde_json::Value::Null),
+    };
+    let fleet = match Fleet::connect(req.env, environment.hosts(), environment.path.clone(), req.ssh, reporter) {
+        Ok(fleet) => fleet,
+        Err(e) => return (Verdict::Fail, format!("cannot reach every host: {e}"), serde_json::Value::Null),
+    };
+    let probes = server::probe(&fleet, req.config, app_bytes(&req.config.app.source));
+    let problems: Vec<String> =
+        probes.iter().flat_map(|p| p.problems.iter().map(move |x| format!("{}: {x}", p.host))).collect();
+    let passed = probes.iter().map(|p| format!("{}: {}", p.host, p.facts.join(", "))).collect::<Vec<_>>().join("; ");
+    outcome(problems, passed, serde_json::to_value(&probes).unwrap_or_default())
+}
+
+/// Item 5, as the caller judged it.
+fn secrets(judged: &Result<Vec<Finding>, String>) -> Outcome {
+    match judged {
+        Err(why) => (Verdict::Fail, why.clone(), serde_json::Value::Null),
+        Ok(findings) => {
+            let problems: Vec<String> = findings.iter().filter(|f| f.problem).map(|f| f.what.clone()).collect();
+            let checked: Vec<String> = findings.iter().filter(|f| !f.problem).map(|f| f.what.clone()).collect();
+            outcome(problems, checked.join("; "), serde_json::to_value(findings).unwrap_or_default())
+        }
+    }
+}
+
+/// Item 6: `cutover ready` passed for this config within `[gates] max_age`.
+fn tls(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
+    let ready = gate::gate_statuses(req.state, req.config, req.env)?
+        .into_iter()
+        .find(|g| g.stage == "ready")
+        .expect("ready is a gate");
+    let evidence = serde_json::to_value(&ready).unwrap_or_default();
+    Ok(match ready.standing {
+        Standing::Passed => {
+            (Verdict::Pass, format!("`cutover ready` passed at {}", ready.at.unwrap_or_default()), evidence)
+        }
+        Standing::Missing => (
+            Verdict::Fail,
+            "`cutover ready` has not passed: run it (or `cutover ready --cert FILE --key FILE`)".into(),
+            evidence,
+        ),
+        Standing::Failed => {
+            (Verdict::Fail, "`cutover ready` failed last time: fix what it found and run it again".into(), evidence)
+        }
+        Standing::Expired => (
+            Verdict::Fail,
+            format!(
+                "`cutover ready` passed longer ago than [gates] max_age ({}): run it again",
+                cutover_config::human::duration(req.config.gates.max_age.0)
+            ),
+            evidence,
+        ),
+        Standing::OtherConfig => {
+            (Verdict::Fail, "`cutover ready` passed for another version of the config: run it again".into(), evidence)
+        }
+    })
+}
+
+/// Item 7: every item to attest is attested (but item 2's, which stands for item 2).
+fn attestations(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
+    let mut all = attest::attestations(req.state, req.config, req.env)?;
+    all.retain(|s| s.item != SUPERADMIN_ATTESTATION);
+    let missing: Vec<&str> = all.iter().filter(|s| s.attestation.is_none()).map(|s| s.item.as_str()).collect();
+    let evidence = serde_json::to_value(&all).unwrap_or_default();
+    Ok(if missing.is_empty() {
+        let by: Vec<String> =
+            all.iter().filter_map(|s| s.attestation.as_ref().map(|a| format!("{} by {}", s.item, a.by))).collect();
+        (Verdict::Attested, by.join(", "), evidence)
+    } else {
+        (
+            Verdict::Fail,
+            format!("not attested: {} (`cutover attest ITEM --by NAME [--note TEXT]`)", missing.join(", ")),
+            evidence,
+        )
+    })
+}
+
+/// The app's size on disk, for the free-space check: every file under `source` but `.git`.
+fn app_bytes(source: &Path) -> u64 {
+    let mut total = 0;
+    let mut dirs = vec![source.to_owned()];
+    // Bounded: a directory is read once, and symlinks are not followed.
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() && entry.file_name() != ".git" {
+                dirs.push(entry.path());
+            } else if kind.is_file() {
+                total += entry.metadata().map_or(0, |m| m.len());
+            }
+        }
+    }
+    total
+}

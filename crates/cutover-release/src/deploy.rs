@@ -13,6 +13,7 @@ use cutover_config::{App, Hooks};
 use cutover_process::{ProcessError, interrupt};
 use cutover_remote::journal::{Cause, Event, Kind};
 use cutover_remote::lock::LockInfo;
+use cutover_remote::shell::NO_SPACE;
 use cutover_remote::{HostState, Identity, RemoteError, Reporter, Stdin, Target};
 
 use crate::error::{hosts_of as hosts, list, quoted};
@@ -510,26 +511,22 @@ impl Deploy<'_> {
     /// disk gets its space back. When the disk was (nearly) full, the error says so, whatever
     /// the step's tool said (tar says only "wrote only N of M bytes").
     fn discard(&self, t: &dyn Target, id: &str, error: RemoteError) -> RemoteError {
-        let free = self.remove_partial(t, id);
-        match error {
-            RemoteError::Failed { host, step, status, detail }
-                if free.is_some_and(|kib| kib < NEARLY_FULL_KIB) && !no_space(&detail) =>
-            {
-                let detail =
-                    format!("No space left on device ({} KiB free in the deploy path); {detail}", free.unwrap_or(0));
-                RemoteError::Failed { host, step, status, detail }
+        match (error, self.remove_partial(t, id)) {
+            (RemoteError::Failed { host, step, status, detail }, Some(full)) if !no_space(&detail) => {
+                RemoteError::Failed { host, step, status, detail: format!("{full}; {detail}") }
             }
-            other => other,
+            (other, _) => other,
         }
     }
 
-    /// Removes what one host has of release `id` (journaled); the KiB then free in the deploy
-    /// path, when the host said. A failure to remove it is a warning: retention removes it later.
-    fn remove_partial(&self, t: &dyn Target, id: &str) -> Option<u64> {
+    /// Removes what one host has of release `id` (journaled); whether the disk was full, as the
+    /// host said it (`No space left on device (N KiB free …)`). A failure to remove it is a
+    /// warning: retention removes it later.
+    fn remove_partial(&self, t: &dyn Target, id: &str) -> Option<String> {
         let script =
             scripts::discard(&self.fleet.root, id, &self.event(Kind::Remove, id), &self.event(Kind::Removed, id));
         match t.run("removing the partial release", &script, Stdin::Null) {
-            Ok(out) => out.stdout.lines().find_map(|l| l.strip_prefix(scripts::FREE)?.trim().parse::<u64>().ok()),
+            Ok(out) => out.stdout.lines().find(|l| l.starts_with(NO_SPACE)).map(str::to_owned),
             Err(e) => {
                 self.reporter.warn(Some(t.name()), &format!("the partial release {id} stays on the host: {e}"));
                 None
@@ -648,13 +645,9 @@ pub(crate) fn run_hooks(
     Ok(true)
 }
 
-/// A step that failed where the deploy path has less free space than this (KiB) failed on a
-/// full disk.
-const NEARLY_FULL_KIB: u64 = 1024;
-
 /// Whether a host's error text already says the disk or the quota is full.
 fn no_space(detail: &str) -> bool {
-    detail.contains("No space left on device") || detail.contains("Disk quota exceeded")
+    detail.contains(NO_SPACE) || detail.contains("Disk quota exceeded")
 }
 
 fn hex(bytes: &[u8]) -> String {

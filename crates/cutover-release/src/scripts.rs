@@ -326,16 +326,13 @@ pub fn remove(root: &DeployPath, ids: &[String], before: &[Event], after: &[Even
     s + &journal::append_script(after)
 }
 
-/// What a host prints first in [`discard`]: the KiB free in the deploy path, before the release
-/// gives its space back.
-pub const FREE: &str = "@@free ";
-
-/// Removes what a failed prepare made of release `id` on this host, after printing the space
-/// left ([`FREE`]). On a full disk the `remove` event may not fit (a line cut short is no event);
-/// `removed` does, once the release gave its space back.
+/// Removes what a failed prepare made of release `id` on this host, after saying whether the
+/// disk is full (`shell::say_if_full`, on stdout). On a full disk the `remove` event may not fit
+/// (a line cut short is no event); `removed` does, once the release gave its space back.
 pub fn discard(root: &DeployPath, id: &str, before: &Event, after: &Event) -> String {
     enter(root)
-        + &format!("df -Pk . | awk 'NR == 2 {{ print \"{FREE}\" $4 }}'\n")
+        + &cutover_remote::shell::say_if_full()
+        + "\n"
         + &format!("{{ {}}} 2>/dev/null || :\n", journal::append_script(std::slice::from_ref(before)))
         + &delete(id)
         + &journal::append_script(std::slice::from_ref(after))

@@ -47,10 +47,11 @@ impl LockInfo {
     pub fn acquire_script(&self) -> String {
         let json = serde_json::to_string(self).expect("lock serializes");
         format!(
-            "tmp=.cutover/lock.$$\nprintf '%s\\n' {json} > \"$tmp\"\n\
+            "tmp=.cutover/lock.$$\nprintf '%s\\n' {json} > \"$tmp\" || {{ {full} >&2; rm -f \"$tmp\"; exit 1; }}\n\
              if ln -T \"$tmp\" {PATH} 2>/dev/null; then rm -f \"$tmp\"; echo '@@lock acquired'\n\
              else rm -f \"$tmp\"\n{show}fi\n",
             json = crate::shell::quote(&json),
+            full = crate::shell::say_if_full(),
             show = show_script("lock held", "lock gone"),
         )
     }

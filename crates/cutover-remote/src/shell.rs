@@ -20,6 +20,19 @@ pub const BOOTSTRAP: &str = concat!(
     "(set --; eval \"$s\"); r=$?; [ $r -ne 255 ] || r=254; exit $r",
 );
 
+/// How a full disk is said, whatever the tool that hit it said (tar: "wrote only N of M bytes";
+/// dash's `printf`: "I/O error").
+pub const NO_SPACE: &str = "No space left on device";
+
+/// A shell command, run from the deploy root after a step failed, that prints [`NO_SPACE`] and
+/// the KiB free when the deploy path has less than 1 MiB free: then the step failed on a full
+/// disk. Prints nothing otherwise.
+pub fn say_if_full() -> String {
+    format!(
+        "df -Pk . 2>/dev/null | awk 'NR == 2 && $4 < 1024 {{ print \"{NO_SPACE} (\" $4 \" KiB free in the deploy path)\" }}'"
+    )
+}
+
 /// Writes `script` and its end marker: what [`BOOTSTRAP`] reads before the script's own input.
 pub(crate) fn framed(script: &str, marker: &str, out: &mut impl Write) -> io::Result<()> {
     out.write_all(script.as_bytes())?;

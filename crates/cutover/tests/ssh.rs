@@ -615,8 +615,21 @@ fn a_full_disk_removes_the_partial_release_and_is_reported_as_itself() {
     assert!(!run.stderr.contains("sending every file"), "{}", run.stderr);
     unchanged("the disk was full");
 
-    // Space freed, the next deploy works, as a delta from the base.
     let out = on_h2(&format!("rm -r {p}/fill"));
+    assert!(out.status.success(), "{out:?}");
+
+    // Every byte taken before the deploy starts: the lock cannot be written, and says why
+    // (the shell itself says only "I/O error").
+    let _ = on_h2(&format!("head -c 4M /dev/zero > {p}/filler"));
+    project
+        .cutover(&["deploy"])
+        .code(1)
+        .stderr_has("taking the deploy lock failed on `h2`")
+        .stderr_has("No space left on device");
+    unchanged("the disk was full before the deploy");
+
+    // Space freed, the next deploy works, as a delta from the base.
+    let out = on_h2(&format!("rm {p}/filler"));
     assert!(out.status.success(), "{out:?}");
     let run = project.cutover(&["deploy", "--json"]).ok();
     for host in run.json()["hosts"].as_array().unwrap() {

@@ -241,7 +241,21 @@ pub fn hook(
         "{{ LC_ALL=C sed -u -e '/{end}$/{{' -e 's/{end}$//' -e '/^$/!p' -e Q -e '}}'; cat >/dev/null 2>&1 & }}"
     );
     let secs = timeout.as_secs_f64();
-    let said = human::duration(timeout);
+    // Exit 124 (137 after KILL) is `timeout`'s, unless the hook said it sooner itself. A zero
+    // timeout is GNU `timeout`'s "no limit".
+    let judge = if timeout.is_zero() {
+        String::new()
+    } else {
+        let stopped = format!(
+            "cutover: the hook did not finish within {} ([hooks] timeout) and was stopped",
+            human::duration(timeout)
+        );
+        format!(
+            "case $rc in 124|137) if [ $(( $(date +%s) - started )) -ge {} ]; then echo {} >&2; fi;; esac\n",
+            timeout.as_secs(),
+            quote(&stopped)
+        )
+    };
     enter(root)
         + &format!(
             "export CUTOVER_ROOT=\"$PWD\" CUTOVER_RELEASE={id} CUTOVER_ENV={env} CUTOVER_PREVIOUS_RELEASE={prev}\n\
@@ -254,16 +268,11 @@ pub fn hook(
              2>&1 1>&3 3>&- | {relay} >&2 3>&-; }} 3>&1 | {relay}\n\
              rc=$(cat \"$rc_file\"); rm -f \"$rc_file\"\n\
              [ -n \"$rc\" ] || rc=1\n\
-             case $rc in 124|137) if [ $(( $(date +%s) - started )) -ge {whole} ]; then \
-             echo {stopped} >&2; fi;; esac\n\
-             exit $rc\n",
+             {judge}exit $rc\n",
             id = quote(id),
             env = quote(env_name),
             prev = quote(previous.unwrap_or("")),
             cmd = quote(command),
-            whole = timeout.as_secs(),
-            stopped =
-                quote(&format!("cutover: the hook did not finish within {said} ([hooks] timeout) and was stopped")),
         )
 }
 

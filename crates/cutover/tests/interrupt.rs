@@ -229,3 +229,38 @@ fn sigterm_during_a_rollback_finishes_its_switch_and_gives_the_lock_back() {
     let r3 = deploy(&project, "v3");
     assert_eq!(assert_complete(&deploy_dir(&hosts, 1)), r3);
 }
+
+/// SIGINT while an after_switch hook runs: the switch is done, so the hooks finish and the
+/// release stays live on every host (no checks to stop here), the journal says `interrupted`,
+/// the lock is given back, exit 130.
+#[test]
+fn sigint_during_an_after_switch_hook_lets_the_switch_finish_on_every_host() {
+    let Some(hosts) = hosts(2) else { return };
+    let hooks = format!("[hooks]\nafter_switch = [\"{}\", \"touch {MOUNT_POINT}/second-hook-ran\"]\n", slow_hook());
+    let project = project(&hosts, &hooks);
+    let r1 = deploy(&project, "v1");
+    hold(&hosts, 2);
+    for i in 1..=2 {
+        let _ = std::fs::remove_file(hosts.root(i).join("second-hook-ran"));
+    }
+    project.write("app/index.html", "v2\n");
+    let child = project.spawn(&["deploy"], "v2");
+    signal_in_hook(&hosts, 2, &child, Signal::INT, "deploy v2");
+    let code = finish(child, "the interrupted deploy", Duration::from_secs(30));
+    let log = project.log("v2");
+    assert_eq!(code, 130, "exit code; stderr:\n{log}");
+    let r2 = assert_complete(&deploy_dir(&hosts, 1));
+    assert_ne!(r2, r1);
+    assert!(log.contains(&format!("{r2} is live on every host and its after_switch hooks ran")), "{log}");
+    for i in 1..=2 {
+        let dir = deploy_dir(&hosts, i);
+        assert_eq!(assert_complete(&dir), r2, "h{i}");
+        assert!(hosts.root(i).join("second-hook-ran").exists(), "h{i}: after_switch did not finish");
+        let events = interrupted_events(&dir);
+        assert_eq!(events.len(), 1, "h{i}: {events:?}");
+        assert!(events[0]["reason"].as_str().unwrap().contains(&format!("after {r2} went live")), "{events:?}");
+    }
+    no_lock_left(&hosts, 2);
+    project.cutover(&["rollback"]).ok();
+    assert_eq!(assert_complete(&deploy_dir(&hosts, 2)), r1);
+}

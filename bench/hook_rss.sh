@@ -21,14 +21,14 @@ name = "rss"
 source = "app"
 [hooks]
 before_switch = ["yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef012345678 | head -c $size"]
-[env.production]
+[env.bench]
 hosts = ["local"]
 path = "$work/srv"
 TOML
 for bin in "${bins[@]}"; do
   rm -rf "$work/srv" "$work/.cutover"
   set +e
-  /usr/bin/time -f "%M" -o "$work/rss" "$bin" -q -c "$work/cutover.toml" deploy >/dev/null 2>"$work/stderr"
+  /usr/bin/time -f "%M" -o "$work/rss" "$bin" -q -c "$work/cutover.toml" --env bench deploy >/dev/null 2>"$work/stderr"
   status=$?
   set -e
   [ $status -eq 0 ] || { echo "$bin failed:" >&2; tail -5 "$work/stderr" >&2; }

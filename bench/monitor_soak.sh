@@ -48,6 +48,7 @@ version = 1
 name = "soak"
 source = "app"
 [env.production]
+gated = false
 url = "http://$ip:$port"
 hosts = ["local"]
 path = "$root/deploy"

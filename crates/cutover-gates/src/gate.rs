@@ -77,6 +77,70 @@ pub fn gate_statuses(state: &State, config: &Config, env: &str) -> Result<Vec<Ga
         .collect()
 }
 
+/// Whether a deploy (or, with `promote`, a promotion) to `env` may go ahead: for a gated
+/// environment, a launch path is chosen and pre-flight and DNS/TLS ready passed for this
+/// config within `[gates] max_age`; after go-live (`live`), pre-flight's deferred items have
+/// passed too, and under `iterative` production takes only promotions. The error names every
+/// missing gate and the command that passes it. A gate whose record cannot be read is missing.
+pub fn check_deploy(state: &State, config: &Config, env: &str, live: bool, promote: bool) -> Result<(), GateError> {
+    if !config.is_gated(env)? {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    let path = crate::path::path_state(state, env)?.path;
+    if path.is_none() {
+        missing.push("no launch path is chosen: `cutover path fast|hardened|iterative`".to_owned());
+    }
+    for g in gate_statuses(state, config, env)?.into_iter().filter(|g| matches!(g.stage, "preflight" | "ready")) {
+        let why = match g.standing {
+            Standing::Passed => continue,
+            Standing::Missing => "has not passed",
+            Standing::Failed => "failed last time",
+            Standing::Expired => "passed longer ago than [gates] max_age",
+            Standing::OtherConfig => "passed for another version of the config",
+        };
+        missing.push(format!("{} {why}: `{}`", g.stage, g.command));
+    }
+    if live {
+        if path == Some(crate::LaunchPath::Iterative) && !promote {
+            missing.push(
+                "the iterative path takes only releases promoted from staging after go-live: `cutover promote --from \
+                 staging`"
+                    .to_owned(),
+            );
+        }
+        match deferred_items(state, env)? {
+            Some(items) if items.is_empty() => {}
+            Some(items) => missing.push(format!(
+                "pre-flight item(s) {} were deferred at go-live and must pass before this redeploy: `cutover preflight`",
+                items.join(", ")
+            )),
+            None => {}
+        }
+    }
+    if missing.is_empty() { Ok(()) } else { Err(GateError::Gated { env: env.to_owned(), missing }) }
+}
+
+/// The items the latest pre-flight deferred (but item 4, which cannot be checked yet); `None`
+/// when there is no pre-flight record (reported as missing already). An unreadable record
+/// defers everything.
+fn deferred_items(state: &State, env: &str) -> Result<Option<Vec<String>>, GateError> {
+    let Some(record) = state.latest_gate("preflight", env)? else { return Ok(None) };
+    let Ok(report) = serde_json::from_str::<serde_json::Value>(&record.evidence) else {
+        return Ok(Some(vec!["(its record cannot be read)".into()]));
+    };
+    let Some(items) = report["items"].as_array() else {
+        return Ok(Some(vec!["(its record cannot be read)".into()]));
+    };
+    Ok(Some(
+        items
+            .iter()
+            .filter(|i| i["result"] == "deferred" && i["number"] != 4)
+            .map(|i| i["number"].as_u64().map_or_else(|| "?".to_owned(), |n| n.to_string()))
+            .collect(),
+    ))
+}
+
 fn judge(
     stage: &'static str,
     command: &'static str,
@@ -133,6 +197,73 @@ mod tests {
             evidence: "[]".into(),
             artifact: None,
         }
+    }
+
+    fn config(extra: &str) -> Config {
+        let text = format!(
+            "version = 1\n[app]\nname = \"shop\"\n{extra}\n[env.production]\nhosts = [\"local\"]\npath = \"/srv/shop\"\n\
+             [env.staging]\nhosts = [\"local\"]\npath = \"/srv/staging\"\n"
+        );
+        Config::parse(std::path::Path::new("/etc/shop/cutover.toml"), &text).unwrap()
+    }
+
+    fn report(deferred: &[u64]) -> String {
+        let items: Vec<serde_json::Value> = (1..=7u64)
+            .map(|n| serde_json::json!({ "number": n, "result": if deferred.contains(&n) { "deferred" } else { "pass" } }))
+            .collect();
+        serde_json::json!({ "items": items }).to_string()
+    }
+
+    #[test]
+    fn a_deploy_to_a_gated_environment_needs_a_path_preflight_and_ready_for_this_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        let config = config("");
+        let missing = |live: bool, promote: bool| match check_deploy(&state, &config, "production", live, promote) {
+            Ok(()) => Vec::new(),
+            Err(GateError::Gated { missing, .. }) => missing,
+            Err(e) => panic!("{e}"),
+        };
+        let all = missing(false, false);
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(
+            all[0].contains("no launch path") && all[1].starts_with("preflight has not passed: `cutover preflight`")
+        );
+        assert!(all[2].starts_with("ready has not passed: `cutover ready`"), "{all:?}");
+        // Staging is not gated.
+        check_deploy(&state, &config, "staging", true, false).unwrap();
+
+        let who = cutover_remote::Identity { user: "ana".into(), machine: "m".into(), pid: 1 };
+        crate::path::choose(&state, "production", crate::LaunchPath::Fast, None, &who).unwrap();
+        state.record_gate("ready", "production", &config.hash, None, false, "[]").unwrap();
+        state.record_gate("preflight", "production", &config.hash, None, true, &report(&[1, 2, 4])).unwrap();
+        assert_eq!(missing(false, false), ["ready failed last time: `cutover ready`"]);
+        state.record_gate("ready", "production", &config.hash, None, true, "[]").unwrap();
+        assert!(missing(false, false).is_empty(), "the first release may go");
+        // After go-live, the deferred items (but 4) must pass first.
+        let after = missing(true, false);
+        assert_eq!(after.len(), 1);
+        assert!(after[0].contains("item(s) 1, 2 were deferred"), "{after:?}");
+        state.record_gate("preflight", "production", &config.hash, None, true, &report(&[4])).unwrap();
+        assert!(missing(true, false).is_empty());
+        // Another config: every gate must pass again for it.
+        let edited = self::config("[gates]\nmax_age = \"2h\"\n");
+        match check_deploy(&state, &edited, "production", true, false) {
+            Err(GateError::Gated { missing, .. }) => {
+                assert_eq!(missing.len(), 2, "{missing:?}");
+                assert!(missing.iter().all(|m| m.contains("passed for another version of the config")));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Iterative: after go-live only promotions.
+        crate::path::choose(&state, "production", crate::LaunchPath::Iterative, Some("slower"), &who).unwrap();
+        let after = missing(true, false);
+        assert!(after.len() == 1 && after[0].contains("only releases promoted from staging"), "{after:?}");
+        assert!(missing(true, true).is_empty());
+        assert!(missing(false, false).is_empty(), "its first release may be a deploy");
+        // A pre-flight record that cannot be read counts against the deploy.
+        state.record_gate("preflight", "production", &config.hash, None, true, "not json").unwrap();
+        assert!(missing(true, true)[0].contains("cannot be read"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod reporter;
 pub mod smoke;
 
 pub use error::GateError;
-pub use gate::{GateStatus, Standing, gate_statuses};
+pub use gate::{GateStatus, Standing, check_deploy, gate_statuses};
 pub use monitor::{MonitorRequest, Passed, Schedule, monitor};
 pub use path::{LaunchPath, PathChange, PathState};
 pub use plan::Plan;

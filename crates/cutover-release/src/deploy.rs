@@ -38,6 +38,9 @@ pub struct DeployRequest<'a> {
     /// checks); an `Err` with the reason rolls every host back, marks the release failed, and
     /// the deploy ends with [`ReleaseError::VerifyFailed`].
     pub verify: Option<&'a dyn Verify>,
+    /// Why this deploy went ahead past gates that had not passed (`--force --reason`): kept in
+    /// every host's journal with the release's `prepare` event.
+    pub forced: Option<&'a str>,
 }
 
 /// A check of a release once it is live (see [`DeployRequest::verify`]).
@@ -438,7 +441,10 @@ impl Deploy<'_> {
         let root = &self.fleet.root;
         let mut base_id = base.map(|(b, _)| b.as_str());
         let mut delta = Delta::between(self.manifest, base.map(|(_, m)| m));
-        let prepare = self.event(Kind::Prepare, id).from(base_id).manifest(hash);
+        let mut prepare = self.event(Kind::Prepare, id).from(base_id).manifest(hash);
+        if let Some(forced) = self.req.forced {
+            prepare = prepare.reason(forced);
+        }
         self.reporter.step(
             Some(host),
             &format!("linking {} unchanged file(s) from {}", delta.link.len(), base_id.unwrap_or("nothing")),

@@ -316,7 +316,7 @@ impl<'a> Bench<'a> {
                 "version = 1\n\
                  [app]\nname = \"bench\"\nsource = \"app\"\nkeep_releases = 5\nexclude = [\".git/\"]\n\
                  [ssh]\nconfig = \"{ssh_config}\"\nconnect_timeout = \"5s\"\n\
-                 [env.production]\nhosts = [{}]\npath = \"{CUTOVER_PATH}\"\n",
+                 [env.production]\ngated = false\nhosts = [{}]\npath = \"{CUTOVER_PATH}\"\n",
                 quoted.join(", ")
             ),
         );

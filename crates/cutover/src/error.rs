@@ -120,7 +120,8 @@ fn gate_code(e: &GateError) -> i32 {
         GateError::MonitorRunning { .. }
         | GateError::PathDrift { .. }
         | GateError::PathRace { .. }
-        | GateError::NoPath { .. } => EXIT_BLOCKED,
+        | GateError::NoPath { .. }
+        | GateError::Gated { .. } => EXIT_BLOCKED,
         GateError::SmokeRolledBack { .. } | GateError::MonitorRolledBack { .. } => EXIT_ROLLED_BACK,
         GateError::Interrupted { .. } => EXIT_INTERRUPTED,
         GateError::State(_)

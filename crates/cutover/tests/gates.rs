@@ -13,7 +13,8 @@ fn project(extra: &str) -> (Project, std::path::PathBuf) {
     let dir = tempfile::Builder::new().prefix("cutover-gates-").tempdir().unwrap().keep();
     let deploy = dir.join("app");
     let project = Project::new(&["local".into()], &deploy.display().to_string(), extra, 3);
-    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    // Production gated, as it is by default.
+    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap().replace("gated = false\n", "");
     let staging = dir.join("staging");
     project.write(
         "cutover.toml",
@@ -86,7 +87,7 @@ fn status_opens_with_the_path_and_each_gate_and_production_alone_is_gated_by_def
     let site =
         App::new().route("/", Reply::text(200, "v1\n")).start_on(cutover_testkit::loopback_addr().into()).unwrap();
     let (project, _) = project(&format!("[[check]]\nname = \"home\"\nurl = \"{}\"\n", site.url("/")));
-    project.cutover(&["deploy"]).ok();
+    project.cutover(&["deploy", "--force", "--reason", "the test's first release"]).ok();
     let status = project.cutover(&["status"]).ok();
     let lines: Vec<&str> = status.stdout.lines().collect();
     assert!(lines[0].starts_with("path\tnone\tgated\t"), "{}", status.stdout);
@@ -196,4 +197,51 @@ fn bad_preflight_settings_are_config_errors_with_their_place() {
         ),
     );
     project.cutover(&["config", "check"]).ok();
+}
+
+#[test]
+fn a_gated_deploy_is_refused_naming_each_missing_gate_and_force_with_a_reason_is_recorded_everywhere() {
+    let (project, deploy) = project("");
+    let run = project.cutover(&["deploy"]).code(3);
+    for gate in [
+        "no launch path is chosen: `cutover path fast|hardened|iterative`",
+        "preflight has not passed: `cutover preflight`",
+        "ready has not passed: `cutover ready`",
+    ] {
+        assert!(run.stderr.contains(gate), "{}", run.stderr);
+    }
+    assert!(!deploy.join("releases").exists(), "nothing was sent");
+    // Staging is not gated.
+    project.cutover(&["--env", "staging", "deploy"]).ok();
+
+    // Forcing needs a reason; a blank one is none.
+    project.cutover(&["deploy", "--force"]).code(2);
+    project.cutover(&["deploy", "--force", "--reason", "  "]).code(2).stderr_has("needs `--reason TEXT`");
+    let run = project.cutover(&["--json", "deploy", "--force", "--reason", "launch day: DNS is not ours yet"]).ok();
+    assert!(run.stderr.contains("GATE FORCED (production): preflight has not passed"), "{}", run.stderr);
+    assert!(run.stderr.contains("launch day: DNS is not ours yet"), "{}", run.stderr);
+    let release = run.json()["release"].as_str().unwrap().to_owned();
+    assert_eq!(support::cli::current(&deploy).as_deref(), Some(release.as_str()));
+    let journal = std::fs::read_to_string(deploy.join(".cutover/journal.jsonl")).unwrap();
+    let prepare = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "prepare" && e["release"] == release.as_str())
+        .expect("the prepare event");
+    let reason = prepare["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("gates forced by") && reason.contains("launch day: DNS is not ours yet"), "{prepare}");
+    let log = project.cutover(&["--json", "log"]).ok().json();
+    let entry =
+        log.as_array().unwrap().iter().rev().find(|e| e["command"].as_str().unwrap().contains(" deploy ")).unwrap();
+    assert!(entry["summary"].as_str().unwrap().contains("gates forced by"), "{entry}");
+    assert!(entry["command"].as_str().unwrap().contains("--force --reason"), "{entry}");
+
+    // After go-live on the iterative path a plain deploy is refused even once the rest is fine;
+    // a rollback is never gated.
+    project.cutover(&["path", "iterative"]).ok();
+    project.write("app/index.html", "v2\n");
+    project.cutover(&["deploy"]).code(3).stderr_has("only releases promoted from staging");
+    project.cutover(&["deploy", "--force", "--reason", "hotfix"]).ok();
+    let back = project.cutover(&["--json", "rollback"]).ok().json();
+    assert_eq!(back["to"], release.as_str());
 }

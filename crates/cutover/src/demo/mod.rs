@@ -54,6 +54,7 @@ pub fn run(out: &Output, keep: bool) -> Result<(), CliError> {
         cache: None,
         env_file: None,
         verify: None,
+        forced: None,
     };
 
     // The page is plain HTTP on loopback: the system's roots are all a check could need.

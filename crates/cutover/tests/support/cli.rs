@@ -51,7 +51,8 @@ impl Run {
 
 impl Project {
     /// An app of `files` small files plus `index.html` saying `v1`, and a config deploying it
-    /// to `hosts` at `path`. `extra` is appended to the config (hooks, ssh, …).
+    /// to `hosts` at `path`. `extra` is appended to the config (hooks, ssh, …). Its production
+    /// is not gated (`gated = false`): the gates' own tests take that line out.
     pub fn new(hosts: &[String], path: &str, extra: &str, files: usize) -> Self {
         let dir = tempfile::Builder::new().prefix("cutover-it-").tempdir().expect("tempdir");
         let project = Self { dir };
@@ -64,7 +65,7 @@ impl Project {
             "cutover.toml",
             &format!(
                 "version = 1\n[app]\nname = \"it\"\nsource = \"app\"\nkeep_releases = 3\n{extra}\n\
-                 [env.production]\nhosts = [{}]\npath = \"{path}\"\n",
+                 [env.production]\ngated = false\nhosts = [{}]\npath = \"{path}\"\n",
                 hosts.join(", ")
             ),
         );

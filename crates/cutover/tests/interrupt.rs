@@ -264,3 +264,31 @@ fn sigint_during_an_after_switch_hook_lets_the_switch_finish_on_every_host() {
     project.cutover(&["rollback"]).ok();
     assert_eq!(assert_complete(&deploy_dir(&hosts, 2)), r1);
 }
+
+/// A second SIGINT stops cutover at once, as a kill would (the README says so): the hook in
+/// flight is not waited for, and `current` is still on a complete release everywhere.
+#[test]
+fn a_second_sigint_stops_at_once_and_current_stays_complete() {
+    let Some(hosts) = hosts(2) else { return };
+    let project = project(&hosts, &format!("[hooks]\nbefore_switch = [\"{}\"]\n", slow_hook()));
+    let r1 = deploy(&project, "v1");
+    hold(&hosts, 2);
+    project.write("app/index.html", "v2\n");
+    let child = project.spawn(&["deploy"], "v2");
+    wait_for("deploy v2 in its hook", Duration::from_secs(30), || {
+        (1..=2).all(|i| hosts.root(i).join("in-hook").exists())
+    });
+    let pid = Pid::from_child(&child);
+    kill_process(pid, Signal::INT).unwrap();
+    wait_for("cutover to say it stops after the step in flight", Duration::from_secs(10), || {
+        project.log("v2").contains("SIGINT: stopping once the step in flight")
+    });
+    kill_process(pid, Signal::INT).unwrap();
+    // The hooks still wait for `go`: only a process that stopped at once ends now.
+    let code = finish(child, "cutover after a second SIGINT", Duration::from_secs(10));
+    assert_eq!(code, -2, "ended by the second SIGINT; stderr:\n{}", project.log("v2"));
+    for i in 1..=2 {
+        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r1);
+        std::fs::write(hosts.root(i).join("go"), "").unwrap();
+    }
+}

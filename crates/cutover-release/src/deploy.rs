@@ -41,6 +41,64 @@ pub struct DeployRequest<'a> {
     /// Why this deploy went ahead past gates that had not passed (`--force --reason`): kept in
     /// every host's journal with the release's `prepare` event.
     pub forced: Option<&'a str>,
+    /// Asked once every host is locked and the release's delta to each is known, before any
+    /// file is sent; `false` stops the deploy with nothing changed ([`ReleaseError::NotConfirmed`]).
+    pub confirm: Option<&'a dyn Confirm>,
+}
+
+/// Asks whether a deploy may go ahead, once its [`Preview`] is known (a prompt on a terminal).
+pub trait Confirm: Sync + std::fmt::Debug {
+    fn confirm(&self, preview: &Preview) -> bool;
+}
+
+/// What a deploy will send and switch: the release, and for each host what is live there now,
+/// the base its delta is made from, and how much goes over the wire.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Preview {
+    pub env: String,
+    pub release: String,
+    pub files: usize,
+    pub bytes: u64,
+    pub hosts: Vec<HostPreview>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HostPreview {
+    pub host: String,
+    /// Live now: `current` moves from it to the new release.
+    pub current: Option<String>,
+    /// The release unchanged files are linked from.
+    pub base: Option<String>,
+    pub send_files: usize,
+    pub send_bytes: u64,
+    pub linked_files: usize,
+}
+
+/// `cutover deploy --dry-run`: what a deploy would send and switch, read from every host
+/// without taking the lock or writing anything there. `[app] build` does not run: the source
+/// is hashed as it is.
+pub fn preview(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -> Result<Preview, ReleaseError> {
+    reporter.step(None, &format!("hashing `{}`", req.app.source.display()));
+    let excludes = Excludes::new(req.app.exclude.iter().map(|e| e.as_str()));
+    let manifest = Manifest::scan(&req.app.source, &excludes)?;
+    let (states, errors) = split(fleet.inspect());
+    if !errors.is_empty() {
+        return Err(ReleaseError::Hosts { step: "reading status".into(), errors, outcome: Outcome::Unchanged });
+    }
+    let lock = LockInfo::new(req.command);
+    let text = manifest.to_text();
+    let deploy = Deploy {
+        fleet,
+        req,
+        manifest: &manifest,
+        text: &text,
+        states: &states,
+        lock: &lock,
+        who: &lock.holder,
+        reporter,
+    };
+    let id = new_release_id(&states);
+    Ok(deploy.preview(&id, &deploy.bases()))
 }
 
 /// A check of a release once it is live (see [`DeployRequest::verify`]).
@@ -167,6 +225,11 @@ impl Deploy<'_> {
             });
         }
         let bases = self.bases();
+        if let Some(confirm) = self.req.confirm
+            && !confirm.confirm(&self.preview(&id, &bases))
+        {
+            return Err(ReleaseError::NotConfirmed { env: self.fleet.env_name.clone(), release: id });
+        }
         let prepared = self.fleet.each(|i, t| self.prepare(t, bases[i].as_ref(), &id, &hash));
         let (uploads, errors) = split(prepared);
         // Stopped before the switch: no host moves, whether or not each finished preparing.
@@ -349,6 +412,40 @@ impl Deploy<'_> {
         ReleaseError::Interrupted {
             signal: signal.to_string(),
             detail: format!("{id} is live on every host and its after_switch hooks ran{checks}; {next}"),
+        }
+    }
+
+    fn preview(&self, id: &str, bases: &[Option<(String, Manifest)>]) -> Preview {
+        let hosts = self
+            .states
+            .iter()
+            .zip(bases)
+            .map(|(state, base)| {
+                let delta = Delta::between(self.manifest, base.as_ref().map(|(_, m)| m));
+                let send_bytes = delta
+                    .send
+                    .iter()
+                    .map(|e| match &e.kind {
+                        crate::EntryKind::File { size, .. } => *size,
+                        _ => 0,
+                    })
+                    .sum();
+                HostPreview {
+                    host: state.host.clone(),
+                    current: state.current.clone(),
+                    base: base.as_ref().map(|(b, _)| b.clone()),
+                    send_files: delta.send.iter().filter(|e| matches!(e.kind, crate::EntryKind::File { .. })).count(),
+                    send_bytes,
+                    linked_files: delta.link.len(),
+                }
+            })
+            .collect();
+        Preview {
+            env: self.fleet.env_name.clone(),
+            release: id.to_owned(),
+            files: self.manifest.files().count(),
+            bytes: self.manifest.total_bytes(),
+            hosts,
         }
     }
 

@@ -64,6 +64,9 @@ pub enum ReleaseError {
     RolledBack { release: String, to: String, errors: Vec<RemoteError> },
     #[error("interrupted by {signal}: {detail}")]
     Interrupted { signal: String, detail: String },
+    /// The confirmation was answered no: nothing was sent, no host changed.
+    #[error("not confirmed: {release} was not deployed to {env}; nothing changed")]
+    NotConfirmed { env: String, release: String },
     #[error("release `{release}` failed its checks after the switch and every host was rolled back to {to}:\n{detail}")]
     VerifyFailed { release: String, to: String, detail: String },
 }
@@ -110,6 +113,7 @@ impl ReleaseError {
             | Self::Build { .. }
             | Self::NothingToRollBack { .. }
             | Self::BadCurrent { .. }
+            | Self::NotConfirmed { .. }
             | Self::Refused { .. } => Outcome::Unchanged,
         }
     }

@@ -20,7 +20,7 @@ mod sparse;
 mod status;
 mod upload;
 
-pub use deploy::{DeployRequest, Verdict, Verify, deploy};
+pub use deploy::{Confirm, DeployRequest, HostPreview, Preview, Verdict, Verify, deploy, preview};
 pub use error::{Outcome, ReleaseError};
 pub use exclude::Excludes;
 pub use fleet::{Fleet, Switch};

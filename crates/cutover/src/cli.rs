@@ -40,6 +40,9 @@ pub struct Global {
     /// More detail.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Answer yes to every confirmation (a change to a gated environment asks on a terminal).
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -61,6 +61,28 @@ impl Output {
         }
     }
 
+    /// Whether there is a terminal to ask on (stdin and stderr both are one).
+    pub fn can_ask(&self) -> bool {
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+
+    /// Asks `question` on the terminal (`[y/N]`: only `y` or `yes` is yes). `None` when there
+    /// is no terminal to ask on (stdin or stderr is not one): nothing is asked.
+    pub fn ask(&self, question: &str) -> Option<bool> {
+        if !self.can_ask() {
+            return None;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{} [y/N] ", printable(question));
+        let _ = err.flush();
+        drop(err);
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer).is_err() {
+            return Some(false);
+        }
+        Some(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    }
+
     /// Detail shown with `-v` only.
     pub fn detail(&self, text: &str) {
         if self.verbose {

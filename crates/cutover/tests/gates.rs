@@ -245,3 +245,81 @@ fn a_gated_deploy_is_refused_naming_each_missing_gate_and_force_with_a_reason_is
     let back = project.cutover(&["--json", "rollback"]).ok().json();
     assert_eq!(back["to"], release.as_str());
 }
+
+/// Runs `cutover ARGS` on a terminal (`script` gives it a pty), typing `input`.
+fn on_a_terminal(project: &Project, args: &str, input: &str) -> support::cli::Run {
+    use std::io::Write;
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{} {args}", support::cli::bin().display()), "/dev/null"])
+        .current_dir(project.path())
+        .env_remove("CUTOVER_CONFIG")
+        .env_remove("CUTOVER_ENV")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    support::cli::Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn changes_to_a_gated_environment_ask_on_a_terminal_yes_answers_and_a_dry_run_changes_nothing() {
+    if !support::require("script", std::process::Command::new("script").arg("--version").output().is_ok()) {
+        return;
+    }
+    let (project, deploy) = project("");
+    let force = "deploy --force --reason 'first release'";
+    let run = on_a_terminal(&project, force, "n\n");
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("to production? [y/N]") && run.stdout.contains("Deploy 20"), "{}", run.stdout);
+    assert!(run.stdout.contains("not confirmed"), "{}", run.stdout);
+    assert!(support::cli::current(&deploy).is_none(), "nothing deployed");
+    let run = on_a_terminal(&project, force, "y\n");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let r1 = support::cli::current(&deploy).expect("deployed");
+    // `-y` answers yes; without a terminal nothing is asked (every other test); staging never asks.
+    project.write("app/index.html", "v2\n");
+    let run = on_a_terminal(&project, &format!("-y {force}"), "");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(!run.stdout.contains("[y/N]"), "{}", run.stdout);
+    let r2 = support::cli::current(&deploy).unwrap();
+    assert_ne!(r1, r2);
+    let run = on_a_terminal(&project, "--env staging deploy", "");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(!run.stdout.contains("[y/N]"), "{}", run.stdout);
+
+    // A rollback asks too, naming where it goes.
+    let run = on_a_terminal(&project, "rollback", "no\n");
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("Roll back production from {r2} to {r1} (1 host(s))? [y/N]")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(support::cli::current(&deploy).as_deref(), Some(r2.as_str()));
+    let run = on_a_terminal(&project, "rollback", "yes\n");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(support::cli::current(&deploy).as_deref(), Some(r1.as_str()));
+
+    // A dry run says what would be sent and switched, and what the gates say, changing nothing.
+    let journal = || std::fs::read_to_string(deploy.join(".cutover/journal.jsonl")).unwrap();
+    let before = (journal(), std::fs::read_dir(deploy.join("releases")).unwrap().count());
+    project.write("app/new.txt", "new\n");
+    let run = project.cutover(&["--json", "deploy", "--dry-run"]).ok();
+    let json = run.json();
+    let host = &json["preview"]["hosts"][0];
+    assert_eq!(host["current"], r1.as_str());
+    assert_eq!(host["base"], r1.as_str());
+    assert!(host["send_files"].as_u64().unwrap() >= 1 && host["linked_files"].as_u64().unwrap() >= 1, "{json:#}");
+    assert!(json["gates_missing"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains("preflight")));
+    let text = project.cutover(&["deploy", "--dry-run"]).ok();
+    assert!(text.stdout.contains(&format!("{r1} -> ")), "{}", text.stdout);
+    assert!(
+        text.stderr.contains("the gates would refuse it") && text.stderr.contains("nothing changed"),
+        "{}",
+        text.stderr
+    );
+    assert_eq!((journal(), std::fs::read_dir(deploy.join("releases")).unwrap().count()), before);
+    assert!(!deploy.join(".cutover/lock").exists());
+}

@@ -16,6 +16,30 @@ pub struct DeployArgs {
     /// Why the gates are overridden.
     #[arg(long, requires = "force")]
     pub reason: Option<String>,
+    /// Say what would be sent to each host and switched, and change nothing (the build does
+    /// not run; nothing is locked or written on any host).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The question a deploy to a gated environment asks on a terminal.
+#[derive(Debug)]
+struct Ask<'a> {
+    out: &'a crate::output::Output,
+}
+
+impl cutover_release::Confirm for Ask<'_> {
+    fn confirm(&self, p: &cutover_release::Preview) -> bool {
+        let send: u64 = p.hosts.iter().map(|h| h.send_bytes).sum();
+        let question = format!(
+            "Deploy {} ({} host(s), {} to send) to {}?",
+            p.release,
+            p.hosts.len(),
+            cutover_config::human::bytes(send),
+            p.env
+        );
+        self.out.ask(&question).unwrap_or(true)
+    }
 }
 
 pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &DeployArgs) -> Result<String, CliError> {
@@ -36,7 +60,13 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &DeployArgs) -> Result<String,
     let plan = if config.smoke.after_deploy { ctx.check_plan(config)? } else { None };
     let after = plan.as_ref().map(|plan| cutover_gates::AfterDeploy::new(plan, ctx.out));
     let fleet = ctx.fleet(config)?;
+    if args.dry_run {
+        return dry_run(ctx, config, &fleet, rendered.as_ref().map(|r| r.text.expose().as_bytes()));
+    }
     let forced = gates(ctx, config, &fleet, reason)?;
+    let ask = Ask { out: ctx.out };
+    let confirm =
+        (config.is_gated(&ctx.global.env)? && !ctx.global.yes).then_some(&ask as &dyn cutover_release::Confirm);
     let command = format!("cutover deploy --env {}", ctx.global.env);
     let cache = ctx.config_dir().join(cutover_state::DIR).join("manifests");
     let req = DeployRequest {
@@ -47,6 +77,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &DeployArgs) -> Result<String,
         env_file: rendered.as_ref().map(|r| r.text.expose().as_bytes()),
         verify: after.as_ref().map(|a| a as &dyn cutover_release::Verify),
         forced: forced.as_deref(),
+        confirm,
     };
     let report = deploy(&fleet, &req, ctx.out)?;
     let sent: u64 = report.hosts.iter().map(|h| h.sent_bytes).sum();
@@ -81,6 +112,67 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &DeployArgs) -> Result<String,
     }
     let forced = forced.map(|f| format!("; {f}")).unwrap_or_default();
     Ok(format!("deployed {} ({sent} bytes sent){forced}", report.release))
+}
+
+/// `--dry-run`: what would be sent and switched; the gates' verdict is said, not enforced.
+fn dry_run(
+    ctx: &Ctx<'_>,
+    config: &Config,
+    fleet: &cutover_release::Fleet,
+    env_file: Option<&[u8]>,
+) -> Result<String, CliError> {
+    let env = ctx.global.env.as_str();
+    let command = format!("cutover deploy --dry-run --env {env}");
+    let req = DeployRequest {
+        app: &config.app,
+        hooks: &config.hooks,
+        command: &command,
+        cache: Some(&ctx.config_dir().join(cutover_state::DIR).join("manifests")),
+        env_file,
+        verify: None,
+        forced: None,
+        confirm: None,
+    };
+    let preview = cutover_release::preview(fleet, &req, ctx.out)?;
+    let gated = if config.is_gated(env)? {
+        let live = cutover_release::status(fleet)?.iter().any(|h| h.current.is_some());
+        match cutover_gates::check_deploy(ctx.state()?, config, env, live, false) {
+            Ok(()) => Some(Vec::new()),
+            Err(cutover_gates::GateError::Gated { missing, .. }) => Some(missing),
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    if ctx.out.json {
+        ctx.out.json(&serde_json::json!({ "dry_run": true, "preview": preview, "gates_missing": gated }));
+    } else {
+        let rows: Vec<Vec<String>> = preview
+            .hosts
+            .iter()
+            .map(|h| {
+                vec![
+                    h.host.clone(),
+                    format!("{} -> {}", h.current.as_deref().unwrap_or("nothing"), preview.release),
+                    format!("{} file(s), {}", h.send_files, cutover_config::human::bytes(h.send_bytes)),
+                    format!("{} from {}", h.linked_files, h.base.as_deref().unwrap_or("nothing")),
+                ]
+            })
+            .collect();
+        ctx.out.table(&["HOST", "SWITCH", "SEND", "LINK"], &rows);
+        for m in gated.iter().flatten() {
+            ctx.out.warn_line(&format!("the gates would refuse it: {m}"));
+        }
+    }
+    let summary = format!(
+        "dry run: {} ({} files, {}) to {} host(s) of {env}; nothing changed",
+        preview.release,
+        preview.files,
+        cutover_config::human::bytes(preview.bytes),
+        preview.hosts.len()
+    );
+    ctx.out.say(&summary);
+    Ok(summary)
 }
 
 /// The gates of a gated environment (DESIGN, "Stages and paths"), checked before anything is

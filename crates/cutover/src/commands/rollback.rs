@@ -23,6 +23,9 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &RollbackArgs) -> Result<Strin
         return Err(CliError::Usage("`--reason` must say why".into()));
     }
     let fleet = ctx.fleet(config)?;
+    if config.is_gated(&ctx.global.env)? && !ctx.global.yes && ctx.out.can_ask() && !confirmed(ctx, &fleet, to) {
+        return Err(CliError::Check(format!("not confirmed: {} was not rolled back; nothing changed", ctx.global.env)));
+    }
     let command = format!("cutover rollback --env {}", ctx.global.env);
     let mark = Mark::ByHand(args.reason.as_deref());
     let request = RollbackRequest { to, hooks: &config.hooks, command: &command, only_from: None, mark };
@@ -35,4 +38,19 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &RollbackArgs) -> Result<Strin
         ctx.out.say(&format!("{summary} on {} host(s)", report.hosts.len()));
     }
     Ok(summary)
+}
+
+/// Asks on the terminal before rolling back a gated environment, naming where it goes when the
+/// hosts can tell (a host that cannot be read never keeps the question from being asked).
+fn confirmed(ctx: &Ctx<'_>, fleet: &cutover_release::Fleet, to: Option<&str>) -> bool {
+    let env = &ctx.global.env;
+    let question = match cutover_release::status(fleet) {
+        Ok(hosts) => {
+            let from = hosts.first().and_then(|h| h.current.as_deref()).unwrap_or("nothing");
+            let target = to.or_else(|| hosts.first().and_then(|h| h.rollback_target.as_deref())).unwrap_or("?");
+            format!("Roll back {env} from {from} to {target} ({} host(s))?", hosts.len())
+        }
+        Err(_) => format!("Roll back {env} ({} host(s))?", fleet.targets.len()),
+    };
+    ctx.out.ask(&question).unwrap_or(true)
 }

@@ -55,6 +55,7 @@ pub fn run(out: &Output, keep: bool) -> Result<(), CliError> {
         env_file: None,
         verify: None,
         forced: None,
+        confirm: None,
     };
 
     // The page is plain HTTP on loopback: the system's roots are all a check could need.

@@ -55,6 +55,9 @@ pub enum GateError {
     NoPath { env: String },
     #[error("pre-flight ({env}, path {path}): required item(s) {items} failed")]
     PreflightFailed { env: String, path: crate::LaunchPath, items: String },
+    /// `cutover promote` found nothing it may take.
+    #[error("cannot promote from {from}: {reason}")]
+    NotPromotable { from: String, reason: String },
     /// A deploy to a gated environment before its gates passed.
     #[error("{env} is gated, and {}:\n  - {}\n(`--force --reason TEXT` deploys anyway, recorded in the audit log and on every host)", if missing.len() == 1 { "a gate is missing" } else { "gates are missing" }, missing.join("\n  - "))]
     Gated { env: String, missing: Vec<String> },

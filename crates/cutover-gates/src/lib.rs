@@ -13,6 +13,7 @@
 //!   `[gates] max_age`, failed, expired, passed for another config, missing).
 //! - [`attest`]: pre-flight item 7, items vouched for by a named person.
 //! - [`preflight`] (stage 1): the seven items with their evidence, judged by the launch path.
+//! - [`promote`]: what `cutover promote` may take from staging (its live artifact, smoked there).
 //! - [`path`]: the launch path (fast, hardened, iterative), chosen once per environment; a
 //!   change needs a reason.
 //!
@@ -26,6 +27,7 @@ pub mod monitor;
 pub mod path;
 mod plan;
 pub mod preflight;
+pub mod promote;
 mod reporter;
 pub mod smoke;
 

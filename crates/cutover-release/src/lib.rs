@@ -6,6 +6,7 @@
 //! It reaches hosts only through `cutover_remote::Target` and reports progress only through
 //! [`Reporter`](cutover_remote::Reporter); it never prints.
 
+pub mod artifact;
 mod deploy;
 mod error;
 mod exclude;

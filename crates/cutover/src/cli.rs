@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    attest, config, db, demo, deploy, init, log, monitor, path, preflight, ready, releases, rollback, secrets, smoke,
-    status, tls, unlock,
+    attest, config, db, demo, deploy, init, log, monitor, path, preflight, promote, ready, releases, rollback, secrets,
+    smoke, status, tls, unlock,
 };
 
 #[derive(Debug, Parser)]
@@ -72,6 +72,9 @@ pub enum Command {
     /// Stage 1: the seven pre-flight items with their evidence, judged by the launch path.
     /// Exits 1 when a required item fails.
     Preflight(preflight::PreflightArgs),
+    /// Deploy exactly the artifact live on staging (same manifest hash, no build), once it
+    /// passed smoke there.
+    Promote(promote::PromoteArgs),
     /// Show or pick the environment's launch path (fast, hardened, iterative); changing it
     /// needs `--reason`.
     Path(path::PathArgs),

@@ -121,7 +121,8 @@ fn gate_code(e: &GateError) -> i32 {
         | GateError::PathDrift { .. }
         | GateError::PathRace { .. }
         | GateError::NoPath { .. }
-        | GateError::Gated { .. } => EXIT_BLOCKED,
+        | GateError::Gated { .. }
+        | GateError::NotPromotable { .. } => EXIT_BLOCKED,
         GateError::SmokeRolledBack { .. } | GateError::MonitorRolledBack { .. } => EXIT_ROLLED_BACK,
         GateError::Interrupted { .. } => EXIT_INTERRUPTED,
         GateError::State(_)

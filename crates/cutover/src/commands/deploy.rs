@@ -43,10 +43,41 @@ impl cutover_release::Confirm for Ask<'_> {
 }
 
 pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &DeployArgs) -> Result<String, CliError> {
-    let reason = args.reason.as_deref().map(str::trim);
-    if args.force && reason.is_none_or(str::is_empty) {
+    let reason = force_reason(args.force, args.reason.as_deref())?;
+    let command = format!("cutover deploy --env {}", ctx.global.env);
+    ship(ctx, config, &config.app, &command, Ship { reason, promote: false, dry_run: args.dry_run })
+}
+
+/// `--force --reason TEXT`, checked: a blank reason is none.
+pub(super) fn force_reason(force: bool, reason: Option<&str>) -> Result<Option<&str>, CliError> {
+    let reason = reason.map(str::trim);
+    if force && reason.is_none_or(str::is_empty) {
         return Err(CliError::Usage("`--force` needs `--reason TEXT`: why the gates are overridden".into()));
     }
+    Ok(reason.filter(|_| force))
+}
+
+/// How [`ship`] goes about it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ship<'a> {
+    /// `--force --reason`: go past missing gates, loudly.
+    pub reason: Option<&'a str>,
+    /// A promotion: what the iterative path takes after go-live.
+    pub promote: bool,
+    pub dry_run: bool,
+}
+
+/// Deploys `app` to the selected environment: the `.env` rendered first, the gates, the
+/// confirmation, the engine's deploy with the after-deploy checks, and the report. `deploy`
+/// ships the working tree, `promote` an artifact taken from staging.
+pub(super) fn ship(
+    ctx: &Ctx<'_>,
+    config: &Config,
+    app: &cutover_config::App,
+    command: &str,
+    how: Ship<'_>,
+) -> Result<String, CliError> {
+    let Ship { reason, promote, dry_run } = how;
     // The `.env` is rendered before any host is touched: a secret that cannot be had stops the
     // deploy with nothing changed.
     let rendered = if config.env(&ctx.global.env)?.env_template.is_some() {
@@ -60,19 +91,18 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &DeployArgs) -> Result<String,
     let plan = if config.smoke.after_deploy { ctx.check_plan(config)? } else { None };
     let after = plan.as_ref().map(|plan| cutover_gates::AfterDeploy::new(plan, ctx.out));
     let fleet = ctx.fleet(config)?;
-    if args.dry_run {
-        return dry_run(ctx, config, &fleet, rendered.as_ref().map(|r| r.text.expose().as_bytes()));
+    if dry_run {
+        return self::dry_run(ctx, config, app, &fleet, rendered.as_ref().map(|r| r.text.expose().as_bytes()), promote);
     }
-    let forced = gates(ctx, config, &fleet, reason)?;
+    let forced = gates(ctx, config, &fleet, reason, promote)?;
     let ask = Ask { out: ctx.out };
     let confirm =
         (config.is_gated(&ctx.global.env)? && !ctx.global.yes).then_some(&ask as &dyn cutover_release::Confirm);
-    let command = format!("cutover deploy --env {}", ctx.global.env);
     let cache = ctx.config_dir().join(cutover_state::DIR).join("manifests");
     let req = DeployRequest {
-        app: &config.app,
+        app,
         hooks: &config.hooks,
-        command: &command,
+        command,
         cache: Some(&cache),
         env_file: rendered.as_ref().map(|r| r.text.expose().as_bytes()),
         verify: after.as_ref().map(|a| a as &dyn cutover_release::Verify),
@@ -118,13 +148,15 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &DeployArgs) -> Result<String,
 fn dry_run(
     ctx: &Ctx<'_>,
     config: &Config,
+    app: &cutover_config::App,
     fleet: &cutover_release::Fleet,
     env_file: Option<&[u8]>,
+    promote: bool,
 ) -> Result<String, CliError> {
     let env = ctx.global.env.as_str();
     let command = format!("cutover deploy --dry-run --env {env}");
     let req = DeployRequest {
-        app: &config.app,
+        app,
         hooks: &config.hooks,
         command: &command,
         cache: Some(&ctx.config_dir().join(cutover_state::DIR).join("manifests")),
@@ -136,7 +168,7 @@ fn dry_run(
     let preview = cutover_release::preview(fleet, &req, ctx.out)?;
     let gated = if config.is_gated(env)? {
         let live = cutover_release::status(fleet)?.iter().any(|h| h.current.is_some());
-        match cutover_gates::check_deploy(ctx.state()?, config, env, live, false) {
+        match cutover_gates::check_deploy(ctx.state()?, config, env, live, promote) {
             Ok(()) => Some(Vec::new()),
             Err(cutover_gates::GateError::Gated { missing, .. }) => Some(missing),
             Err(e) => return Err(e.into()),
@@ -183,6 +215,7 @@ fn gates(
     config: &Config,
     fleet: &cutover_release::Fleet,
     reason: Option<&str>,
+    promote: bool,
 ) -> Result<Option<String>, CliError> {
     let env = ctx.global.env.as_str();
     if !config.is_gated(env)? {
@@ -190,7 +223,7 @@ fn gates(
     }
     let live =
         cutover_release::live(fleet)?.is_some() || cutover_release::status(fleet)?.iter().any(|h| h.current.is_some());
-    match (cutover_gates::check_deploy(ctx.state()?, config, env, live, false), reason) {
+    match (cutover_gates::check_deploy(ctx.state()?, config, env, live, promote), reason) {
         (Ok(()), _) => Ok(None),
         (Err(cutover_gates::GateError::Gated { missing, .. }), Some(reason)) => {
             let who = cutover_remote::Identity::current();

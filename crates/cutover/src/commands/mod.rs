@@ -12,6 +12,7 @@ pub mod log;
 pub mod monitor;
 pub mod path;
 pub mod preflight;
+pub mod promote;
 pub mod ready;
 pub mod releases;
 pub mod rollback;
@@ -74,6 +75,7 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Path(args) => audited(ctx, Env, |c| path::exec(ctx, c, args)),
         Command::Attest(args) => audited(ctx, Env, |c| attest::exec(ctx, c, args)),
         Command::Preflight(args) => audited(ctx, Env, |c| preflight::exec(ctx, c, args)),
+        Command::Promote(args) => audited(ctx, Env, |c| interruptible(ctx, || promote::exec(ctx, c, args))),
         Command::Ready(args) => audited(ctx, Env, |c| ready::exec(ctx, c, args)),
         Command::Smoke(args) => audited(ctx, Env, |c| smoke::exec(ctx, c, args)),
         Command::Monitor(args) => audited(ctx, Env, |c| interruptible(ctx, || monitor::exec(ctx, c, args))),

@@ -11,11 +11,12 @@ use serde::Serialize;
 use crate::GateError;
 
 /// The gated stages, in the order of the cutover, with the command that passes each.
-pub const STAGES: [(&str, &str); 4] = [
+pub const STAGES: [(&str, &str); 5] = [
     ("preflight", "cutover preflight"),
     ("ready", "cutover ready"),
     ("smoke", "cutover smoke"),
     ("monitor", "cutover monitor"),
+    ("verify", "cutover verify"),
 ];
 
 /// How a gate stands now.

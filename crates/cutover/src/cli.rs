@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    attest, config, db, demo, deploy, init, log, monitor, path, preflight, promote, ready, releases, rollback, secrets,
-    smoke, status, tls, unlock,
+    attest, config, db, demo, deploy, init, launch, log, monitor, path, preflight, promote, ready, releases, rollback,
+    secrets, smoke, status, tls, unlock, verify,
 };
 
 #[derive(Debug, Parser)]
@@ -75,6 +75,12 @@ pub enum Command {
     /// Deploy exactly the artifact live on staging (same manifest hash, no build), once it
     /// passed smoke there.
     Promote(promote::PromoteArgs),
+    /// The cutover's stages 1-4 in order (path, pre-flight, ready, deploy, smoke), stopping at
+    /// the first that fails; stages passed before for this config and artifact are skipped.
+    Launch(launch::LaunchArgs),
+    /// The hardened path's final verification after go-live: servers, secrets, ready and
+    /// smoke against the environment, recorded as the `verify` gate. Exits 1 when one fails.
+    Verify(verify::VerifyArgs),
     /// Show or pick the environment's launch path (fast, hardened, iterative); changing it
     /// needs `--reason`.
     Path(path::PathArgs),

@@ -28,6 +28,9 @@ pub struct Output {
     /// The monitor's status line, on a terminal, while it runs.
     status: Mutex<Option<ProgressBar>>,
     stdout: Mutex<Stdout>,
+    /// While set, data for stdout is dropped: `launch --json` runs each stage's command and
+    /// prints one document of its own at the end.
+    muted: std::sync::atomic::AtomicBool,
 }
 
 /// What became of stdout.
@@ -51,6 +54,7 @@ impl Output {
             bars: Mutex::new(HashMap::new()),
             status: Mutex::new(None),
             stdout: Mutex::new(Stdout::Open),
+            muted: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -59,6 +63,11 @@ impl Output {
         if !self.quiet {
             self.line(text);
         }
+    }
+
+    /// Drops (or, with `false`, writes again) data meant for stdout.
+    pub fn mute_data(&self, muted: bool) {
+        self.muted.store(muted, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether there is a terminal to ask on (stdin and stderr both are one).
@@ -133,6 +142,9 @@ impl Output {
     /// Data written exactly as given (a secret's value). Once a write has failed, nothing more
     /// is written.
     pub fn data_raw(&self, text: &str) {
+        if self.muted.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let mut state = self.stdout.lock().expect("stdout lock");
         if !matches!(*state, Stdout::Open) {
             return;

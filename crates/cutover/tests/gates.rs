@@ -323,3 +323,43 @@ fn changes_to_a_gated_environment_ask_on_a_terminal_yes_answers_and_a_dry_run_ch
     assert_eq!((journal(), std::fs::read_dir(deploy.join("releases")).unwrap().count()), before);
     assert!(!deploy.join(".cutover/lock").exists());
 }
+
+#[test]
+fn launch_runs_the_stages_in_order_stops_at_the_first_failure_and_skips_what_passed() {
+    let (project, deploy) = project("");
+    let run = project.cutover(&["launch"]).code(3);
+    assert!(run.stderr.contains("==> launch: launch path: failed"), "{}", run.stderr);
+    project.cutover(&["path", "fast"]).ok();
+
+    // Pre-flight fails (nothing attested): launch stops there with its exit code; no host changed.
+    let run = project.cutover(&["launch"]).code(1);
+    assert!(run.stderr.contains("==> launch: 1 pre-flight: failed"), "{}", run.stderr);
+    assert!(!run.stderr.contains("2 DNS/TLS ready"), "nothing after the failed stage: {}", run.stderr);
+    assert!(!deploy.join("releases").exists());
+
+    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    project.write("cutover.toml", &format!("{toml}\n[preflight]\ncore = [3, 5, 7]\n"));
+    for item in ["rollback-plan", "contacts", "stakeholders"] {
+        project.cutover(&["attest", item, "--by", "Ana"]).ok();
+    }
+    // Pre-flight passes; DNS/TLS ready cannot (this environment has no URL): stop, nothing deployed.
+    let run = project.cutover(&["--json", "launch"]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    let verdicts: Vec<(&str, &str)> = json["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["stage"].as_str().unwrap(), s["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("launch path", "passed"), ("1 pre-flight", "passed"), ("2 DNS/TLS ready", "failed")],
+        "{json:#}"
+    );
+    assert_eq!(json["passed"], false);
+    assert!(!deploy.join("releases").exists());
+    // Run again: the pre-flight that passed for this config is skipped.
+    let run = project.cutover(&["launch"]);
+    assert!(run.stderr.contains("==> launch: 1 pre-flight: skipped (passed at"), "{}", run.stderr);
+}

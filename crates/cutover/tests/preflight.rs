@@ -141,4 +141,25 @@ fn preflight_checks_each_item_with_evidence_and_the_path_decides_what_is_require
     let report = json(project.cutover(&["--json", "preflight"]).code(1));
     let detail = item(&report, 1)["detail"].as_str().unwrap();
     assert!(detail.contains("failed on") && detail.contains("pending migration 2026_12_01"), "{detail}");
+
+    // `cutover verify`: servers, secrets, ready and smoke against production, recorded as a gate.
+    project.write("cutover.toml", &toml);
+    let run = project.cutover(&["--json", "verify"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    let check = |name: &str| {
+        report["checks"].as_array().unwrap().iter().find(|c| c["check"] == name).unwrap()["result"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        (check("server setup"), check("secrets"), check("smoke")),
+        ("pass".into(), "pass".into(), "pass".into()),
+        "{report:#}"
+    );
+    assert_eq!(check("DNS/TLS ready"), "fail", "this environment has no URL to be ready at");
+    let status = json(project.cutover(&["--json", "status"]).ok());
+    let gate = status["gates"].as_array().unwrap().iter().find(|g| g["stage"] == "verify").unwrap();
+    assert_eq!(gate["standing"], "failed", "{status:#}");
 }

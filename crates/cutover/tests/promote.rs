@@ -41,9 +41,10 @@ fn promote_ships_the_artifact_live_on_staging_once_it_passed_smoke_there() {
     project.cutover(&["--env", "staging", "deploy"]).ok();
     let staged = current(&staging).unwrap();
     // Not smoked on staging yet: refused, production untouched.
-    project.cutover(&["promote", "--from", "staging", "--to", "production"]).code(3).stderr_has(&format!(
-        "{staged} has not passed smoke on staging: run `cutover --env staging smoke`"
-    ));
+    project
+        .cutover(&["promote", "--from", "staging", "--to", "production"])
+        .code(3)
+        .stderr_has(&format!("{staged} has not passed smoke on staging: run `cutover --env staging smoke`"));
     assert!(current(&prod).is_none());
     project.cutover(&["--env", "staging", "smoke"]).ok();
 
@@ -63,7 +64,11 @@ fn promote_ships_the_artifact_live_on_staging_once_it_passed_smoke_there() {
     // A release that a hook changed on staging after its upload is not the artifact: refused.
     project.write(
         "cutover.toml",
-        &toml.replacen("[env.staging]", "[hooks]\nbefore_switch = [\"echo changed >> index.html\"]\n\n[env.staging]", 1),
+        &toml.replacen(
+            "[env.staging]",
+            "[hooks]\nbefore_switch = [\"echo changed >> index.html\"]\n\n[env.staging]",
+            1,
+        ),
     );
     project.cutover(&["--env", "staging", "deploy"]).ok();
     project.cutover(&["--env", "staging", "smoke"]).ok();

@@ -268,23 +268,33 @@ fn superadmin(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
 
 /// Item 3: every production host probed.
 fn server(req: &PreflightRequest<'_>, reporter: &dyn Reporter) -> Outcome {
-    let environment = match req.config.env(req.env) {
+    server_setup(req.config, req.env, req.ssh, reporter)
+}
+
+/// Pre-flight item 3 on its own (also part of `cutover verify`): every host of `env` probed.
+pub fn server_setup(
+    config: &Config,
+    env: &str,
+    ssh: &SshOptions,
+    reporter: &dyn Reporter,
+) -> (Verdict, String, serde_json::Value) {
+    let environment = match config.env(env) {
         Ok(e) => e,
         Err(e) => return (Verdict::Fail, e.to_string(), serde_json::Value::Null),
     };
-    let fleet = match Fleet::connect(req.env, environment.hosts(), environment.path.clone(), req.ssh, reporter) {
+    let fleet = match Fleet::connect(env, environment.hosts(), environment.path.clone(), ssh, reporter) {
         Ok(fleet) => fleet,
         Err(e) => return (Verdict::Fail, format!("cannot reach every host: {e}"), serde_json::Value::Null),
     };
-    let probes = server::probe(&fleet, req.config, app_bytes(&req.config.app.source));
+    let probes = server::probe(&fleet, config, app_bytes(&config.app.source));
     let problems: Vec<String> =
         probes.iter().flat_map(|p| p.problems.iter().map(move |x| format!("{}: {x}", p.host))).collect();
     let passed = probes.iter().map(|p| format!("{}: {}", p.host, p.facts.join(", "))).collect::<Vec<_>>().join("; ");
     outcome(problems, passed, serde_json::to_value(&probes).unwrap_or_default())
 }
 
-/// Item 5, as the caller judged it.
-fn secrets(judged: &Result<Vec<Finding>, String>) -> Outcome {
+/// Item 5, as the caller judged it (also part of `cutover verify`).
+pub fn secrets(judged: &Result<Vec<Finding>, String>) -> (Verdict, String, serde_json::Value) {
     match judged {
         Err(why) => (Verdict::Fail, why.clone(), serde_json::Value::Null),
         Ok(findings) => {

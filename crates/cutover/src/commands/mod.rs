@@ -8,6 +8,7 @@ pub mod db;
 pub mod demo;
 pub mod deploy;
 pub mod init;
+pub mod launch;
 pub mod log;
 pub mod monitor;
 pub mod path;
@@ -21,6 +22,7 @@ pub mod smoke;
 pub mod status;
 pub mod tls;
 pub mod unlock;
+pub mod verify;
 
 use cutover_config::Config;
 use cutover_remote::Identity;
@@ -75,6 +77,8 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Path(args) => audited(ctx, Env, |c| path::exec(ctx, c, args)),
         Command::Attest(args) => audited(ctx, Env, |c| attest::exec(ctx, c, args)),
         Command::Preflight(args) => audited(ctx, Env, |c| preflight::exec(ctx, c, args)),
+        Command::Verify(args) => audited(ctx, Env, |c| verify::exec(ctx, c, args)),
+        Command::Launch(args) => audited(ctx, Env, |c| interruptible(ctx, || launch::exec(ctx, c, args))),
         Command::Promote(args) => audited(ctx, Env, |c| interruptible(ctx, || promote::exec(ctx, c, args))),
         Command::Ready(args) => audited(ctx, Env, |c| ready::exec(ctx, c, args)),
         Command::Smoke(args) => audited(ctx, Env, |c| smoke::exec(ctx, c, args)),

@@ -48,7 +48,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &PreflightArgs) -> Result<Str
 
 /// Item 5: the audit of the environment's `.env` template and values, and the secret scan of
 /// the repository beside the config (working tree and history).
-fn secrets(ctx: &Ctx<'_>, config: &Config, env: &str) -> Result<Vec<Finding>, String> {
+pub(super) fn secrets(ctx: &Ctx<'_>, config: &Config, env: &str) -> Result<Vec<Finding>, String> {
     let mut findings = Vec::new();
     match super::secrets::audit::findings(ctx, config, env) {
         Ok(Some(audit)) if audit.is_empty() => {

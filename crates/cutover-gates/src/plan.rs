@@ -24,6 +24,17 @@ impl Plan {
     /// The config's checks for environment `env`, judged against `trust`; `hosts` are where the
     /// `every_host` checks go (each host's label and address; empty when none needs them).
     pub fn new(config: &Config, env: &str, trust: Trust, hosts: Vec<Via>) -> Result<Self, GateError> {
+        Self::of(&config.checks, config, env, trust, hosts)
+    }
+
+    /// `specs` (the config's `[[check]]`s, or pre-flight's own) for environment `env`.
+    pub fn of(
+        specs: &[CheckSpec],
+        config: &Config,
+        env: &str,
+        trust: Trust,
+        hosts: Vec<Via>,
+    ) -> Result<Self, GateError> {
         let environment = config.env(env)?;
         let base = environment
             .url
@@ -31,7 +42,7 @@ impl Plan {
             .map(|u| Url::parse(u.as_str()))
             .transpose()
             .map_err(|e| GateError::Url { env: env.to_owned(), reason: e.to_string() })?;
-        let checks = config.checks.iter().map(|spec| check(spec, base.as_ref(), env)).collect::<Result<_, _>>()?;
+        let checks = specs.iter().map(|spec| check(spec, base.as_ref(), env)).collect::<Result<_, _>>()?;
         Ok(Self { checks, hosts, trust })
     }
 

@@ -142,6 +142,19 @@ fn preflight_checks_each_item_with_evidence_and_the_path_decides_what_is_require
     let detail = item(&report, 1)["detail"].as_str().unwrap();
     assert!(detail.contains("failed on") && detail.contains("pending migration 2026_12_01"), "{detail}");
 
+    // Item 2 by HTTP checks of staging, when there are any: they decide, not the attestation.
+    let checked = format!(
+        "{toml}\n[[preflight.check]]\nname = \"legal pages\"\nurl = \"{}\"\nbody_contains = \"Terms of service\"\n",
+        site.url("/")
+    );
+    project.write("cutover.toml", &checked);
+    let report = json(project.cutover(&["--json", "preflight"]).code(1));
+    assert_eq!(result(&report, 2), "fail", "{report:#}");
+    assert!(item(&report, 2)["detail"].as_str().unwrap().contains("legal pages:"), "{report:#}");
+    project.write("cutover.toml", &checked.replace("Terms of service", "v1"));
+    let report = json(project.cutover(&["--json", "preflight"]).code(1));
+    assert_eq!(result(&report, 2), "pass", "{report:#}");
+
     // `cutover verify`: servers, secrets, ready and smoke against production, recorded as a gate.
     project.write("cutover.toml", &toml);
     let run = project.cutover(&["--json", "verify"]);

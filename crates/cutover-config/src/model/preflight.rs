@@ -35,6 +35,10 @@ pub struct Preflight {
     /// More items to attest by hand, besides rollback-plan, contacts and stakeholders.
     #[serde(default)]
     pub attest: Vec<AttestItem>,
+    /// `[[preflight.check]]`: item 2's HTTP checks of staging's superadmin setup (branding,
+    /// legal pages, a login that renders), written like `[[check]]`, relative to staging's URL.
+    #[serde(default, rename = "check")]
+    pub checks: Vec<crate::CheckSpec>,
 }
 
 impl Default for Preflight {
@@ -46,6 +50,7 @@ impl Default for Preflight {
             require: Vec::new(),
             web_test: None,
             attest: Vec::new(),
+            checks: Vec::new(),
         }
     }
 }

@@ -83,6 +83,8 @@ pub struct PreflightRequest<'a> {
     pub ssh: &'a SshOptions,
     /// Item 5 as the caller judged it; `Err` when it could not be judged, and why.
     pub secrets: Result<Vec<Finding>, String>,
+    /// The roots item 2's HTTP checks of staging judge certificates against.
+    pub trust: cutover_http::Trust,
 }
 
 /// Runs every item, records the `preflight` gate and returns the report; a required item that
@@ -235,9 +237,25 @@ fn staging(req: &PreflightRequest<'_>, reporter: &dyn Reporter) -> Outcome {
     outcome(problems, format!("{}: {}", live.release, seen.join(", ")), evidence)
 }
 
-/// Item 2: until `[[preflight.check]]` lands, a person attests it (`superadmin-setup`, listed
-/// in `[preflight] attest`).
+/// Item 2: the `[[preflight.check]]` HTTP checks against staging; without any, the
+/// `superadmin-setup` attestation (listed in `[preflight] attest`).
 fn superadmin(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
+    let specs = &req.config.preflight.checks;
+    if !specs.is_empty() {
+        if req.config.env("staging").is_err() {
+            return Ok((Verdict::Fail, "no `[env.staging]` to check".into(), serde_json::Value::Null));
+        }
+        let plan = crate::Plan::of(specs, req.config, "staging", req.trust.clone(), Vec::new())?;
+        let samples = plan.run();
+        let failed: Vec<String> = samples
+            .iter()
+            .filter(|s| !s.ok)
+            .map(|s| format!("{}: {}", s.check, s.reason.as_deref().unwrap_or("failed")))
+            .collect();
+        let evidence = serde_json::to_value(crate::rows(&samples)).unwrap_or_default();
+        let passed = format!("{} check(s) of staging passed", samples.len());
+        return Ok(outcome(failed, passed, evidence));
+    }
     let listed = req.config.preflight.attestations().contains(&SUPERADMIN_ATTESTATION);
     let done = attest::attestations(req.state, req.config, req.env)?
         .into_iter()
@@ -257,9 +275,9 @@ fn superadmin(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
         _ => (
             Verdict::Fail,
             format!(
-                "no automatic checks of staging's superadmin setup yet: add \"{SUPERADMIN_ATTESTATION}\" to \
-                 `[preflight] attest` and `cutover attest {SUPERADMIN_ATTESTATION} --by NAME` once branding, SMTP, \
-                 payments and legal pages are done"
+                "no `[[preflight.check]]` of staging's superadmin setup (branding, SMTP, payments, legal pages): add \
+                 HTTP checks, or add \"{SUPERADMIN_ATTESTATION}\" to `[preflight] attest` and `cutover attest \
+                 {SUPERADMIN_ATTESTATION} --by NAME`"
             ),
             serde_json::Value::Null,
         ),

@@ -18,7 +18,14 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &PreflightArgs) -> Result<Str
     let env = ctx.global.env.as_str();
     ctx.out.say("pre-flight 5: secrets audit and scan");
     let secrets = secrets(ctx, config, env);
-    let request = PreflightRequest { config, env, state: ctx.state()?, ssh: &ctx.ssh_options(config), secrets };
+    let request = PreflightRequest {
+        config,
+        env,
+        state: ctx.state()?,
+        ssh: &ctx.ssh_options(config),
+        secrets,
+        trust: ctx.trust(config)?,
+    };
     let show = |report: &preflight::PreflightReport| {
         if ctx.out.json {
             ctx.out.json(report);

@@ -166,6 +166,18 @@ every_host = true       # also each host directly, with the public name for TLS 
 [smoke]
 after_deploy = true
 
+# Stage 1, `cutover preflight`: the launch path (`cutover path`) decides which items must pass.
+[preflight]
+core = [3, 5, 6, 7]         # fast and iterative: these before go-live, the rest deferred
+staging_window = "24h"      # a staging `cutover monitor` window this long passed first
+# schema_check = "…"        # run in staging's current release; exit 0 passes
+require = {require}
+# web_test = "sudo nginx -t"
+# attest = ["payments-live"] # more items for `cutover attest ITEM --by NAME`
+{preflight_check}
+[gates]
+max_age = "24h"             # a passed pre-flight or ready counts this long, for this config
+
 [monitor]
 window = "48h"
 interval = "60s"
@@ -188,6 +200,19 @@ on_fail = "rollback"    # or "alert"
                     "\n[[check]]\nname = \"health\"\nurl = \"/up\"          # Laravel's health route\nexpect_status = \"200\"",
                 Self::Wordpress =>
                     "\n[[check]]\nname = \"login\"\nurl = \"/wp-login.php\"\nbody_contains = \"user_login\"",
+                Self::Generic => "",
+            },
+            require = match self {
+                Self::Laravel => r#"["php>=8.1", "composer"]"#,
+                Self::Wordpress => r#"["php>=7.4"]"#,
+                Self::Generic => "[]",
+            },
+            preflight_check = match self {
+                // Item 2: staging's own pages, relative to staging's url.
+                Self::Laravel =>
+                    "[[preflight.check]]\nname = \"health on staging\"\nurl = \"/up\"\nexpect_status = \"200\"\n",
+                Self::Wordpress =>
+                    "[[preflight.check]]\nname = \"privacy policy published on staging\"\nurl = \"/privacy-policy/\"\nexpect_status = \"200\"\n",
                 Self::Generic => "",
             },
             generate = match self {

@@ -103,15 +103,20 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
 /// step in flight and end with exit 130. The user is told the moment a signal comes.
 fn interruptible(ctx: &Ctx<'_>, exec: impl FnOnce() -> Result<String, CliError>) -> Result<String, CliError> {
     use cutover_process::interrupt;
-    use std::sync::atomic::{AtomicBool, Ordering};
     interrupt::install()
         .map_err(|source| CliError::Io { what: "failed to handle SIGINT and SIGTERM".into(), source })?;
-    let done = AtomicBool::new(false);
     let out = ctx.out;
+    // The announcer wakes the moment the command ends (its channel closes), so it never adds
+    // its tick to a rollback's time.
+    let (finished, ended) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
-        s.spawn(|| {
-            while !done.load(Ordering::Relaxed) {
-                if let Err(signal) = interrupt::sleep(std::time::Duration::from_millis(100)) {
+        s.spawn(move || {
+            loop {
+                match ended.recv_timeout(std::time::Duration::from_millis(50)) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                if let Some(signal) = interrupt::requested() {
                     out.warn_line(&format!(
                         "{signal}: stopping once the step in flight is finished or undone (a second one stops at once)"
                     ));
@@ -120,7 +125,7 @@ fn interruptible(ctx: &Ctx<'_>, exec: impl FnOnce() -> Result<String, CliError>)
             }
         });
         let result = exec();
-        done.store(true, Ordering::Relaxed);
+        drop(finished);
         result
     })
 }

@@ -142,6 +142,16 @@ fn deferred_items(state: &State, env: &str) -> Result<Option<Vec<String>>, GateE
     ))
 }
 
+/// One record judged as a gate of its own (a stage not in [`STAGES`]).
+pub fn judge_record(
+    stage: &'static str,
+    command: &'static str,
+    record: Option<&GateRecord>,
+    config: &Config,
+) -> GateStatus {
+    judge(stage, command, record, &config.hash, config.gates.max_age.0, time::OffsetDateTime::now_utc())
+}
+
 fn judge(
     stage: &'static str,
     command: &'static str,

@@ -256,6 +256,14 @@ fn a_certificate_file_is_checked_before_it_is_installed() {
     let tls: Vec<_> = findings(&json).into_iter().filter(|(c, _, _, _)| c.starts_with("tls")).collect();
     assert!(!tls.is_empty() && tls.iter().all(|(_, _, r, _)| r == "pass"), "{json:#}");
     assert!(tls.iter().any(|(c, _, _, d)| c.contains("key") && d.contains("match")), "{json:#}");
+    // The file's check does not open the `ready` gate (that is about the live hosts), but
+    // pre-flight's TLS item takes it.
+    launch.project.cutover(&["path", "fast"]).ok();
+    let report = launch.project.cutover(&["--json", "preflight"]).json();
+    let tls_item = report["items"].as_array().unwrap().iter().find(|i| i["number"] == 6).unwrap().clone();
+    assert_eq!(tls_item["result"], "pass", "{report:#}");
+    assert!(tls_item["detail"].as_str().unwrap().contains("certificate file passed"), "{report:#}");
+    assert_eq!(tls_item["evidence"]["ready"]["standing"], "missing", "the ready gate stays closed: {report:#}");
 
     // The key of another certificate, and a file that is not a certificate.
     let run = launch.project.cutover(&[

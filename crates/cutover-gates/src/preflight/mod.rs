@@ -21,6 +21,9 @@ use crate::{GateError, LaunchPath, attest};
 
 pub const STAGE: &str = "preflight";
 
+/// What `cutover ready --cert FILE --key FILE` records: item 6 accepts it in place of `ready`.
+pub const CERT_FILE_STAGE: &str = "ready-cert-file";
+
 /// The attestation that stands in for item 2 until its SQL and HTTP checks can be configured.
 pub const SUPERADMIN_ATTESTATION: &str = "superadmin-setup";
 
@@ -323,37 +326,46 @@ pub fn secrets(judged: &Result<Vec<Finding>, String>) -> (Verdict, String, serde
     }
 }
 
-/// Item 6: `cutover ready` passed for this config within `[gates] max_age`.
+/// Item 6: `cutover ready` passed for this config within `[gates] max_age`, or else a
+/// certificate file checked by `cutover ready --cert FILE --key FILE` (as fresh).
 fn tls(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
     let ready = gate::gate_statuses(req.state, req.config, req.env)?
         .into_iter()
         .find(|g| g.stage == "ready")
         .expect("ready is a gate");
-    let evidence = serde_json::to_value(&ready).unwrap_or_default();
-    Ok(match ready.standing {
+    let file = req.state.latest_gate(CERT_FILE_STAGE, req.env)?;
+    let file = gate::judge_record(CERT_FILE_STAGE, "cutover ready --cert FILE --key FILE", file.as_ref(), req.config);
+    let evidence = serde_json::json!({ "ready": ready, "certificate_file": file });
+    let why = match ready.standing {
         Standing::Passed => {
-            (Verdict::Pass, format!("`cutover ready` passed at {}", ready.at.unwrap_or_default()), evidence)
+            return Ok((
+                Verdict::Pass,
+                format!("`cutover ready` passed at {}", ready.at.unwrap_or_default()),
+                evidence,
+            ));
         }
-        Standing::Missing => (
-            Verdict::Fail,
-            "`cutover ready` has not passed: run it (or `cutover ready --cert FILE --key FILE`)".into(),
-            evidence,
+        _ if file.standing == Standing::Passed => {
+            return Ok((
+                Verdict::Pass,
+                format!(
+                    "the certificate file passed `cutover ready --cert` at {} (the live hosts are checked by \
+                     `cutover ready` before the deploy)",
+                    file.at.unwrap_or_default()
+                ),
+                evidence,
+            ));
+        }
+        Standing::Missing => {
+            "`cutover ready` has not passed: run it (or `cutover ready --cert FILE --key FILE`)".to_owned()
+        }
+        Standing::Failed => "`cutover ready` failed last time: fix what it found and run it again".to_owned(),
+        Standing::Expired => format!(
+            "`cutover ready` passed longer ago than [gates] max_age ({}): run it again",
+            cutover_config::human::duration(req.config.gates.max_age.0)
         ),
-        Standing::Failed => {
-            (Verdict::Fail, "`cutover ready` failed last time: fix what it found and run it again".into(), evidence)
-        }
-        Standing::Expired => (
-            Verdict::Fail,
-            format!(
-                "`cutover ready` passed longer ago than [gates] max_age ({}): run it again",
-                cutover_config::human::duration(req.config.gates.max_age.0)
-            ),
-            evidence,
-        ),
-        Standing::OtherConfig => {
-            (Verdict::Fail, "`cutover ready` passed for another version of the config: run it again".into(), evidence)
-        }
-    })
+        Standing::OtherConfig => "`cutover ready` passed for another version of the config: run it again".to_owned(),
+    };
+    Ok((Verdict::Fail, why, evidence))
 }
 
 /// Item 7: every item to attest is attested (but item 2's, which stands for item 2).

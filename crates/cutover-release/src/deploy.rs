@@ -78,13 +78,8 @@ pub struct HostPreview {
 /// without taking the lock or writing anything there. `[app] build` does not run: the source
 /// is hashed as it is.
 pub fn preview(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -> Result<Preview, ReleaseError> {
-    reporter.step(None, &format!("hashing `{}`", req.app.source.display()));
-    let excludes = Excludes::new(req.app.exclude.iter().map(|e| e.as_str()));
-    let manifest = Manifest::scan(&req.app.source, &excludes)?;
-    let (states, errors) = split(fleet.inspect());
-    if !errors.is_empty() {
-        return Err(ReleaseError::Hosts { step: "reading status".into(), errors, outcome: Outcome::Unchanged });
-    }
+    let manifest = scan_source(req.app, reporter)?;
+    let states = fleet.read_states()?;
     let lock = LockInfo::new(req.command);
     let text = manifest.to_text();
     let deploy = Deploy {
@@ -126,9 +121,7 @@ pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -
     let built = build(req.app, reporter);
     stop_if_interrupted("before any host was touched")?;
     built?;
-    reporter.step(None, &format!("hashing `{}`", req.app.source.display()));
-    let excludes = Excludes::new(req.app.exclude.iter().map(|e| e.as_str()));
-    let manifest = Manifest::scan(&req.app.source, &excludes)?;
+    let manifest = scan_source(req.app, reporter)?;
     stop_if_interrupted("before any host was touched")?;
     let lock = LockInfo::new(req.command);
     let states = fleet.lock(&lock)?;
@@ -146,6 +139,13 @@ pub fn deploy(fleet: &Fleet, req: &DeployRequest<'_>, reporter: &dyn Reporter) -
     .run();
     fleet.release(&lock);
     result
+}
+
+/// The app's manifest: every file under `[app] source` but the excluded ones, hashed.
+fn scan_source(app: &App, reporter: &dyn Reporter) -> Result<Manifest, ReleaseError> {
+    reporter.step(None, &format!("hashing `{}`", app.source.display()));
+    let excludes = Excludes::new(app.exclude.iter().map(|e| e.as_str()));
+    Manifest::scan(&app.source, &excludes)
 }
 
 /// [`ReleaseError::Interrupted`] with `detail` when a signal asked to stop.

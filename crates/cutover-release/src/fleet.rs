@@ -53,6 +53,16 @@ impl Fleet {
         self.each(|_, t| cutover_remote::inspect(t, Inspect { root: &self.root, acquire: None }))
     }
 
+    /// Every host's state, or an error naming each host that could not be read.
+    pub fn read_states(&self) -> Result<Vec<HostState>, ReleaseError> {
+        let (states, errors) = split(self.inspect());
+        if errors.is_empty() {
+            Ok(states)
+        } else {
+            Err(ReleaseError::Hosts { step: "reading status".into(), errors, outcome: Outcome::Unchanged })
+        }
+    }
+
     /// Takes the deploy lock on every host and reads their state in the same round trip. If any
     /// host refuses, the locks taken are given back and nothing else happened.
     pub fn lock(&self, lock: &LockInfo) -> Result<Vec<HostState>, ReleaseError> {

@@ -51,10 +51,7 @@ pub struct LockView {
 }
 
 pub fn status(fleet: &Fleet) -> Result<Vec<HostStatus>, ReleaseError> {
-    let (states, errors) = split(fleet.inspect());
-    if !errors.is_empty() {
-        return Err(ReleaseError::Hosts { step: "reading status".into(), errors, outcome: Outcome::Unchanged });
-    }
+    let states = fleet.read_states()?;
     let histories = History::of_fleet(states.iter().map(|s| s.journal.as_slice()));
     Ok(states
         .into_iter()
@@ -197,10 +194,7 @@ pub struct Live {
 }
 
 pub fn live(fleet: &Fleet) -> Result<Option<Live>, ReleaseError> {
-    let (states, errors) = split(fleet.inspect());
-    if !errors.is_empty() {
-        return Err(ReleaseError::Hosts { step: "reading status".into(), errors, outcome: Outcome::Unchanged });
-    }
+    let states = fleet.read_states()?;
     let currents: BTreeSet<Option<&str>> = states.iter().map(|s| s.current.as_deref()).collect();
     let [Some(release)] = currents.into_iter().collect::<Vec<_>>()[..] else { return Ok(None) };
     let history = History::from_events(&states[0].journal);

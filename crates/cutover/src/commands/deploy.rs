@@ -9,17 +9,35 @@ use crate::context::Ctx;
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// Deploy to a gated environment although its gates have not passed (needs `--reason`);
-    /// said loudly, kept in the audit log and in every host's journal.
+    #[command(flatten)]
+    pub force: ForceArgs,
+    /// Say what would be sent to each host and switched, and change nothing (the build does
+    /// not run; nothing is locked or written on any host).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--force --reason TEXT`, shared by the commands that deploy.
+#[derive(Debug, Args)]
+pub struct ForceArgs {
+    /// Go ahead although the environment's gates have not passed (needs `--reason`): said
+    /// loudly, kept in the audit log and in every host's journal.
     #[arg(long, requires = "reason")]
     pub force: bool,
     /// Why the gates are overridden.
     #[arg(long, requires = "force")]
     pub reason: Option<String>,
-    /// Say what would be sent to each host and switched, and change nothing (the build does
-    /// not run; nothing is locked or written on any host).
-    #[arg(long)]
-    pub dry_run: bool,
+}
+
+impl ForceArgs {
+    /// The reason, when forced; a blank reason is none.
+    pub fn reason(&self) -> Result<Option<&str>, CliError> {
+        let reason = self.reason.as_deref().map(str::trim);
+        if self.force && reason.is_none_or(str::is_empty) {
+            return Err(CliError::Usage("`--force` needs `--reason TEXT`: why the gates are overridden".into()));
+        }
+        Ok(reason.filter(|_| self.force))
+    }
 }
 
 /// The question a deploy to a gated environment asks on a terminal.
@@ -43,18 +61,9 @@ impl cutover_release::Confirm for Ask<'_> {
 }
 
 pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &DeployArgs) -> Result<String, CliError> {
-    let reason = force_reason(args.force, args.reason.as_deref())?;
+    let reason = args.force.reason()?;
     let command = format!("cutover deploy --env {}", ctx.global.env);
     ship(ctx, config, &config.app, &command, Ship { reason, promote: false, dry_run: args.dry_run })
-}
-
-/// `--force --reason TEXT`, checked: a blank reason is none.
-pub(super) fn force_reason(force: bool, reason: Option<&str>) -> Result<Option<&str>, CliError> {
-    let reason = reason.map(str::trim);
-    if force && reason.is_none_or(str::is_empty) {
-        return Err(CliError::Usage("`--force` needs `--reason TEXT`: why the gates are overridden".into()));
-    }
-    Ok(reason.filter(|_| force))
 }
 
 /// How [`ship`] goes about it.

@@ -6,7 +6,7 @@ use clap::Args;
 use cutover_config::Config;
 use cutover_release::Fleet;
 
-use super::deploy::{Ship, force_reason, ship};
+use super::deploy::{ForceArgs, Ship, ship};
 use crate::CliError;
 use crate::context::Ctx;
 
@@ -18,11 +18,8 @@ pub struct PromoteArgs {
     /// The environment it goes to (the same as `--env`, which it defaults to).
     #[arg(long)]
     pub to: Option<String>,
-    /// Go past the target's missing gates (needs `--reason`), loudly and on the record.
-    #[arg(long, requires = "reason")]
-    pub force: bool,
-    #[arg(long, requires = "force")]
-    pub reason: Option<String>,
+    #[command(flatten)]
+    pub force: ForceArgs,
     /// Say what would be sent and switched, and change nothing (the artifact is still copied
     /// from staging, to a temporary directory here, to be compared).
     #[arg(long)]
@@ -41,7 +38,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &PromoteArgs) -> Result<String
     if args.from == to {
         return Err(CliError::Usage(format!("`--from {to}` is the environment it would go to")));
     }
-    let reason = force_reason(args.force, args.reason.as_deref())?;
+    let reason = args.force.reason()?;
     let environment = config.env(&args.from)?;
     let from =
         Fleet::connect(&args.from, environment.hosts(), environment.path.clone(), &ctx.ssh_options(config), ctx.out)?;

@@ -16,7 +16,7 @@ pub struct PreflightArgs {}
 
 pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &PreflightArgs) -> Result<String, CliError> {
     let env = ctx.global.env.as_str();
-    ctx.out.say("pre-flight 5: secrets audit and scan");
+    ctx.out.say("==> pre-flight 5: secrets audit and scan");
     let secrets = secrets(ctx, config, env);
     let request = PreflightRequest {
         config,

@@ -68,8 +68,8 @@ fn each_host_has_its_own_filesystem_at_the_mount_point() {
     // The deploy path a config names is root(i)/app on host i.
     let out = ssh(&hosts, "h2", &format!("mkdir -p {}", SshHosts::DEPLOY_PATH));
     assert_ok(&out, "ssh h2 mkdir");
-    assert!(hosts.root(2).join("app").is_dir());
-    assert!(!hosts.root(1).join("app").exists());
+    assert!(hosts.deploy_dir(2).is_dir());
+    assert!(!hosts.deploy_dir(1).exists());
 }
 
 #[test]

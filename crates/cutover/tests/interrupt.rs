@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -16,19 +16,6 @@ use rustix::process::{Pid, Signal, kill_process};
 use support::cli::{Project, Run, assert_complete, current};
 use support::hosts::{MOUNT_POINT, SshHosts};
 use support::wait_for;
-
-fn hosts(n: usize) -> Option<SshHosts> {
-    support::require("sshd", SshHosts::available()).then(|| SshHosts::start(n))
-}
-
-fn project(hosts: &SshHosts, extra: &str) -> Project {
-    let ssh = format!("[ssh]\nconfig = \"{}\"\nconnect_timeout = \"3s\"\n{extra}", hosts.config_path().display());
-    Project::new(&hosts.aliases(), SshHosts::DEPLOY_PATH, &ssh, 5)
-}
-
-fn deploy_dir(hosts: &SshHosts, i: usize) -> PathBuf {
-    hosts.root(i).join("app")
-}
 
 fn journal(dir: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join(".cutover/journal.jsonl")).unwrap_or_default();
@@ -71,7 +58,7 @@ fn cutover_within(project: &Project, args: &[&str], label: &str, timeout: Durati
 
 fn no_lock_left(hosts: &SshHosts, n: usize) {
     for i in 1..=n {
-        let lock = deploy_dir(hosts, i).join(".cutover/lock");
+        let lock = hosts.deploy_dir(i).join(".cutover/lock");
         assert!(!lock.exists(), "h{i} still has a lock: {:?}", std::fs::read_to_string(&lock));
     }
 }
@@ -80,8 +67,8 @@ fn no_lock_left(hosts: &SshHosts, n: usize) {
 /// timeout, and the deploy does what a failing before_switch hook does: nothing switches.
 #[test]
 fn a_hook_past_its_timeout_is_stopped_and_fails_the_deploy() {
-    let Some(hosts) = hosts(2) else { return };
-    let project = project(&hosts, "[hooks]\ntimeout = \"2s\"\nbefore_switch = [\"sleep 30\"]\n");
+    let Some(hosts) = support::ssh_hosts(2) else { return };
+    let project = support::ssh_project(&hosts, "[hooks]\ntimeout = \"2s\"\nbefore_switch = [\"sleep 30\"]\n");
     let (run, took) = cutover_within(&project, &["deploy"], "timeout", Duration::from_secs(25));
     let run = run
         .code(1)
@@ -89,7 +76,7 @@ fn a_hook_past_its_timeout_is_stopped_and_fails_the_deploy() {
         .stderr_has("cutover: the hook did not finish within 2 s ([hooks] timeout) and was stopped");
     assert!(took < Duration::from_secs(15), "took {took:?}:\n{}", run.stderr);
     for i in 1..=2 {
-        assert_eq!(current(&deploy_dir(&hosts, i)), None, "h{i} switched");
+        assert_eq!(current(&hosts.deploy_dir(i)), None, "h{i} switched");
     }
     no_lock_left(&hosts, 2);
     // The hook's `sleep` was killed with it: no `sleep 30` is left on the hosts.
@@ -102,10 +89,10 @@ fn a_hook_past_its_timeout_is_stopped_and_fails_the_deploy() {
 /// hook's own output still arrives.
 #[test]
 fn a_hook_that_leaves_a_background_child_does_not_hold_the_deploy() {
-    let Some(hosts) = hosts(2) else { return };
+    let Some(hosts) = support::ssh_hosts(2) else { return };
     let hooks = "[hooks]\nbefore_switch = [\"sleep 300 >/dev/null 2>&1 &\", \"echo started; sleep 301 & echo left\"]\n\
                  after_switch = [\"nohup sleep 302 & printf no-newline\"]\n";
-    let project = project(&hosts, hooks);
+    let project = support::ssh_project(&hosts, hooks);
     let (run, took) = cutover_within(&project, &["deploy"], "background", Duration::from_secs(60));
     let run = run.ok();
     assert!(took < Duration::from_secs(20), "took {took:?}:\n{}", run.stderr);
@@ -113,7 +100,7 @@ fn a_hook_that_leaves_a_background_child_does_not_hold_the_deploy() {
         assert!(run.stderr.contains(needle), "hook output {needle:?} missing:\n{}", run.stderr);
     }
     for i in 1..=2 {
-        assert_complete(&deploy_dir(&hosts, i));
+        assert_complete(&hosts.deploy_dir(i));
     }
     no_lock_left(&hosts, 2);
     // The next command needs no unlock.
@@ -164,8 +151,8 @@ fn deploy(project: &Project, page: &str) -> String {
 /// SIGINT or SIGTERM while a before_switch hook runs: the hook finishes, no host switches,
 /// the release is journaled `interrupted`, the lock is given back, exit 130.
 fn deploy_interrupted_before_the_switch(signal: Signal, name: &str) {
-    let Some(hosts) = hosts(2) else { return };
-    let project = project(&hosts, &format!("[hooks]\nbefore_switch = [\"{}\"]\n", slow_hook()));
+    let Some(hosts) = support::ssh_hosts(2) else { return };
+    let project = support::ssh_project(&hosts, &format!("[hooks]\nbefore_switch = [\"{}\"]\n", slow_hook()));
     let r1 = deploy(&project, "v1");
     hold(&hosts, 2);
     project.write("app/index.html", "v2\n");
@@ -177,7 +164,7 @@ fn deploy_interrupted_before_the_switch(signal: Signal, name: &str) {
     assert!(log.contains(&format!("interrupted by {name}")), "{log}");
     assert!(log.contains(&format!("every host is still on {r1}")), "{log}");
     for i in 1..=2 {
-        let dir = deploy_dir(&hosts, i);
+        let dir = hosts.deploy_dir(i);
         assert_eq!(assert_complete(&dir), r1, "h{i} is on its complete release");
         let events = interrupted_events(&dir);
         assert_eq!(events.len(), 1, "h{i}: {events:?}");
@@ -189,7 +176,7 @@ fn deploy_interrupted_before_the_switch(signal: Signal, name: &str) {
     // A following deploy needs no unlock.
     let r3 = deploy(&project, "v3");
     for i in 1..=2 {
-        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r3);
+        assert_eq!(assert_complete(&hosts.deploy_dir(i)), r3);
     }
 }
 
@@ -207,8 +194,8 @@ fn sigterm_during_a_before_switch_hook_switches_no_host_and_gives_the_lock_back(
 /// the release rolled back to, the journal says `interrupted`, the lock is given back, exit 130.
 #[test]
 fn sigterm_during_a_rollback_finishes_its_switch_and_gives_the_lock_back() {
-    let Some(hosts) = hosts(2) else { return };
-    let project = project(&hosts, &format!("[hooks]\nafter_rollback = [\"{}\"]\n", slow_hook()));
+    let Some(hosts) = support::ssh_hosts(2) else { return };
+    let project = support::ssh_project(&hosts, &format!("[hooks]\nafter_rollback = [\"{}\"]\n", slow_hook()));
     let r1 = deploy(&project, "v1");
     let _r2 = deploy(&project, "v2");
     hold(&hosts, 2);
@@ -219,7 +206,7 @@ fn sigterm_during_a_rollback_finishes_its_switch_and_gives_the_lock_back() {
     assert_eq!(code, 130, "exit code; stderr:\n{log}");
     assert!(log.contains("interrupted by SIGTERM") && log.contains(&format!("every host is on {r1}")), "{log}");
     for i in 1..=2 {
-        let dir = deploy_dir(&hosts, i);
+        let dir = hosts.deploy_dir(i);
         assert_eq!(assert_complete(&dir), r1);
         let events = interrupted_events(&dir);
         assert_eq!(events.len(), 1, "h{i}: {events:?}");
@@ -227,7 +214,7 @@ fn sigterm_during_a_rollback_finishes_its_switch_and_gives_the_lock_back() {
     }
     no_lock_left(&hosts, 2);
     let r3 = deploy(&project, "v3");
-    assert_eq!(assert_complete(&deploy_dir(&hosts, 1)), r3);
+    assert_eq!(assert_complete(&hosts.deploy_dir(1)), r3);
 }
 
 /// SIGINT while an after_switch hook runs: the switch is done, so the hooks finish and the
@@ -235,9 +222,9 @@ fn sigterm_during_a_rollback_finishes_its_switch_and_gives_the_lock_back() {
 /// the lock is given back, exit 130.
 #[test]
 fn sigint_during_an_after_switch_hook_lets_the_switch_finish_on_every_host() {
-    let Some(hosts) = hosts(2) else { return };
+    let Some(hosts) = support::ssh_hosts(2) else { return };
     let hooks = format!("[hooks]\nafter_switch = [\"{}\", \"touch {MOUNT_POINT}/second-hook-ran\"]\n", slow_hook());
-    let project = project(&hosts, &hooks);
+    let project = support::ssh_project(&hosts, &hooks);
     let r1 = deploy(&project, "v1");
     hold(&hosts, 2);
     for i in 1..=2 {
@@ -249,11 +236,11 @@ fn sigint_during_an_after_switch_hook_lets_the_switch_finish_on_every_host() {
     let code = finish(child, "the interrupted deploy", Duration::from_secs(30));
     let log = project.log("v2");
     assert_eq!(code, 130, "exit code; stderr:\n{log}");
-    let r2 = assert_complete(&deploy_dir(&hosts, 1));
+    let r2 = assert_complete(&hosts.deploy_dir(1));
     assert_ne!(r2, r1);
     assert!(log.contains(&format!("{r2} is live on every host and its after_switch hooks ran")), "{log}");
     for i in 1..=2 {
-        let dir = deploy_dir(&hosts, i);
+        let dir = hosts.deploy_dir(i);
         assert_eq!(assert_complete(&dir), r2, "h{i}");
         assert!(hosts.root(i).join("second-hook-ran").exists(), "h{i}: after_switch did not finish");
         let events = interrupted_events(&dir);
@@ -262,15 +249,15 @@ fn sigint_during_an_after_switch_hook_lets_the_switch_finish_on_every_host() {
     }
     no_lock_left(&hosts, 2);
     project.cutover(&["rollback"]).ok();
-    assert_eq!(assert_complete(&deploy_dir(&hosts, 2)), r1);
+    assert_eq!(assert_complete(&hosts.deploy_dir(2)), r1);
 }
 
 /// A second SIGINT stops cutover at once, as a kill would (the README says so): the hook in
 /// flight is not waited for, and `current` is still on a complete release everywhere.
 #[test]
 fn a_second_sigint_stops_at_once_and_current_stays_complete() {
-    let Some(hosts) = hosts(2) else { return };
-    let project = project(&hosts, &format!("[hooks]\nbefore_switch = [\"{}\"]\n", slow_hook()));
+    let Some(hosts) = support::ssh_hosts(2) else { return };
+    let project = support::ssh_project(&hosts, &format!("[hooks]\nbefore_switch = [\"{}\"]\n", slow_hook()));
     let r1 = deploy(&project, "v1");
     hold(&hosts, 2);
     project.write("app/index.html", "v2\n");
@@ -288,7 +275,7 @@ fn a_second_sigint_stops_at_once_and_current_stays_complete() {
     let code = finish(child, "cutover after a second SIGINT", Duration::from_secs(10));
     assert_eq!(code, -2, "ended by the second SIGINT; stderr:\n{}", project.log("v2"));
     for i in 1..=2 {
-        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r1);
+        assert_eq!(assert_complete(&hosts.deploy_dir(i)), r1);
         std::fs::write(hosts.root(i).join("go"), "").unwrap();
     }
 }

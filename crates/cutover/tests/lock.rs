@@ -9,26 +9,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 use support::cli::{Project, Run, current};
 use support::hosts::{MOUNT_POINT, SshHosts};
 use support::wait_for;
-
-fn hosts(n: usize) -> Option<SshHosts> {
-    support::require("sshd", SshHosts::available()).then(|| SshHosts::start(n))
-}
-
-fn project(hosts: &SshHosts, extra: &str) -> Project {
-    let ssh = format!("[ssh]\nconfig = \"{}\"\nconnect_timeout = \"3s\"\n{extra}", hosts.config_path().display());
-    Project::new(&hosts.aliases(), SshHosts::DEPLOY_PATH, &ssh, 5)
-}
-
-fn deploy_dir(hosts: &SshHosts, i: usize) -> PathBuf {
-    hosts.root(i).join("app")
-}
 
 fn deploy(project: &Project, page: &str) -> String {
     project.write("app/index.html", &format!("{page}\n"));
@@ -100,14 +87,14 @@ fn cutover_within(project: &Project, args: &[&str], label: &str, timeout: Durati
 /// that, and rolls back in the same command. A lock of another machine still blocks it.
 #[test]
 fn rollback_breaks_a_stale_lock_of_this_machine_but_not_one_of_another() {
-    let Some(hosts) = hosts(2) else { return };
-    let project = project(&hosts, &slow_hook());
+    let Some(hosts) = support::ssh_hosts(2) else { return };
+    let project = support::ssh_project(&hosts, &slow_hook());
     let r1 = deploy(&project, "v1");
     let r2 = deploy(&project, "v2");
     let mut killed = deploy_held_in_hook(&hosts, &project, 2, "v3");
     killed.kill().unwrap();
     killed.wait().unwrap();
-    let lock = |i: usize| deploy_dir(&hosts, i).join(".cutover/lock");
+    let lock = |i: usize| hosts.deploy_dir(i).join(".cutover/lock");
     let stale = std::fs::read_to_string(lock(2)).expect("the killed deploy's lock");
 
     project
@@ -121,8 +108,8 @@ fn rollback_breaks_a_stale_lock_of_this_machine_but_not_one_of_another() {
     std::fs::write(lock(2), format!("{foreign}\n")).unwrap();
     project.cutover(&["rollback"]).code(3).stderr_has("held by ana@elsewhere").stderr_has("cutover unlock --reason");
     for i in 1..=2 {
-        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r2.as_str()), "host {i}");
-        assert!(journal(&deploy_dir(&hosts, i)).iter().all(|e| e["event"] != "unlock"), "host {i}: nothing broken");
+        assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(r2.as_str()), "host {i}");
+        assert!(journal(&hosts.deploy_dir(i)).iter().all(|e| e["event"] != "unlock"), "host {i}: nothing broken");
     }
     assert!(lock(1).exists(), "h1's stale lock stays while another host's lock blocks the rollback");
 
@@ -135,7 +122,7 @@ fn rollback_breaks_a_stale_lock_of_this_machine_but_not_one_of_another() {
         .stderr_has("broke the stale deploy lock")
         .stderr_has(&format!("rolled back production from {r2} to {r1} on 2 host(s)"));
     for i in 1..=2 {
-        let dir = deploy_dir(&hosts, i);
+        let dir = hosts.deploy_dir(i);
         assert_eq!(current(&dir).as_deref(), Some(r1.as_str()), "host {i}");
         assert!(!lock(i).exists(), "host {i}: the rollback gave its lock back");
         let events = journal(&dir);
@@ -152,10 +139,10 @@ fn rollback_breaks_a_stale_lock_of_this_machine_but_not_one_of_another() {
 /// host and what the path is; nothing is written into it and no host changes.
 #[test]
 fn a_lock_path_that_is_not_a_regular_file_is_refused() {
-    let Some(hosts) = hosts(2) else { return };
-    let project = project(&hosts, "");
+    let Some(hosts) = support::ssh_hosts(2) else { return };
+    let project = support::ssh_project(&hosts, "");
     let r1 = deploy(&project, "v1");
-    let lock = deploy_dir(&hosts, 2).join(".cutover/lock");
+    let lock = hosts.deploy_dir(2).join(".cutover/lock");
     let elsewhere = hosts.root(2).join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
     let cases: [(&str, &dyn Fn()); 3] = [
@@ -172,9 +159,9 @@ fn a_lock_path_that_is_not_a_regular_file_is_refused() {
         let run = run.code(3).stderr_has("`h2`").stderr_has(&format!(".cutover/lock` is {what}"));
         assert!(!run.stderr.contains("`h1`"), "{}", run.stderr);
         for i in 1..=2 {
-            assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()), "{what}: host {i}");
+            assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(r1.as_str()), "{what}: host {i}");
         }
-        assert!(!deploy_dir(&hosts, 1).join(".cutover/lock").exists(), "{what}: h1's lock was given back");
+        assert!(!hosts.deploy_dir(1).join(".cutover/lock").exists(), "{what}: h1's lock was given back");
         let inside = |d: &Path| std::fs::read_dir(d).map(|r| r.count()).unwrap_or(0);
         assert_eq!(inside(&lock), 0, "{what}: nothing was written into it");
         assert_eq!(inside(&elsewhere), 0, "{what}: nothing was written where it points");
@@ -193,13 +180,13 @@ fn a_lock_path_that_is_not_a_regular_file_is_refused() {
 /// switching any host and marks only its own release failed.
 #[test]
 fn a_deploy_whose_lock_was_broken_stops_before_switching() {
-    let Some(hosts) = hosts(2) else { return };
-    let project = project(&hosts, &slow_hook());
+    let Some(hosts) = support::ssh_hosts(2) else { return };
+    let project = support::ssh_project(&hosts, &slow_hook());
     deploy(&project, "v1");
     let first = deploy_held_in_hook(&hosts, &project, 2, "first");
-    let building = std::fs::read_link(deploy_dir(&hosts, 1).join("current")).unwrap();
+    let building = std::fs::read_link(hosts.deploy_dir(1).join("current")).unwrap();
     let releases = |i: usize| -> Vec<String> {
-        let mut ids: Vec<String> = std::fs::read_dir(deploy_dir(&hosts, i).join("releases"))
+        let mut ids: Vec<String> = std::fs::read_dir(hosts.deploy_dir(i).join("releases"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
@@ -212,7 +199,7 @@ fn a_deploy_whose_lock_was_broken_stops_before_switching() {
     let second = deploy(&project, "second");
     for i in 1..=2 {
         assert!(releases(i).contains(&first_id), "host {i}: the second deploy removed {first_id}, still being built");
-        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(second.as_str()));
+        assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(second.as_str()));
     }
 
     for i in 1..=2 {
@@ -224,7 +211,7 @@ fn a_deploy_whose_lock_was_broken_stops_before_switching() {
     assert!(log.contains("no longer holds the deploy lock"), "{log}");
     assert!(log.contains("no host was switched"), "{log}");
     for i in 1..=2 {
-        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(second.as_str()), "host {i}");
+        assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(second.as_str()), "host {i}");
     }
     let rows = project.cutover(&["releases", "--json"]).ok().json();
     let row = |id: &str| rows.as_array().unwrap().iter().find(|r| r["id"] == id).cloned().unwrap();
@@ -238,11 +225,11 @@ fn a_deploy_whose_lock_was_broken_stops_before_switching() {
 /// so every host stays on the release it was on.
 #[test]
 fn a_deploy_whose_lock_was_broken_on_one_host_puts_the_other_back() {
-    let Some(hosts) = hosts(2) else { return };
-    let project = project(&hosts, &slow_hook());
+    let Some(hosts) = support::ssh_hosts(2) else { return };
+    let project = support::ssh_project(&hosts, &slow_hook());
     let r1 = deploy(&project, "v1");
     let running = deploy_held_in_hook(&hosts, &project, 2, "running");
-    std::fs::remove_file(deploy_dir(&hosts, 2).join(".cutover/lock")).unwrap();
+    std::fs::remove_file(hosts.deploy_dir(2).join(".cutover/lock")).unwrap();
     for i in 1..=2 {
         std::fs::write(hosts.root(i).join("go"), "").unwrap();
     }
@@ -252,8 +239,8 @@ fn a_deploy_whose_lock_was_broken_on_one_host_puts_the_other_back() {
     assert!(log.contains("no longer holds the deploy lock on `h2`"), "{log}");
     assert!(log.contains("`h1` had switched and went back"), "{log}");
     for i in 1..=2 {
-        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()), "host {i}");
-        assert!(!deploy_dir(&hosts, i).join(".cutover/lock").exists(), "host {i}: no lock left");
+        assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(r1.as_str()), "host {i}");
+        assert!(!hosts.deploy_dir(i).join(".cutover/lock").exists(), "host {i}: no lock left");
     }
     let rows = project.cutover(&["releases", "--json"]).ok().json();
     let failed = rows.as_array().unwrap().iter().find(|r| r["id"] != r1.as_str()).unwrap();
@@ -267,8 +254,8 @@ fn a_deploy_whose_lock_was_broken_on_one_host_puts_the_other_back() {
 /// forward again), and `status`/`releases` show it.
 #[test]
 fn a_release_rolled_back_by_hand_is_rolled_back_and_can_be_rolled_forward() {
-    let Some(hosts) = hosts(2) else { return };
-    let project = project(&hosts, "");
+    let Some(hosts) = support::ssh_hosts(2) else { return };
+    let project = support::ssh_project(&hosts, "");
     let r1 = deploy(&project, "v1");
     let r2 = deploy(&project, "v2");
     let r3 = deploy(&project, "v3");
@@ -299,12 +286,12 @@ fn a_release_rolled_back_by_hand_is_rolled_back_and_can_be_rolled_forward() {
     // `--to` rolls forward to it; then nothing is left for the default target.
     project.cutover(&["rollback", "--to", &r3]).ok().stderr_has(&format!("from {r1} to {r3}"));
     for i in 1..=2 {
-        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r3.as_str()), "host {i}");
+        assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(r3.as_str()), "host {i}");
     }
     assert_eq!(row(&r3)["hosts"]["h1"], "live");
     assert_eq!(row(&r1)["hosts"]["h1"], "rolled_back");
     project.cutover(&["rollback"]).code(1).stderr_has("nothing to roll back to").stderr_has("--to");
-    let events = journal(&deploy_dir(&hosts, 1));
+    let events = journal(&hosts.deploy_dir(1));
     let marked = events.iter().rev().find(|e| e["release"] == r1.as_str() && e["event"] == "rolled_back");
     assert!(marked.is_some_and(|e| e["user"] == user.as_str()), "{events:?}");
 }
@@ -312,14 +299,14 @@ fn a_release_rolled_back_by_hand_is_rolled_back_and_can_be_rolled_forward() {
 /// Point 9: an automatic rollback (a failing `after_switch` hook) still marks the release failed.
 #[test]
 fn an_automatic_rollback_still_marks_the_release_failed() {
-    let Some(hosts) = hosts(1) else { return };
+    let Some(hosts) = support::ssh_hosts(1) else { return };
     let extra = format!("[hooks]\nafter_switch = [\"test ! -e {MOUNT_POINT}/fail\"]\n");
-    let project = project(&hosts, &extra);
+    let project = support::ssh_project(&hosts, &extra);
     let r1 = deploy(&project, "v1");
     std::fs::write(hosts.root(1).join("fail"), "").unwrap();
     project.write("app/index.html", "v2\n");
     project.cutover(&["deploy"]).code(5);
-    assert_eq!(current(&deploy_dir(&hosts, 1)).as_deref(), Some(r1.as_str()));
+    assert_eq!(current(&hosts.deploy_dir(1)).as_deref(), Some(r1.as_str()));
     let rows = project.cutover(&["releases", "--json"]).ok().json();
     let r2 = rows.as_array().unwrap().iter().find(|r| r["id"] != r1.as_str()).unwrap();
     assert_eq!(r2["hosts"]["h1"], "failed", "{rows}");

@@ -34,7 +34,7 @@ fn promote_ships_the_artifact_live_on_staging_once_it_passed_smoke_there() {
     let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
     let toml = format!("{toml}\n[env.staging]\nhosts = [\"{}\"]\npath = \"{}\"\n", aliases[1], SshHosts::DEPLOY_PATH);
     project.write("cutover.toml", &toml);
-    let (prod, staging) = (hosts.root(1).join("app"), hosts.root(2).join("app"));
+    let (prod, staging) = (hosts.deploy_dir(1), hosts.deploy_dir(2));
 
     project.cutover(&["promote"]).code(3).stderr_has("cannot promote from staging").stderr_has("not on one release");
     project.write("app/index.html", "v2 from staging\n");

@@ -25,10 +25,6 @@ const SMTP: &str = "Smtp-9d1e5c7b3a";
 const TEMPLATE: &str = "APP_NAME=Shop\nAPP_ENV=production\nAPP_DEBUG=false\nAPP_URL=${env:url}\n\
                         DB_PASSWORD=\"${secret:DB_PASSWORD}\"\nMAIL_PASSWORD=${secret:SMTP_PASSWORD}\n";
 
-fn hosts(n: usize) -> Option<SshHosts> {
-    support::require("sshd", SshHosts::available()).then(|| SshHosts::start(n))
-}
-
 /// A project deploying to `hosts`, whose production `.env` comes from a template, with the
 /// vault and an age identity of its own.
 struct Setup {
@@ -71,7 +67,7 @@ impl Setup {
 }
 
 fn env_on(hosts: &SshHosts, i: usize) -> (String, u32, PathBuf) {
-    let root = hosts.root(i).join("app");
+    let root = hosts.deploy_dir(i);
     let link = std::fs::read_link(root.join("current/.env")).expect(".env is a link in the release");
     let file = root.join("current").join(&link);
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
@@ -219,7 +215,7 @@ fn a_password_manager_command_is_the_provider() {
 
 #[test]
 fn deploy_writes_the_rendered_env_to_every_host_pinned_to_the_release_and_nothing_leaks() {
-    let Some(hosts) = hosts(2) else { return };
+    let Some(hosts) = support::ssh_hosts(2) else { return };
     let setup = Setup::new(Some(&hosts), "");
     let mut outputs = Vec::new();
     outputs.push(setup.set("production", "DB_PASSWORD", DB_PASSWORD).ok());
@@ -248,7 +244,7 @@ fn deploy_writes_the_rendered_env_to_every_host_pinned_to_the_release_and_nothin
     assert!(env_on(&hosts, 1).0.contains(DB_PASSWORD_2));
     outputs.push(setup.run(&["rollback"]).ok());
     for i in 1..=2 {
-        assert_eq!(current(&hosts.root(i).join("app")).unwrap(), r1);
+        assert_eq!(current(&hosts.deploy_dir(i)).unwrap(), r1);
         assert!(env_on(&hosts, i).0.contains(DB_PASSWORD), "host {i} runs r1's .env again");
     }
     for args in [&["status"][..], &["releases", "--json"], &["log"], &["secrets", "render"], &["-v", "deploy"]] {
@@ -277,7 +273,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_secret_that_cannot_be_had_or_a_broken_template_stops_the_deploy_before_any_host_changes() {
-    let Some(hosts) = hosts(1) else { return };
+    let Some(hosts) = support::ssh_hosts(1) else { return };
     let setup = Setup::new(Some(&hosts), "");
     setup.set("production", "DB_PASSWORD", DB_PASSWORD).ok();
     // SMTP_PASSWORD is not set.

@@ -99,7 +99,7 @@ impl Launch {
     }
 
     fn deploy_dir(&self, i: usize) -> PathBuf {
-        self.hosts.root(i).join("app")
+        self.hosts.deploy_dir(i)
     }
 
     /// Breaks the live release on host `i` in place: it answers 500 from now on.

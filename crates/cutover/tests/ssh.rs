@@ -15,17 +15,9 @@ use support::cli::{Project, assert_complete, current};
 use support::hosts::SshHosts;
 use support::wait_for;
 
-fn hosts(n: usize) -> Option<SshHosts> {
-    support::require("sshd", SshHosts::available()).then(|| SshHosts::start(n))
-}
-
 fn project(hosts: &SshHosts, names: &[String], extra: &str, files: usize) -> Project {
     let ssh = format!("[ssh]\nconfig = \"{}\"\nconnect_timeout = \"3s\"\n{extra}", hosts.config_path().display());
     Project::new(names, SshHosts::DEPLOY_PATH, &ssh, files)
-}
-
-fn deploy_dir(hosts: &SshHosts, i: usize) -> PathBuf {
-    hosts.root(i).join("app")
 }
 
 fn release_of(run: &support::cli::Run) -> String {
@@ -34,11 +26,11 @@ fn release_of(run: &support::cli::Run) -> String {
 
 #[test]
 fn three_hosts_deploy_redeploy_only_changes_and_roll_back_together() {
-    let Some(hosts) = hosts(3) else { return };
+    let Some(hosts) = support::ssh_hosts(3) else { return };
     let project = project(&hosts, &hosts.aliases(), "", 200);
     let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
     for i in 1..=3 {
-        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r1, "host {i}");
+        assert_eq!(assert_complete(&hosts.deploy_dir(i)), r1, "host {i}");
     }
 
     project.write("app/lib/part4/file4.txt", "changed\n");
@@ -50,14 +42,14 @@ fn three_hosts_deploy_redeploy_only_changes_and_roll_back_together() {
         assert_eq!(host["base"], r1.as_str());
     }
     for i in 1..=3 {
-        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r2);
-        let text = std::fs::read_to_string(deploy_dir(&hosts, i).join("current/lib/part4/file4.txt")).unwrap();
+        assert_eq!(assert_complete(&hosts.deploy_dir(i)), r2);
+        let text = std::fs::read_to_string(hosts.deploy_dir(i).join("current/lib/part4/file4.txt")).unwrap();
         assert_eq!(text, "changed\n");
     }
 
     project.cutover(&["rollback"]).ok().stderr_has(&format!("rolled back production from {r2} to {r1} on 3 host(s)"));
     for i in 1..=3 {
-        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()));
+        assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(r1.as_str()));
     }
     project.cutover(&["rollback"]).code(1).stderr_has("nothing to roll back to");
     let status = project.cutover(&["status", "--json"]).ok().json()["hosts"].clone();
@@ -66,7 +58,7 @@ fn three_hosts_deploy_redeploy_only_changes_and_roll_back_together() {
 
 #[test]
 fn second_deploy_while_one_runs_is_refused_naming_the_holder() {
-    let Some(hosts) = hosts(3) else { return };
+    let Some(hosts) = support::ssh_hosts(3) else { return };
     let marker = format!("{}/in-hook", support::hosts::MOUNT_POINT);
     let extra = format!("[hooks]\nbefore_switch = [\"touch {marker}; sleep 2\"]\n");
     let project = project(&hosts, &hosts.aliases(), &extra, 10);
@@ -76,23 +68,23 @@ fn second_deploy_while_one_runs_is_refused_naming_the_holder() {
     project.cutover(&["deploy"]).code(3).stderr_has("the deploy lock is held").stderr_has(&format!("held by {user}"));
     project.cutover(&["rollback"]).code(3);
     assert!(first.wait().unwrap().success(), "first deploy: {}", project.log("first"));
-    let id = current(&deploy_dir(&hosts, 1)).unwrap();
+    let id = current(&hosts.deploy_dir(1)).unwrap();
     for i in 2..=3 {
-        assert_eq!(current(&deploy_dir(&hosts, i)), Some(id.clone()));
+        assert_eq!(current(&hosts.deploy_dir(i)), Some(id.clone()));
     }
     project.cutover(&["deploy"]).ok();
 }
 
 #[test]
 fn unreachable_host_fails_the_deploy_and_no_host_switches() {
-    let Some(hosts) = hosts(3) else { return };
+    let Some(hosts) = support::ssh_hosts(3) else { return };
     let project = project(&hosts, &hosts.aliases(), "", 10);
     let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
     hosts.stop_host(3);
     project.write("app/index.html", "v2\n");
     project.cutover(&["deploy"]).code(1).stderr_has("failed to connect to `h3`");
     for i in 1..=3 {
-        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()), "host {i}");
+        assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(r1.as_str()), "host {i}");
     }
 
     // A host that accepts TCP and never speaks SSH: the connect timeout names it.
@@ -101,24 +93,24 @@ fn unreachable_host_fails_the_deploy_and_no_host_switches() {
     let start = Instant::now();
     project.cutover(&["deploy"]).code(1).stderr_has("connecting failed on `dead`");
     assert!(start.elapsed() < Duration::from_secs(30));
-    assert_eq!(current(&deploy_dir(&hosts, 1)).as_deref(), Some(r1.as_str()));
+    assert_eq!(current(&hosts.deploy_dir(1)).as_deref(), Some(r1.as_str()));
 }
 
 #[test]
 fn host_key_that_does_not_match_is_refused() {
-    let Some(hosts) = hosts(1) else { return };
+    let Some(hosts) = support::ssh_hosts(1) else { return };
     let project = project(&hosts, &["badkey".to_owned()], "", 3);
     project
         .cutover(&["deploy"])
         .code(1)
         .stderr_has("host key of `badkey` could not be verified")
         .stderr_has("hint: check the host's key fingerprint");
-    assert!(!deploy_dir(&hosts, 1).exists(), "nothing was written to the host");
+    assert!(!hosts.deploy_dir(1).exists(), "nothing was written to the host");
 }
 
 #[test]
 fn hook_failing_on_one_host_switches_no_host() {
-    let Some(hosts) = hosts(3) else { return };
+    let Some(hosts) = support::ssh_hosts(3) else { return };
     let extra = format!(
         "[hooks]\nbefore_switch = [\"echo preparing on $CUTOVER_RELEASE; test ! -e {}/fail-here\"]\n",
         support::hosts::MOUNT_POINT
@@ -134,7 +126,7 @@ fn hook_failing_on_one_host_switches_no_host() {
         .stderr_has("failed on `h2`")
         .stderr_has("before_switch hook");
     for i in 1..=3 {
-        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()), "host {i}");
+        assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(r1.as_str()), "host {i}");
     }
     let releases = project.cutover(&["releases", "--json"]).ok().json();
     assert_eq!(releases[1]["hosts"]["h1"], "failed", "{releases}");
@@ -142,7 +134,7 @@ fn hook_failing_on_one_host_switches_no_host() {
 
 #[test]
 fn deploy_killed_at_any_moment_leaves_complete_releases_and_unlock_recovers() {
-    let Some(hosts) = hosts(3) else { return };
+    let Some(hosts) = support::ssh_hosts(3) else { return };
     let mount = support::hosts::MOUNT_POINT;
     let extra = format!(
         "[hooks]\nbefore_switch = [\"if [ -e {mount}/slow-prepare ]; then touch {mount}/in-prepare; sleep 5; fi\"]\n\
@@ -172,7 +164,7 @@ fn deploy_killed_at_any_moment_leaves_complete_releases_and_unlock_recovers() {
         child.kill().unwrap();
         child.wait().unwrap();
         for i in all.clone() {
-            assert_complete(&deploy_dir(&hosts, i));
+            assert_complete(&hosts.deploy_dir(i));
         }
         // The next command sees the lock of the dead process as stale (if the kill came after
         // the lock was taken), and `unlock` clears the way.
@@ -190,8 +182,8 @@ fn deploy_killed_at_any_moment_leaves_complete_releases_and_unlock_recovers() {
         }
         let id = release_of(&project.cutover(&["deploy", "--json"]).ok());
         for i in all.clone() {
-            assert_eq!(assert_complete(&deploy_dir(&hosts, i)), id, "{label}: host {i}");
-            let page = std::fs::read_to_string(deploy_dir(&hosts, i).join("current/index.html")).unwrap();
+            assert_eq!(assert_complete(&hosts.deploy_dir(i)), id, "{label}: host {i}");
+            let page = std::fs::read_to_string(hosts.deploy_dir(i).join("current/index.html")).unwrap();
             assert_eq!(page, format!("{label}\n"));
         }
     };
@@ -204,12 +196,12 @@ fn deploy_killed_at_any_moment_leaves_complete_releases_and_unlock_recovers() {
 
 #[test]
 fn hosts_written_as_user_at_alias_and_ssh_url_work() {
-    let Some(hosts) = hosts(2) else { return };
+    let Some(hosts) = support::ssh_hosts(2) else { return };
     let names = vec![format!("root@{}", hosts.alias(1)), format!("ssh://root@127.0.0.1:{}", hosts.port(2))];
     let project = project(&hosts, &names, "", 5);
     let id = release_of(&project.cutover(&["deploy", "--json"]).ok());
     for i in 1..=2 {
-        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), id);
+        assert_eq!(assert_complete(&hosts.deploy_dir(i)), id);
     }
     let status = project.cutover(&["status", "--json"]).ok().json()["hosts"].clone();
     assert_eq!(status[1]["host"], names[1].as_str());
@@ -217,7 +209,7 @@ fn hosts_written_as_user_at_alias_and_ssh_url_work() {
 
 #[test]
 fn switch_failing_on_one_host_puts_every_host_back() {
-    let Some(hosts) = hosts(3) else { return };
+    let Some(hosts) = support::ssh_hosts(3) else { return };
     let mount = support::hosts::MOUNT_POINT;
     // h1 and h3 hold their prepare step until the test says go; h2 finishes at once.
     let extra = format!(
@@ -233,7 +225,7 @@ fn switch_failing_on_one_host_puts_every_host_back() {
     let mut child = project.spawn(&["deploy"], "second");
     // Once h2 has prepared the new release, take its directory away: its switch must fail
     // while h1 and h3 switch, so they have to be put back.
-    let journal = deploy_dir(&hosts, 2).join(".cutover/journal.jsonl");
+    let journal = hosts.deploy_dir(2).join(".cutover/journal.jsonl");
     let mut new_id = String::new();
     wait_for("h2 prepared", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(&journal).unwrap_or_default();
@@ -249,7 +241,7 @@ fn switch_failing_on_one_host_puts_every_host_back() {
     wait_for("h1 and h3 in their hook", Duration::from_secs(30), || {
         [1, 3].iter().all(|i| hosts.root(*i).join("in-hook").exists())
     });
-    std::fs::remove_dir_all(deploy_dir(&hosts, 2).join("releases").join(&new_id)).unwrap();
+    std::fs::remove_dir_all(hosts.deploy_dir(2).join("releases").join(&new_id)).unwrap();
     for i in [1, 3] {
         std::fs::write(hosts.root(i).join("go"), "").unwrap();
     }
@@ -259,7 +251,7 @@ fn switch_failing_on_one_host_puts_every_host_back() {
     assert!(log.contains("switch failed on `h2`; putting every host back"), "{log}");
     assert!(log.contains(&format!("release {new_id} is not on this host")), "{log}");
     for i in 1..=3 {
-        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()), "host {i}");
+        assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(r1.as_str()), "host {i}");
     }
     let releases = project.cutover(&["releases", "--json"]).ok().json();
     assert_eq!(releases[1]["hosts"]["h1"], "failed", "{releases}");
@@ -267,7 +259,7 @@ fn switch_failing_on_one_host_puts_every_host_back() {
 
 #[test]
 fn full_disk_on_one_host_fails_the_upload_and_changes_nothing() {
-    let Some(hosts) = hosts(3) else { return };
+    let Some(hosts) = support::ssh_hosts(3) else { return };
     // A 2 MiB filesystem at h2's deploy path, mounted inside h2's own namespace.
     let mounted = std::process::Command::new("ssh")
         .args(["-F", &hosts.config_path().display().to_string(), "-o", "BatchMode=yes", &hosts.alias(2)])
@@ -293,7 +285,7 @@ fn full_disk_on_one_host_fails_the_upload_and_changes_nothing() {
 
 #[test]
 fn connections_persist_between_commands_and_a_dead_master_is_replaced() {
-    let Some(hosts) = hosts(2) else { return };
+    let Some(hosts) = support::ssh_hosts(2) else { return };
     let project = project(&hosts, &hosts.aliases(), "", 5);
     let runtime = tempfile::tempdir().unwrap();
     let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
@@ -327,13 +319,13 @@ fn connections_persist_between_commands_and_a_dead_master_is_replaced() {
     project.cutover_with(&["deploy"], &env).ok();
     project.cutover_with(&["rollback"], &env).ok();
     for i in 1..=2 {
-        assert_complete(&deploy_dir(&hosts, i));
+        assert_complete(&hosts.deploy_dir(i));
     }
 }
 
 #[test]
 fn a_hook_exiting_255_is_a_failed_hook_not_a_lost_connection() {
-    let Some(hosts) = hosts(1) else { return };
+    let Some(hosts) = support::ssh_hosts(1) else { return };
     let project = project(&hosts, &hosts.aliases(), "[hooks]\nbefore_switch = [\"exit 255\"]\n", 3);
     let run =
         project.cutover(&["deploy"]).code(1).stderr_has("before_switch hook `exit 255` failed on `h1` (exit 254)");
@@ -342,20 +334,20 @@ fn a_hook_exiting_255_is_a_failed_hook_not_a_lost_connection() {
 
 #[test]
 fn hosts_left_on_different_releases_are_joined_with_rollback_to() {
-    let Some(hosts) = hosts(2) else { return };
+    let Some(hosts) = support::ssh_hosts(2) else { return };
     let project = project(&hosts, &hosts.aliases(), "", 3);
     let r1 = release_of(&project.cutover(&["deploy", "--json"]).ok());
     project.write("app/index.html", "v2\n");
     let r2 = release_of(&project.cutover(&["deploy", "--json"]).ok());
     // h2 went back to r1 on its own (as after a rollback that failed half-way).
-    let link = deploy_dir(&hosts, 2).join("current");
+    let link = hosts.deploy_dir(2).join("current");
     std::fs::remove_file(&link).unwrap();
     std::os::unix::fs::symlink(format!("releases/{r1}"), &link).unwrap();
     project.cutover(&["status"]).code(4).stderr_has("hosts are on different releases");
     project.cutover(&["rollback"]).code(1).stderr_has(&format!("cutover rollback --to {r1}"));
     project.cutover(&["rollback", "--to", &r1]).ok().stderr_has(&format!("from {r2} to {r1}"));
     for i in 1..=2 {
-        assert_eq!(current(&deploy_dir(&hosts, i)).as_deref(), Some(r1.as_str()));
+        assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(r1.as_str()));
     }
     project.cutover(&["rollback", "--to", &r1]).code(1).stderr_has("every host is already on");
 }
@@ -366,7 +358,7 @@ fn login_shells_that_print_banners_or_are_not_posix_change_nothing() {
         if !support::require(shell, std::path::Path::new(shell).exists()) {
             return;
         }
-        let Some(hosts) = hosts(1) else { return };
+        let Some(hosts) = support::ssh_hosts(1) else { return };
         let banner = "Welcome to your hosting account";
         hosts.login_as(1, shell, banner);
         // The host really is like that: a plain session says the banner and runs `shell`.
@@ -391,7 +383,7 @@ fn login_shells_that_print_banners_or_are_not_posix_change_nothing() {
         let status = project.cutover(&["status", "--json"]).ok().json();
         assert_eq!(status["hosts"][0]["current"], release_of(&run).as_str(), "{shell}: {status}");
         project.cutover(&["rollback"]).ok();
-        assert_eq!(current(&deploy_dir(&hosts, 1)).as_deref(), Some(r1.as_str()), "{shell}");
+        assert_eq!(current(&hosts.deploy_dir(1)).as_deref(), Some(r1.as_str()), "{shell}");
     }
 }
 
@@ -399,7 +391,7 @@ fn login_shells_that_print_banners_or_are_not_posix_change_nothing() {
 fn sparse_files_stay_sparse_on_the_hosts() {
     use std::os::unix::fs::{FileExt, MetadataExt};
     const SIZE: u64 = 100 << 20;
-    let Some(hosts) = hosts(1) else { return };
+    let Some(hosts) = support::ssh_hosts(1) else { return };
     let project = project(&hosts, &hosts.aliases(), "", 5);
     let sparse = project.path().join("app/data/sparse.img");
     std::fs::create_dir_all(sparse.parent().unwrap()).unwrap();
@@ -414,8 +406,8 @@ fn sparse_files_stay_sparse_on_the_hosts() {
 
     let run = project.cutover(&["deploy", "--json"]).ok();
     assert_eq!(run.json()["hosts"][0]["sent_files"], 7);
-    let on_host = deploy_dir(&hosts, 1).join("current/data/sparse.img");
-    assert_complete(&deploy_dir(&hosts, 1));
+    let on_host = hosts.deploy_dir(1).join("current/data/sparse.img");
+    assert_complete(&hosts.deploy_dir(1));
     assert_eq!(std::fs::metadata(&on_host).unwrap().len(), SIZE);
     assert!(
         allocated(&on_host) < SIZE / 100,
@@ -430,13 +422,13 @@ fn sparse_files_stay_sparse_on_the_hosts() {
     project.write("app/index.html", "v2\n");
     let run = project.cutover(&["deploy", "--json"]).ok();
     assert_eq!(run.json()["hosts"][0]["sent_files"], 1, "only index.html travels");
-    assert_complete(&deploy_dir(&hosts, 1));
+    assert_complete(&hosts.deploy_dir(1));
     assert!(allocated(&on_host) < SIZE / 100, "{} bytes allocated after a copy", allocated(&on_host));
 }
 
 #[test]
 fn a_saved_connection_never_goes_to_the_server_an_alias_no_longer_names() {
-    let Some(hosts) = hosts(2) else { return };
+    let Some(hosts) = support::ssh_hosts(2) else { return };
     // The user's own ssh config: `app` is host 1 …
     let project = Project::new(&["app".to_owned()], SshHosts::DEPLOY_PATH, "", 3);
     let ssh_config = project.path().join("ssh_config");
@@ -447,17 +439,17 @@ fn a_saved_connection_never_goes_to_the_server_an_alias_no_longer_names() {
     let runtime = tempfile::tempdir().unwrap();
     let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
     let r1 = release_of(&project.cutover_with(&["deploy", "--json"], &env).ok());
-    assert_eq!(assert_complete(&deploy_dir(&hosts, 1)), r1);
-    assert!(!deploy_dir(&hosts, 2).exists());
+    assert_eq!(assert_complete(&hosts.deploy_dir(1)), r1);
+    assert!(!hosts.deploy_dir(2).exists());
 
     // … then the user points `app` at host 2 (another address and port), while host 1's master
     // connection is still open for `persist`.
     std::fs::write(&ssh_config, hosts.config_block("app", 2)).unwrap();
     project.write("app/index.html", "v2\n");
     let r2 = release_of(&project.cutover_with(&["deploy", "--json"], &env).ok());
-    assert_eq!(assert_complete(&deploy_dir(&hosts, 2)), r2, "the second deploy landed on host 2");
-    assert_eq!(current(&deploy_dir(&hosts, 1)).as_deref(), Some(r1.as_str()), "host 1 was not touched");
-    let journal = std::fs::read_to_string(deploy_dir(&hosts, 1).join(".cutover/journal.jsonl")).unwrap();
+    assert_eq!(assert_complete(&hosts.deploy_dir(2)), r2, "the second deploy landed on host 2");
+    assert_eq!(current(&hosts.deploy_dir(1)).as_deref(), Some(r1.as_str()), "host 1 was not touched");
+    let journal = std::fs::read_to_string(hosts.deploy_dir(1).join(".cutover/journal.jsonl")).unwrap();
     let switches = journal.lines().filter(|l| l.contains(r#""event":"switched""#)).count();
     assert_eq!(switches, 1, "host 1's journal has one deploy only:\n{journal}");
     let status = project.cutover_with(&["status", "--json"], &env).ok().json();
@@ -493,7 +485,7 @@ fn modes(dir: &std::path::Path) -> std::collections::BTreeMap<String, u32> {
 #[test]
 fn read_only_directories_in_the_app_deploy_redeploy_and_are_removed_by_retention() {
     use std::os::unix::fs::PermissionsExt;
-    let Some(hosts) = hosts(1) else { return };
+    let Some(hosts) = support::ssh_hosts(1) else { return };
     // A deploy user that is not root, so a directory's mode 555 holds for it.
     let deploy = hosts.add_user(1, "deploy");
     let mount = support::hosts::MOUNT_POINT;
@@ -512,7 +504,7 @@ fn read_only_directories_in_the_app_deploy_redeploy_and_are_removed_by_retention
         chmod(dir, 0o555);
     }
     let source_modes = modes(&app);
-    let dir = deploy_dir(&hosts, 1);
+    let dir = hosts.deploy_dir(1);
     let deploy = |label: &str| {
         let run = project.cutover(&["deploy", "--json"]).ok();
         assert!(!run.stderr.contains("cleanup of old releases failed"), "{label}: {}", run.stderr);
@@ -562,7 +554,7 @@ fn read_only_directories_in_the_app_deploy_redeploy_and_are_removed_by_retention
 
 #[test]
 fn a_full_disk_removes_the_partial_release_and_is_reported_as_itself() {
-    let Some(hosts) = hosts(2) else { return };
+    let Some(hosts) = support::ssh_hosts(2) else { return };
     let on_h2 = |command: &str| {
         std::process::Command::new("ssh")
             .args(["-F", hosts.config_path().to_str().unwrap(), "-o", "BatchMode=yes", &hosts.alias(2), command])
@@ -637,7 +629,7 @@ fn a_full_disk_removes_the_partial_release_and_is_reported_as_itself() {
         assert_eq!(host["sent_files"], 1, "{host}");
     }
     let r4 = release_of(&run);
-    assert_eq!(assert_complete(&deploy_dir(&hosts, 1)), r4);
+    assert_eq!(assert_complete(&hosts.deploy_dir(1)), r4);
     let out = on_h2(&format!("readlink {p}/current; cat {p}/current/index.html"));
     assert_eq!(String::from_utf8_lossy(&out.stdout), format!("releases/{r4}\nv2\n"), "{out:?}");
 }
@@ -666,7 +658,7 @@ fn a_host_whose_link_drops_mid_switch_is_given_up_and_one_command_heals_the_spli
     project.write("app/index.html", "v2\n");
     let mut deploy = project.spawn(&["deploy"], "partitioned");
     wait_for("h3 in its after_switch hook", Duration::from_secs(30), || hosts.root(3).join("in-hook").exists());
-    let r2 = current(&deploy_dir(&hosts, 3)).unwrap();
+    let r2 = current(&hosts.deploy_dir(3)).unwrap();
     assert_ne!(r2, r1);
     hosts.cut_link(3);
     let cut = Instant::now();
@@ -678,9 +670,9 @@ fn a_host_whose_link_drops_mid_switch_is_given_up_and_one_command_heals_the_spli
     assert!(log.contains("could not be undone on `h3`"), "{log}");
     assert!(log.contains("connection lost during after_switch hook"), "{log}");
     for i in 1..=2 {
-        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r1, "reachable host {i} is back on {r1}");
+        assert_eq!(assert_complete(&hosts.deploy_dir(i)), r1, "reachable host {i} is back on {r1}");
     }
-    assert_eq!(current(&deploy_dir(&hosts, 3)).as_deref(), Some(r2.as_str()), "h3 never heard");
+    assert_eq!(current(&hosts.deploy_dir(3)).as_deref(), Some(r2.as_str()), "h3 never heard");
     project.cutover(&["status"]).code(1).stderr_has("`h3`");
 
     // The link comes back: status shows the split, and one command joins the hosts again.
@@ -693,7 +685,7 @@ fn a_host_whose_link_drops_mid_switch_is_given_up_and_one_command_heals_the_spli
     let status = project.cutover(&["status", "--json"]).ok().json();
     for (i, host) in status["hosts"].as_array().unwrap().iter().enumerate() {
         assert_eq!(host["current"], r1.as_str(), "{status}");
-        assert_complete(&deploy_dir(&hosts, i + 1));
+        assert_complete(&hosts.deploy_dir(i + 1));
     }
 
     // Mid-rollback: h3 drops while in its after_rollback hook; the rollback ends within the
@@ -712,7 +704,7 @@ fn a_host_whose_link_drops_mid_switch_is_given_up_and_one_command_heals_the_spli
     assert_eq!(code, 4, "{log}");
     assert!(log.contains(&format!("every host is on {r1}, but after_rollback failed on `h3`")), "{log}");
     for i in 1..=3 {
-        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r1, "host {i} left {r3}");
+        assert_eq!(assert_complete(&hosts.deploy_dir(i)), r1, "host {i} left {r3}");
     }
     hosts.restore_link(3);
     project.cutover(&["status"]).ok();
@@ -720,18 +712,18 @@ fn a_host_whose_link_drops_mid_switch_is_given_up_and_one_command_heals_the_spli
 
 #[test]
 fn a_current_that_is_not_a_symlink_to_a_release_is_reported_and_deploy_and_rollback_refuse() {
-    let Some(hosts) = hosts(2) else { return };
+    let Some(hosts) = support::ssh_hosts(2) else { return };
     let project = project(&hosts, &hosts.aliases(), "", 5);
     project.cutover(&["deploy"]).ok();
     project.write("app/index.html", "v2\n");
     let r2 = release_of(&project.cutover(&["deploy", "--json"]).ok());
-    let link = deploy_dir(&hosts, 2).join("current");
+    let link = hosts.deploy_dir(2).join("current");
     let path = format!("{}/current", SshHosts::DEPLOY_PATH);
     // What both hosts hold: journals, releases, `current`, locks, manifests.
     let snapshot = || {
         (1..=2)
             .map(|i| {
-                let dir = deploy_dir(&hosts, i);
+                let dir = hosts.deploy_dir(i);
                 let list = |sub: &str| {
                     let mut names: Vec<String> = std::fs::read_dir(dir.join(sub))
                         .unwrap()
@@ -790,6 +782,6 @@ fn a_current_that_is_not_a_symlink_to_a_release_is_reported_and_deploy_and_rollb
     // Put right by hand, the hosts deploy again.
     let r3 = release_of(&project.cutover(&["deploy", "--json"]).ok());
     for i in 1..=2 {
-        assert_eq!(assert_complete(&deploy_dir(&hosts, i)), r3);
+        assert_eq!(assert_complete(&hosts.deploy_dir(i)), r3);
     }
 }

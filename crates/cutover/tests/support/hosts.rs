@@ -202,6 +202,11 @@ impl SshHosts {
     }
 
     /// Host `i`'s filesystem at [`MOUNT_POINT`], as seen from the test process.
+    /// Where host `i`'s releases go: [`Self::DEPLOY_PATH`] inside its own root.
+    pub fn deploy_dir(&self, i: usize) -> PathBuf {
+        self.root(i).join("app")
+    }
+
     pub fn root(&self, i: usize) -> PathBuf {
         self.host(i).root.clone()
     }

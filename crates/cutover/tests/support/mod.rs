@@ -14,6 +14,21 @@ pub mod php;
 #[allow(unused_imports)]
 pub use cutover_testkit::require;
 
+/// `n` SSH hosts where sshd is installed; `None` otherwise (a skip, which
+/// `CUTOVER_REQUIRE_SERVICES=1` makes a failure).
+#[allow(dead_code)]
+pub fn ssh_hosts(n: usize) -> Option<hosts::SshHosts> {
+    require("sshd", hosts::SshHosts::available()).then(|| hosts::SshHosts::start(n))
+}
+
+/// A project deploying to every one of `hosts` through their ssh config; `extra` is appended
+/// to its config (hooks, more `[ssh]` keys, …).
+#[allow(dead_code)]
+pub fn ssh_project(hosts: &hosts::SshHosts, extra: &str) -> cli::Project {
+    let ssh = format!("[ssh]\nconfig = \"{}\"\nconnect_timeout = \"3s\"\n{extra}", hosts.config_path().display());
+    cli::Project::new(&hosts.aliases(), hosts::SshHosts::DEPLOY_PATH, &ssh, 5)
+}
+
 /// Polls `done` until it holds, failing the test with `what` (formatted only then) after
 /// `timeout`: how a test waits for another process to reach a state, never a fixed sleep.
 #[allow(dead_code)]

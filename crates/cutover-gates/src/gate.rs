@@ -36,6 +36,18 @@ pub enum Standing {
 }
 
 impl Standing {
+    /// Why a gate standing so does not count (`None` when it passed), said after its name:
+    /// "ready has not passed".
+    pub fn why_not(self) -> Option<&'static str> {
+        match self {
+            Standing::Passed => None,
+            Standing::Missing => Some("has not passed"),
+            Standing::Failed => Some("failed last time"),
+            Standing::Expired => Some("passed longer ago than [gates] max_age"),
+            Standing::OtherConfig => Some("passed for another version of the config"),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Standing::Passed => "passed",
@@ -93,13 +105,7 @@ pub fn check_deploy(state: &State, config: &Config, env: &str, live: bool, promo
         missing.push("no launch path is chosen: `cutover path fast|hardened|iterative`".to_owned());
     }
     for g in gate_statuses(state, config, env)?.into_iter().filter(|g| matches!(g.stage, "preflight" | "ready")) {
-        let why = match g.standing {
-            Standing::Passed => continue,
-            Standing::Missing => "has not passed",
-            Standing::Failed => "failed last time",
-            Standing::Expired => "passed longer ago than [gates] max_age",
-            Standing::OtherConfig => "passed for another version of the config",
-        };
+        let Some(why) = g.standing.why_not() else { continue };
         missing.push(format!("{} {why}: `{}`", g.stage, g.command));
     }
     if live {

@@ -80,16 +80,22 @@ pub struct SmokeRequest<'a> {
 /// could be reached (this machine's network) or another release went live meanwhile.
 pub fn smoke(req: &SmokeRequest<'_>, reporter: &dyn GateReporter) -> Result<usize, GateError> {
     // The release these checks judge: a rollback must not take down one deployed meanwhile.
-    let (fleet, checked) = if req.rollback_on_fail {
-        let fleet = crate::connect(req.config, req.env, req.ssh, reporter)?;
-        let current = cutover_release::status(&fleet)?.first().and_then(|h| h.current.clone());
-        (Some(fleet), current)
+    // The release these checks judge, read once: a rollback must not take down one deployed
+    // meanwhile, and the gate records its artifact. Checks need no SSH, so without
+    // `rollback_on_fail` a host that cannot be reached leaves the gate without an artifact
+    // rather than failing it.
+    let fleet = if req.rollback_on_fail {
+        Some(crate::connect(req.config, req.env, req.ssh, reporter)?)
     } else {
-        // Only to learn which artifact the checks judge; checks need no SSH, so a host that
-        // cannot be reached leaves the gate without an artifact rather than failing it.
-        (crate::connect(req.config, req.env, req.ssh, reporter).ok(), None)
+        crate::connect(req.config, req.env, req.ssh, reporter).ok()
     };
-    let artifact = fleet.as_ref().and_then(|f| cutover_release::live(f).ok().flatten()).and_then(|l| l.manifest);
+    let states = match &fleet {
+        Some(f) if req.rollback_on_fail => Some(f.read_states()?),
+        Some(f) => f.read_states().ok(),
+        None => None,
+    };
+    let checked = states.as_ref().and_then(|s| s.first()).and_then(|s| s.current.clone());
+    let artifact = states.as_deref().and_then(cutover_release::live_of).and_then(|l| l.manifest);
     reporter.step(None, &format!("{} checks on {}", req.plan.len(), req.env));
     let samples = req.plan.run();
     reporter.samples(Run::Smoke, &samples);

@@ -29,4 +29,4 @@ pub use history::{History, ReleaseState};
 pub use manifest::{Entry, EntryKind, Manifest};
 pub use report::{DeployReport, HostUpload, RollbackReport};
 pub use rollback::{Mark, RollbackRequest, rollback};
-pub use status::{HostStatus, Live, ReleaseRow, UnlockReport, live, releases, status, unlock};
+pub use status::{HostStatus, Live, ReleaseRow, UnlockReport, live, live_of, releases, status, unlock};

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cutover_remote::journal::{Event, Kind};
 use cutover_remote::lock::LockInfo;
-use cutover_remote::{Identity, LockState, Stdin};
+use cutover_remote::{HostState, Identity, LockState, Stdin};
 use serde::Serialize;
 
 use crate::error::hosts_of;
@@ -194,9 +194,13 @@ pub struct Live {
 }
 
 pub fn live(fleet: &Fleet) -> Result<Option<Live>, ReleaseError> {
-    let states = fleet.read_states()?;
+    Ok(live_of(&fleet.read_states()?))
+}
+
+/// [`live`] of host states already read.
+pub fn live_of(states: &[HostState]) -> Option<Live> {
     let currents: BTreeSet<Option<&str>> = states.iter().map(|s| s.current.as_deref()).collect();
-    let [Some(release)] = currents.into_iter().collect::<Vec<_>>()[..] else { return Ok(None) };
+    let [Some(release)] = currents.into_iter().collect::<Vec<_>>()[..] else { return None };
     let history = History::from_events(&states[0].journal);
-    Ok(Some(Live { release: release.to_owned(), manifest: history.manifest(release).map(str::to_owned) }))
+    Some(Live { release: release.to_owned(), manifest: history.manifest(release).map(str::to_owned) })
 }

@@ -336,35 +336,29 @@ fn tls(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
     let file = req.state.latest_gate(CERT_FILE_STAGE, req.env)?;
     let file = gate::judge_record(CERT_FILE_STAGE, "cutover ready --cert FILE --key FILE", file.as_ref(), req.config);
     let evidence = serde_json::json!({ "ready": ready, "certificate_file": file });
-    let why = match ready.standing {
-        Standing::Passed => {
-            return Ok((
-                Verdict::Pass,
-                format!("`cutover ready` passed at {}", ready.at.unwrap_or_default()),
-                evidence,
-            ));
+    if ready.standing == Standing::Passed {
+        return Ok((Verdict::Pass, format!("`cutover ready` passed at {}", ready.at.unwrap_or_default()), evidence));
+    }
+    if file.standing == Standing::Passed {
+        return Ok((
+            Verdict::Pass,
+            format!(
+                "the certificate file passed `cutover ready --cert` at {} (the live hosts are checked by `cutover \
+                 ready` before the deploy)",
+                file.at.unwrap_or_default()
+            ),
+            evidence,
+        ));
+    }
+    let (why, next) = match ready.standing {
+        Standing::Missing => (String::new(), "run it (or `cutover ready --cert FILE --key FILE`)"),
+        Standing::Failed => (String::new(), "fix what it found and run it again"),
+        Standing::Expired => {
+            (format!(" ({})", cutover_config::human::duration(req.config.gates.max_age.0)), "run it again")
         }
-        _ if file.standing == Standing::Passed => {
-            return Ok((
-                Verdict::Pass,
-                format!(
-                    "the certificate file passed `cutover ready --cert` at {} (the live hosts are checked by \
-                     `cutover ready` before the deploy)",
-                    file.at.unwrap_or_default()
-                ),
-                evidence,
-            ));
-        }
-        Standing::Missing => {
-            "`cutover ready` has not passed: run it (or `cutover ready --cert FILE --key FILE`)".to_owned()
-        }
-        Standing::Failed => "`cutover ready` failed last time: fix what it found and run it again".to_owned(),
-        Standing::Expired => format!(
-            "`cutover ready` passed longer ago than [gates] max_age ({}): run it again",
-            cutover_config::human::duration(req.config.gates.max_age.0)
-        ),
-        Standing::OtherConfig => "`cutover ready` passed for another version of the config: run it again".to_owned(),
+        Standing::OtherConfig | Standing::Passed => (String::new(), "run it again"),
     };
+    let why = format!("`cutover ready` {}{why}: {next}", ready.standing.why_not().unwrap_or_default());
     Ok((Verdict::Fail, why, evidence))
 }
 

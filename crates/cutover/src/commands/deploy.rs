@@ -176,7 +176,8 @@ fn dry_run(
     };
     let preview = cutover_release::preview(fleet, &req, ctx.out)?;
     let gated = if config.is_gated(env)? {
-        let live = cutover_release::status(fleet)?.iter().any(|h| h.current.is_some());
+        // The preview read every host already: what is live there is in it.
+        let live = preview.hosts.iter().any(|h| h.current.is_some());
         match cutover_gates::check_deploy(ctx.state()?, config, env, live, promote) {
             Ok(()) => Some(Vec::new()),
             Err(cutover_gates::GateError::Gated { missing, .. }) => Some(missing),
@@ -230,8 +231,8 @@ fn gates(
     if !config.is_gated(env)? {
         return Ok(None);
     }
-    let live =
-        cutover_release::live(fleet)?.is_some() || cutover_release::status(fleet)?.iter().any(|h| h.current.is_some());
+    // After go-live (something is live on a host), the path's rules for redeploys apply too.
+    let live = fleet.read_states()?.iter().any(|s| s.current.is_some());
     match (cutover_gates::check_deploy(ctx.state()?, config, env, live, promote), reason) {
         (Ok(()), _) => Ok(None),
         (Err(cutover_gates::GateError::Gated { missing, .. }), Some(reason)) => {

@@ -17,9 +17,6 @@ use crate::context::Ctx;
 /// The gate's name in the state database.
 pub const STAGE: &str = "ready";
 
-/// The record of `cutover ready --cert FILE`: a certificate file checked before it is installed.
-pub const CERT_FILE_STAGE: &str = cutover_gates::preflight::CERT_FILE_STAGE;
-
 #[derive(Debug, Serialize)]
 struct Report<'a> {
     env: &'a str,
@@ -188,7 +185,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &ReadyArgs) -> Result<String, 
     // The `ready` gate is about the live hosts: a file checked before it is installed does not
     // open it. The file's check is kept as its own record, which pre-flight's TLS item accepts.
     let evidence = serde_json::to_string(&report).expect("report serializes");
-    let stage = if cert.is_none() { STAGE } else { CERT_FILE_STAGE };
+    let stage = if cert.is_none() { STAGE } else { cutover_gates::preflight::CERT_FILE_STAGE };
     ctx.state()?.record_gate(stage, env_name, &config.hash, None, failures == 0, &evidence)?;
 
     let summary = format!("{} checks: {failures} failed, {warnings} warning(s)", findings.len());

@@ -8,8 +8,8 @@ use serde_spanned::Spanned;
 
 use crate::model::Environments;
 use crate::{
-    App, CheckSpec, ConfigError, Dns, Environment, Gates, Hooks, Monitor, Preflight, ProviderKind, Secrets, Smoke,
-    Smtp, Ssh, Tls,
+    App, CheckSpec, ConfigError, Dns, Environment, Gates, Hooks, Monitor, Preflight, ProviderKind, Secrets, Seed,
+    Smoke, Smtp, Ssh, Tls,
 };
 
 pub const DEFAULT_FILE: &str = "cutover.toml";
@@ -33,6 +33,7 @@ pub struct Config {
     pub smtp: Option<Smtp>,
     pub gates: Gates,
     pub preflight: Preflight,
+    pub seed: Seed,
     envs: Environments,
     /// The file's text, for errors found after parsing ([`Config::check_source`]).
     text: String,
@@ -66,6 +67,8 @@ struct File {
     gates: Gates,
     #[serde(default)]
     preflight: Preflight,
+    #[serde(default)]
+    seed: Seed,
 }
 
 fn no_monitor() -> Spanned<Monitor> {
@@ -204,6 +207,7 @@ impl Config {
             smtp: file.smtp,
             gates: file.gates,
             preflight: file.preflight,
+            seed: file.seed,
             envs,
             text: text.to_owned(),
         })

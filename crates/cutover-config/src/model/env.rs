@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Deserializer};
 use serde_spanned::Spanned;
 
-use crate::{DeployPath, HostSpec};
+use crate::{DatabaseSpec, DeployPath, HostSpec};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,11 +32,22 @@ pub struct Environment {
     /// Whether `deploy` and `promote` need the gates (a launch path, pre-flight, DNS/TLS ready)
     /// first. Default: true for the environment named `production`, false for any other.
     pub gated: Option<bool>,
+    /// Where the environment's database is (`mysql://…`, `postgres://…`, `sqlite:///…`, or
+    /// `"env"`: read from the rendered `.env`).
+    pub database: Option<DatabaseSpec>,
+    /// The host whose client tools dump, load and snapshot the database, and where `[hooks]
+    /// migrate` runs. Default: the first host; `local` allowed.
+    pub db_host: Option<HostSpec>,
 }
 
 impl Environment {
     pub fn hosts(&self) -> &[HostSpec] {
         self.hosts.get_ref()
+    }
+
+    /// The host that runs the database's client tools: `db_host`, else the first host.
+    pub fn db_host(&self) -> &HostSpec {
+        self.db_host.as_ref().unwrap_or(&self.hosts()[0])
     }
 
     /// The public names: the host of `url`, then the aliases, without repeats.

@@ -1,6 +1,6 @@
 //! The validated sections of `cutover.toml`. Every field's type checks its own value.
 //!
-//! One file a section: `app.rs`, `hooks.rs`, `env.rs` (environments), `gates.rs`, `secrets.rs`, `checks.rs`
+//! One file a section: `app.rs`, `hooks.rs`, `env.rs` (environments), `database.rs` (`database`, `db_host`, `[seed]`), `gates.rs`, `secrets.rs`, `checks.rs`
 //! (`[[check]]` and `[smoke]`), `monitor.rs`, `preflight.rs`, `smtp.rs`, `dns.rs`, `tls.rs`, `ssh.rs`.
 
 macro_rules! validated_string {
@@ -28,6 +28,7 @@ macro_rules! validated_string {
 
 mod app;
 mod checks;
+mod database;
 mod dns;
 mod env;
 mod gates;
@@ -41,6 +42,7 @@ mod tls;
 
 pub use app::{App, AppName, Exclude, KeepReleases, SharedPath, Unchanged};
 pub use checks::{BodyRegex, CheckSpec, CheckUrl, Method, Smoke, StatusRanges};
+pub use database::{DatabaseSpec, DatabaseUrl, Engine, Seed, SeedStrategy, TableColumn};
 pub use dns::{Dns, Resolver};
 pub(crate) use env::Environments;
 pub use env::{AppUrl, DnsName, Environment, Proxy};

@@ -87,6 +87,28 @@ impl Output {
 
 pub type LineSink<'a> = &'a (dyn Fn(Stream, &str) + Sync);
 
+/// Where a script's output goes besides the [`Output`] a run returns.
+pub enum Sink<'a> {
+    /// Nowhere: stdout is kept whole, the script's answer.
+    Answer,
+    /// Every line of stdout and stderr as it arrives (hooks); stdout keeps only its tail.
+    Lines(LineSink<'a>),
+    /// Stdout byte for byte as it arrives, written here and not kept (a dump streamed off a
+    /// host). A write that fails closes the pipe, so the script's writer stops, and the run
+    /// ends with that error.
+    Raw(&'a mut (dyn Write + Send)),
+}
+
+impl std::fmt::Debug for Sink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Answer => "Answer",
+            Self::Lines(_) => "Lines",
+            Self::Raw(_) => "Raw",
+        })
+    }
+}
+
 /// A marker no banner or script output can hold by chance: made fresh for each run.
 fn new_marker() -> String {
     static RUNS: AtomicU64 = AtomicU64::new(0);
@@ -96,15 +118,14 @@ fn new_marker() -> String {
 }
 
 /// Runs `script` through `cmd`, which must run [`shell::bootstrap`] with the marker as its one
-/// argument (`make(marker)` builds it). With `on_line`, every output line is also passed on as it
-/// arrives, and stdout keeps only its tail.
+/// argument (`make(marker)` builds it); its output also goes where `sink` says.
 pub(crate) fn run(
     host: &str,
     step: &str,
     make: impl FnOnce(&str) -> Command,
     script: &str,
     stdin: Stdin<'_>,
-    on_line: Option<LineSink<'_>>,
+    sink: Sink<'_>,
 ) -> Result<Output, RemoteError> {
     let marker = new_marker();
     let mut cmd = make(&marker);
@@ -118,11 +139,16 @@ pub(crate) fn run(
     let mut pipe = child.stdin.take().expect("piped stdin");
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
-    let keep_stdout = if on_line.is_some() { Keep::Tail } else { Keep::All };
+    let (on_line, keep_stdout, raw) = match sink {
+        Sink::Answer => (None, Keep::All, None),
+        Sink::Lines(on_line) => (Some(on_line), Keep::Tail, None),
+        Sink::Raw(raw) => (None, Keep::Tail, Some(raw)),
+    };
+    let marker: &str = &marker;
     let (write_result, out, err) = std::thread::scope(|s| {
-        let out = s.spawn(|| pump(stdout, Stream::Stdout, &marker, keep_stdout, on_line));
-        let err = s.spawn(|| pump(stderr, Stream::Stderr, &marker, Keep::Tail, on_line));
-        let write_result = shell::framed(script, &marker, &mut pipe).and_then(|()| match stdin {
+        let out = s.spawn(move || pump(stdout, Stream::Stdout, marker, keep_stdout, on_line, raw));
+        let err = s.spawn(move || pump(stderr, Stream::Stderr, marker, Keep::Tail, on_line, None));
+        let write_result = shell::framed(script, marker, &mut pipe).and_then(|()| match stdin {
             Stdin::Null => Ok(()),
             Stdin::Bytes(bytes) => pipe.write_all(bytes),
             Stdin::Writer(write) => write(&mut pipe).and_then(|()| pipe.flush()),
@@ -186,6 +212,7 @@ fn pump(
     marker: &str,
     keep: Keep,
     on_line: Option<LineSink<'_>>,
+    mut raw: Option<&mut (dyn Write + Send)>,
 ) -> io::Result<String> {
     let mut before = Kept { keep: Keep::Tail, bytes: Vec::new(), cut: false };
     let mut after = Kept { keep, bytes: Vec::new(), cut: false };
@@ -215,7 +242,17 @@ fn pump(
             Err(e) => return Err(e),
         };
         let mut rest = &buf[..n];
+        if started && let Some(raw) = raw.as_deref_mut() {
+            // Past the marker, a raw stream is passed on as it came; returning drops the
+            // reader, so the writer on the host sees its pipe close.
+            raw.write_all(rest)?;
+            continue;
+        }
         while !rest.is_empty() {
+            if started && let Some(raw) = raw.as_deref_mut() {
+                raw.write_all(rest)?;
+                break;
+            }
             let room = PIECE - line.len();
             match rest[..rest.len().min(room)].iter().position(|&b| b == b'\n') {
                 Some(nl) => {
@@ -239,6 +276,9 @@ fn pump(
     }
     if !line.is_empty() {
         emit(&line, &mut started);
+    }
+    if let Some(raw) = raw {
+        raw.flush()?;
     }
     Ok(if started { after.text() } else { before.text() })
 }
@@ -286,6 +326,36 @@ mod tests {
     }
 
     #[test]
+    fn a_raw_sink_gets_stdout_byte_for_byte_after_the_banner_and_a_failing_sink_stops_the_writer() {
+        let host = Chatty("echo Welcome to web1; printf no-newline");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+        let mut got = Vec::new();
+        // `cat` echoes its stdin: what comes back went through the host and out again.
+        let out = host.run_piped("dumping", "cat; echo oops >&2", Stdin::Bytes(&data), &mut got).unwrap();
+        assert!(got == data, "{} bytes back of {}", got.len(), data.len());
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", "oops\n"));
+
+        /// Takes 1 MiB, then refuses, as a load whose database went away.
+        struct Refuses(usize);
+        impl Write for Refuses {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                if self.0 >= 1 << 20 {
+                    return Err(io::Error::other("the load side went away"));
+                }
+                self.0 += buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        // An endless writer: only a closed pipe stops it.
+        let started = std::time::Instant::now();
+        let err = host.run_piped("dumping", "yes 0123456789abcdef", Stdin::Null, &mut Refuses(0)).unwrap_err();
+        assert!(err.to_string().contains("dumping") && started.elapsed() < std::time::Duration::from_secs(20), "{err}");
+    }
+
+    #[test]
     fn a_script_larger_than_the_kernels_argument_limit_runs() {
         // One argument may hold 128 KiB: a 1 MiB script (a long reason in a journal event) could
         // not have been passed as `sh -c SCRIPT`.
@@ -309,7 +379,7 @@ mod tests {
             },
             "true",
             Stdin::Null,
-            None,
+            Sink::Answer,
         )
         .unwrap_err();
         let chain = format!("{err}: {}", std::error::Error::source(&err).map(|e| e.to_string()).unwrap_or_default());
@@ -345,9 +415,9 @@ mod tests {
 
     #[test]
     fn a_scripts_own_255_is_not_sshs() {
-        let out = LocalTarget.exec("exiting", "exit 255", Stdin::Null, None).unwrap();
+        let out = LocalTarget.exec("exiting", "exit 255", Stdin::Null, Sink::Answer).unwrap();
         assert_eq!(out.code(), Some(254));
-        let out = LocalTarget.exec("exiting", "set -e\nfalse\necho never", Stdin::Null, None).unwrap();
+        let out = LocalTarget.exec("exiting", "set -e\nfalse\necho never", Stdin::Null, Sink::Answer).unwrap();
         assert_eq!(out.code(), Some(1));
         assert_eq!(out.stdout, "");
     }

@@ -20,7 +20,7 @@ mod ssh;
 mod target;
 
 pub use error::RemoteError;
-pub use exec::{Output, Stdin, Stream};
+pub use exec::{Output, Sink, Stdin, Stream};
 pub use identity::{Identity, hostname, process_exists};
 pub use inspect::{CurrentProblem, HostState, Inspect, LockState, inspect};
 pub use local::LocalTarget;

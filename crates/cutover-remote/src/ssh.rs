@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rustix::fs::{FlockOperation, flock};
 
-use crate::exec::{self, LineSink};
+use crate::exec::{self, Sink};
 use crate::{Output, RemoteError, Stdin, Target, shell};
 
 #[derive(Debug, Clone)]
@@ -244,20 +244,14 @@ impl Target for SshTarget {
         cmd
     }
 
-    fn exec(
-        &self,
-        step: &str,
-        script: &str,
-        stdin: Stdin<'_>,
-        on_line: Option<LineSink<'_>>,
-    ) -> Result<Output, RemoteError> {
+    fn exec(&self, step: &str, script: &str, stdin: Stdin<'_>, sink: Sink<'_>) -> Result<Output, RemoteError> {
         if let Some(during) = self.lost.lock().unwrap_or_else(PoisonError::into_inner).as_deref() {
             return Err(RemoteError::Connect {
                 host: self.dest.clone(),
                 detail: format!("given up: the connection was lost during {during}, so {step} was not tried"),
             });
         }
-        let output = exec::run(&self.dest, step, |marker| self.command(marker), script, stdin, on_line)?;
+        let output = exec::run(&self.dest, step, |marker| self.command(marker), script, stdin, sink)?;
         if output.code() == Some(255) {
             self.lost.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_with(|| step.to_owned());
         }

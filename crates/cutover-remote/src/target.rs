@@ -5,7 +5,9 @@ use std::process::Command;
 
 use cutover_config::HostSpec;
 
-use crate::exec::{self, LineSink};
+use std::io::Write;
+
+use crate::exec::{self, LineSink, Sink};
 use crate::{LocalTarget, Output, RemoteError, SshOptions, SshTarget, Stdin};
 
 pub trait Target: Send + Sync + std::fmt::Debug {
@@ -25,26 +27,34 @@ pub trait Target: Send + Sync + std::fmt::Debug {
         }
     }
 
-    /// Runs `script` and returns its output whatever its exit status.
-    fn exec(
-        &self,
-        step: &str,
-        script: &str,
-        stdin: Stdin<'_>,
-        on_line: Option<LineSink<'_>>,
-    ) -> Result<Output, RemoteError> {
-        exec::run(self.name(), step, |marker| self.command(marker), script, stdin, on_line)
+    /// Runs `script` and returns its output whatever its exit status; the output also goes
+    /// where `sink` says.
+    fn exec(&self, step: &str, script: &str, stdin: Stdin<'_>, sink: Sink<'_>) -> Result<Output, RemoteError> {
+        exec::run(self.name(), step, |marker| self.command(marker), script, stdin, sink)
     }
 
     /// Runs `script`; a non-zero exit is an error naming the host and `step`.
     fn run(&self, step: &str, script: &str, stdin: Stdin<'_>) -> Result<Output, RemoteError> {
-        let output = self.exec(step, script, stdin, None)?;
+        let output = self.exec(step, script, stdin, Sink::Answer)?;
         if output.success() { Ok(output) } else { Err(self.failure(step, &output)) }
     }
 
     /// Like [`Target::run`], passing every output line to `on_line` as it arrives (hooks).
     fn run_streaming(&self, step: &str, script: &str, on_line: LineSink<'_>) -> Result<Output, RemoteError> {
-        let output = self.exec(step, script, Stdin::Null, Some(on_line))?;
+        let output = self.exec(step, script, Stdin::Null, Sink::Lines(on_line))?;
+        if output.success() { Ok(output) } else { Err(self.failure(step, &output)) }
+    }
+
+    /// Like [`Target::run`], with the script's stdout written to `stdout` byte for byte as it
+    /// comes (a dump streamed off the host) and `stdin` fed to it meanwhile (a load).
+    fn run_piped(
+        &self,
+        step: &str,
+        script: &str,
+        stdin: Stdin<'_>,
+        stdout: &mut (dyn Write + Send),
+    ) -> Result<Output, RemoteError> {
+        let output = self.exec(step, script, stdin, Sink::Raw(stdout))?;
         if output.success() { Ok(output) } else { Err(self.failure(step, &output)) }
     }
 }

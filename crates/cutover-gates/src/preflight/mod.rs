@@ -224,7 +224,7 @@ fn staging(req: &PreflightRequest<'_>, reporter: &dyn Reporter) -> Outcome {
         Some(cutover_config::SchemaCheck::Command(command)) => {
             let script = format!("cd {}/current\nsh -c {}\n", shell::path_expr(&fleet.root), shell::quote(command));
             let target = fleet.targets[0].as_ref();
-            match target.exec("running the schema check", &script, Stdin::Null, None) {
+            match target.exec("running the schema check", &script, Stdin::Null, cutover_remote::Sink::Answer) {
                 Ok(out) if out.success() => seen.push(format!("`{command}` passed on {}", target.name())),
                 Ok(out) => problems.push(format!(
                     "the schema check `{command}` failed on {} ({}): {}",

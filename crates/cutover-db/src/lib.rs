@@ -7,6 +7,7 @@ mod dialect;
 mod dump;
 mod error;
 mod head;
+pub mod host;
 mod input;
 pub mod json;
 pub mod laravel;

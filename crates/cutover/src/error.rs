@@ -33,6 +33,8 @@ pub enum CliError {
     #[error(transparent)]
     Dump(#[from] cutover_db::DumpError),
     #[error(transparent)]
+    Db(#[from] cutover_db::host::DbError),
+    #[error(transparent)]
     Tls(#[from] cutover_tls::TlsIssueError),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
@@ -56,7 +58,11 @@ impl CliError {
             Self::Tls(cutover_tls::TlsIssueError::Plan(_)) => EXIT_USAGE,
             Self::Secrets(e) => secrets_code(e),
             Self::Gates(e) => gate_code(e),
-            Self::State(_) | Self::Io { .. } | Self::Check(_) | Self::Dump(_) | Self::Tls(_) => EXIT_FAILED,
+            Self::Db(cutover_db::host::DbError::NotEmpty { .. }) => EXIT_BLOCKED,
+            Self::Db(cutover_db::host::DbError::Config { .. }) => EXIT_USAGE,
+            Self::State(_) | Self::Db(_) | Self::Io { .. } | Self::Check(_) | Self::Dump(_) | Self::Tls(_) => {
+                EXIT_FAILED
+            }
         }
     }
 

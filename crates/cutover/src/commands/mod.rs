@@ -65,6 +65,15 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Demo(args) => demo::exec(ctx, args),
         Command::Log(args) => log::exec(ctx, args),
         Command::Db(db::DbCommand::Rewrite(args)) => db::rewrite::exec(ctx, args),
+        Command::Db(db::DbCommand::Copy(args)) => {
+            // `--to` is the environment the command changes: the one its audit entry names.
+            let global = crate::cli::Global {
+                env: args.to.clone().unwrap_or_else(|| ctx.global.env.clone()),
+                ..ctx.global.clone()
+            };
+            let ctx = Ctx::new(&global, ctx.out);
+            audited(&ctx, Env, |c| db::copy::exec(&ctx, c, args))
+        }
         Command::Secrets(secrets::SecretsCommand::Scan(args)) => secrets::scan::exec(ctx, args),
         Command::Config(config::ConfigCommand::Check(args)) => {
             audited(ctx, Scope::Config, |c| config::check::exec(ctx, c, args))

@@ -1,0 +1,215 @@
+//! MySQL and MariaDB through their own clients (`mariadb`/`mysql`, `mariadb-dump`/`mysqldump`).
+//! The credentials go in an option file read with `--defaults-extra-file`. A load goes into a
+//! database of its own next to the target, and one `RENAME TABLE` (atomic on both servers)
+//! moves its tables in, and with `Replace` the target's old tables out to another; until that
+//! statement runs, the target is as it was.
+
+use cutover_remote::Stdin;
+use cutover_remote::shell::quote;
+use cutover_secrets::Secret;
+
+use super::{
+    Database, DbError, DbHost, DumpScope, Existing, Feed, finder, load_suffix, not_empty, prelude, write_file,
+};
+
+/// The option file's lines: values double-quoted with `\` escapes, as the client reads them.
+fn option_file(db: &Database) -> String {
+    let q = |v: &str| {
+        let escaped = v.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r").replace('\t', "\\t");
+        format!("\"{escaped}\"")
+    };
+    let mut text = String::from("[client]\n");
+    if let Some(user) = &db.user {
+        text += &format!("user={}\n", q(user));
+    }
+    if let Some(password) = &db.password {
+        text += &format!("password={}\n", q(password.expose()));
+    }
+    if !db.host.is_empty() {
+        text += &format!("host={}\n", q(&db.host));
+    }
+    if let Some(port) = db.port {
+        text += &format!("port={port}\n");
+    }
+    if let Some(socket) = &db.socket {
+        text += &format!("socket={}\n", q(socket));
+    }
+    text
+}
+
+/// The prelude, the option file, and `sql`/`dump` functions that run the clients with it.
+fn start(db: &Database) -> String {
+    let mut s = prelude();
+    s += finder();
+    s += &write_file("\"$cutover_tmp/my.cnf\"", &option_file(db));
+    s += r#"client=$(need mariadb mysql) || exit 127
+sql() { "$client" --defaults-extra-file="$cutover_tmp/my.cnf" --batch --skip-column-names --max-allowed-packet=1073741824 "$@"; }
+"#;
+    s
+}
+
+/// `'text'` as an SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// `` `name` `` as an identifier.
+fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+pub(super) fn tables(db: &Database) -> Secret {
+    let query = format!("SELECT table_name FROM information_schema.tables WHERE table_schema = {}", literal(&db.name));
+    Secret::new(start(db) + &format!("sql -e {}\n", quote(&query)))
+}
+
+pub(super) fn stats(db: &Database, tables: &[String], checksum: bool) -> Secret {
+    // One statement per table: `CHECKSUM TABLE` answers `db.table<TAB>sum`, COUNT(*) the rows.
+    let mut s = start(db);
+    for t in tables {
+        let count = format!("SELECT COUNT(*) FROM {}.{}", ident(&db.name), ident(t));
+        let sum = format!("CHECKSUM TABLE {}.{}", ident(&db.name), ident(t));
+        let sum = if checksum { format!("$(sql -e {} | cut -f2)", quote(&sum)) } else { "-".to_owned() };
+        s += &format!("n=$(sql -e {}); c={sum}; printf '%s\\t%s\\t%s\\n' {} \"$n\" \"$c\"\n", quote(&count), quote(t));
+    }
+    Secret::new(s)
+}
+
+pub(super) fn dump(db: &Database, scope: &DumpScope) -> Secret {
+    let mut s = start(db);
+    // MySQL's own mysqldump would write GTID lines and ask for column statistics a MariaDB
+    // server lacks; MariaDB's takes neither option.
+    s += r#"dumper=$(need mariadb-dump mysqldump) || exit 127
+extra=
+if "$dumper" --help 2>/dev/null | grep -q -- '--set-gtid-purged'; then extra="--set-gtid-purged=OFF --column-statistics=0"; fi
+"#;
+    let tables: Vec<String> = scope.tables.iter().map(|t| quote(t)).collect();
+    s += &format!(
+        "\"$dumper\" --defaults-extra-file=\"$cutover_tmp/my.cnf\" --single-transaction --quick --skip-lock-tables \
+         --no-tablespaces --triggers --default-character-set=utf8mb4 --max-allowed-packet=1073741824 $extra {} {}\n",
+        quote(&db.name),
+        tables.join(" ")
+    );
+    // Not `exec`: the EXIT trap must still remove the option file.
+    Secret::new(s)
+}
+
+/// The staging area's name: the target's, cut to fit MySQL's 64 characters, and a suffix.
+fn side_name(target: &str, what: &str, suffix: &str) -> String {
+    let keep: String = target.chars().take(40).collect();
+    format!("{keep}__cutover_{what}_{suffix}")
+}
+
+pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, feed: Feed<'_>) -> Result<(), DbError> {
+    let suffix = load_suffix();
+    let staging = side_name(&db.name, "load", &suffix);
+    let old = side_name(&db.name, "old", &suffix);
+    let pattern = format!("{}\\_\\_cutover\\_%", db.name.chars().take(40).collect::<String>().replace('_', "\\_"));
+    // Step 1: a staging database (left over ones from loads that were stopped are removed
+    // first), and the dump loaded into it.
+    let step = format!("loading the dump into a staging database next to {}", db.describe());
+    let mut s = start(db);
+    s += &format!(
+        "for d in $(sql -e {list}); do sql -e \"DROP DATABASE \\`$d\\`\"; done\nsql -e {create}\nsql {staging} || exit $?\n",
+        list = quote(&format!(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE {}",
+            literal(&pattern)
+        )),
+        create = quote(&format!("CREATE DATABASE {}", ident(&staging))),
+        staging = quote(&staging),
+    );
+    host.target.run(&step, &s, Stdin::Writer(feed)).map_err(|e| host.remote(&step, e))?;
+
+    // Step 2: only once the whole dump is in. Views and triggers cannot move between
+    // databases with RENAME TABLE: refused with the target untouched.
+    let step = format!("swapping the loaded tables into {}", db.describe());
+    let query = format!(
+        "SELECT table_schema, table_name, table_type FROM information_schema.tables WHERE table_schema IN ({}, {}) \
+         UNION ALL SELECT event_object_schema, trigger_name, 'TRIGGER' FROM information_schema.triggers WHERE \
+         event_object_schema = {}",
+        literal(&db.name),
+        literal(&staging),
+        literal(&staging)
+    );
+    let listed = host.run(&step, Secret::new(start(db) + &format!("sql -e {}\n", quote(&query))), Stdin::Null)?;
+    let (mut loaded, mut there, mut others) = (Vec::new(), Vec::new(), Vec::new());
+    for line in listed.lines() {
+        let mut f = line.split('\t');
+        let (Some(schema), Some(name), Some(kind)) = (f.next(), f.next(), f.next()) else { continue };
+        match (schema == staging, kind) {
+            (true, "BASE TABLE") => loaded.push(name.to_owned()),
+            (true, kind) => others.push(format!("{} `{name}`", kind.to_lowercase())),
+            (false, _) => there.push(name.to_owned()),
+        }
+    }
+    let drop_staging = |host: &DbHost<'_>| {
+        let s = start(db) + &format!("sql -e {}\n", quote(&format!("DROP DATABASE IF EXISTS {}", ident(&staging))));
+        host.run("removing the staging database", Secret::new(s), Stdin::Null).ok();
+    };
+    if !others.is_empty() {
+        drop_staging(host);
+        return Err(DbError::Refused {
+            env: host.env.to_owned(),
+            host: host.name().to_owned(),
+            step,
+            detail: format!(
+                "the dump holds {} , which cutover cannot swap in atomically yet; nothing was changed",
+                others.join(", ")
+            ),
+        });
+    }
+    if existing == Existing::Refuse && !there.is_empty() {
+        drop_staging(host);
+        there.sort();
+        return Err(not_empty(db, host, &there[0], there.len()));
+    }
+    let mut renames: Vec<String> = Vec::new();
+    if existing == Existing::Replace {
+        renames
+            .extend(there.iter().map(|t| format!("{}.{} TO {}.{}", ident(&db.name), ident(t), ident(&old), ident(t))));
+    }
+    renames
+        .extend(loaded.iter().map(|t| format!("{}.{} TO {}.{}", ident(&staging), ident(t), ident(&db.name), ident(t))));
+    let mut s = start(db);
+    if existing == Existing::Replace && !there.is_empty() {
+        s += &format!("sql -e {}\n", quote(&format!("CREATE DATABASE {}", ident(&old))));
+    }
+    if !renames.is_empty() {
+        s += &format!("sql -e {}\n", quote(&format!("RENAME TABLE {}", renames.join(", "))));
+    }
+    // After the swap, what remains is clean-up: a failure there leaves the target loaded.
+    s += &format!(
+        "sql -e {} || true\nsql -e {} || true\n",
+        quote(&format!("DROP DATABASE IF EXISTS {}", ident(&staging))),
+        quote(&format!("DROP DATABASE IF EXISTS {}", ident(&old)))
+    );
+    match host.run(&step, Secret::new(s), Stdin::Null) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            drop_staging(host);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_option_file_quotes_what_the_client_would_read_otherwise() {
+        let db = Database {
+            engine: cutover_config::Engine::Mysql,
+            user: Some("shop".into()),
+            password: Some(Secret::new("p#ss\"w\\rd")),
+            host: "127.0.0.1".into(),
+            port: Some(3306),
+            socket: None,
+            name: "shop".into(),
+        };
+        let text = option_file(&db);
+        assert!(text.contains("password=\"p#ss\"w\\\\rd\"\n"), "{text}");
+        assert!(text.contains("port=3306\n") && text.starts_with("[client]\n"));
+        assert_eq!(side_name(&"x".repeat(70), "load", "0a1b2c3d").len(), 40 + "__cutover_load_0a1b2c3d".len());
+    }
+}

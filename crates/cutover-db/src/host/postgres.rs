@@ -1,0 +1,97 @@
+//! PostgreSQL through `psql` and `pg_dump`. The password goes in a `PGPASSFILE`. A load runs in
+//! one transaction: `BEGIN` first, and `COMMIT` written only after the whole dump went in, so a
+//! load stopped anywhere (psql then reads the end of its input with the transaction open, or
+//! the connection drops) is rolled back by the server.
+
+use cutover_remote::Stdin;
+use cutover_remote::shell::quote;
+use cutover_secrets::Secret;
+
+use super::{Database, DbError, DbHost, DumpScope, Existing, Feed, finder, prelude, write_file};
+
+/// The prelude, the password file, and `sql` (psql, no psqlrc, stop at the first error).
+fn start(db: &Database) -> String {
+    let mut s = prelude();
+    s += finder();
+    if let Some(password) = &db.password {
+        let escaped = password.expose().replace('\\', "\\\\").replace(':', "\\:");
+        s += &write_file("\"$cutover_tmp/pgpass\"", &format!("*:*:*:*:{escaped}"));
+        s += "PGPASSFILE=\"$cutover_tmp/pgpass\"; export PGPASSFILE\n";
+    }
+    let mut args = Vec::new();
+    if let Some(socket) = &db.socket {
+        args.push(format!("-h {}", quote(socket)));
+    } else if !db.host.is_empty() {
+        args.push(format!("-h {}", quote(&db.host)));
+    }
+    if let Some(port) = db.port {
+        args.push(format!("-p {port}"));
+    }
+    if let Some(user) = &db.user {
+        args.push(format!("-U {}", quote(user)));
+    }
+    s += &format!(
+        "conn={}\nPGCONNECT_TIMEOUT=${{PGCONNECT_TIMEOUT:-15}}; export PGCONNECT_TIMEOUT\n",
+        quote(&args.join(" "))
+    );
+    s += "psql=$(need psql) || exit 127\n";
+    s += &format!(
+        "sql() {{ \"$psql\" -X -q -A -t -v ON_ERROR_STOP=1 -F \"$(printf '\\t')\" $conn -d {} \"$@\"; }}\n",
+        quote(&db.name)
+    );
+    s
+}
+
+/// The user's tables, schema-qualified as identifiers (`public.users`).
+const TABLES: &str = "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables \
+                      WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1";
+
+pub(super) fn tables(db: &Database) -> Secret {
+    Secret::new(start(db) + &format!("sql -c {}\n", quote(TABLES)))
+}
+
+pub(super) fn stats(db: &Database, tables: &[String], checksum: bool) -> Secret {
+    let mut s = start(db);
+    for t in tables {
+        // Order-free: an md5 of each row's text, sorted, hashed again.
+        let sum =
+            if checksum { "md5(coalesce(string_agg(md5(r::text), '' ORDER BY md5(r::text)), ''))" } else { "'-'" };
+        let query = format!("SELECT {name}, count(*), {sum} FROM {t} r", name = literal(t));
+        s += &format!("sql -c {}\n", quote(&query));
+    }
+    Secret::new(s)
+}
+
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+pub(super) fn dump(db: &Database, scope: &DumpScope) -> Secret {
+    let mut s = start(db);
+    let tables: Vec<String> = scope.tables.iter().map(|t| format!("-t {}", quote(t))).collect();
+    s += &format!(
+        "dumper=$(need pg_dump) || exit 127\n\"$dumper\" --no-owner --no-privileges --format=plain {} $conn {}\n",
+        tables.join(" "),
+        quote(&db.name)
+    );
+    Secret::new(s)
+}
+
+/// With `Replace`: every schema of the user's dropped, `public` made again, in the load's
+/// transaction.
+const CLEAR: &str = "DO $cutover$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE \
+                     'pg\\_%' AND nspname <> 'information_schema' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END \
+                     LOOP; END $cutover$;\nCREATE SCHEMA IF NOT EXISTS public;\n";
+
+pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, feed: Feed<'_>) -> Result<(), DbError> {
+    let step = format!("loading the dump into {} in one transaction", db.describe());
+    let mut s = start(db);
+    let clear = if existing == Existing::Replace { CLEAR } else { "" };
+    s += &format!("{{ printf 'BEGIN;\\n'; printf '%s' {}; cat; }} | sql\n", quote(clear));
+    let mut feed_then_commit = |w: &mut dyn std::io::Write| {
+        feed(w)?;
+        w.write_all(b"\nCOMMIT;\n")
+    };
+    host.target.run(&step, &s, Stdin::Writer(&mut feed_then_commit)).map_err(|e| host.remote(&step, e))?;
+    Ok(())
+}

@@ -44,6 +44,16 @@ pub struct DeployRequest<'a> {
     /// Asked once every host is locked and the release's delta to each is known, before any
     /// file is sent; `false` stops the deploy with nothing changed ([`ReleaseError::NotConfirmed`]).
     pub confirm: Option<&'a dyn Confirm>,
+    /// Run once every host is prepared, before any switches (the database seeded or migrated);
+    /// an `Err` with the reason marks the release failed on every host and stops the deploy
+    /// with nothing switched ([`ReleaseError::BeforeSwitch`]).
+    pub before_switch: Option<&'a dyn BeforeSwitch>,
+}
+
+/// Work done once per deploy on the prepared release, before the switch: every host holds the
+/// release whole and is locked; nothing is live yet.
+pub trait BeforeSwitch: Sync + std::fmt::Debug {
+    fn before_switch(&self, fleet: &Fleet, release: &str, previous: Option<&str>) -> Result<(), String>;
 }
 
 /// Asks whether a deploy may go ahead, once its [`Preview`] is known (a prompt on a terminal).
@@ -247,6 +257,18 @@ impl Deploy<'_> {
                 errors,
                 outcome: Outcome::Unchanged,
             });
+        }
+
+        // Phase 1b: the once-per-deploy work on the prepared release (seed, migrate).
+        if let Some(before) = self.req.before_switch {
+            if let Err(detail) = before.before_switch(self.fleet, &id, previous[0]) {
+                let reason = format!("before the switch: {detail}");
+                self.fleet.each(|_, t| self.fleet.record(t, &[self.event(Kind::Failed, &id).reason(&reason)]).ok());
+                return Err(ReleaseError::BeforeSwitch { release: id, detail });
+            }
+            if let Some(signal) = interrupt::requested() {
+                return Err(self.interrupted_before_switch(&id, &previous, signal, &[]));
+            }
         }
 
         // Phase 2: every host is prepared; switch them all.
@@ -726,6 +748,20 @@ impl Deploy<'_> {
 /// streaming their output. With `interruptible`, no hook starts once a signal asked to stop
 /// (the one running finishes): `false` then.
 #[allow(clippy::too_many_arguments)]
+/// Runs `commands` on one host in release `id`'s directory, as hooks run (its `.env`, `[hooks]
+/// timeout`, output line by line to the reporter); for a [`BeforeSwitch`] on the db host.
+pub fn run_in_release(
+    fleet: &Fleet,
+    t: &dyn Target,
+    phase: &str,
+    (commands, timeout): (&[String], Duration),
+    id: &str,
+    previous: Option<&str>,
+    reporter: &dyn Reporter,
+) -> Result<(), RemoteError> {
+    run_hooks(fleet, t, phase, (commands, timeout), id, previous, false, reporter).map(drop)
+}
+
 pub(crate) fn run_hooks(
     fleet: &Fleet,
     t: &dyn Target,

@@ -69,6 +69,8 @@ pub enum ReleaseError {
     NotConfirmed { env: String, release: String },
     #[error("release `{release}` failed its checks after the switch and every host was rolled back to {to}:\n{detail}")]
     VerifyFailed { release: String, to: String, detail: String },
+    #[error("release `{release}` was prepared on every host but not switched to: {detail}")]
+    BeforeSwitch { release: String, detail: String },
 }
 
 pub(crate) fn quoted(hosts: &[String]) -> String {
@@ -114,6 +116,7 @@ impl ReleaseError {
             | Self::NothingToRollBack { .. }
             | Self::BadCurrent { .. }
             | Self::NotConfirmed { .. }
+            | Self::BeforeSwitch { .. }
             | Self::Refused { .. } => Outcome::Unchanged,
         }
     }

@@ -21,7 +21,9 @@ mod sparse;
 mod status;
 mod upload;
 
-pub use deploy::{Confirm, DeployRequest, HostPreview, Preview, Verdict, Verify, deploy, preview};
+pub use deploy::{
+    BeforeSwitch, Confirm, DeployRequest, HostPreview, Preview, Verdict, Verify, deploy, preview, run_in_release,
+};
 pub use error::{Outcome, ReleaseError};
 pub use exclude::Excludes;
 pub use fleet::{Fleet, Switch};

@@ -117,6 +117,7 @@ pub(super) fn ship(
         verify: after.as_ref().map(|a| a as &dyn cutover_release::Verify),
         forced: forced.as_deref(),
         confirm,
+        before_switch: None,
     };
     let report = deploy(&fleet, &req, ctx.out)?;
     let sent: u64 = report.hosts.iter().map(|h| h.sent_bytes).sum();
@@ -173,6 +174,7 @@ fn dry_run(
         verify: None,
         forced: None,
         confirm: None,
+        before_switch: None,
     };
     let preview = cutover_release::preview(fleet, &req, ctx.out)?;
     let gated = if config.is_gated(env)? {

@@ -56,6 +56,7 @@ pub fn run(out: &Output, keep: bool) -> Result<(), CliError> {
         verify: None,
         forced: None,
         confirm: None,
+        before_switch: None,
     };
 
     // The page is plain HTTP on loopback: the system's roots are all a check could need.

@@ -747,7 +747,6 @@ impl Deploy<'_> {
 /// Runs `hooks` one after another in release `id` on one host, each for at most `timeout`,
 /// streaming their output. With `interruptible`, no hook starts once a signal asked to stop
 /// (the one running finishes): `false` then.
-#[allow(clippy::too_many_arguments)]
 /// Runs `commands` on one host in release `id`'s directory, as hooks run (its `.env`, `[hooks]
 /// timeout`, output line by line to the reporter); for a [`BeforeSwitch`] on the db host.
 pub fn run_in_release(
@@ -762,6 +761,7 @@ pub fn run_in_release(
     run_hooks(fleet, t, phase, (commands, timeout), id, previous, false, reporter).map(drop)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_hooks(
     fleet: &Fleet,
     t: &dyn Target,

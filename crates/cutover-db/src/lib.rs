@@ -16,7 +16,7 @@ pub mod serialized;
 mod value;
 
 pub use dialect::Dialect;
-pub use dump::{Options, Report, Stats, rewrite_dump};
+pub use dump::{Fixed, Options, Report, Server, Stats, rewrite_dump};
 pub use error::DumpError;
 pub use rules::Rules;
 pub use value::{Change, Reencrypt, Rewriter};

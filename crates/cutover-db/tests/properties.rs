@@ -8,7 +8,9 @@
 //! * (c) PHP-serialized values built by the serializer here stay parseable after rewriting and
 //!   their `s:N` lengths are right, checked by an independent parser here;
 //! * (d) JSON stays valid (serde_json parses it) and equals the expected value: OLD→NEW applied
-//!   to string values, never to keys.
+//!   to string values, never to keys;
+//! * (e) `load_into` (the portability fixes) on SQL-token soup: the same read in pieces,
+//!   idempotent, the values untouched, other dialects copied.
 //!
 //! Every value of a generated dump is modelled, so the rewritten dump is checked value by value:
 //! an independent lexer here splits both dumps into their skeleton (everything but string values,
@@ -23,7 +25,7 @@
 
 use std::io::{self, Read};
 
-use cutover_db::{Change, Dialect, Options, Rewriter, Rules, Stats, json, rewrite_dump, serialized};
+use cutover_db::{Change, Dialect, Options, Rewriter, Rules, Server, Stats, json, rewrite_dump, serialized};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -1357,6 +1359,9 @@ fn lex(d: Dialect, ansi: bool, s: &[u8]) -> Result<Lexed, String> {
         } else if (b == b'X' || b == b'x') && next == Some(b'\'') && !prev_ident {
             let end = to(i + 2, b"'", "blob")?;
             let digits = &s[i + 2..end - 1];
+            if digits.len() % 2 == 1 || !digits.iter().all(u8::is_ascii_hexdigit) {
+                return Err("lexer: not a blob".into());
+            }
             lx.values.push(digits.chunks(2).map(|p| unhex(p[0]) * 16 + unhex(p[1])).collect());
             lx.skeleton.extend_from_slice(b"X'?'");
             i = end;
@@ -1364,6 +1369,9 @@ fn lex(d: Dialect, ansi: bool, s: &[u8]) -> Result<Lexed, String> {
             let mut j = i + 2;
             while s.get(j).is_some_and(u8::is_ascii_hexdigit) {
                 j += 1;
+            }
+            if (j - i) % 2 == 1 {
+                return Err("lexer: odd hex digits".into());
             }
             lx.values.push(s[i + 2..j].chunks(2).map(|p| unhex(p[0]) * 16 + unhex(p[1])).collect());
             lx.skeleton.extend_from_slice(b"0x?");
@@ -1617,7 +1625,10 @@ struct Run {
 }
 
 fn run(input: &[u8], rw: &Rewriter, dialect: Option<Dialect>, chunks: Option<&[usize]>) -> Run {
-    let options = Options { dialect, ..Options::default() };
+    run_with(input, rw, Options { dialect, ..Options::default() }, chunks)
+}
+
+fn run_with(input: &[u8], rw: &Rewriter, options: Options, chunks: Option<&[usize]>) -> Run {
     let mut out = Vec::new();
     let mut reports = Vec::new();
     let mut report =
@@ -1723,6 +1734,14 @@ fn check_dump(p: &Pair, dump: &Dump, chunks: &[usize], detect: bool) -> Result<(
     let pieces = run(&input, &rw, dialect, Some(chunks));
     prop_assert!(pieces.out == once.out, "reading in pieces changed the output: {:?}", pieces.result);
 
+    // (e) `load_into` holds each statement's text and writes it again: with nothing here to
+    // fix, the same output, read whole or in pieces.
+    for chunks in [None, Some(chunks)] {
+        let options = Options { dialect, load_into: Some(Server::Mariadb), ..Options::default() };
+        let fixed = run_with(&input, &rw, options, chunks);
+        prop_assert!(fixed.out == once.out, "load_into changed a dump with nothing to fix: {:?}", fixed.result);
+    }
+
     // (b) Idempotence.
     let twice = run(&once.out, &rw, dialect, None);
     prop_assert!(twice.result.is_ok(), "second rewrite failed: {:?}", twice.result);
@@ -1809,6 +1828,21 @@ const SOUP: &[&str] = &[
     "\";}",
     "VALUES",
     " ",
+    // What `load_into` fixes.
+    "CREATE DEFINER=`a`@`%` ",
+    "DEFINER='a'@'h' SQL SECURITY DEFINER ",
+    "/*!50013 DEFINER=`a`@`%` SQL SECURITY INVOKER */\n",
+    "/*!50017 DEFINER=`a`@`%`*/ ",
+    "COLLATE=utf8mb4_0900_ai_ci",
+    "utf8mb4_0900_as_cs",
+    "/*M!999999\\- enable the sandbox mode */ \n",
+    "CREATE TABLE `t` (a int) ",
+    "/*!50100 TABLESPACE `ts` */ ",
+    "TABLESPACE `ts` ",
+    "SET @@SESSION.SQL_LOG_BIN= 0;",
+    "\nSET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ 'u:1-5';",
+    "\nDELIMITER ;;\n",
+    "\nDELIMITER ;\n",
 ];
 
 /// SQL-ish token soup holding OLD in its forms.
@@ -1885,6 +1919,46 @@ fn check_any(p: &Pair, d: Dialect, body: &[u8], chunks: &[usize], detect: bool) 
             lossy(&once.out),
             lossy(&twice.out)
         );
+    }
+
+    // (e) `load_into`: accepted as the plain run is, the same read in pieces, fixed again it
+    // stays as it is, and the values read back as the rule alone left them; other dialects are
+    // not touched.
+    let portable = |input: &[u8], chunks| {
+        run_with(input, &rw, Options { dialect, load_into: Some(Server::Mariadb), ..Options::default() }, chunks)
+    };
+    let fixed = portable(&input, None);
+    prop_assert_eq!(
+        fixed.result.is_ok(),
+        once.result.is_ok(),
+        "load_into changed whether the input is accepted: {:?}",
+        fixed.result
+    );
+    if fixed.result.is_ok() {
+        prop_assert!(
+            portable(&input, Some(chunks)).out == fixed.out,
+            "load_into read in pieces changed the output\n{}",
+            lossy(&input)
+        );
+        let again = portable(&fixed.out, None);
+        prop_assert!(
+            again.out == fixed.out,
+            "fixing twice differs from once\n--- in\n{}\n--- once\n{}\n--- twice\n{}",
+            lossy(&input),
+            lossy(&fixed.out),
+            lossy(&again.out)
+        );
+        if d != Dialect::Mysql {
+            prop_assert!(fixed.out == once.out, "load_into changed a {:?} dump", d);
+        } else if let (Ok(a), Ok(b)) = (lex(d, false, &once.out), lex(d, false, &fixed.out)) {
+            // The lexer here sees every string: those of a removed DEFINER clause or GTID
+            // statement go, none changes; the scanner saw the same INSERT values.
+            let mut rest = a.values.iter();
+            let kept = b.values.iter().all(|v| rest.any(|w| w == v));
+            prop_assert!(kept, "load_into changed strings\n--- in\n{}\n--- out\n{}", lossy(&input), lossy(&fixed.out));
+            let values = |r: &Run| r.result.as_ref().map(|s| s.values).ok();
+            prop_assert_eq!(values(&fixed), values(&once), "load_into changed which values the scanner saw");
+        }
     }
     Ok(())
 }

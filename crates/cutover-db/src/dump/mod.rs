@@ -5,11 +5,14 @@
 //!
 //! `statement.rs` walks the statement text, `literal.rs` (with `sqlite.rs`) and `hex.rs` read the
 //! values of INSERT statements, `copy.rs` the rows of COPY blocks, `tables.rs` decides which values
-//! the options skip, and `report.rs` counts and reports what became of each value.
+//! the options skip, and `report.rs` counts and reports what became of each value. With
+//! `Options::load_into`, `portable.rs` fixes the statement text outside values for the target
+//! server: the text is held until its statement ends or its values begin, fixed, then written.
 
 mod copy;
 mod hex;
 mod literal;
+mod portable;
 mod report;
 mod sqlite;
 mod statement;
@@ -24,12 +27,18 @@ use crate::input::Input;
 use crate::rules::Rules;
 use crate::value::Rewriter;
 
+pub use portable::{Fixed, Server};
 pub use report::{Report, Stats};
+
+use portable::Fixer;
 
 /// A value longer than this is copied through unchanged (and reported) to keep memory bounded.
 const MAX_VALUE: usize = 16 << 20;
 /// How much of a statement's text is kept to learn its table and columns.
 const MAX_HEAD: usize = 1 << 20;
+/// How much of a statement's text outside values is held for the portability fixes; a longer
+/// one is written as it is (and reported).
+const MAX_HELD: usize = 4 << 20;
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -38,6 +47,9 @@ pub struct Options {
     pub only_tables: Vec<String>,
     /// `(table, column)` pairs left as they are.
     pub skip_columns: Vec<(String, String)>,
+    /// The server the dump will be loaded into: a MySQL-family dump's statements are fixed for
+    /// it (`portable.rs`). `None`: statements are copied as they are.
+    pub load_into: Option<Server>,
 }
 
 /// Rewrites the dump from `input` to `output`; values left alone are passed to `report`.
@@ -59,9 +71,16 @@ pub fn rewrite_dump(
             Dialect::detect(head).ok_or(DumpError::UnknownDialect)?
         }
     };
+    let fixer = options.load_into.filter(|_| dialect == Dialect::Mysql).map(Fixer::new);
     let mut s = Scanner {
         input,
-        out: Counting { inner: io::BufWriter::with_capacity(1 << 20, output), count: 0 },
+        out: Counting {
+            inner: io::BufWriter::with_capacity(1 << 20, output),
+            count: 0,
+            hold: fixer.is_some(),
+            held: Vec::new(),
+            overlong: false,
+        },
         rewriter,
         options,
         report,
@@ -77,8 +96,14 @@ pub fn rewrite_dump(
         encoded: Vec::new(),
         stats: Stats { dialect: Some(dialect.name()), ..Stats::default() },
         fast: Vec::new(),
+        fixer,
+        fixed_text: Vec::new(),
     };
     s.run()?;
+    s.release(false)?;
+    if let Some(fixer) = s.fixer.take() {
+        s.stats.portability = fixer.fixed;
+    }
     s.out.inner.flush()?;
     s.stats.bytes_in = s.input.consumed;
     s.stats.bytes_out = s.out.count;
@@ -88,10 +113,30 @@ pub fn rewrite_dump(
 struct Counting<W: Write> {
     inner: io::BufWriter<W>,
     count: u64,
+    /// Whether statement text is held in `held` for the portability fixes (never an INSERT's
+    /// values: holding stops when they begin).
+    hold: bool,
+    held: Vec<u8>,
+    /// The statement held was longer than `MAX_HELD`: it went out as it was.
+    overlong: bool,
 }
 
 impl<W: Write> Counting<W> {
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.hold {
+            if self.held.len() + bytes.len() <= MAX_HELD {
+                self.held.extend_from_slice(bytes);
+                return Ok(());
+            }
+            self.hold = false;
+            self.overlong = true;
+            let held = std::mem::take(&mut self.held);
+            self.write(&held)?;
+        }
+        self.write(bytes)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.count += bytes.len() as u64;
         self.inner.write_all(bytes)
     }
@@ -136,4 +181,42 @@ struct Scanner<'a, R: Read, W: Write> {
     /// The rules in each quoting's escaped form, made on first use: a plain value is rewritten
     /// in its escaped text, skipping decode and encode (most of a dump's changed values).
     fast: Vec<(Quoting, Option<Rules>)>,
+    /// The portability fixes, when `load_into` asks for them on a MySQL-family dump.
+    fixer: Option<Fixer>,
+    fixed_text: Vec<u8>,
+}
+
+impl<R: Read, W: Write> Scanner<'_, R, W> {
+    /// Writes the statement text held so far, fixed for the target server; holding goes on
+    /// (`hold`: a statement ended) or stops (an INSERT's values begin).
+    fn release(&mut self, hold: bool) -> Result<(), DumpError> {
+        let Some(fixer) = &mut self.fixer else { return Ok(()) };
+        if std::mem::take(&mut self.out.overlong) {
+            fixer.fixed.too_long += 1;
+            let line = self.input.line();
+            (self.report)(Report {
+                table: String::new(),
+                row: 0,
+                column: String::new(),
+                line,
+                reason: format!(
+                    "the statement ending here has over {} MiB of text outside values: copied as it is, \
+                     without the portability fixes",
+                    MAX_HELD >> 20
+                ),
+            });
+        }
+        if !self.out.held.is_empty() {
+            let held = std::mem::take(&mut self.out.held);
+            if fixer.fix(&held, self.ansi_quotes, &mut self.fixed_text) {
+                self.out.write(&self.fixed_text)?;
+            } else {
+                self.out.write(&held)?;
+            }
+            self.out.held = held;
+            self.out.held.clear();
+        }
+        self.out.hold = hold;
+        Ok(())
+    }
 }

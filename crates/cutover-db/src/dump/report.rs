@@ -25,6 +25,8 @@ pub struct Stats {
     pub reported: u64,
     /// Values not looked at because of `--skip-tables`, `--only-tables` or `--skip-columns`.
     pub skipped: u64,
+    /// What `Options::load_into` fixed in the statements.
+    pub portability: super::Fixed,
 }
 
 /// A value left alone, with where it is.

@@ -61,7 +61,7 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
                     self.end_statement()?;
                 }
                 (b'(', _) => {
-                    self.open_paren();
+                    self.open_paren()?;
                     self.normal_byte()?;
                 }
                 (b')', _) => {
@@ -126,14 +126,14 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
         Ok(())
     }
 
-    fn open_paren(&mut self) {
+    fn open_paren(&mut self) -> Result<(), DumpError> {
         if let Some(ins) = &mut self.insert {
             ins.depth += 1;
             if ins.depth == 1 {
                 ins.column = 0;
                 *self.rows.entry(ins.table.clone()).or_default() += 1;
             }
-            return;
+            return Ok(());
         }
         let trimmed = self.head.trim_ascii_end();
         if trimmed.len() >= 6
@@ -143,11 +143,15 @@ impl<R: Read, W: Write> Scanner<'_, R, W> {
             let skip_table = self.table_skipped(&table) || self.columns_unknown(&table, columns.is_some());
             *self.rows.entry(table.clone()).or_default() += 1;
             self.insert = Some(Insert { table, columns, depth: 1, column: 0, skip_table });
+            // The values stream straight out; the statement's head is fixed now.
+            self.release(false)?;
         }
+        Ok(())
     }
 
     fn end_statement(&mut self) -> Result<(), DumpError> {
         self.insert = None;
+        self.release(true)?;
         let head = std::mem::take(&mut self.head);
         if let Some((table, columns)) = head::create_table(&head) {
             self.columns.insert(table, columns);

@@ -152,6 +152,7 @@ pub fn run(ctx: &Ctx<'_>, config: &Config, from: &str, to: &str, spec: &CopySpec
         skip_tables: spec.skip_tables.clone(),
         only_tables: Vec::new(),
         skip_columns: spec.skip_columns.clone(),
+        load_into: None,
     };
     let copy = Copy {
         from: Side { db: &source.db, host: source.host() },

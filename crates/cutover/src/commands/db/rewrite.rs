@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use clap::Args;
 use cutover_db::laravel::{AppKey, keys_from_dotenv};
-use cutover_db::{Dialect, DumpError, Options, Reencrypt, Report, Rewriter, Rules, Stats, rewrite_dump};
+use cutover_db::{Dialect, DumpError, Options, Reencrypt, Report, Rewriter, Rules, Server, Stats, rewrite_dump};
 use serde::Serialize;
 
 use crate::CliError;
@@ -37,6 +37,12 @@ pub struct RewriteArgs {
     /// Columns whose values are copied as they are, as TABLE.COLUMN (for example `wp_posts.guid`).
     #[arg(long, value_delimiter = ',', value_name = "TABLE.COLUMN,…")]
     pub skip_columns: Vec<String>,
+    /// Fix a MySQL/MariaDB dump's statements for the server it will be loaded into: DEFINER
+    /// clauses, TABLESPACE clauses, GTID_PURGED and SQL_LOG_BIN statements and mariadb-dump's
+    /// sandbox line removed; for mariadb, MySQL 8's utf8mb4_0900_* collations mapped. Values are
+    /// never touched.
+    #[arg(long, value_name = "SERVER", value_parser = ["mysql", "mariadb"])]
+    pub load_into: Option<String>,
 }
 
 /// Reports kept for `--json`; the count is always complete.
@@ -46,6 +52,7 @@ const MAX_REPORTS: usize = 1000;
 struct Summary<'a> {
     #[serde(flatten)]
     stats: &'a Stats,
+    load_into: Option<&'static str>,
     seconds: f64,
     mib_per_second: f64,
     reports: &'a [Report],
@@ -70,6 +77,7 @@ pub fn exec(ctx: &Ctx<'_>, args: &RewriteArgs) -> Result<(), CliError> {
                 _ => Err(CliError::Usage(format!("`--skip-columns {tc}`: write TABLE.COLUMN"))),
             })
             .collect::<Result<_, _>>()?,
+        load_into: args.load_into.as_deref().and_then(Server::parse),
     };
     let mut reports = Vec::new();
     let out = ctx.out;
@@ -124,12 +132,27 @@ pub fn exec(ctx: &Ctx<'_>, args: &RewriteArgs) -> Result<(), CliError> {
     let seconds = started.elapsed().as_secs_f64();
     let mib_per_second = stats.bytes_in as f64 / (1 << 20) as f64 / seconds.max(1e-9);
     if out.json {
-        let summary = Summary { stats: &stats, seconds, mib_per_second, reports: &reports };
+        let summary = Summary {
+            stats: &stats,
+            load_into: options.load_into.map(Server::name),
+            seconds,
+            mib_per_second,
+            reports: &reports,
+        };
         out.say_always(&serde_json::to_string(&summary).expect("summary serializes"));
     } else {
+        // Only MySQL-family dumps are fixed; said so when another was given.
+        let portability = match options.load_into {
+            Some(server) if stats.dialect == Some(Dialect::Mysql.name()) => {
+                format!("; for {}: {}", server.name(), stats.portability.describe())
+            }
+            Some(server) => format!("; for {}: not a MySQL/MariaDB dump, statements copied as they are", server.name()),
+            None => String::new(),
+        };
         out.say(&format!(
             "rewrote {} dump: {} values; changed {} plain, {} serialized, {} JSON, {} URL-encoded, {} re-encrypted; \
-             {} left as they were (reported), {} skipped; {} bytes in, {} bytes out, {seconds:.2} s, {mib_per_second:.0} MiB/s",
+             {} left as they were (reported), {} skipped{portability}; {} bytes in, {} bytes out, {seconds:.2} s, \
+             {mib_per_second:.0} MiB/s",
             stats.dialect.unwrap_or("empty"),
             stats.values,
             stats.changed_plain,

@@ -3,6 +3,7 @@
 # floor) and `sed` (the unsafe peer: it breaks PHP-serialized lengths).
 #
 #   bench/db_rewrite.sh [SIZE_MB]        # default 400; RUNS=3 runs of each command
+#   LOAD_INTO=mariadb bench/db_rewrite.sh # also times the same rewrite with --load-into mariadb
 #
 # Generates the dump (bench/gen_wp_dump.py) in a temporary directory, removed on exit; measures
 # each command RUNS times in this run (wall time of the whole pipeline; peak RSS of the measured
@@ -55,6 +56,9 @@ measure() {
 measure floor cat
 measure sed sed "s#$OLD#$NEW#g"
 measure cutover "$BIN" db rewrite --replace "$OLD" "$NEW"
+if [[ -n ${LOAD_INTO:-} ]]; then
+    measure portable "$BIN" db rewrite --replace "$OLD" "$NEW" --load-into "$LOAD_INTO"
+fi
 
 # Correctness at a glance: what cutover changed, and lines still holding OLD afterwards.
 summary=$(tail -n 1 "$TMP/cutover.stderr")
@@ -79,6 +83,9 @@ echo "| --- | ---: | ---: | ---: | --- |"
 row floor 'cat dump \| cat'
 row sed "cat dump \\| sed 's#OLD#NEW#g'"
 row cutover 'cat dump \| cutover db rewrite --replace OLD NEW'
+if [[ -n ${LOAD_INTO:-} ]]; then
+    row portable "cat dump \\| cutover db rewrite --replace OLD NEW --load-into $LOAD_INTO"
+fi
 echo
 echo "cutover: $summary"
 echo "lines still holding OLD (raw or JSON-escaped) after cutover: $left"

@@ -7,6 +7,8 @@
 #[allow(dead_code)]
 pub mod cli;
 #[allow(dead_code)]
+pub mod db;
+#[allow(dead_code)]
 pub mod hosts;
 #[allow(dead_code)]
 pub mod php;

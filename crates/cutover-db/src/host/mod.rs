@@ -221,6 +221,17 @@ pub fn stats(db: &Database, host: &DbHost<'_>, checksum: bool) -> Result<Vec<Tab
     Ok(stats)
 }
 
+/// Which server a MySQL-family database runs on (its `VERSION()` names MariaDB or not), for the
+/// portability fixes of a dump loaded into it; `None` for other engines.
+pub fn mysql_server(db: &Database, host: &DbHost<'_>) -> Result<Option<crate::Server>, DbError> {
+    if db.engine != Engine::Mysql {
+        return Ok(None);
+    }
+    let step = format!("asking {} for its version", db.describe());
+    let out = host.run(&step, mysql::version(db), Stdin::Null)?;
+    Ok(Some(if out.to_ascii_lowercase().contains("mariadb") { crate::Server::Mariadb } else { crate::Server::Mysql }))
+}
+
 /// Which part of the database a dump holds.
 #[derive(Debug, Clone, Default)]
 pub struct DumpScope {

@@ -58,6 +58,10 @@ fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
+pub(super) fn version(db: &Database) -> Secret {
+    Secret::new(start(db) + "sql -e 'SELECT VERSION()'\n")
+}
+
 pub(super) fn tables(db: &Database) -> Secret {
     let query = format!("SELECT table_name FROM information_schema.tables WHERE table_schema = {}", literal(&db.name));
     Secret::new(start(db) + &format!("sql -e {}\n", quote(&query)))

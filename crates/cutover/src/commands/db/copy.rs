@@ -74,6 +74,15 @@ pub struct CopySummary {
     pub reports: Vec<Report>,
 }
 
+impl CopySummary {
+    /// What the dump's statements were made portable with, when anything was.
+    fn portability(&self) -> Option<String> {
+        let fixed = &self.copied.stats.portability;
+        let text = fixed.describe();
+        (text != "nothing to fix").then_some(text)
+    }
+}
+
 pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &CopyArgs) -> Result<String, CliError> {
     let from = args.from.clone().unwrap_or_else(|| config.seed.from.clone());
     let to = ctx.global.env.clone();
@@ -152,7 +161,7 @@ pub fn run(ctx: &Ctx<'_>, config: &Config, from: &str, to: &str, spec: &CopySpec
         skip_tables: spec.skip_tables.clone(),
         only_tables: Vec::new(),
         skip_columns: spec.skip_columns.clone(),
-        load_into: None,
+        load_into: cutover_db::host::mysql_server(&target.db, &target.host())?,
     };
     let copy = Copy {
         from: Side { db: &source.db, host: source.host() },
@@ -230,6 +239,9 @@ pub fn run(ctx: &Ctx<'_>, config: &Config, from: &str, to: &str, spec: &CopySpec
             s.reported,
             s.skipped,
         ));
+        if let Some(fixed) = summary.portability() {
+            out.say(&format!("made the dump portable to the target server: {fixed}"));
+        }
     }
     Ok(summary)
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Database, DbError, DbHost, DumpScope, Existing, dump, load, refuse_unless_empty};
+use super::{Database, DbError, DbHost, DumpScope, Existing, Input, dump, load, refuse_unless_empty};
 use crate::{Options, Report, Rewriter, Stats, rewrite_dump};
 
 /// One side of a copy.
@@ -96,7 +96,7 @@ pub fn copy(
                         Err(e) => Err(io::Error::other(e.to_string())),
                     }
                 };
-                let loaded = load(to.db, &to.host, *existing, &mut feed);
+                let loaded = load(to.db, &to.host, *existing, Input::Feed(&mut feed));
                 // Unread input (a load that failed before reading it) is dropped here, so the
                 // dump's writes fail and it stops.
                 drop(reader);

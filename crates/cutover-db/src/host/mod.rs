@@ -11,6 +11,7 @@
 pub mod copy;
 mod mysql;
 mod postgres;
+pub mod snapshot;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -245,28 +246,42 @@ pub struct DumpScope {
 /// short is an error, whatever reached `out`.
 pub fn dump(db: &Database, host: &DbHost<'_>, scope: &DumpScope, out: &mut (dyn Write + Send)) -> Result<(), DbError> {
     let step = format!("dumping {}", db.describe());
-    let script = match db.engine {
+    let script = Secret::new(dump_script(db, host, scope).expose().to_owned() + "dump_db\n");
+    let mut tail = Tail { out, last: Vec::new() };
+    host.target.run_piped(&step, script.expose(), Stdin::Null, &mut tail).map_err(|e| host.remote(&step, e))?;
+    if ends_whole(db, &String::from_utf8_lossy(&tail.last)) { Ok(()) } else { Err(cut_short(host, step)) }
+}
+
+/// The engine's dump script up to the dump itself: it defines a shell function `dump_db` that
+/// writes the dump to stdout (streamed off the host by [`dump`], or compressed into a file on
+/// the host by a snapshot).
+fn dump_script(db: &Database, host: &DbHost<'_>, scope: &DumpScope) -> Secret {
+    match db.engine {
         Engine::Mysql => mysql::dump(db, scope),
         Engine::Postgres => postgres::dump(db, scope),
         Engine::Sqlite => sqlite::dump(db, host.root, scope),
-    };
-    let mut tail = Tail { out, last: Vec::new() };
-    host.target.run_piped(&step, script.expose(), Stdin::Null, &mut tail).map_err(|e| host.remote(&step, e))?;
-    let complete = match db.engine {
-        Engine::Mysql => tail.has_line_starting("-- Dump completed"),
+    }
+}
+
+/// Whether `tail`, the last bytes of a dump, ends as the engine's tool ends a whole dump.
+fn ends_whole(db: &Database, tail: &str) -> bool {
+    let has_line_starting = |start: &str| tail.lines().any(|l| l.starts_with(start));
+    match db.engine {
+        Engine::Mysql => has_line_starting("-- Dump completed"),
         // pg_dump may end with `\unrestrict KEY` after its last comment.
-        Engine::Postgres => tail.has_line_starting("-- PostgreSQL database dump complete"),
-        Engine::Sqlite => tail.ends_with_line_starting("COMMIT;"),
-    };
-    if complete {
-        Ok(())
-    } else {
-        Err(DbError::Refused {
-            env: host.env.to_owned(),
-            host: host.name().to_owned(),
-            step,
-            detail: "the dump was cut short: it does not end as a whole dump ends".into(),
-        })
+        Engine::Postgres => has_line_starting("-- PostgreSQL database dump complete"),
+        Engine::Sqlite => {
+            tail.trim_end().lines().rev().find(|l| !l.trim().is_empty()).is_some_and(|l| l.starts_with("COMMIT;"))
+        }
+    }
+}
+
+fn cut_short(host: &DbHost<'_>, step: String) -> DbError {
+    DbError::Refused {
+        env: host.env.to_owned(),
+        host: host.name().to_owned(),
+        step,
+        detail: "the dump was cut short: it does not end as a whole dump ends".into(),
     }
 }
 
@@ -274,17 +289,6 @@ pub fn dump(db: &Database, host: &DbHost<'_>, scope: &DumpScope, out: &mut (dyn 
 struct Tail<'a> {
     out: &'a mut (dyn Write + Send),
     last: Vec<u8>,
-}
-
-impl Tail<'_> {
-    fn has_line_starting(&self, start: &str) -> bool {
-        String::from_utf8_lossy(&self.last).lines().any(|l| l.starts_with(start))
-    }
-
-    fn ends_with_line_starting(&self, start: &str) -> bool {
-        let text = String::from_utf8_lossy(&self.last);
-        text.trim_end().lines().rev().find(|l| !l.trim().is_empty()).is_some_and(|l| l.starts_with(start))
-    }
 }
 
 impl Write for Tail<'_> {
@@ -315,19 +319,74 @@ pub enum Existing {
 /// it was). Called once.
 pub type Feed<'a> = &'a mut (dyn FnMut(&mut dyn Write) -> io::Result<()> + Send);
 
-/// Loads the dump `feed` writes into `db`, so that a load stopped at any moment (the command
+/// Where a load reads its dump from.
+pub enum Input<'a> {
+    /// Fed from this process, on the script's stdin (a copy's rewriter).
+    Feed(Feed<'a>),
+    /// A shell command run on the db host that writes the dump to its stdout (a snapshot
+    /// decompressed, `zstd -dcq FILE`); its own failure abandons the load, even though it runs
+    /// in a pipe (dash has no `pipefail`).
+    Host(String),
+}
+
+impl std::fmt::Debug for Input<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Feed(_) => f.write_str("Feed"),
+            Self::Host(command) => f.debug_tuple("Host").field(command).finish(),
+        }
+    }
+}
+
+impl<'a> Input<'a> {
+    /// A shell test, true unless the host's command failed (always true for a feed).
+    const HOST_OK: &'static str = "[ ! -e \"$cutover_tmp/input.rc\" ]";
+
+    /// A shell command writing the dump to stdout: stdin passed on, or the host's command with
+    /// its failure noted for [`Self::HOST_OK`].
+    fn source(&self) -> String {
+        match self {
+            Self::Feed(_) => "cat".to_owned(),
+            Self::Host(command) => noted(command, "input"),
+        }
+    }
+
+    /// `into` (a client reading a dump on stdin) given the dump: a feed is stdin already; a
+    /// host command is piped in, and the whole fails when either part did.
+    fn pipe_into(&self, into: &str) -> String {
+        match self {
+            Self::Feed(_) => into.to_owned(),
+            Self::Host(_) => format!("{{ {} | {into} && {}; }}", self.source(), Self::HOST_OK),
+        }
+    }
+
+    fn stdin(self) -> Stdin<'a> {
+        match self {
+            Self::Feed(feed) => Stdin::Writer(feed),
+            Self::Host(_) => Stdin::Null,
+        }
+    }
+}
+
+/// `command` run so that its failure is noted in `$cutover_tmp/NAME.rc` (its exit status),
+/// for a pipe whose status is only its last command's.
+fn noted(command: &str, name: &str) -> String {
+    format!("{{ {command} || echo $? > \"$cutover_tmp/{name}.rc\"; }}")
+}
+
+/// Loads the dump `input` holds into `db`, so that a load stopped at any moment (the command
 /// killed, the connection lost, the dump cut short, a statement failing) leaves the target as
 /// it was: MySQL/MariaDB load into a database of their own, swapped in by one `RENAME TABLE`;
 /// PostgreSQL in one transaction, committed only after the whole dump went in; SQLite into a
 /// new file, renamed over the target.
-pub fn load(db: &Database, host: &DbHost<'_>, existing: Existing, feed: Feed<'_>) -> Result<(), DbError> {
+pub fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: Input<'_>) -> Result<(), DbError> {
     if existing == Existing::Refuse {
         refuse_unless_empty(db, host)?;
     }
     match db.engine {
-        Engine::Mysql => mysql::load(db, host, existing, feed),
-        Engine::Postgres => postgres::load(db, host, existing, feed),
-        Engine::Sqlite => sqlite::load(db, host, existing, feed),
+        Engine::Mysql => mysql::load(db, host, existing, input),
+        Engine::Postgres => postgres::load(db, host, existing, input),
+        Engine::Sqlite => sqlite::load(db, host, existing, input),
     }
 }
 

@@ -9,7 +9,7 @@ use cutover_remote::shell::quote;
 use cutover_secrets::Secret;
 
 use super::{
-    Database, DbError, DbHost, DumpScope, Existing, Feed, finder, load_suffix, not_empty, prelude, write_file,
+    Database, DbError, DbHost, DumpScope, Existing, Input, finder, load_suffix, not_empty, prelude, write_file,
 };
 
 /// The option file's lines: values double-quoted with `\` escapes, as the client reads them.
@@ -79,6 +79,7 @@ pub(super) fn stats(db: &Database, tables: &[String], checksum: bool) -> Secret 
     Secret::new(s)
 }
 
+/// Defines `dump_db`, which writes the dump to stdout (see [`super::dump_script`]).
 pub(super) fn dump(db: &Database, scope: &DumpScope) -> Secret {
     let mut s = start(db);
     // MySQL's own mysqldump would write GTID lines and ask for column statistics a MariaDB
@@ -89,12 +90,12 @@ if "$dumper" --help 2>/dev/null | grep -q -- '--set-gtid-purged'; then extra="--
 "#;
     let tables: Vec<String> = scope.tables.iter().map(|t| quote(t)).collect();
     s += &format!(
-        "\"$dumper\" --defaults-extra-file=\"$cutover_tmp/my.cnf\" --single-transaction --quick --skip-lock-tables \
-         --no-tablespaces --triggers --default-character-set=utf8mb4 --max-allowed-packet=1073741824 $extra {} {}\n",
+        "dump_db() {{ \"$dumper\" --defaults-extra-file=\"$cutover_tmp/my.cnf\" --single-transaction --quick \
+         --skip-lock-tables --no-tablespaces --triggers --default-character-set=utf8mb4 \
+         --max-allowed-packet=1073741824 $extra {} {}; }}\n",
         quote(&db.name),
         tables.join(" ")
     );
-    // Not `exec`: the EXIT trap must still remove the option file.
     Secret::new(s)
 }
 
@@ -104,7 +105,7 @@ fn side_name(target: &str, what: &str, suffix: &str) -> String {
     format!("{keep}__cutover_{what}_{suffix}")
 }
 
-pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, feed: Feed<'_>) -> Result<(), DbError> {
+pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: Input<'_>) -> Result<(), DbError> {
     let suffix = load_suffix();
     let staging = side_name(&db.name, "load", &suffix);
     let old = side_name(&db.name, "old", &suffix);
@@ -114,15 +115,15 @@ pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, feed: F
     let step = format!("loading the dump into a staging database next to {}", db.describe());
     let mut s = start(db);
     s += &format!(
-        "for d in $(sql -e {list}); do sql -e \"DROP DATABASE \\`$d\\`\"; done\nsql -e {create}\nsql {staging} || exit $?\n",
+        "for d in $(sql -e {list}); do sql -e \"DROP DATABASE \\`$d\\`\"; done\nsql -e {create}\n{load} || exit $?\n",
         list = quote(&format!(
             "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE {}",
             literal(&pattern)
         )),
         create = quote(&format!("CREATE DATABASE {}", ident(&staging))),
-        staging = quote(&staging),
+        load = input.pipe_into(&format!("sql {}", quote(&staging))),
     );
-    host.target.run(&step, &s, Stdin::Writer(feed)).map_err(|e| host.remote(&step, e))?;
+    host.target.run(&step, &s, input.stdin()).map_err(|e| host.remote(&step, e))?;
 
     // Step 2: only once the whole dump is in. Views and triggers cannot move between
     // databases with RENAME TABLE: refused with the target untouched.

@@ -7,7 +7,7 @@ use cutover_remote::Stdin;
 use cutover_remote::shell::quote;
 use cutover_secrets::Secret;
 
-use super::{Database, DbError, DbHost, DumpScope, Existing, Feed, finder, prelude, write_file};
+use super::{Database, DbError, DbHost, DumpScope, Existing, Input, finder, prelude, write_file};
 
 /// The prelude, the password file, and `sql` (psql, no psqlrc, stop at the first error).
 fn start(db: &Database) -> String {
@@ -66,11 +66,12 @@ fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// Defines `dump_db`, which writes the dump to stdout (see [`super::dump_script`]).
 pub(super) fn dump(db: &Database, scope: &DumpScope) -> Secret {
     let mut s = start(db);
     let tables: Vec<String> = scope.tables.iter().map(|t| format!("-t {}", quote(t))).collect();
     s += &format!(
-        "dumper=$(need pg_dump) || exit 127\n\"$dumper\" --no-owner --no-privileges --format=plain {} $conn {}\n",
+        "dumper=$(need pg_dump) || exit 127\ndump_db() {{ \"$dumper\" --no-owner --no-privileges --format=plain {} $conn {}; }}\n",
         tables.join(" "),
         quote(&db.name)
     );
@@ -83,15 +84,32 @@ const CLEAR: &str = "DO $cutover$ DECLARE s text; BEGIN FOR s IN SELECT nspname 
                      'pg\\_%' AND nspname <> 'information_schema' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END \
                      LOOP; END $cutover$;\nCREATE SCHEMA IF NOT EXISTS public;\n";
 
-pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, feed: Feed<'_>) -> Result<(), DbError> {
+pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: Input<'_>) -> Result<(), DbError> {
     let step = format!("loading the dump into {} in one transaction", db.describe());
     let mut s = start(db);
     let clear = if existing == Existing::Replace { CLEAR } else { "" };
-    s += &format!("{{ printf 'BEGIN;\\n'; printf '%s' {}; cat; }} | sql\n", quote(clear));
-    let mut feed_then_commit = |w: &mut dyn std::io::Write| {
-        feed(w)?;
-        w.write_all(b"\nCOMMIT;\n")
+    // `COMMIT` goes in only after the whole dump did: written by the feed after its last byte,
+    // or here once the host's command ended well.
+    let commit = match &input {
+        Input::Feed(_) => String::new(),
+        Input::Host(_) => format!("{} && printf '\\nCOMMIT;\\n'; ", Input::HOST_OK),
     };
-    host.target.run(&step, &s, Stdin::Writer(&mut feed_then_commit)).map_err(|e| host.remote(&step, e))?;
+    s += &format!(
+        "{{ printf 'BEGIN;\\n'; printf '%s' {}; {}; {commit}}} | sql && {}\n",
+        quote(clear),
+        input.source(),
+        Input::HOST_OK
+    );
+    let ran = match input {
+        Input::Feed(feed) => {
+            let mut feed_then_commit = |w: &mut dyn std::io::Write| {
+                feed(w)?;
+                w.write_all(b"\nCOMMIT;\n")
+            };
+            host.target.run(&step, &s, Stdin::Writer(&mut feed_then_commit))
+        }
+        Input::Host(_) => host.target.run(&step, &s, Stdin::Null),
+    };
+    ran.map_err(|e| host.remote(&step, e))?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use cutover_remote::Stdin;
 use cutover_remote::shell::quote;
 use cutover_secrets::Secret;
 
-use super::{Database, DbError, DbHost, DumpScope, Existing, Feed, finder, load_suffix, not_empty, prelude};
+use super::{Database, DbError, DbHost, DumpScope, Existing, Input, finder, load_suffix, not_empty, prelude};
 
 /// The prelude, `$p` (the file; a relative path starts at the deploy path) and `sqlite3`.
 fn start(db: &Database, root: &str) -> String {
@@ -47,26 +47,28 @@ pub(super) fn stats(db: &Database, root: &str, tables: &[String], checksum: bool
     Secret::new(s)
 }
 
+/// Defines `dump_db`, which writes the dump to stdout (see [`super::dump_script`]).
 pub(super) fn dump(db: &Database, root: &str, scope: &DumpScope) -> Secret {
     let mut s = start(db, root);
     let tables: Vec<String> = scope.tables.iter().map(|t| quote(t)).collect();
     s += &format!(
-        "[ -e \"$p\" ] || {{ echo \"cutover: $p does not exist\" >&2; exit 1; }}\n\"$sqlite\" -bail -readonly \"$p\" {}\n",
+        "[ -e \"$p\" ] || {{ echo \"cutover: $p does not exist\" >&2; exit 1; }}\ndump_db() {{ \"$sqlite\" -bail -readonly \"$p\" {}; }}\n",
         quote(format!(".dump {}", tables.join(" ")).trim_end())
     );
     Secret::new(s)
 }
 
-pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, feed: Feed<'_>) -> Result<(), DbError> {
+pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: Input<'_>) -> Result<(), DbError> {
     let tmp_name = format!(".cutover-load-{}", load_suffix());
     // Step 1: the new file, next to the target (left over ones from stopped loads removed).
     let step = format!("loading the dump into a new file next to {}", db.describe());
     let mut s = start(db, host.root);
     s += &format!(
-        "(umask 022; mkdir -p \"$(dirname \"$p\")\")\nrm -f \"$p\".cutover-load-*\ntmp=\"$p\"{tmp}\n\"$sqlite\" -bail -batch \"$tmp\" || {{ r=$?; rm -f \"$tmp\"; exit $r; }}\n",
-        tmp = quote(&tmp_name)
+        "(umask 022; mkdir -p \"$(dirname \"$p\")\")\nrm -f \"$p\".cutover-load-*\ntmp=\"$p\"{tmp}\n{load} || {{ r=$?; rm -f \"$tmp\"; exit $r; }}\n",
+        tmp = quote(&tmp_name),
+        load = input.pipe_into("\"$sqlite\" -bail -batch \"$tmp\""),
     );
-    host.target.run(&step, &s, Stdin::Writer(feed)).map_err(|e| host.remote(&step, e))?;
+    host.target.run(&step, &s, input.stdin()).map_err(|e| host.remote(&step, e))?;
     // Step 2: only once the whole dump is in.
     let step = format!("renaming the loaded file over {}", db.describe());
     let mut s = start(db, host.root);

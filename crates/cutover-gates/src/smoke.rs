@@ -120,6 +120,7 @@ pub fn smoke(req: &SmokeRequest<'_>, reporter: &dyn GateReporter) -> Result<usiz
         command: &command,
         only_from: checked.as_deref(),
         mark: Mark::Failed(&why),
+        before_switch: None,
     };
     let report = rollback(&fleet, &request, reporter)?;
     Err(GateError::SmokeRolledBack {

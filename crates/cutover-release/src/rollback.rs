@@ -13,7 +13,7 @@ use cutover_remote::{HostState, RemoteError, Reporter, Stdin};
 use crate::deploy::{run_hooks, stop_if_interrupted};
 use crate::error::{hosts_of, list};
 use crate::fleet::Switch;
-use crate::{Fleet, History, ReleaseError, RollbackReport};
+use crate::{BeforeSwitch, Fleet, History, ReleaseError, RollbackReport};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RollbackRequest<'a> {
@@ -25,6 +25,10 @@ pub struct RollbackRequest<'a> {
     pub only_from: Option<&'a str>,
     /// How the release left is marked.
     pub mark: Mark<'a>,
+    /// Run under the lock once the target is known, before any host switches (`rollback
+    /// --with-db`: the database restored), with the target and the release left; an `Err`
+    /// stops the rollback with nothing switched.
+    pub before_switch: Option<&'a dyn BeforeSwitch>,
 }
 
 /// How a rollback marks the release it leaves.
@@ -82,6 +86,11 @@ fn run(
             signal: signal.to_string(),
             detail: format!("stopped before switching to {to}; nothing changed on any host"),
         });
+    }
+    if let Some(before) = req.before_switch
+        && let Err(detail) = before.before_switch(fleet, &to, from[0])
+    {
+        return Err(ReleaseError::Refused { detail: format!("not rolled back to {to}: {detail}; no host switched") });
     }
     // With `--to`, hosts already there stay as they are: that is how diverged hosts are joined.
     let moving = from.iter().filter(|f| **f != Some(to.as_str())).count();

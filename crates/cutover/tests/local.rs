@@ -396,6 +396,7 @@ fn an_automatic_rollback_of_a_checked_release_never_takes_down_a_newer_one() {
         command: "test",
         only_from: Some(&r1),
         mark: cutover_release::Mark::Failed("the monitor judged it"),
+        before_switch: None,
     };
     let err = cutover_release::rollback(&fleet, &request, &reporter).unwrap_err();
     assert!(err.to_string().contains(&format!("not on {r1}")), "{err}");

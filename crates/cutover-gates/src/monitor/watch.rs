@@ -197,6 +197,7 @@ impl<'a> Watch<'a> {
             command: &command,
             only_from: Some(release),
             mark: Mark::Failed(&breach),
+            before_switch: None,
         };
         match rollback(&fleet, &request, self.reporter) {
             Ok(report) => {

@@ -86,6 +86,7 @@ pub fn run(out: &Output, keep: bool) -> Result<(), CliError> {
             command: "cutover demo",
             only_from: None,
             mark: Mark::ByHand(Some("the demo rolls back")),
+            before_switch: None,
         },
         out,
     )?;

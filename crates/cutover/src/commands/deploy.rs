@@ -104,6 +104,8 @@ pub(super) fn ship(
         return self::dry_run(ctx, config, app, &fleet, rendered.as_ref().map(|r| r.text.expose().as_bytes()), promote);
     }
     let forced = gates(ctx, config, &fleet, reason, promote)?;
+    // The database (migrate, and its snapshot) is opened before anything changes on a host.
+    let db = super::db::release::DbRelease::for_deploy(ctx, config)?;
     let ask = Ask { out: ctx.out };
     let confirm =
         (config.is_gated(&ctx.global.env)? && !ctx.global.yes).then_some(&ask as &dyn cutover_release::Confirm);
@@ -117,9 +119,12 @@ pub(super) fn ship(
         verify: after.as_ref().map(|a| a as &dyn cutover_release::Verify),
         forced: forced.as_deref(),
         confirm,
-        before_switch: None,
+        before_switch: db.as_ref().map(|d| d as &dyn cutover_release::BeforeSwitch),
     };
     let report = deploy(&fleet, &req, ctx.out)?;
+    if let Some(db) = &db {
+        db.prune(&fleet);
+    }
     let sent: u64 = report.hosts.iter().map(|h| h.sent_bytes).sum();
     if ctx.out.json {
         ctx.out.json(&report);

@@ -74,6 +74,9 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
             let ctx = Ctx::new(&global, ctx.out);
             audited(&ctx, Env, |c| db::copy::exec(&ctx, c, args))
         }
+        Command::Db(db::DbCommand::Snapshot(args)) => audited(ctx, Env, |c| db::snapshot::exec(ctx, c, args)),
+        Command::Db(db::DbCommand::Snapshots(args)) => audited(ctx, Env, |c| db::snapshots::exec(ctx, c, args)),
+        Command::Db(db::DbCommand::Restore(args)) => audited(ctx, Env, |c| db::restore::exec(ctx, c, args)),
         Command::Secrets(secrets::SecretsCommand::Scan(args)) => secrets::scan::exec(ctx, args),
         Command::Config(config::ConfigCommand::Check(args)) => {
             audited(ctx, Scope::Config, |c| config::check::exec(ctx, c, args))

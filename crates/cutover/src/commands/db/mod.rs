@@ -1,7 +1,11 @@
 //! `cutover db …`: database dumps, copies between environments, snapshots.
 
 pub mod copy;
+pub mod release;
+pub mod restore;
 pub mod rewrite;
+pub mod snapshot;
+pub mod snapshots;
 
 use std::collections::BTreeMap;
 
@@ -21,6 +25,15 @@ pub enum DbCommand {
     /// production's, Laravel values re-encrypted with production's key); the target must be
     /// empty unless `--overwrite`, and is never left half loaded.
     Copy(copy::CopyArgs),
+    /// Snapshot the environment's database on its db host (compressed, with each table's rows
+    /// and checksum); kept until removed by hand.
+    Snapshot(snapshot::SnapshotArgs),
+    /// List the snapshots kept on the environment's db host (those taken before each release's
+    /// migrate go with the release).
+    Snapshots(snapshots::SnapshotsArgs),
+    /// Put the environment's database back to a snapshot, after saying what that undoes; the
+    /// database is as it was until the whole snapshot is in.
+    Restore(restore::RestoreArgs),
 }
 
 /// An environment's database, resolved, and the host that runs its tools, connected.

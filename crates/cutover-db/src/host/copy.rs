@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Database, DbError, DbHost, DumpScope, Existing, Input, dump, load, refuse_unless_empty};
+use super::{Database, DbError, DbHost, DumpScope, Existing, Input, dump, load, refuse_unless_empty, replace_tables};
 use crate::{Options, Report, Rewriter, Stats, rewrite_dump};
 
 /// One side of a copy.
@@ -37,7 +37,8 @@ pub struct Copied {
     pub seconds: f64,
 }
 
-/// Copies `copy.from` into `copy.to`. `progress` hears the dump bytes read so far; `report`
+/// Copies `copy.from` into `copy.to` (with `Replace` and a scope of tables, just those tables
+/// are replaced). `progress` hears the dump bytes read so far; `report`
 /// each value left as it was. The target is as it was unless this returns `Ok`.
 pub fn copy(
     copy: &Copy<'_>,
@@ -96,7 +97,12 @@ pub fn copy(
                         Err(e) => Err(io::Error::other(e.to_string())),
                     }
                 };
-                let loaded = load(to.db, &to.host, *existing, Input::Feed(&mut feed));
+                // Replacing some tables replaces those alone, not the whole database.
+                let loaded = if *existing == Existing::Replace && !scope.tables.is_empty() {
+                    replace_tables(to.db, &to.host, &scope.tables, &mut feed)
+                } else {
+                    load(to.db, &to.host, *existing, Input::Feed(&mut feed))
+                };
                 // Unread input (a load that failed before reading it) is dropped here, so the
                 // dump's writes fail and it stops.
                 drop(reader);

@@ -390,6 +390,29 @@ pub fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: Input<'
     }
 }
 
+/// Loads a dump of `tables` (a [`DumpScope`] of them) into `db` in place of those tables
+/// only; the database's other tables stay as they are. As with [`load`], a load stopped at any
+/// moment leaves the target as it was: MySQL/MariaDB through the staging database, one `RENAME
+/// TABLE` moving just those tables out and the loaded ones in; PostgreSQL the listed tables
+/// dropped inside the load's transaction; SQLite in the file itself (a rename would replace
+/// every table), the drops inside the dump's own transaction.
+pub fn replace_tables(db: &Database, host: &DbHost<'_>, tables: &[String], feed: Feed<'_>) -> Result<(), DbError> {
+    match db.engine {
+        Engine::Mysql => mysql::replace_tables(db, host, tables, feed),
+        Engine::Postgres => postgres::replace_tables(db, host, tables, feed),
+        Engine::Sqlite => sqlite::replace_tables(db, host, tables, feed),
+    }
+}
+
+/// Empties `db`: every table goes, in one step, as a [`load`] of an empty dump with
+/// [`Existing::Replace`] swaps the old tables out (a database left half filled by a failed
+/// install is empty again, never half emptied).
+pub fn clear(db: &Database, host: &DbHost<'_>) -> Result<(), DbError> {
+    // SQLite writes no file for an empty script: `VACUUM` makes an empty one.
+    let empty: &[u8] = if db.engine == Engine::Sqlite { b"VACUUM;\n" } else { b"" };
+    load(db, host, Existing::Replace, Input::Feed(&mut |w: &mut dyn Write| w.write_all(empty)))
+}
+
 /// [`DbError::NotEmpty`] naming a table when the database has one.
 pub fn refuse_unless_empty(db: &Database, host: &DbHost<'_>) -> Result<(), DbError> {
     let tables = tables(db, host)?;

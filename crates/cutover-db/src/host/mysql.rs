@@ -9,7 +9,7 @@ use cutover_remote::shell::quote;
 use cutover_secrets::Secret;
 
 use super::{
-    Database, DbError, DbHost, DumpScope, Existing, Input, finder, load_suffix, not_empty, prelude, write_file,
+    Database, DbError, DbHost, DumpScope, Existing, Feed, Input, finder, load_suffix, not_empty, prelude, write_file,
 };
 
 /// The option file's lines: values double-quoted with `\` escapes, as the client reads them.
@@ -106,6 +106,28 @@ fn side_name(target: &str, what: &str, suffix: &str) -> String {
 }
 
 pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: Input<'_>) -> Result<(), DbError> {
+    load_into(db, host, existing, None, input)
+}
+
+/// A dump of `tables` loaded in place of those tables only: the same staging database, and
+/// the one `RENAME TABLE` moves just them out (the target's other tables stay).
+pub(super) fn replace_tables(
+    db: &Database,
+    host: &DbHost<'_>,
+    tables: &[String],
+    feed: Feed<'_>,
+) -> Result<(), DbError> {
+    load_into(db, host, Existing::Replace, Some(tables), Input::Feed(feed))
+}
+
+/// With `only`, `Replace` moves out only those of the target's tables.
+fn load_into(
+    db: &Database,
+    host: &DbHost<'_>,
+    existing: Existing,
+    only: Option<&[String]>,
+    input: Input<'_>,
+) -> Result<(), DbError> {
     let suffix = load_suffix();
     let staging = side_name(&db.name, "load", &suffix);
     let old = side_name(&db.name, "old", &suffix);
@@ -169,6 +191,9 @@ pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: 
         return Err(not_empty(db, host, &there[0], there.len()));
     }
     let mut renames: Vec<String> = Vec::new();
+    if let Some(only) = only {
+        there.retain(|t| only.contains(t));
+    }
     if existing == Existing::Replace {
         renames
             .extend(there.iter().map(|t| format!("{}.{} TO {}.{}", ident(&db.name), ident(t), ident(&old), ident(t))));

@@ -7,7 +7,7 @@ use cutover_remote::Stdin;
 use cutover_remote::shell::quote;
 use cutover_secrets::Secret;
 
-use super::{Database, DbError, DbHost, DumpScope, Existing, Input, finder, prelude, write_file};
+use super::{Database, DbError, DbHost, DumpScope, Existing, Feed, Input, finder, prelude, write_file};
 
 /// The prelude, the password file, and `sql` (psql, no psqlrc, stop at the first error).
 fn start(db: &Database) -> String {
@@ -112,4 +112,29 @@ pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: 
     };
     ran.map_err(|e| host.remote(&step, e))?;
     Ok(())
+}
+
+/// A dump of `tables` loaded in place of those tables only: each dropped (`DROP TABLE IF
+/// EXISTS`, without CASCADE: a table others refer to is refused, not cut loose) in the load's
+/// own transaction, so the old tables stay until it commits.
+pub(super) fn replace_tables(
+    db: &Database,
+    host: &DbHost<'_>,
+    tables: &[String],
+    feed: Feed<'_>,
+) -> Result<(), DbError> {
+    let step = format!("loading {} table(s) into {} in one transaction", tables.len(), db.describe());
+    let drops: String = tables.iter().map(|t| format!("DROP TABLE IF EXISTS {};\n", qualified(t))).collect();
+    let s = start(db) + &format!("{{ printf 'BEGIN;\\n'; printf '%s' {}; cat; }} | sql\n", quote(&drops));
+    let mut feed_then_commit = |w: &mut dyn std::io::Write| {
+        feed(w)?;
+        w.write_all(b"\nCOMMIT;\n")
+    };
+    host.target.run(&step, &s, Stdin::Writer(&mut feed_then_commit)).map_err(|e| host.remote(&step, e))?;
+    Ok(())
+}
+
+/// `schema.table` or `table` as quoted identifiers (`"public"."wp_options"`).
+fn qualified(name: &str) -> String {
+    name.split('.').map(|part| format!("\"{}\"", part.replace('"', "\"\""))).collect::<Vec<_>>().join(".")
 }

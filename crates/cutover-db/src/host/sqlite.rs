@@ -6,7 +6,7 @@ use cutover_remote::Stdin;
 use cutover_remote::shell::quote;
 use cutover_secrets::Secret;
 
-use super::{Database, DbError, DbHost, DumpScope, Existing, Input, finder, load_suffix, not_empty, prelude};
+use super::{Database, DbError, DbHost, DumpScope, Existing, Feed, Input, finder, load_suffix, not_empty, prelude};
 
 /// The prelude, `$p` (the file; a relative path starts at the deploy path) and `sqlite3`.
 fn start(db: &Database, root: &str) -> String {
@@ -91,4 +91,34 @@ pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: 
         Ok(out) => Err(host.remote(&step, host.target.failure(&step, &out))),
         Err(e) => Err(host.remote(&step, e)),
     }
+}
+
+/// A dump of `tables` loaded in place of those tables only, into the file itself (a rename
+/// would replace every table): the listed tables are dropped right after the dump's own
+/// `BEGIN TRANSACTION;`, so the drops, the CREATEs and the INSERTs commit together at the
+/// dump's `COMMIT;`, and a load stopped before it (or a statement failing: `-bail`) leaves the
+/// file as it was. A dump without that line is refused before anything runs.
+pub(super) fn replace_tables(
+    db: &Database,
+    host: &DbHost<'_>,
+    tables: &[String],
+    feed: Feed<'_>,
+) -> Result<(), DbError> {
+    let step = format!("loading {} table(s) into {} in one transaction", tables.len(), db.describe());
+    let drops: String = tables.iter().map(|t| format!("DROP TABLE IF EXISTS {};\n", ident(t))).collect();
+    let mut s = start(db, host.root);
+    s += &format!(
+        "[ -e \"$p\" ] || {{ echo \"cutover: $p does not exist\" >&2; exit 1; }}\nCUTOVER_DROPS={}; export CUTOVER_DROPS\n",
+        quote(&drops)
+    );
+    // awk holds back everything before the transaction opens, so nothing runs outside it.
+    s += r#"{ awk 'BEGIN { d = ENVIRON["CUTOVER_DROPS"] }
+!open && $0 == "BEGIN TRANSACTION;" { printf "%s", held; print; printf "%s", d; open = 1; next }
+!open { held = held $0 "\n"; if (length(held) > 65536) { exit 3 } next }
+{ print }
+END { if (!open) { print "cutover: the dump opens no transaction" > "/dev/stderr"; exit 3 } }' || echo $? > "$cutover_tmp/awk"; } | "$sqlite" -bail -batch "$p"
+[ ! -e "$cutover_tmp/awk" ] || exit 3
+"#;
+    host.target.run(&step, &s, Stdin::Writer(feed)).map_err(|e| host.remote(&step, e))?;
+    Ok(())
 }

@@ -43,6 +43,10 @@ pub enum CliError {
     /// A change is live but could not be checked.
     #[error("{0}")]
     Unverified(String),
+    /// Refused because of what is there (a database with tables, a release already live);
+    /// nothing changed.
+    #[error("{0}")]
+    Blocked(String),
     /// Arguments that parse but do not fit together.
     #[error("{0}")]
     Usage(String),
@@ -58,7 +62,7 @@ impl CliError {
             Self::Tls(cutover_tls::TlsIssueError::Plan(_)) => EXIT_USAGE,
             Self::Secrets(e) => secrets_code(e),
             Self::Gates(e) => gate_code(e),
-            Self::Db(cutover_db::host::DbError::NotEmpty { .. }) => EXIT_BLOCKED,
+            Self::Db(cutover_db::host::DbError::NotEmpty { .. }) | Self::Blocked(_) => EXIT_BLOCKED,
             Self::Db(cutover_db::host::DbError::Config { .. }) => EXIT_USAGE,
             Self::State(_) | Self::Db(_) | Self::Io { .. } | Self::Check(_) | Self::Dump(_) | Self::Tls(_) => {
                 EXIT_FAILED

@@ -15,6 +15,13 @@ pub struct DeployArgs {
     /// not run; nothing is locked or written on any host).
     #[arg(long)]
     pub dry_run: bool,
+    /// Seed the environment's empty database on its first release, before the switch: `fresh`
+    /// runs `[seed] installer` in the new release, `copy-staging` copies `[seed] from`'s database,
+    /// `hybrid` runs the installer then copies `[seed] import_tables` (default `[seed]
+    /// strategy`). Refused (exit 3) once a release was live or while the database has a table;
+    /// a deploy without `--seed` never seeds.
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, value_parser = super::db::seed::parse_strategy)]
+    pub seed: Option<Option<cutover_config::SeedStrategy>>,
 }
 
 /// `--force --reason TEXT`, shared by the commands that deploy.
@@ -63,7 +70,8 @@ impl cutover_release::Confirm for Ask<'_> {
 pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &DeployArgs) -> Result<String, CliError> {
     let reason = args.force.reason()?;
     let command = format!("cutover deploy --env {}", ctx.global.env);
-    ship(ctx, config, &config.app, &command, Ship { reason, promote: false, dry_run: args.dry_run })
+    let seed = args.seed.map(|s| s.unwrap_or(config.seed.strategy));
+    ship(ctx, config, &config.app, &command, Ship { reason, promote: false, dry_run: args.dry_run, seed })
 }
 
 /// How [`ship`] goes about it.
@@ -74,6 +82,8 @@ pub(super) struct Ship<'a> {
     /// A promotion: what the iterative path takes after go-live.
     pub promote: bool,
     pub dry_run: bool,
+    /// `--seed`: the first release fills the empty database before the switch.
+    pub seed: Option<cutover_config::SeedStrategy>,
 }
 
 /// Deploys `app` to the selected environment: the `.env` rendered first, the gates, the
@@ -86,7 +96,7 @@ pub(super) fn ship(
     command: &str,
     how: Ship<'_>,
 ) -> Result<String, CliError> {
-    let Ship { reason, promote, dry_run } = how;
+    let Ship { reason, promote, dry_run, seed } = how;
     // The `.env` is rendered before any host is touched: a secret that cannot be had stops the
     // deploy with nothing changed.
     let rendered = if config.env(&ctx.global.env)?.env_template.is_some() {
@@ -100,12 +110,32 @@ pub(super) fn ship(
     let plan = if config.smoke.after_deploy { ctx.check_plan(config)? } else { None };
     let after = plan.as_ref().map(|plan| cutover_gates::AfterDeploy::new(plan, ctx.out));
     let fleet = ctx.fleet(config)?;
+    // A seed that cannot go ahead is refused before anything is sent.
+    let seeder = match seed {
+        Some(strategy) => {
+            let plan = super::db::seed::check(ctx, config, strategy, &fleet.read_states()?)?;
+            Some(super::db::seed::Seeder::new(ctx.global, ctx.out, config, plan))
+        }
+        None => None,
+    };
     if dry_run {
+        if let Some(seeder) = &seeder {
+            ctx.out.say(&format!(
+                "would seed {}'s empty database (--seed {})",
+                seeder.plan.env,
+                seeder.plan.strategy.as_str()
+            ));
+        }
         return self::dry_run(ctx, config, app, &fleet, rendered.as_ref().map(|r| r.text.expose().as_bytes()), promote);
     }
     let forced = gates(ctx, config, &fleet, reason, promote)?;
     // The database (migrate, and its snapshot) is opened before anything changes on a host.
-    let db = super::db::release::DbRelease::for_deploy(ctx, config)?;
+    let mut db = super::db::release::DbRelease::for_deploy(ctx, config)?;
+    // The seed is the first of the database's steps before the switch (a seed needs a
+    // database, so there is a `DbRelease`).
+    if let Some(d) = &mut db {
+        d.seed = seeder;
+    }
     let ask = Ask { out: ctx.out };
     let confirm =
         (config.is_gated(&ctx.global.env)? && !ctx.global.yes).then_some(&ask as &dyn cutover_release::Confirm);
@@ -121,14 +151,26 @@ pub(super) fn ship(
         confirm,
         before_switch: db.as_ref().map(|d| d as &dyn cutover_release::BeforeSwitch),
     };
-    let report = deploy(&fleet, &req, ctx.out)?;
+    let report = match deploy(&fleet, &req, ctx.out) {
+        Ok(report) => report,
+        Err(e) => {
+            return Err(match db.as_ref().and_then(|d| d.seed.as_ref()) {
+                Some(s) => s.deploy_error(e),
+                None => e.into(),
+            });
+        }
+    };
+    let seeded = db.as_ref().and_then(|d| d.seed.as_ref()).and_then(super::db::seed::Seeder::summary);
     if let Some(db) = &db {
         db.prune(&fleet);
     }
     let sent: u64 = report.hosts.iter().map(|h| h.sent_bytes).sum();
     if ctx.out.json {
-        ctx.out.json(&report);
+        ctx.out.json(&Shipped { report: &report, seed: seeded.as_ref() });
     } else {
+        if let Some(seeded) = &seeded {
+            ctx.out.say(&seeded.line());
+        }
         for host in &report.hosts {
             ctx.out.say(&format!(
                 "  [{}] {} file(s) sent ({} bytes), {} linked from {}{}",
@@ -157,6 +199,15 @@ pub(super) fn ship(
     }
     let forced = forced.map(|f| format!("; {f}")).unwrap_or_default();
     Ok(format!("deployed {} ({sent} bytes sent){forced}", report.release))
+}
+
+/// The `--json` report: the engine's, and what the seed did.
+#[derive(serde::Serialize)]
+struct Shipped<'a> {
+    #[serde(flatten)]
+    report: &'a cutover_release::DeployReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<&'a super::db::seed::SeedSummary>,
 }
 
 /// `--dry-run`: what would be sent and switched; the gates' verdict is said, not enforced.

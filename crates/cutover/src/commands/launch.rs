@@ -108,7 +108,8 @@ fn run(ctx: &Ctx<'_>, config: &Config, stages: &mut Vec<Stage>) -> Result<(), Cl
         let release = live.as_ref().map(|l| l.release.clone()).unwrap_or_default();
         step("3 first release", Ok(("skipped", format!("{release} is live with this artifact"))))?;
     } else {
-        let args = deploy::DeployArgs { force: deploy::ForceArgs { force: false, reason: None }, dry_run: false };
+        let args =
+            deploy::DeployArgs { force: deploy::ForceArgs { force: false, reason: None }, dry_run: false, seed: None };
         step("3 first release", deploy::exec(ctx, config, &args).map(|s| ("passed", s)))?;
     }
 

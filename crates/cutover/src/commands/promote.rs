@@ -55,6 +55,6 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &PromoteArgs) -> Result<String
     app.source = dir.path().to_owned();
     app.build = None;
     let command = format!("cutover promote --from {} --env {to}", args.from);
-    let summary = ship(ctx, config, &app, &command, Ship { reason, promote: true, dry_run: args.dry_run })?;
+    let summary = ship(ctx, config, &app, &command, Ship { reason, promote: true, dry_run: args.dry_run, seed: None })?;
     Ok(format!("{summary} (promoted {release} of {}, manifest {})", args.from, &manifest[..12]))
 }

@@ -127,7 +127,8 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &CopyArgs) -> Result<String, C
     ))
 }
 
-fn changed(c: &Copied) -> u64 {
+/// Values rewritten, of any kind.
+pub(super) fn changed(c: &Copied) -> u64 {
     let s = &c.stats;
     s.changed_plain + s.changed_serialized + s.changed_json + s.changed_url_encoded
 }

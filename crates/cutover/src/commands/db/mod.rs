@@ -4,6 +4,7 @@ pub mod copy;
 pub mod release;
 pub mod restore;
 pub mod rewrite;
+pub mod seed;
 pub mod snapshot;
 pub mod snapshots;
 

@@ -28,6 +28,8 @@ pub struct DbRelease<'a> {
     /// else on the first host.
     pub db_host: String,
     pub out: &'a Output,
+    /// `deploy --seed`: run first, on the empty database.
+    pub seed: Option<super::seed::Seeder<'a>>,
 }
 
 impl<'a> DbRelease<'a> {
@@ -50,6 +52,7 @@ impl<'a> DbRelease<'a> {
             timeout: config.hooks.timeout.0,
             db_host: environment.db_host().to_string(),
             out: ctx.out,
+            seed: None,
         }))
     }
 
@@ -120,9 +123,11 @@ impl<'a> DbRelease<'a> {
 
 impl BeforeSwitch for DbRelease<'_> {
     fn before_switch(&self, fleet: &Fleet, release: &str, previous: Option<&str>) -> Result<(), String> {
-        // (a) Seeding (`deploy --seed`, commands/db/seed.rs) is the first step here, before the
-        //     migrate below, whose snapshot then protects the seeded database.
-        // (b) Migrations, protected by a snapshot.
+        // Seeding (`deploy --seed`) first, so migrate's snapshot protects the seeded database.
+        if let Some(seed) = &self.seed {
+            seed.seed(fleet, release, previous, self.db.as_ref())?;
+        }
+        // Migrations, protected by a snapshot.
         self.migrate(fleet, release, previous)
     }
 }

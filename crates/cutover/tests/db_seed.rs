@@ -1,0 +1,297 @@
+//! `cutover deploy --seed` through the binary: real sshd hosts as production (`h1`) and staging
+//! (`h2`), real MariaDB and PostgreSQL on 127.0.0.1 (reached from the hosts' client tools) and
+//! sqlite3 on the hosts, real PHP to read serialized values back. Every test makes databases of
+//! its own and drops them at the end.
+
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
+mod support;
+
+use std::process::Command;
+
+use support::cli::{Project, current};
+use support::db::{Db, Kind, pg_user, run_ok};
+use support::hosts::SshHosts;
+
+const STAGING_URL: &str = "https://staging.example.test";
+const PROD_URL: &str = "https://www.example.test";
+
+/// sshd and the database.
+fn require(kind: Kind) -> bool {
+    support::require("sshd", SshHosts::available()) && kind.require()
+}
+
+/// `database = "…"`. A SQLite file is in the test's directory, which the hosts see too (only
+/// the deploy path is a host's own).
+fn url(db: &Db) -> String {
+    match db.kind {
+        Kind::Mariadb => format!("mysql://root@127.0.0.1:3306/{}", db.name),
+        Kind::Postgres => format!("postgres://{}@127.0.0.1:5432/{}", pg_user().expect("postgres"), db.name),
+        Kind::Sqlite => format!("sqlite://{}", db.sqlite_path().display()),
+    }
+}
+
+/// A shell command that runs the SQL on its stdin, on a host.
+fn host_client(db: &Db) -> String {
+    match db.kind {
+        Kind::Mariadb => format!("mariadb -h 127.0.0.1 -u root {}", db.name),
+        Kind::Postgres => {
+            format!("psql -X -q -h 127.0.0.1 -U {} -v ON_ERROR_STOP=1 -d {}", pg_user().expect("postgres"), db.name)
+        }
+        Kind::Sqlite => format!("sqlite3 -bail {}", db.sqlite_path().display()),
+    }
+}
+
+fn tables(db: &Db) -> Vec<String> {
+    let sql = match db.kind {
+        Kind::Mariadb => {
+            format!("SELECT table_name FROM information_schema.tables WHERE table_schema = '{}' ORDER BY 1", db.name)
+        }
+        Kind::Postgres => {
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1".into()
+        }
+        Kind::Sqlite if !db.sqlite_path().exists() => return Vec::new(),
+        Kind::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1".into(),
+    };
+    db.query(&sql).lines().map(str::to_owned).collect()
+}
+
+#[track_caller]
+fn php(code: &str, stdin: &str) -> String {
+    String::from_utf8(run_ok(Command::new("php").args(["-r", code]), stdin.as_bytes())).expect("UTF-8")
+}
+
+/// What PHP's `serialize()` makes of `['home' => URL/, 'n' => 1]`.
+fn serialized_home(url: &str) -> String {
+    php(&format!("echo serialize(['home' => '{url}/', 'n' => 1]);"), "")
+}
+
+/// The `home` entry of a serialized value, as PHP's `unserialize()` reads it (`false` when it
+/// does not unserialize).
+fn unserialized_home(value: &str) -> String {
+    let code = "$v = unserialize(stream_get_contents(STDIN)); echo $v === false ? 'false' : $v['home'];";
+    php(code, value)
+}
+
+/// Production on `h1`, staging on `h2`; each with its database; `seed` is the `[seed]` section.
+struct Setup {
+    hosts: SshHosts,
+    project: Project,
+    prod: Db,
+    staging: Db,
+}
+
+fn setup(kind: Kind, seed: &str) -> Option<Setup> {
+    if !require(kind) {
+        return None;
+    }
+    let hosts = SshHosts::start(2);
+    let (prod, staging) = (Db::create(kind), Db::create(kind));
+    let aliases = hosts.aliases();
+    let extra = format!(
+        "[ssh]\nconfig = \"{}\"\nconnect_timeout = \"3s\"\n[smoke]\nafter_deploy = false\n[seed]\n{seed}\n",
+        hosts.config_path().display()
+    );
+    let project = Project::new(&aliases[..1], SshHosts::DEPLOY_PATH, &extra, 3);
+    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    let toml = toml.replacen(
+        "[env.production]\n",
+        &format!("[env.production]\nurl = \"{PROD_URL}\"\ndatabase = \"{}\"\n", url(&prod)),
+        1,
+    );
+    let toml = format!(
+        "{toml}\n[env.staging]\nhosts = [\"{}\"]\npath = \"{}\"\nurl = \"{STAGING_URL}\"\ndatabase = \"{}\"\n",
+        aliases[1],
+        SshHosts::DEPLOY_PATH,
+        url(&staging)
+    );
+    project.write("cutover.toml", &toml);
+    Some(Setup { hosts, project, prod, staging })
+}
+
+/// An installer script in the app: the SQL run through the db host's client, after checking
+/// that nothing is live yet (it runs before the switch), then `tail` (`exit 1`: a failing one).
+fn installer(setup: &Setup, sql: &str, tail: &str) {
+    let script = format!(
+        "set -e\n[ ! -e {}/current ] || {{ echo 'the release is live already' >&2; exit 1; }}\n{} <<'SQL'\n{sql}\nSQL\n{tail}\n",
+        SshHosts::DEPLOY_PATH,
+        host_client(&setup.prod)
+    );
+    setup.project.write("app/install.sh", &script);
+}
+
+const INSTALL_SQL: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(64));\n\
+                           INSERT INTO users VALUES (1, 'admin');\n\
+                           CREATE TABLE wp_options (option_id INTEGER PRIMARY KEY, option_name VARCHAR(64), option_value TEXT);\n\
+                           INSERT INTO wp_options VALUES (1, 'installer', 'default');";
+
+/// Staging's WordPress-shaped data: a serialized option holding its URL, and posts.
+fn fill_staging(setup: &Setup) {
+    let value = serialized_home(STAGING_URL).replace('\'', "''");
+    setup.staging.load(
+        format!(
+            "CREATE TABLE wp_options (option_id INTEGER PRIMARY KEY, option_name VARCHAR(64), option_value TEXT);\n\
+         INSERT INTO wp_options VALUES (1, 'siteurl', '{STAGING_URL}'), (2, 'theme_mods', '{value}');\n\
+         CREATE TABLE wp_posts (id INTEGER PRIMARY KEY, guid VARCHAR(255));\n\
+         INSERT INTO wp_posts VALUES (7, '{STAGING_URL}/?p=7');"
+        )
+        .as_bytes(),
+    );
+}
+
+fn releases(deploy_dir: &std::path::Path) -> usize {
+    std::fs::read_dir(deploy_dir.join("releases")).map_or(0, |d| d.count())
+}
+
+fn seed_fresh(kind: Kind) {
+    let Some(s) = setup(kind, "installer = \"sh install.sh\"") else { return };
+    installer(&s, INSTALL_SQL, "");
+    let report = s.project.cutover(&["--json", "deploy", "--seed", "fresh"]).ok().json();
+    assert_eq!(report["seed"]["strategy"], "fresh", "{report}");
+    assert_eq!(report["seed"]["tables"], 2, "{report}");
+    let live = current(&s.hosts.deploy_dir(1)).expect("the release is live");
+    assert_eq!(report["release"], live.as_str());
+    assert_eq!(tables(&s.prod), ["users", "wp_options"]);
+    assert_eq!(s.prod.query("SELECT name FROM users"), "admin\n");
+
+    // A later deploy never seeds: refused with --seed (nothing uploaded), and without it the
+    // database is left alone.
+    s.project.write("app/index.html", "v2\n");
+    s.project
+        .cutover(&["deploy", "--seed"])
+        .code(3)
+        .stderr_has("is for the first release only")
+        .stderr_has(&format!("{live} was live on `h1`"));
+    assert_eq!(releases(&s.hosts.deploy_dir(1)), 1, "nothing was uploaded");
+    assert_eq!(current(&s.hosts.deploy_dir(1)).as_deref(), Some(live.as_str()));
+    s.project.cutover(&["deploy"]).ok();
+    assert_eq!(s.prod.query("SELECT count(*) FROM users"), "1\n");
+}
+
+#[test]
+fn seed_fresh_runs_the_installer_before_the_switch_mariadb() {
+    seed_fresh(Kind::Mariadb);
+}
+
+#[test]
+fn seed_fresh_runs_the_installer_before_the_switch_postgres() {
+    seed_fresh(Kind::Postgres);
+}
+
+#[test]
+fn seed_fresh_runs_the_installer_before_the_switch_sqlite() {
+    seed_fresh(Kind::Sqlite);
+}
+
+fn seed_copy_staging(kind: Kind) {
+    let Some(s) = setup(kind, "strategy = \"copy-staging\"\ncopy_shared = [\"wp-content/uploads/\"]") else { return };
+    fill_staging(&s);
+    let uploads = s.hosts.deploy_dir(2).join("shared/wp-content/uploads/2026");
+    std::fs::create_dir_all(&uploads).unwrap();
+    std::fs::write(uploads.join("photo.txt"), "a photo\n").unwrap();
+
+    // `--seed` alone takes `[seed] strategy`.
+    let run = s.project.cutover(&["--json", "deploy", "--seed"]).ok();
+    let report = run.json();
+    assert_eq!(report["seed"]["strategy"], "copy-staging", "{report}");
+    assert_eq!(report["seed"]["copy"]["from"], "staging");
+    assert_eq!(report["seed"]["shared"][0]["path"], "wp-content/uploads");
+    assert!(current(&s.hosts.deploy_dir(1)).is_some());
+    assert_eq!(tables(&s.prod), ["wp_options", "wp_posts"]);
+    assert_eq!(s.prod.query("SELECT option_value FROM wp_options WHERE option_id = 1"), format!("{PROD_URL}\n"));
+    let value = s.prod.query("SELECT option_value FROM wp_options WHERE option_id = 2");
+    assert_eq!(unserialized_home(value.trim_end()), format!("{PROD_URL}/"), "{value}");
+    assert_eq!(s.prod.query("SELECT guid FROM wp_posts"), format!("{PROD_URL}/?p=7\n"));
+    let copied = s.hosts.deploy_dir(1).join("shared/wp-content/uploads/2026/photo.txt");
+    assert_eq!(std::fs::read_to_string(copied).unwrap(), "a photo\n");
+}
+
+#[test]
+fn seed_copy_staging_copies_the_database_rewritten_and_the_uploads_mariadb() {
+    seed_copy_staging(Kind::Mariadb);
+}
+
+#[test]
+fn seed_copy_staging_copies_the_database_rewritten_and_the_uploads_postgres() {
+    seed_copy_staging(Kind::Postgres);
+}
+
+#[test]
+fn seed_copy_staging_copies_the_database_rewritten_and_the_uploads_sqlite() {
+    seed_copy_staging(Kind::Sqlite);
+}
+
+fn seed_hybrid(kind: Kind) {
+    let Some(s) = setup(kind, "installer = \"sh install.sh\"\nimport_tables = [\"wp_options\"]") else { return };
+    installer(&s, INSTALL_SQL, "");
+    fill_staging(&s);
+    let report = s.project.cutover(&["--json", "deploy", "--seed", "hybrid"]).ok().json();
+    assert_eq!(report["seed"]["strategy"], "hybrid", "{report}");
+    // The installer's tables, with wp_options replaced by staging's and nothing else copied.
+    assert_eq!(tables(&s.prod), ["users", "wp_options"]);
+    assert_eq!(s.prod.query("SELECT name FROM users"), "admin\n");
+    assert_eq!(
+        s.prod.query("SELECT option_name FROM wp_options ORDER BY option_id"),
+        "siteurl\ntheme_mods\n",
+        "staging's rows, not the installer's"
+    );
+    let value = s.prod.query("SELECT option_value FROM wp_options WHERE option_id = 2");
+    assert_eq!(unserialized_home(value.trim_end()), format!("{PROD_URL}/"));
+}
+
+#[test]
+fn seed_hybrid_installs_then_copies_only_the_import_tables_mariadb() {
+    seed_hybrid(Kind::Mariadb);
+}
+
+#[test]
+fn seed_hybrid_installs_then_copies_only_the_import_tables_postgres() {
+    seed_hybrid(Kind::Postgres);
+}
+
+#[test]
+fn seed_hybrid_installs_then_copies_only_the_import_tables_sqlite() {
+    seed_hybrid(Kind::Sqlite);
+}
+
+#[test]
+fn seed_into_a_database_with_a_table_is_refused_before_anything_is_uploaded() {
+    let Some(s) = setup(Kind::Mariadb, "installer = \"sh install.sh\"") else { return };
+    installer(&s, INSTALL_SQL, "");
+    s.prod.load(b"CREATE TABLE legacy (id INTEGER);");
+    s.project.cutover(&["deploy", "--seed", "fresh"]).code(3).stderr_has("has table `legacy`").stderr_has("on `h1`");
+    assert_eq!(releases(&s.hosts.deploy_dir(1)), 0, "nothing was uploaded");
+    assert_eq!(tables(&s.prod), ["legacy"]);
+}
+
+#[test]
+fn a_failing_installer_stops_the_deploy_with_nothing_switched_and_the_database_empty() {
+    let Some(s) = setup(Kind::Mariadb, "installer = \"sh install.sh\"") else { return };
+    installer(&s, INSTALL_SQL, "echo 'the installer broke' >&2; exit 1");
+    s.project
+        .cutover(&["deploy", "--seed", "fresh"])
+        .code(1)
+        .stderr_has("environment `production`: seeding (--seed fresh) failed on `h1` at the installer `sh install.sh`")
+        .stderr_has("the installer broke")
+        .stderr_has("the database was emptied again");
+    assert_eq!(current(&s.hosts.deploy_dir(1)), None, "nothing switched");
+    assert!(tables(&s.prod).is_empty(), "what the installer wrote is gone: {:?}", tables(&s.prod));
+    // The next try starts from the same place.
+    installer(&s, INSTALL_SQL, "");
+    s.project
+        .cutover(&["deploy", "--seed", "fresh"])
+        .ok()
+        .stderr_has("seeded (fresh): installer `sh install.sh` ran on `h1`")
+        .stderr_has("now holds 2 table(s), 2 row(s)");
+    assert_eq!(tables(&s.prod), ["users", "wp_options"]);
+}
+
+#[test]
+fn seed_settings_that_cannot_work_are_usage_errors_before_anything_changes() {
+    let Some(s) = setup(Kind::Sqlite, "") else { return };
+    s.project.cutover(&["deploy", "--seed", "fresh"]).code(2).stderr_has("none is set");
+    s.project.cutover(&["deploy", "--seed", "hybrid"]).code(2).stderr_has("none is set");
+    s.project.cutover(&["deploy", "--seed", "sideways"]).code(2).stderr_has("use fresh, copy-staging or hybrid");
+    assert_eq!(releases(&s.hosts.deploy_dir(1)), 0);
+}

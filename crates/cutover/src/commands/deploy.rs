@@ -110,31 +110,24 @@ pub(super) fn ship(
     let plan = if config.smoke.after_deploy { ctx.check_plan(config)? } else { None };
     let after = plan.as_ref().map(|plan| cutover_gates::AfterDeploy::new(plan, ctx.out));
     let fleet = ctx.fleet(config)?;
-    // A seed that cannot go ahead is refused before anything is sent.
-    let seeder = match seed {
-        Some(strategy) => {
-            let plan = super::db::seed::check(ctx, config, strategy, &fleet.read_states()?)?;
-            Some(super::db::seed::Seeder::new(ctx.global, ctx.out, config, plan))
-        }
-        None => None,
-    };
     if dry_run {
-        if let Some(seeder) = &seeder {
-            ctx.out.say(&format!(
-                "would seed {}'s empty database (--seed {})",
-                seeder.plan.env,
-                seeder.plan.strategy.as_str()
-            ));
+        if let Some(strategy) = seed {
+            let plan = super::db::seed::check(ctx, config, strategy, &fleet.read_states()?, None)?;
+            ctx.out.say(&format!("would seed {}'s empty database (--seed {})", plan.env, strategy.as_str()));
         }
         return self::dry_run(ctx, config, app, &fleet, rendered.as_ref().map(|r| r.text.expose().as_bytes()), promote);
     }
     let forced = gates(ctx, config, &fleet, reason, promote)?;
     // The database (migrate, and its snapshot) is opened before anything changes on a host.
     let mut db = super::db::release::DbRelease::for_deploy(ctx, config)?;
-    // The seed is the first of the database's steps before the switch (a seed needs a
-    // database, so there is a `DbRelease`).
-    if let Some(d) = &mut db {
-        d.seed = seeder;
+    // A seed that cannot go ahead is refused before anything is sent. It is the first of the
+    // database's steps before the switch (a seed needs a database, so there is a `DbRelease`).
+    if let Some(strategy) = seed {
+        let opened = db.as_ref().and_then(|d| d.db.as_ref());
+        let plan = super::db::seed::check(ctx, config, strategy, &fleet.read_states()?, opened)?;
+        if let Some(d) = &mut db {
+            d.seed = Some(super::db::seed::Seeder::new(ctx.global, ctx.out, config, plan));
+        }
     }
     let ask = Ask { out: ctx.out };
     let confirm =

@@ -116,8 +116,14 @@ impl SeedSummary {
 
 /// Everything `--seed` needs, checked before anything is uploaded: the environment's database
 /// configured, the strategy's settings, no release ever live on `states`' hosts, and an empty
-/// database.
-pub fn check(ctx: &Ctx<'_>, config: &Config, strategy: SeedStrategy, states: &[HostState]) -> Result<Plan, CliError> {
+/// database (`db`, when the deploy opened it already; else opened here).
+pub fn check(
+    ctx: &Ctx<'_>,
+    config: &Config,
+    strategy: SeedStrategy,
+    states: &[HostState],
+    db: Option<&super::EnvDatabase>,
+) -> Result<Plan, CliError> {
     let env = ctx.global.env.clone();
     let seed = &config.seed;
     let flag = format!("--seed {}", strategy.as_str());
@@ -161,8 +167,10 @@ pub fn check(ctx: &Ctx<'_>, config: &Config, strategy: SeedStrategy, states: &[H
     }
     first_release(&env, &flag, states)?;
     ctx.out.say(&format!("==> checking that {env}'s database is empty ({flag})"));
-    let target = super::open(ctx, config, &env)?;
-    refuse_tables(&target, &flag)?;
+    match db {
+        Some(db) => refuse_tables(db, &flag)?,
+        None => refuse_tables(&super::open(ctx, config, &env)?, &flag)?,
+    }
     Ok(plan)
 }
 

@@ -13,8 +13,8 @@ mod support;
 use std::process::Command;
 
 use serde_json::Value;
-use support::db::{Db, Kind, Ran, hex, hex_literal, lossy, run, unhex};
-use support::php::{self, Keys};
+use support::db::{Db, Kind, Ran, hex_literal, lossy, run, unhex};
+use support::php::{self, Keys, item_columns, verify};
 
 const STAGING: &str = "https://staging.example.test";
 const PRODUCTION: &str = "https://www.example.com";
@@ -61,39 +61,6 @@ fn line_of(text: &[u8], offset: usize) -> usize {
 // ---------------------------------------------------------------------------------------------
 // 1–3: round trips with values made and checked by PHP
 // ---------------------------------------------------------------------------------------------
-
-/// The value columns of the `items` table generate.php creates.
-fn item_columns(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Mariadb => &["txt", "big", "bin"],
-        Kind::Postgres => &["txt", "vc"],
-        Kind::Sqlite => &["txt", "other"],
-    }
-}
-
-/// `items` read back as the `name<TAB>hex…` lines verify.php reads.
-fn items_tsv(db: &Db) -> Vec<u8> {
-    let mut tsv = String::new();
-    for (name, cells) in db.rows("items", "name", item_columns(db.kind)) {
-        tsv.push_str(&name);
-        for cell in cells {
-            tsv.push('\t');
-            tsv.push_str(&hex(&cell));
-        }
-        tsv.push('\n');
-    }
-    tsv.into_bytes()
-}
-
-/// Runs verify.php on `db`'s items as they should be with `url`; its JSON report.
-fn verify(db: &Db, keys: &Keys, url: &str, nul: bool) -> (i32, Value, String) {
-    let mut args = vec!["--url".to_owned(), url.to_owned(), "--nul".into(), if nul { "1" } else { "0" }.into()];
-    args.extend(keys.args());
-    let ran = php::run("verify.php", &args, &items_tsv(db));
-    let report = serde_json::from_slice(&ran.stdout)
-        .unwrap_or_else(|e| panic!("verify.php printed no JSON ({e}):\n{}\n{}", lossy(&ran.stdout), ran.stderr));
-    (ran.code, report, ran.stderr)
-}
 
 /// Generates the values with PHP, loads them into `kind`, dumps them with each of `dumps`
 /// (flags for the dump tool), rewrites, loads the result into a fresh database and has PHP check

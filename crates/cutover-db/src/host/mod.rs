@@ -449,6 +449,7 @@ trap 'rm -rf "$cutover_tmp"' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 141' PIPE
 "#
     .to_owned()
 }

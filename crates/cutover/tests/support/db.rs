@@ -125,13 +125,15 @@ pub struct Db {
     pub name: String,
     /// SQLite's file lives here.
     pub dir: Option<tempfile::TempDir>,
+    /// Or here, a file somewhere else (on a test host).
+    pub file: Option<PathBuf>,
 }
 
 impl Db {
     pub fn create(kind: Kind) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!("cutover_it_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let mut db = Self { kind, name, dir: None };
+        let mut db = Self { kind, name, dir: None, file: None };
         match kind {
             Kind::Mariadb => {
                 run_ok(
@@ -154,7 +156,15 @@ impl Db {
         db
     }
 
+    /// An SQLite database in `file` (which need not exist yet).
+    pub fn sqlite_file(file: PathBuf) -> Self {
+        Self { kind: Kind::Sqlite, name: String::new(), dir: None, file: Some(file) }
+    }
+
     pub fn sqlite_path(&self) -> PathBuf {
+        if let Some(file) = &self.file {
+            return file.clone();
+        }
         self.dir.as_ref().expect("sqlite dir").path().join("db.sqlite3")
     }
 

@@ -6,6 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use serde_json::Value;
+
+use super::db::{Db, Kind, hex};
+
 /// The autoloader Debian's php-illuminate-encryption installs (on PHP's include path).
 pub const ILLUMINATE_AUTOLOAD: &str = "/usr/share/php/Illuminate/Encryption/autoload.php";
 
@@ -151,4 +155,39 @@ pub fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+// The `items` table generate.php makes, read back and checked by verify.php.
+
+/// The value columns of the `items` table generate.php creates.
+pub fn item_columns(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Mariadb => &["txt", "big", "bin"],
+        Kind::Postgres => &["txt", "vc"],
+        Kind::Sqlite => &["txt", "other"],
+    }
+}
+
+/// `items` read back as the `name<TAB>hex…` lines verify.php reads.
+pub fn items_tsv(db: &Db) -> Vec<u8> {
+    let mut tsv = String::new();
+    for (name, cells) in db.rows("items", "name", item_columns(db.kind)) {
+        tsv.push_str(&name);
+        for cell in cells {
+            tsv.push('\t');
+            tsv.push_str(&hex(&cell));
+        }
+        tsv.push('\n');
+    }
+    tsv.into_bytes()
+}
+
+/// Runs verify.php on `db`'s items as they should be with `url`; its JSON report.
+pub fn verify(db: &Db, keys: &Keys, url: &str, nul: bool) -> (i32, Value, String) {
+    let mut args = vec!["--url".to_owned(), url.to_owned(), "--nul".into(), if nul { "1" } else { "0" }.into()];
+    args.extend(keys.args());
+    let ran = run("verify.php", &args, &items_tsv(db));
+    let report = serde_json::from_slice(&ran.stdout)
+        .unwrap_or_else(|e| panic!("verify.php printed no JSON ({e}):\n{}\n{}", lossy(&ran.stdout), ran.stderr));
+    (ran.code, report, ran.stderr)
 }

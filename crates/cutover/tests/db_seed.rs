@@ -83,17 +83,22 @@ struct Setup {
 }
 
 fn setup(kind: Kind, seed: &str) -> Option<Setup> {
+    setup_on(kind, seed, 1)
+}
+
+/// Like [`setup`], with production on `h1` ..= `h{prod_hosts}` and staging on the next host.
+fn setup_on(kind: Kind, seed: &str, prod_hosts: usize) -> Option<Setup> {
     if !require(kind) {
         return None;
     }
-    let hosts = SshHosts::start(2);
+    let hosts = SshHosts::start(prod_hosts + 1);
     let (prod, staging) = (Db::create(kind), Db::create(kind));
     let aliases = hosts.aliases();
     let extra = format!(
         "[ssh]\nconfig = \"{}\"\nconnect_timeout = \"3s\"\n[smoke]\nafter_deploy = false\n[seed]\n{seed}\n",
         hosts.config_path().display()
     );
-    let project = Project::new(&aliases[..1], SshHosts::DEPLOY_PATH, &extra, 3);
+    let project = Project::new(&aliases[..prod_hosts], SshHosts::DEPLOY_PATH, &extra, 3);
     let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
     let toml = toml.replacen(
         "[env.production]\n",
@@ -102,7 +107,7 @@ fn setup(kind: Kind, seed: &str) -> Option<Setup> {
     );
     let toml = format!(
         "{toml}\n[env.staging]\nhosts = [\"{}\"]\npath = \"{}\"\nurl = \"{STAGING_URL}\"\ndatabase = \"{}\"\n",
-        aliases[1],
+        aliases[prod_hosts],
         SshHosts::DEPLOY_PATH,
         url(&staging)
     );
@@ -184,10 +189,12 @@ fn seed_fresh_runs_the_installer_before_the_switch_sqlite() {
     seed_fresh(Kind::Sqlite);
 }
 
+/// Production on two hosts: the uploads reach both.
 fn seed_copy_staging(kind: Kind) {
-    let Some(s) = setup(kind, "strategy = \"copy-staging\"\ncopy_shared = [\"wp-content/uploads/\"]") else { return };
+    let seed = "strategy = \"copy-staging\"\ncopy_shared = [\"wp-content/uploads/\"]";
+    let Some(s) = setup_on(kind, seed, 2) else { return };
     fill_staging(&s);
-    let uploads = s.hosts.deploy_dir(2).join("shared/wp-content/uploads/2026");
+    let uploads = s.hosts.deploy_dir(3).join("shared/wp-content/uploads/2026");
     std::fs::create_dir_all(&uploads).unwrap();
     std::fs::write(uploads.join("photo.txt"), "a photo\n").unwrap();
 
@@ -197,14 +204,17 @@ fn seed_copy_staging(kind: Kind) {
     assert_eq!(report["seed"]["strategy"], "copy-staging", "{report}");
     assert_eq!(report["seed"]["copy"]["from"], "staging");
     assert_eq!(report["seed"]["shared"][0]["path"], "wp-content/uploads");
-    assert!(current(&s.hosts.deploy_dir(1)).is_some());
+    assert_eq!(report["seed"]["shared"][0]["to_hosts"], serde_json::json!(["h1", "h2"]));
+    assert!(current(&s.hosts.deploy_dir(1)).is_some() && current(&s.hosts.deploy_dir(2)).is_some());
     assert_eq!(tables(&s.prod), ["wp_options", "wp_posts"]);
     assert_eq!(s.prod.query("SELECT option_value FROM wp_options WHERE option_id = 1"), format!("{PROD_URL}\n"));
     let value = s.prod.query("SELECT option_value FROM wp_options WHERE option_id = 2");
     assert_eq!(unserialized_home(value.trim_end()), format!("{PROD_URL}/"), "{value}");
     assert_eq!(s.prod.query("SELECT guid FROM wp_posts"), format!("{PROD_URL}/?p=7\n"));
-    let copied = s.hosts.deploy_dir(1).join("shared/wp-content/uploads/2026/photo.txt");
-    assert_eq!(std::fs::read_to_string(copied).unwrap(), "a photo\n");
+    for host in [1, 2] {
+        let copied = s.hosts.deploy_dir(host).join("shared/wp-content/uploads/2026/photo.txt");
+        assert_eq!(std::fs::read_to_string(copied).unwrap(), "a photo\n", "on h{host}");
+    }
 }
 
 #[test]
@@ -260,9 +270,27 @@ fn seed_into_a_database_with_a_table_is_refused_before_anything_is_uploaded() {
     let Some(s) = setup(Kind::Mariadb, "installer = \"sh install.sh\"") else { return };
     installer(&s, INSTALL_SQL, "");
     s.prod.load(b"CREATE TABLE legacy (id INTEGER);");
+    s.project.cutover(&["deploy", "--dry-run", "--seed", "fresh"]).code(3).stderr_has("has table `legacy`");
     s.project.cutover(&["deploy", "--seed", "fresh"]).code(3).stderr_has("has table `legacy`").stderr_has("on `h1`");
     assert_eq!(releases(&s.hosts.deploy_dir(1)), 0, "nothing was uploaded");
     assert_eq!(tables(&s.prod), ["legacy"]);
+}
+
+#[test]
+fn a_table_made_after_the_first_check_is_refused_before_the_switch() {
+    // A before_switch hook runs while the release is prepared, after the check made before the
+    // upload: the seed's own check, under the lock, still refuses.
+    let seed = "installer = \"sh install.sh\"\n[hooks]\nbefore_switch = [\"sh sneak.sh\"]";
+    let Some(s) = setup(Kind::Mariadb, seed) else { return };
+    installer(&s, INSTALL_SQL, "");
+    s.project.write("app/sneak.sh", &format!("echo 'CREATE TABLE sneaked (id INTEGER);' | {}\n", host_client(&s.prod)));
+    s.project
+        .cutover(&["deploy", "--seed", "fresh"])
+        .code(3)
+        .stderr_has("was prepared on every host but not switched to")
+        .stderr_has("has table `sneaked`");
+    assert_eq!(current(&s.hosts.deploy_dir(1)), None, "nothing switched");
+    assert_eq!(tables(&s.prod), ["sneaked"], "the installer did not run, and nothing was emptied");
 }
 
 #[test]

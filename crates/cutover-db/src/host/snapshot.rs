@@ -36,6 +36,8 @@ pub struct SnapshotInfo {
     pub host: String,
     /// The compressed file's size in bytes.
     pub size: u64,
+    /// The compressed file's SHA-256 (hex): a restore loads only the very file made.
+    pub sha256: String,
     /// Each table's rows and checksum when it was taken.
     pub tables: Vec<TableStat>,
     /// Tables written to while the snapshot was taken: the file holds them as they were at
@@ -121,6 +123,7 @@ pub fn snapshot(
     s += &format!(
         r#"zstd=$(need zstd) || exit 127
 d={dir}
+(umask 022; mkdir -p "$d/..")
 mkdir -p "$d"
 chmod 700 "$d"
 tmp={tmp}
@@ -128,6 +131,7 @@ trap 'rm -rf "$cutover_tmp" "$tmp"' EXIT
 {dump} | "$zstd" -q -T0 > "$tmp"
 if [ -e "$cutover_tmp/dump.rc" ]; then echo "cutover: the dump failed (exit $(cat "$cutover_tmp/dump.rc"))" >&2; exit 1; fi
 stat -c %s "$tmp"
+sha256sum "$tmp" | cut -d' ' -f1
 "$zstd" -dcq "$tmp" | tail -c 4096
 trap 'rm -rf "$cutover_tmp"' EXIT
 "#,
@@ -140,7 +144,9 @@ trap 'rm -rf "$cutover_tmp"' EXIT
         let s = format!("rm -f {}\n", file(host, &partial));
         host.target.run("removing a snapshot left partial", &s, Stdin::Null).ok();
     };
-    let (size, tail) = out.split_once('\n').unwrap_or((&out, ""));
+    let mut parts = out.splitn(3, '\n');
+    let (size, sha256, tail) =
+        (parts.next().unwrap_or(""), parts.next().unwrap_or("").trim(), parts.next().unwrap_or(""));
     let Ok(size) = size.trim().parse::<u64>() else {
         remove_partial();
         return Err(refused(host, &step, format!("unexpected answer: {}", out.trim())));
@@ -167,6 +173,7 @@ trap 'rm -rf "$cutover_tmp"' EXIT
         database: db.describe(),
         host: host.name().to_owned(),
         size,
+        sha256: sha256.to_owned(),
         tables: before,
         unsettled,
     };
@@ -246,8 +253,9 @@ pub fn restore(db: &Database, host: &DbHost<'_>, id: &str) -> Result<SnapshotInf
     Ok(info)
 }
 
-/// Snapshot `id`'s record, once its file is checked whole (`zstd -t`) and the snapshot found to
-/// be of `db`'s engine: what a restore checks before it changes anything.
+/// Snapshot `id`'s record, once the snapshot is found to be of `db`'s engine and its file to be
+/// whole (`zstd -t`), the one made (its SHA-256) and a whole dump: what a restore checks before
+/// it changes anything.
 pub fn check(db: &Database, host: &DbHost<'_>, id: &str) -> Result<SnapshotInfo, DbError> {
     let info = find(host, id)?;
     let step = format!("checking snapshot {}", shown(host, id));
@@ -258,13 +266,25 @@ pub fn check(db: &Database, host: &DbHost<'_>, id: &str) -> Result<SnapshotInfo,
             format!("it is of a {} database ({}), not of {}", info.engine, info.database, db.describe()),
         ));
     }
+    // Whole as zstd says, the very file made (its hash), and a dump that ends as a whole one.
     let s = format!(
-        "f={}\n[ -f \"$f\" ] || {{ echo \"cutover: the snapshot's file is missing\" >&2; exit 1; }}\n\
+        "set -e\nf={}\n[ -f \"$f\" ] || {{ echo \"cutover: the snapshot's file is missing\" >&2; exit 1; }}\n\
          command -v zstd >/dev/null 2>&1 || {{ echo 'cutover: zstd not found on this host' >&2; exit 127; }}\n\
-         zstd -tq \"$f\"\n",
+         zstd -tq \"$f\"\nsha256sum \"$f\" | cut -d' ' -f1\nzstd -dcq \"$f\" | tail -c 4096\n",
         file(host, &format!("{id}.sql.zst"))
     );
-    host.target.run(&step, &s, Stdin::Null).map_err(|e| host.remote(&step, e))?;
+    let out = host.target.run(&step, &s, Stdin::Null).map_err(|e| host.remote(&step, e))?.stdout;
+    let (sha256, tail) = out.split_once('\n').unwrap_or((&out, ""));
+    if sha256.trim() != info.sha256 {
+        return Err(refused(
+            host,
+            &step,
+            format!("the file is not the one made ({}): its SHA-256 differs from the record's", info.time),
+        ));
+    }
+    if !ends_whole(db, tail) {
+        return Err(refused(host, &step, "the dump in it does not end as a whole dump ends".into()));
+    }
     Ok(info)
 }
 

@@ -1,0 +1,464 @@
+//! Database snapshots through the binary, on real sshd hosts against real MariaDB, PostgreSQL
+//! and SQLite: `[hooks] migrate` snapshots the database first and restores it when it fails
+//! (the deploy exits 1 with nothing switched); `rollback --with-db` says what will be lost,
+//! restores, and switches the code back; a missing or corrupt snapshot is refused with the
+//! database as it was; passwords never show in `ps`, outputs or state; snapshots go with their
+//! release's retention.
+
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use support::cli::{Project, Run, current};
+use support::db::{Db, Kind, run_ok};
+use support::hosts::SshHosts;
+
+/// The password of the databases' user, as the secrets provider hands it over.
+const PASSWORD_VAR: &str = "CUTOVER_PRODUCTION_DB_PASSWORD";
+
+const SEED: &str = "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL);
+INSERT INTO users VALUES (1, 'ada'), (2, 'bob'), (3, 'cy'), (4, 'dee'), (5, 'eve');
+CREATE TABLE posts (id INT PRIMARY KEY, title VARCHAR(80));
+INSERT INTO posts VALUES (1, 'hello'), (2, 'it''s'), (3, NULL);
+";
+
+/// A MariaDB account with a password, allowed on the test databases (and their staging
+/// databases, named after them); dropped at the end.
+struct MariaUser {
+    name: String,
+}
+
+impl MariaUser {
+    fn create(password: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("cutover_u_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let sql = format!(
+            "CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'; CREATE USER '{name}'@'localhost' IDENTIFIED BY \
+             '{password}'; GRANT ALL ON `cutover\\_it\\_%`.* TO '{name}'@'%'; GRANT ALL ON `cutover\\_it\\_%`.* TO \
+             '{name}'@'localhost';"
+        );
+        run_ok(Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", &sql]), b"");
+        Self { name }
+    }
+}
+
+impl Drop for MariaUser {
+    fn drop(&mut self) {
+        let sql = format!("DROP USER IF EXISTS '{0}'@'%'; DROP USER IF EXISTS '{0}'@'localhost';", self.name);
+        let _ = Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-u", "root", "-e", &sql])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Hosts, a project deploying to them, and a database of its own with the seed in it.
+struct Case {
+    kind: Kind,
+    // Dropped in this order: the project and the hosts, then the database and its user.
+    project: Project,
+    hosts: SshHosts,
+    db: Db,
+    user: Option<MariaUser>,
+    password: String,
+    db_host: Option<String>,
+}
+
+impl Case {
+    /// `None` (a skip) when sshd or the database is not there.
+    fn new(kind: Kind, hosts: usize, db_host: Option<&str>) -> Option<Self> {
+        if !kind.require() {
+            return None;
+        }
+        let hosts = support::ssh_hosts(hosts)?;
+        let db = Db::create(kind);
+        db.load(SEED.as_bytes());
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let password = format!("Pw-{}-{}-q7Zr", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let user = (kind == Kind::Mariadb).then(|| MariaUser::create(&password));
+        let project = support::ssh_project(&hosts, "");
+        let case = Self { kind, project, hosts, db, user, password, db_host: db_host.map(str::to_owned) };
+        case.config(&[]);
+        Some(case)
+    }
+
+    fn url(&self) -> String {
+        match self.kind {
+            Kind::Mariadb => format!(
+                "mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}",
+                self.user.as_ref().expect("a user").name,
+                self.db.name
+            ),
+            Kind::Postgres => format!(
+                "postgres://{}:${{secret:DB_PASSWORD}}@127.0.0.1:5432/{}",
+                support::db::pg_user().expect("postgres"),
+                self.db.name
+            ),
+            Kind::Sqlite => format!("sqlite://{}", self.db.sqlite_path().display()),
+        }
+    }
+
+    /// Writes the config with `migrate` as `[hooks] migrate`.
+    fn config(&self, migrate: &[String]) {
+        let hosts: Vec<String> = self.hosts.aliases().iter().map(|h| format!("\"{h}\"")).collect();
+        let migrate: Vec<String> = migrate.iter().map(|m| format!("'{m}'")).collect();
+        let db_host = self.db_host.as_ref().map(|h| format!("db_host = \"{h}\"\n")).unwrap_or_default();
+        self.project.write(
+            "cutover.toml",
+            &format!(
+                "version = 1\n[app]\nname = \"it\"\nsource = \"app\"\nkeep_releases = 3\n[ssh]\nconfig = \"{}\"\n\
+                 connect_timeout = \"3s\"\n[secrets]\nprovider = \"env\"\n[hooks]\nmigrate = [{}]\n\
+                 [env.production]\ngated = false\nhosts = [{}]\npath = \"{}\"\ndatabase = \"{}\"\n{db_host}",
+                self.hosts.config_path().display(),
+                migrate.join(", "),
+                hosts.join(", "),
+                SshHosts::DEPLOY_PATH,
+                self.url()
+            ),
+        );
+    }
+
+    fn cutover(&self, args: &[&str]) -> Run {
+        self.project.cutover_with(args, &[(PASSWORD_VAR, &self.password)])
+    }
+
+    /// A shell command, run on a host, that runs `sql` in the database as its client does.
+    fn sql_command(&self, sql: &str) -> String {
+        match self.kind {
+            Kind::Mariadb => format!("mariadb -h 127.0.0.1 -u root {} -e \"{sql}\"", self.db.name),
+            Kind::Postgres => format!(
+                "psql -X -q -h 127.0.0.1 -U {} -d {} -v ON_ERROR_STOP=1 -c \"{sql}\"",
+                support::db::pg_user().expect("postgres"),
+                self.db.name
+            ),
+            Kind::Sqlite => format!("sqlite3 -bail {} \"{sql}\"", self.db.sqlite_path().display()),
+        }
+    }
+
+    /// The migration of these tests: a column added, rows deleted.
+    fn alter_and_delete(&self) -> String {
+        self.sql_command(match self.kind {
+            Kind::Postgres => "ALTER TABLE users ADD COLUMN age INT; DELETE FROM users WHERE id > 2",
+            _ => "ALTER TABLE users ADD COLUMN age INT; DELETE FROM users WHERE id > 2;",
+        })
+    }
+
+    /// What the tables are: their columns, the engine's own checksums, and every row.
+    fn fingerprint(&self) -> String {
+        let db = &self.db;
+        match self.kind {
+            Kind::Mariadb => [
+                db.query(
+                    "SELECT table_name, column_name, column_type FROM information_schema.columns WHERE table_schema = \
+                     DATABASE() ORDER BY 1, ordinal_position",
+                ),
+                db.query("CHECKSUM TABLE users, posts"),
+                db.query("SELECT * FROM users ORDER BY id"),
+                db.query("SELECT * FROM posts ORDER BY id"),
+            ]
+            .concat(),
+            Kind::Postgres => [
+                db.query(
+                    "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = \
+                     'public' ORDER BY 1, ordinal_position",
+                ),
+                db.query("SELECT md5(string_agg(u::text, ',' ORDER BY id)) FROM users u"),
+                db.query("SELECT md5(string_agg(p::text, ',' ORDER BY id)) FROM posts p"),
+                db.query("SELECT * FROM users ORDER BY id"),
+            ]
+            .concat(),
+            Kind::Sqlite => [
+                db.query("SELECT name, sql FROM sqlite_master ORDER BY name"),
+                db.query(".sha3sum"),
+                db.query("SELECT * FROM users ORDER BY id"),
+                db.query("SELECT * FROM posts ORDER BY id"),
+            ]
+            .concat(),
+        }
+    }
+
+    /// `users` as the loss report names it.
+    fn users(&self) -> &'static str {
+        if self.kind == Kind::Postgres { "`public.users`" } else { "`users`" }
+    }
+
+    fn snapshots_dir(&self, host: usize) -> PathBuf {
+        self.hosts.deploy_dir(host).join(".cutover/snapshots")
+    }
+
+    /// Deploys the app saying `text`, expecting exit `code`.
+    fn deploy(&self, text: &str, code: i32) -> Run {
+        self.project.write("app/index.html", &format!("{text}\n"));
+        self.cutover(&["deploy"]).code(code)
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+/// Deploy v1; a migrate that alters and deletes then fails: exit 1, nothing switched, the
+/// database as before; the same migrate passing: it runs once, on the db host, in the new
+/// release; `rollback --with-db` says what will be lost before it restores, and gives the
+/// same tables and checksums as before the deploy, with the code back on v1.
+fn migrate_restore_and_rollback_with_db(kind: Kind) {
+    let Some(case) = Case::new(kind, 2, Some("h2")) else { return };
+    case.deploy("v1", 0);
+    let v1 = current(&case.hosts.deploy_dir(1)).expect("v1 is live");
+    let before = case.fingerprint();
+
+    // A migrate that alters, deletes and then fails: restored, nothing switched.
+    case.config(&[format!("{}; exit 1", case.alter_and_delete())]);
+    let failed = case.deploy("v2", 1);
+    for text in ["environment `production`", "migrate on `h2`", "exit 1", "restored from snapshot"] {
+        assert!(failed.stderr.contains(text), "`{text}` missing from:\n{}", failed.stderr);
+    }
+    for i in 1..=2 {
+        assert_eq!(current(&case.hosts.deploy_dir(i)).as_deref(), Some(v1.as_str()), "host {i} did not switch");
+    }
+    assert_eq!(case.fingerprint(), before, "the failed migrate's changes were undone");
+
+    // The same migrate, passing: once, on the db host, in the new release.
+    case.config(&["touch migrated-here".into(), case.alter_and_delete()]);
+    case.deploy("v3", 0);
+    let v3 = current(&case.hosts.deploy_dir(1)).expect("v3 is live");
+    assert_ne!(v3, v1);
+    assert_eq!(current(&case.hosts.deploy_dir(2)).as_deref(), Some(v3.as_str()));
+    assert!(case.hosts.deploy_dir(2).join("releases").join(&v3).join("migrated-here").exists());
+    assert!(!case.hosts.deploy_dir(1).join("releases").join(&v3).join("migrated-here").exists());
+    let migrated = case.fingerprint();
+    assert_ne!(migrated, before, "the migrate altered and deleted");
+
+    // The snapshot: 0600 in a 0700 directory, on the db host, listed with its release.
+    let dir = case.snapshots_dir(2);
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join(format!("{v3}.sql.zst"))), 0o600);
+    assert_eq!(mode(&dir.join(format!("{v3}.json"))), 0o600);
+    assert!(!case.snapshots_dir(1).exists(), "snapshots stay on the db host");
+    let list = case.cutover(&["--json", "db", "snapshots"]).ok().json();
+    let v3_snapshot = list.as_array().unwrap().iter().find(|s| s["id"] == v3.as_str()).expect("v3's snapshot");
+    assert_eq!(v3_snapshot["release"], v3.as_str());
+    assert_eq!(v3_snapshot["manual"], false);
+    let users =
+        v3_snapshot["tables"].as_array().unwrap().iter().find(|t| t["name"].as_str().unwrap().ends_with("users"));
+    assert_eq!(users.expect("users in the snapshot")["rows"], 5);
+
+    let rolled = case.cutover(&["rollback", "--with-db", "-y"]).ok();
+    let lost = format!("{} (5 → 2 rows)", case.users());
+    let said = rolled.stderr.find(&lost).unwrap_or_else(|| panic!("`{lost}` not said:\n{}", rolled.stderr));
+    let restoring = rolled.stderr.find("==> restoring production's").expect("the restore is said");
+    assert!(said < restoring, "what is lost is said before the restore:\n{}", rolled.stderr);
+    assert!(!rolled.stderr.contains("posts`"), "an unchanged table is not lost:\n{}", rolled.stderr);
+    assert_eq!(case.fingerprint(), before, "the database is as before the deploy");
+    for i in 1..=2 {
+        assert_eq!(current(&case.hosts.deploy_dir(i)).as_deref(), Some(v1.as_str()), "host {i}'s code is back");
+    }
+}
+
+#[test]
+fn migrate_restore_and_rollback_with_db_mariadb() {
+    migrate_restore_and_rollback_with_db(Kind::Mariadb);
+}
+
+#[test]
+fn migrate_restore_and_rollback_with_db_postgres() {
+    migrate_restore_and_rollback_with_db(Kind::Postgres);
+}
+
+#[test]
+fn migrate_restore_and_rollback_with_db_sqlite() {
+    migrate_restore_and_rollback_with_db(Kind::Sqlite);
+}
+
+/// No snapshot for the release left, a snapshot file that is not zstd, one replaced by another
+/// whole zstd file, an unreadable record: each refused naming environment, host and step, with
+/// the database and the code as they were; the code rollback alone still works.
+#[test]
+fn a_missing_or_corrupt_snapshot_is_refused_and_nothing_changes() {
+    let Some(case) = Case::new(Kind::Mariadb, 1, None) else { return };
+    case.deploy("v1", 0);
+    case.deploy("v2", 0);
+    let v2 = current(&case.hosts.deploy_dir(1)).expect("v2 is live");
+    let data = case.fingerprint();
+
+    let missing = case.cutover(&["rollback", "--with-db", "-y"]).code(1);
+    for text in ["no usable snapshot", "production", "`h1`", "reading snapshot", "without --with-db"] {
+        assert!(missing.stderr.contains(text), "`{text}` missing from:\n{}", missing.stderr);
+    }
+    assert_eq!(current(&case.hosts.deploy_dir(1)).as_deref(), Some(v2.as_str()));
+    assert_eq!(case.fingerprint(), data);
+
+    case.config(&["true".into()]);
+    case.deploy("v3", 0);
+    let v3 = current(&case.hosts.deploy_dir(1)).expect("v3 is live");
+    // Another whole snapshot, of other data (one of the same data made in the same second
+    // would be the same file).
+    case.db.query("DELETE FROM posts WHERE id = 3");
+    case.cutover(&["db", "snapshot", "--id", "other"]).ok();
+    let data = case.fingerprint();
+    let file = case.snapshots_dir(1).join(format!("{v3}.sql.zst"));
+    let good = std::fs::read(&file).unwrap();
+    let other = std::fs::read(case.snapshots_dir(1).join("other.sql.zst")).unwrap();
+    let record = case.snapshots_dir(1).join(format!("{v3}.json"));
+    let good_record = std::fs::read(&record).unwrap();
+
+    type Damage<'a> = Box<dyn Fn() + 'a>;
+    let damaged: [(&str, Damage<'_>); 3] = [
+        ("unsupported format", Box::new(|| std::fs::write(&file, b"not zstd at all").unwrap())),
+        ("SHA-256 differs", Box::new(|| std::fs::write(&file, &other).unwrap())),
+        (
+            "is not readable",
+            Box::new(|| {
+                std::fs::write(&file, &good).unwrap();
+                std::fs::write(&record, b"{\"id\": ").unwrap();
+            }),
+        ),
+    ];
+    for (why, damage) in damaged {
+        damage();
+        for args in [&["rollback", "--with-db", "-y"][..], &["db", "restore", &v3, "-y"][..]] {
+            let refused = case.cutover(args).code(1);
+            for text in [why, "environment `production`", "`h1`", "snapshot"] {
+                assert!(refused.stderr.contains(text), "{args:?}: `{text}` missing from:\n{}", refused.stderr);
+            }
+            assert_eq!(case.fingerprint(), data, "{args:?} ({why}): the database is unchanged");
+            assert_eq!(current(&case.hosts.deploy_dir(1)).as_deref(), Some(v3.as_str()), "{args:?}: not switched");
+        }
+    }
+    std::fs::write(&record, &good_record).unwrap();
+    // Whole again: the restore goes through.
+    case.cutover(&["db", "restore", &v3, "-y"]).ok().stderr_has("`posts` (3 → 2 rows");
+    assert_ne!(case.fingerprint(), data);
+    case.cutover(&["rollback", "-y"]).ok();
+    assert_eq!(current(&case.hosts.deploy_dir(1)).as_deref(), Some(v2.as_str()));
+}
+
+/// A slow-ish snapshot (a few hundred thousand rows) polled with `ps -eo args` while it runs:
+/// the password is in no process's arguments, nor in the commands' output, the snapshot's
+/// record or `.cutover/state.db`.
+#[test]
+fn the_password_is_never_in_ps_outputs_or_state() {
+    let Some(case) = Case::new(Kind::Mariadb, 1, None) else { return };
+    case.db.query(
+        "CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO big SELECT seq, REPEAT(MD5(seq), 6) FROM \
+         seq_1_to_300000",
+    );
+    let mut outputs = String::new();
+    case.config(&["true".into()]);
+    let deployed = case.deploy("v1", 0);
+    outputs += &(deployed.stdout + &deployed.stderr);
+
+    let out = case.project.path().join("snapshot.out");
+    let err = case.project.path().join("snapshot.err");
+    let mut child = Command::new(support::cli::bin())
+        .args(["db", "snapshot", "--id", "slow"])
+        .current_dir(case.project.path())
+        .env_remove("CUTOVER_CONFIG")
+        .env_remove("CUTOVER_ENV")
+        .env(PASSWORD_VAR, &case.password)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let (mut samples, mut saw_dump) = (0, false);
+    let mut ended = None;
+    support::wait_for("the snapshot to end", Duration::from_secs(120), || {
+        let ps = Command::new("ps").args(["-eo", "args"]).output().expect("ps");
+        let ps = String::from_utf8_lossy(&ps.stdout);
+        samples += 1;
+        assert!(!ps.contains(&case.password), "the password is in ps:\n{ps}");
+        saw_dump |= ps.lines().any(|l| l.contains("mariadb-dump") && l.contains("defaults-extra-file"));
+        ended = child.try_wait().unwrap();
+        ended.is_some()
+    });
+    assert!(ended.expect("ended").success(), "{}", std::fs::read_to_string(&err).unwrap());
+    assert!(saw_dump, "ps saw the dump running ({samples} samples)");
+    outputs += &std::fs::read_to_string(&out).unwrap();
+    outputs += &std::fs::read_to_string(&err).unwrap();
+    let listed = case.cutover(&["--json", "db", "snapshots"]).ok();
+    assert!(listed.json().as_array().unwrap().iter().any(|s| s["id"] == "slow"));
+    outputs += &(listed.stdout + &listed.stderr);
+    let restored = case.cutover(&["db", "restore", "slow", "-y"]).ok();
+    outputs += &(restored.stdout + &restored.stderr);
+    assert!(!outputs.contains(&case.password), "the password is in an output:\n{outputs}");
+    let record = std::fs::read(case.snapshots_dir(1).join("slow.json")).unwrap();
+    assert!(!contains(&record, case.password.as_bytes()), "the password is in the snapshot's record");
+    let state = case.project.path().join(".cutover");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&state).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("state.db") {
+            files += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(!contains(&bytes, case.password.as_bytes()), "the password is in {}", path.display());
+        }
+    }
+    assert!(files > 0, "state.db was written");
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Snapshots go with their release: after five deploys with `keep_releases = 3`, the snapshots
+/// of releases retention removed are gone, those of the kept ones stay, and one taken by hand
+/// stays; `db snapshots` shows what is kept.
+#[test]
+fn snapshots_go_with_their_release() {
+    let Some(case) = Case::new(Kind::Sqlite, 1, None) else { return };
+    case.cutover(&["db", "snapshot", "--id", "by-hand"]).ok();
+    case.config(&["true".into()]);
+    for i in 1..=5 {
+        case.deploy(&format!("v{i}"), 0);
+    }
+    let mut on_disk: Vec<String> = std::fs::read_dir(case.hosts.deploy_dir(1).join("releases"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    assert!(on_disk.len() < 5, "retention removed releases: {on_disk:?}");
+    let list = case.cutover(&["--json", "db", "snapshots"]).ok().json();
+    let mut kept: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["manual"] == false)
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, on_disk, "a snapshot for each release kept, none for those removed");
+    assert!(list.as_array().unwrap().iter().any(|s| s["id"] == "by-hand" && s["manual"] == true));
+    let mut files: Vec<String> = std::fs::read_dir(case.snapshots_dir(1))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql.zst"))
+        .collect();
+    files.sort();
+    let mut expected: Vec<String> = on_disk.iter().map(|r| format!("{r}.sql.zst")).collect();
+    expected.push("by-hand.sql.zst".into());
+    expected.sort();
+    assert_eq!(files, expected);
+    let table = case.cutover(&["db", "snapshots"]).ok();
+    assert!(table.stdout.starts_with("ID"), "{}", table.stdout);
+    assert!(table.stdout.contains("by-hand") && table.stdout.contains("(by hand)"), "{}", table.stdout);
+}
+
+/// `[hooks] migrate` without a `database`: it runs, loudly unprotected.
+#[test]
+fn migrate_without_a_database_warns_that_no_snapshot_protects_it() {
+    let Some(hosts) = support::ssh_hosts(1) else { return };
+    let project = support::ssh_project(&hosts, "[hooks]\nmigrate = [\"touch migrated\"]\n");
+    let run = project.cutover(&["deploy"]).ok().stderr_has("MIGRATE UNPROTECTED");
+    let live = current(&hosts.deploy_dir(1)).expect("live");
+    assert!(hosts.deploy_dir(1).join("releases").join(live).join("migrated").exists(), "{}", run.stderr);
+}

@@ -531,3 +531,66 @@ fn a_database_that_does_not_exist_and_a_missing_database_setting_are_said_plainl
     let run = s.project.cutover(&["db", "copy", "--from", "staging"]).code(2);
     assert!(run.stderr.contains("names no database") && run.stderr.contains("[env.staging]"), "{}", run.stderr);
 }
+
+/// A directory of links to the programs the db scripts use on a host, without the dump tools;
+/// `fake_dump`, when given, is put there as `mariadb-dump`.
+fn tools_without_dump(dir: &std::path::Path, fake_dump: Option<&str>) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    for tool in ["sh", "mktemp", "rm", "cat", "sed", "grep", "cut", "mariadb", "mysql", "head", "printf", "ssh"] {
+        if let Ok(path) = which(tool) {
+            let _ = std::os::unix::fs::symlink(path, dir.join(tool));
+        }
+    }
+    if let Some(script) = fake_dump {
+        let path = dir.join("mariadb-dump");
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    dir.display().to_string()
+}
+
+fn which(tool: &str) -> Result<String, ()> {
+    let out = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map_err(drop)?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if out.status.success() && !path.is_empty() { Ok(path) } else { Err(()) }
+}
+
+/// Staging's tools run on this machine (`db_host = "local"`) with `PATH` set to `path`.
+fn staging_local(s: &Setup) {
+    let config = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap();
+    let config = config.replacen("gated = false\ndatabase", "gated = false\ndb_host = \"local\"\ndatabase", 1);
+    s.project.write("cutover.toml", &config);
+}
+
+#[test]
+fn a_missing_dump_tool_and_a_dump_cut_short_are_said_with_env_host_and_step_and_change_nothing() {
+    let Some(s) = setup(Kind::Mariadb, None, "") else { return };
+    staging_local(&s);
+    a_table_with(&s.staging, "posts", 50, STAGING);
+    let bin = s.project.path().join("bin");
+    let path = tools_without_dump(&bin, None);
+    let run =
+        s.project.cutover_with(&["db", "copy", "--from", "staging"], &[("PATH", &format!("{path}:/nonexistent"))]);
+    let run = run.code(1);
+    assert!(
+        run.stderr.contains("environment `staging`")
+            && run.stderr.contains("`local`")
+            && run.stderr.contains("dumping")
+            && run.stderr.contains("mariadb-dump or mysqldump not found on this host"),
+        "{}",
+        run.stderr
+    );
+    assert!(fingerprint(&s.production).is_empty());
+
+    // A dump tool that stops half way and still exits 0: its dump does not end as dumps end.
+    let real = which("mariadb-dump").unwrap();
+    std::fs::remove_dir_all(&bin).unwrap();
+    let fake = format!("#!/bin/sh\n\"{real}\" \"$@\" | head -c 4000\n");
+    let path = tools_without_dump(&bin, Some(&fake));
+    let run =
+        s.project.cutover_with(&["db", "copy", "--from", "staging"], &[("PATH", &format!("{path}:/nonexistent"))]);
+    let run = run.code(1);
+    assert!(run.stderr.contains("environment `staging`") && run.stderr.contains("cut short"), "{}", run.stderr);
+    assert!(fingerprint(&s.production).is_empty(), "a cut dump left something in production");
+    assert_eq!(leftovers(&s), "", "a staging area is left");
+}

@@ -145,7 +145,13 @@ fn load_into(
         create = quote(&format!("CREATE DATABASE {}", ident(&staging))),
         load = input.pipe_into(&format!("sql {}", quote(&staging))),
     );
-    host.target.run(&step, &s, input.stdin()).map_err(|e| host.remote(&step, e))?;
+    if let Err(e) = host.target.run(&step, &s, input.stdin()) {
+        // A load that failed (its input cut, a statement refused) leaves no staging database;
+        // one stopped by a kill is removed by the next load.
+        let drop = start(db) + &format!("sql -e {}\n", quote(&format!("DROP DATABASE IF EXISTS {}", ident(&staging))));
+        host.run("removing the staging database", Secret::new(drop), Stdin::Null).ok();
+        return Err(host.remote(&step, e));
+    }
 
     // Step 2: only once the whole dump is in. Views and triggers cannot move between
     // databases with RENAME TABLE: refused with the target untouched.

@@ -68,7 +68,12 @@ pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: 
         tmp = quote(&tmp_name),
         load = input.pipe_into("\"$sqlite\" -bail -batch \"$tmp\""),
     );
-    host.target.run(&step, &s, input.stdin()).map_err(|e| host.remote(&step, e))?;
+    if let Err(e) = host.target.run(&step, &s, input.stdin()) {
+        // Input cut short: sqlite3 rolled its transaction back and left an empty file.
+        let rm = start(db, host.root) + &format!("rm -f \"$p\"{}\n", quote(&tmp_name));
+        host.target.run("removing the unfinished file", &rm, Stdin::Null).ok();
+        return Err(host.remote(&step, e));
+    }
     // Step 2: only once the whole dump is in.
     let step = format!("renaming the loaded file over {}", db.describe());
     let mut s = start(db, host.root);

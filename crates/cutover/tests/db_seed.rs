@@ -233,9 +233,19 @@ fn seed_copy_staging_copies_the_database_rewritten_and_the_uploads_sqlite() {
 }
 
 fn seed_hybrid(kind: Kind) {
-    let Some(s) = setup(kind, "installer = \"sh install.sh\"\nimport_tables = [\"wp_options\"]") else { return };
+    let Some(s) = setup(kind, "installer = \"sh install.sh\"\nimport_tables = [\"wp_options\", \"wp_gone\"]") else {
+        return;
+    };
     installer(&s, INSTALL_SQL, "");
     fill_staging(&s);
+    // A table staging does not have is refused before anything is uploaded.
+    s.project
+        .cutover(&["deploy", "--seed", "hybrid"])
+        .code(2)
+        .stderr_has("`[seed] import_tables` names `wp_gone`, which staging's");
+    assert_eq!(releases(&s.hosts.deploy_dir(1)), 0);
+    let toml = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap();
+    s.project.write("cutover.toml", &toml.replace(", \"wp_gone\"", ""));
     let report = s.project.cutover(&["--json", "deploy", "--seed", "hybrid"]).ok().json();
     assert_eq!(report["seed"]["strategy"], "hybrid", "{report}");
     // The installer's tables, with wp_options replaced by staging's and nothing else copied.

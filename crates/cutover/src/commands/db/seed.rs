@@ -166,6 +166,9 @@ pub fn check(
         }
     }
     first_release(&env, &flag, states)?;
+    if strategy == SeedStrategy::Hybrid {
+        import_tables_exist(ctx, config, &plan, &flag)?;
+    }
     ctx.out.say(&format!("==> checking that {env}'s database is empty ({flag})"));
     match db {
         Some(db) => refuse_tables(db, &flag)?,
@@ -190,6 +193,30 @@ fn first_release(env: &str, flag: &str, states: &[HostState]) -> Result<(), CliE
         }
     }
     Ok(())
+}
+
+/// Every `[seed] import_tables` name is a table of the source's database (a dump tool asked
+/// for a missing table may fail after the installer ran, or, sqlite3's, say nothing).
+fn import_tables_exist(ctx: &Ctx<'_>, config: &Config, plan: &Plan, flag: &str) -> Result<(), CliError> {
+    let source = super::open(ctx, config, &plan.from)?;
+    let there = cutover_db::host::tables(&source.db, &source.host())?;
+    // PostgreSQL's are schema-qualified: `wp_options` is `public.wp_options`.
+    let missing: Vec<&str> = plan
+        .import_tables
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !there.iter().any(|x| x == t || x.strip_prefix("public.") == Some(*t)))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "`{flag}`: `[seed] import_tables` names {}, which {}'s {} on `{}` does not have",
+        missing.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "),
+        plan.from,
+        source.db.describe(),
+        source.target.name()
+    )))
 }
 
 /// Exit 3 naming a table when the database has one.

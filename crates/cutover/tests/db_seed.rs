@@ -333,3 +333,56 @@ fn seed_settings_that_cannot_work_are_usage_errors_before_anything_changes() {
     s.project.cutover(&["deploy", "--seed", "sideways"]).code(2).stderr_has("use fresh, copy-staging or hybrid");
     assert_eq!(releases(&s.hosts.deploy_dir(1)), 0);
 }
+
+/// `db copy --only-tables wp_options --overwrite` (the copy a hybrid seed makes) replaces that
+/// table alone, and a dump cut short leaves it as it was: staging's tools run here (`db_host =
+/// "local"`) with a dump tool in front on `PATH` that stops half way and still exits 0.
+fn table_scoped_replace(kind: Kind) {
+    let Some(s) = setup(kind, "") else { return };
+    let config = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap();
+    s.project.write("cutover.toml", &format!("{config}db_host = \"local\"\n"));
+    fill_staging(&s);
+    let rows: Vec<String> = (100..3100).map(|i| format!("({i}, 'o{i}', '{}')", "x".repeat(200))).collect();
+    s.staging.load(format!("INSERT INTO wp_options VALUES {};", rows.join(", ")).as_bytes());
+    s.prod.load(INSTALL_SQL.as_bytes());
+
+    let (tool, dumps) = match kind {
+        Kind::Mariadb => ("mariadb-dump", "*"),
+        Kind::Postgres => ("pg_dump", "*"),
+        Kind::Sqlite => ("sqlite3", "*.dump*"),
+    };
+    let real = String::from_utf8(run_ok(Command::new("sh").args(["-c", &format!("command -v {tool}")]), b"")).unwrap();
+    let bin = s.project.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = format!(
+        "#!/bin/sh\ncase \"$*\" in {dumps}) \"{real}\" \"$@\" | head -c 20000 ;; *) exec \"{real}\" \"$@\" ;; esac\n",
+        real = real.trim()
+    );
+    std::fs::write(bin.join(tool), fake).unwrap();
+    std::fs::set_permissions(bin.join(tool), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let args = ["db", "copy", "--from", "staging", "--only-tables", "wp_options", "--overwrite"];
+    s.project.cutover_with(&args, &[("PATH", &path)]).code(1).stderr_has("cut short");
+    assert_eq!(tables(&s.prod), ["users", "wp_options"]);
+    assert_eq!(s.prod.query("SELECT option_name FROM wp_options"), "installer\n", "{kind:?}: wp_options changed");
+
+    s.project.cutover(&args).ok();
+    assert_eq!(tables(&s.prod), ["users", "wp_options"], "{kind:?}: only wp_options was copied");
+    assert_eq!(s.prod.query("SELECT count(*) FROM wp_options"), "3002\n");
+    assert_eq!(s.prod.query("SELECT name FROM users"), "admin\n", "{kind:?}: the other tables stay");
+}
+
+#[test]
+fn a_table_scoped_copy_replaces_that_table_alone_and_a_cut_dump_changes_nothing_mariadb() {
+    table_scoped_replace(Kind::Mariadb);
+}
+
+#[test]
+fn a_table_scoped_copy_replaces_that_table_alone_and_a_cut_dump_changes_nothing_postgres() {
+    table_scoped_replace(Kind::Postgres);
+}
+
+#[test]
+fn a_table_scoped_copy_replaces_that_table_alone_and_a_cut_dump_changes_nothing_sqlite() {
+    table_scoped_replace(Kind::Sqlite);
+}

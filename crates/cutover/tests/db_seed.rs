@@ -326,6 +326,21 @@ fn a_failing_installer_stops_the_deploy_with_nothing_switched_and_the_database_e
 }
 
 #[test]
+fn a_migrate_failing_after_the_seed_leaves_the_database_empty_as_before_the_deploy() {
+    let seed = "installer = \"sh install.sh\"\n[hooks]\nmigrate = [\"sh migrate.sh\"]";
+    let Some(s) = setup(Kind::Mariadb, seed) else { return };
+    installer(&s, INSTALL_SQL, "");
+    s.project.write("app/migrate.sh", "echo 'the migration broke' >&2; exit 1\n");
+    s.project
+        .cutover(&["deploy", "--seed", "fresh"])
+        .code(1)
+        .stderr_has("the migration broke")
+        .stderr_has("the seeded database was emptied again, as it was before this deploy");
+    assert_eq!(current(&s.hosts.deploy_dir(1)), None, "nothing switched");
+    assert!(tables(&s.prod).is_empty(), "{:?}", tables(&s.prod));
+}
+
+#[test]
 fn seed_settings_that_cannot_work_are_usage_errors_before_anything_changes() {
     let Some(s) = setup(Kind::Sqlite, "") else { return };
     s.project.cutover(&["deploy", "--seed", "fresh"]).code(2).stderr_has("none is set");

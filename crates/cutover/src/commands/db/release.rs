@@ -126,6 +126,8 @@ impl BeforeSwitch for DbRelease<'_> {
         // Seeding (`deploy --seed`) first, so migrate's snapshot protects the seeded database.
         if let Some(seed) = &self.seed {
             seed.seed(fleet, release, previous, self.db.as_ref())?;
+            // The database was empty before this deploy: a failed migrate leaves it so.
+            return self.migrate(fleet, release, previous).map_err(|e| seed.undo(self.db.as_ref(), e));
         }
         // Migrations, protected by a snapshot.
         self.migrate(fleet, release, previous)

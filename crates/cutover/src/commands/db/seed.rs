@@ -275,6 +275,16 @@ impl<'a> Seeder<'a> {
         message.map_or(Ok(()), Err)
     }
 
+    /// After a seed that worked, a later step before the switch failed (`failed`): the
+    /// database is emptied again, as it was before this deploy; the message says so.
+    pub fn undo(&self, db: Option<&super::EnvDatabase>, failed: String) -> String {
+        let Some(db) = db else { return failed };
+        match cutover_db::host::clear(&db.db, &db.host()) {
+            Ok(()) => format!("{failed}; the seeded database was emptied again, as it was before this deploy"),
+            Err(e) => format!("{failed}; emptying the seeded database again failed: {e}"),
+        }
+    }
+
     /// What the seed did, once the deploy is through.
     pub fn summary(&self) -> Option<SeedSummary> {
         self.outcome.lock().unwrap_or_else(PoisonError::into_inner).take().and_then(Result::ok)

@@ -12,10 +12,11 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use rustix::process::{Pid, Signal, kill_process};
 use support::cli::{Project, Run, current};
 use support::db::{Db, Kind, run_ok};
 use support::hosts::SshHosts;
@@ -129,6 +130,27 @@ impl Case {
 
     fn cutover(&self, args: &[&str]) -> Run {
         self.project.cutover_with(args, &[(PASSWORD_VAR, &self.password)])
+    }
+
+    /// Starts the binary without waiting; its stdout and stderr go to `LOG.out` and `LOG.err`
+    /// in the project directory.
+    fn spawn(&self, args: &[&str], log: &str) -> Child {
+        let file = |ext: &str| std::fs::File::create(self.project.path().join(format!("{log}.{ext}"))).unwrap();
+        Command::new(support::cli::bin())
+            .args(args)
+            .current_dir(self.project.path())
+            .env_remove("CUTOVER_CONFIG")
+            .env_remove("CUTOVER_ENV")
+            .env(PASSWORD_VAR, &self.password)
+            .stdin(Stdio::null())
+            .stdout(file("out"))
+            .stderr(file("err"))
+            .spawn()
+            .unwrap()
+    }
+
+    fn log(&self, log: &str, ext: &str) -> String {
+        std::fs::read_to_string(self.project.path().join(format!("{log}.{ext}"))).unwrap_or_default()
     }
 
     /// A shell command, run on a host, that runs `sql` in the database as its client does.
@@ -357,19 +379,7 @@ fn the_password_is_never_in_ps_outputs_or_state() {
     let deployed = case.deploy("v1", 0);
     outputs += &(deployed.stdout + &deployed.stderr);
 
-    let out = case.project.path().join("snapshot.out");
-    let err = case.project.path().join("snapshot.err");
-    let mut child = Command::new(support::cli::bin())
-        .args(["db", "snapshot", "--id", "slow"])
-        .current_dir(case.project.path())
-        .env_remove("CUTOVER_CONFIG")
-        .env_remove("CUTOVER_ENV")
-        .env(PASSWORD_VAR, &case.password)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = case.spawn(&["db", "snapshot", "--id", "slow"], "snapshot");
     let (mut samples, mut saw_dump) = (0, false);
     let mut ended = None;
     support::wait_for("the snapshot to end", Duration::from_secs(120), || {
@@ -381,10 +391,10 @@ fn the_password_is_never_in_ps_outputs_or_state() {
         ended = child.try_wait().unwrap();
         ended.is_some()
     });
-    assert!(ended.expect("ended").success(), "{}", std::fs::read_to_string(&err).unwrap());
+    assert!(ended.expect("ended").success(), "{}", case.log("snapshot", "err"));
     assert!(saw_dump, "ps saw the dump running ({samples} samples)");
-    outputs += &std::fs::read_to_string(&out).unwrap();
-    outputs += &std::fs::read_to_string(&err).unwrap();
+    outputs += &case.log("snapshot", "out");
+    outputs += &case.log("snapshot", "err");
     let listed = case.cutover(&["--json", "db", "snapshots"]).ok();
     assert!(listed.json().as_array().unwrap().iter().any(|s| s["id"] == "slow"));
     outputs += &(listed.stdout + &listed.stderr);
@@ -461,4 +471,63 @@ fn migrate_without_a_database_warns_that_no_snapshot_protects_it() {
     let run = project.cutover(&["deploy"]).ok().stderr_has("MIGRATE UNPROTECTED");
     let live = current(&hosts.deploy_dir(1)).expect("live");
     assert!(hosts.deploy_dir(1).join("releases").join(live).join("migrated").exists(), "{}", run.stderr);
+}
+
+/// SIGINT while migrate runs (after it altered and deleted): it finishes, no host switches, the
+/// database goes back to the snapshot, exit 130.
+#[test]
+fn sigint_during_migrate_switches_nothing_and_puts_the_database_back() {
+    let Some(case) = Case::new(Kind::Mariadb, 1, None) else { return };
+    case.deploy("v1", 0);
+    let v1 = current(&case.hosts.deploy_dir(1)).expect("v1 is live");
+    let before = case.fingerprint();
+    let dir = case.project.path().display().to_string();
+    // Waits (bounded) for the test to say go once it has signalled.
+    let wait = format!(
+        "touch {dir}/in-migrate; i=0; while [ ! -e {dir}/go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done"
+    );
+    case.config(&[case.alter_and_delete(), wait]);
+    case.project.write("app/index.html", "v2\n");
+    let mut child = case.spawn(&["deploy"], "v2");
+    support::wait_for("migrate to run", Duration::from_secs(60), || case.project.path().join("in-migrate").exists());
+    assert_ne!(case.fingerprint(), before, "migrate altered and deleted before the signal");
+    kill_process(Pid::from_child(&child), Signal::INT).unwrap();
+    std::fs::write(case.project.path().join("go"), "").unwrap();
+    let code = support::wait_exit(&mut child, Duration::from_secs(60));
+    let log = case.log("v2", "err");
+    assert_eq!(code, 130, "{log}");
+    assert!(log.contains("SIGINT during migrate") && log.contains("goes back to snapshot"), "{log}");
+    assert_eq!(current(&case.hosts.deploy_dir(1)).as_deref(), Some(v1.as_str()), "{log}");
+    assert_eq!(case.fingerprint(), before, "the database is back: {log}");
+}
+
+/// A restore killed with SIGKILL while it loads (its staging database there) leaves the
+/// database as it was; the next restore goes through and leaves no staging database behind.
+#[test]
+fn a_restore_killed_midway_leaves_the_database_as_it_was() {
+    let Some(case) = Case::new(Kind::Mariadb, 1, None) else { return };
+    case.db.query(
+        "CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO big SELECT seq, REPEAT(MD5(seq), 6) FROM \
+         seq_1_to_300000",
+    );
+    case.cutover(&["db", "snapshot", "--id", "big"]).ok();
+    case.db.query("DELETE FROM big WHERE id > 1000; DELETE FROM users WHERE id = 1");
+    let state = || case.fingerprint() + &case.db.query("SELECT COUNT(*) FROM big; CHECKSUM TABLE big");
+    let before = state();
+    let staging = format!(
+        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE '{}\\_\\_cutover\\_%'",
+        case.db.name.replace('_', "\\_")
+    );
+    let mut child = case.spawn(&["db", "restore", "big", "-y"], "restore");
+    support::wait_for("the restore to load into its staging database", Duration::from_secs(60), || {
+        assert!(child.try_wait().unwrap().is_none(), "the restore ended first: {}", case.log("restore", "err"));
+        case.db.query(&staging).trim() != "0"
+    });
+    kill_process(Pid::from_child(&child), Signal::KILL).unwrap();
+    support::wait_exit(&mut child, Duration::from_secs(30));
+    assert_eq!(state(), before, "the killed restore changed nothing");
+
+    case.cutover(&["db", "restore", "big", "-y"]).ok();
+    assert_eq!(case.db.query("SELECT COUNT(*) FROM big").trim(), "300000");
+    assert_eq!(case.db.query(&staging).trim(), "0", "no staging database is left");
 }

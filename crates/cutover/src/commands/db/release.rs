@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use cutover_config::Config;
 use cutover_db::host::snapshot;
+use cutover_process::interrupt;
 use cutover_release::{BeforeSwitch, Fleet, run_in_release};
 
 use super::EnvDatabase;
@@ -81,8 +82,22 @@ impl<'a> DbRelease<'a> {
                  `[hooks] migrate`: if it fails, the database stays as it leaves it"
             )),
         }
+        // Stopped before migrate: the engine says so, and switches nothing.
+        if interrupt::requested().is_some() {
+            return Ok(());
+        }
         let commands = (self.migrate, self.timeout);
         let Err(e) = run_in_release(fleet, target, "migrate", commands, release, previous, self.out) else {
+            // Stopped while migrate ran: it finished, and no host will switch to the code it
+            // was for, so the database goes back too; the engine then says it was interrupted.
+            if let (Some(signal), Some(db)) = (interrupt::requested(), &self.db) {
+                self.out.warn_line(&format!(
+                    "{signal} during migrate: no host switches, so {env}'s database goes back to snapshot {release}"
+                ));
+                return super::restore::run(self.out, db, release).map(drop).map_err(|r| {
+                    format!("interrupted by {signal} after migrate; restoring snapshot {release} failed: {r}")
+                });
+            }
             return Ok(());
         };
         let failed = format!("environment `{env}`: migrate on `{host}`: {e}");

@@ -341,6 +341,21 @@ fn a_migrate_failing_after_the_seed_leaves_the_database_empty_as_before_the_depl
 }
 
 #[test]
+fn a_shared_directory_staging_lacks_fails_the_seed_with_the_database_emptied_again() {
+    let Some(s) = setup(Kind::Mariadb, "copy_shared = [\"wp-content/uploads/\"]") else { return };
+    fill_staging(&s);
+    s.project
+        .cutover(&["deploy", "--seed", "copy-staging"])
+        .code(1)
+        .stderr_has("failed on `h1` at copying shared/wp-content/uploads from staging")
+        .stderr_has("environment `staging`: reading shared/wp-content/uploads failed on `h2`")
+        .stderr_has("shared/wp-content/uploads does not exist on this host")
+        .stderr_has("the database was emptied again");
+    assert_eq!(current(&s.hosts.deploy_dir(1)), None, "nothing switched");
+    assert!(tables(&s.prod).is_empty(), "{:?}", tables(&s.prod));
+}
+
+#[test]
 fn seed_settings_that_cannot_work_are_usage_errors_before_anything_changes() {
     let Some(s) = setup(Kind::Sqlite, "") else { return };
     s.project.cutover(&["deploy", "--seed", "fresh"]).code(2).stderr_has("none is set");

@@ -28,7 +28,7 @@ use super::copy::{CopySpec, CopySummary};
 use crate::CliError;
 use crate::cli::Global;
 use crate::context::Ctx;
-use crate::output::{Output, error_text};
+use crate::output::Output;
 
 /// `--seed`'s value.
 pub fn parse_strategy(text: &str) -> Result<SeedStrategy, String> {
@@ -270,7 +270,7 @@ impl<'a> Seeder<'a> {
         // needs no state database.
         let ctx = Ctx::new(self.global, self.out);
         let result = run(&ctx, self.config, &self.plan, fleet, (release, previous), db);
-        let message = result.as_ref().err().map(error_text);
+        let message = result.as_ref().err().map(ToString::to_string);
         *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
         message.map_or(Ok(()), Err)
     }
@@ -396,14 +396,14 @@ fn fill(
             overwrite: plan.strategy == SeedStrategy::Hybrid,
         };
         let step = format!("copying {}'s database", plan.from);
-        Some(super::copy::run(ctx, config, &plan.from, &plan.env, &spec).map_err(|e| (step, error_text(&e)))?)
+        Some(super::copy::run(ctx, config, &plan.from, &plan.env, &spec).map_err(|e| (step, e.to_string()))?)
     } else {
         None
     };
     let mut shared = Vec::new();
     for path in &plan.copy_shared {
         let step = format!("copying shared/{} from {}", path.path, plan.from);
-        shared.push(copy_shared(ctx, config, &plan.from, fleet, path).map_err(|e| (step, error_text(&e)))?);
+        shared.push(copy_shared(ctx, config, &plan.from, fleet, path).map_err(|e| (step, e.to_string()))?);
     }
     Ok((copy, shared))
 }
@@ -429,8 +429,8 @@ fn copy_shared(
         .map_err(|e| CliError::Check(format!("environment `{from}`: connecting to `{source_host}`: {e}")))?;
     let item = quote(&path.path);
     let pack = format!(
-        "set -e\ncd {root}\n[ -e shared/{item} ] || {{ echo cutover: shared/{item} does not exist on this host >&2; exit 1; }}\n\
-         tar -C shared -cf - {item}\n",
+        "set -e\n[ -e {root}/shared/{item} ] || {{ echo cutover: shared/{item} does not exist on this host >&2; exit 1; }}\n\
+         cd {root}\ntar -C shared -cf - {item}\n",
         root = path_expr(&source_env.path),
     );
     let unpack =
@@ -438,15 +438,19 @@ fn copy_shared(
     let mut bytes = 0;
     let mut to_hosts = Vec::new();
     for t in &fleet.targets {
-        bytes = stream(source.as_ref(), &pack, t.as_ref(), &unpack, &format!("shared/{}", path.path))
-            .map_err(|detail| CliError::Check(format!("environment `{}`: {detail}", fleet.env_name)))?;
+        let sides = [(source.as_ref(), from, pack.as_str()), (t.as_ref(), fleet.env_name.as_str(), unpack.as_str())];
+        bytes = stream(sides, &format!("shared/{}", path.path)).map_err(CliError::Check)?;
         to_hosts.push(t.name().to_owned());
     }
     Ok(SharedCopy { path: path.path.clone(), from_host: source_host.to_string(), to_hosts, bytes })
 }
 
-/// Runs `pack` on `from` with its stdout piped into `unpack`'s stdin on `to`; the bytes passed.
-fn stream(from: &dyn Target, pack: &str, to: &dyn Target, unpack: &str, what: &str) -> Result<u64, String> {
+/// One end of a [`stream`]: the host, its environment, the script.
+type End<'a> = (&'a dyn Target, &'a str, &'a str);
+
+/// Runs the first end's script with its stdout piped into the second's stdin; the bytes passed,
+/// or the failure naming the environment and host where it happened.
+fn stream([(from, from_env, pack), (to, to_env, unpack)]: [End<'_>; 2], what: &str) -> Result<u64, String> {
     let (mut reader, writer) = io::pipe().map_err(|e| format!("opening a pipe for {what}: {e}"))?;
     let read_step = format!("reading {what}");
     let write_step = format!("writing {what}");
@@ -472,8 +476,8 @@ fn stream(from: &dyn Target, pack: &str, to: &dyn Target, unpack: &str, what: &s
         drop(reader);
         let packed = packer.join().expect("the tar reader does not panic");
         // The reading side's failure is the story when there is one.
-        packed.map_err(|e| e.to_string())?;
-        unpacked.map_err(|e| e.to_string())?;
+        packed.map_err(|e| format!("environment `{from_env}`: {e}"))?;
+        unpacked.map_err(|e| format!("environment `{to_env}`: {e}"))?;
         Ok(passed)
     })
 }

@@ -356,6 +356,31 @@ fn a_shared_directory_staging_lacks_fails_the_seed_with_the_database_emptied_aga
 }
 
 #[test]
+fn a_signal_during_the_installer_lets_it_finish_copies_nothing_and_empties_the_database_again() {
+    let Some(s) = setup(Kind::Mariadb, "installer = \"sh install.sh\"\nimport_tables = [\"wp_options\"]") else {
+        return;
+    };
+    fill_staging(&s);
+    let waits = "touch /srv/cutover-test/in-installer\n\
+                 i=0; until [ -e /srv/cutover-test/go ]; do i=$((i+1)); [ $i -le 1500 ] || exit 1; sleep 0.02; done";
+    installer(&s, INSTALL_SQL, waits);
+    let mut child = s.project.spawn(&["deploy", "--seed", "hybrid"], "seed");
+    support::wait_for("the installer", std::time::Duration::from_secs(30), || {
+        s.hosts.root(1).join("in-installer").exists()
+    });
+    // Our child, not reaped yet: its pid is still its own.
+    run_ok(Command::new("kill").args(["-INT", &child.id().to_string()]), b"");
+    std::fs::write(s.hosts.root(1).join("go"), "").unwrap();
+    let code = support::wait_exit(&mut child, std::time::Duration::from_secs(60));
+    let log = s.project.log("seed");
+    assert_eq!(code, 130, "{log}");
+    assert!(log.contains("SIGINT while seeding") && log.contains("the seeded database was emptied again"), "{log}");
+    assert!(!log.contains("copying staging's"), "the copy started after the signal: {log}");
+    assert_eq!(current(&s.hosts.deploy_dir(1)), None, "nothing switched");
+    assert!(tables(&s.prod).is_empty(), "{:?}", tables(&s.prod));
+}
+
+#[test]
 fn seed_settings_that_cannot_work_are_usage_errors_before_anything_changes() {
     let Some(s) = setup(Kind::Sqlite, "") else { return };
     s.project.cutover(&["deploy", "--seed", "fresh"]).code(2).stderr_has("none is set");

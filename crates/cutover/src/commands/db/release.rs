@@ -141,8 +141,15 @@ impl BeforeSwitch for DbRelease<'_> {
         // Seeding (`deploy --seed`) first, so migrate's snapshot protects the seeded database.
         if let Some(seed) = &self.seed {
             seed.seed(fleet, release, previous, self.db.as_ref())?;
-            // The database was empty before this deploy: a failed migrate leaves it so.
-            return self.migrate(fleet, release, previous).map_err(|e| seed.undo(self.db.as_ref(), e));
+            // The database was empty before this deploy: a failed migrate leaves it so, and so
+            // does a signal (no host will switch; the engine then says it was interrupted).
+            self.migrate(fleet, release, previous).map_err(|e| seed.undo(self.db.as_ref(), e))?;
+            if let Some(signal) = interrupt::requested() {
+                self.out.warn_line(
+                    &seed.undo(self.db.as_ref(), format!("{signal} while seeding: no host switches to {release}")),
+                );
+            }
+            return Ok(());
         }
         // Migrations, protected by a snapshot.
         self.migrate(fleet, release, previous)

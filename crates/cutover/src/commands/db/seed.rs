@@ -18,6 +18,7 @@ use std::io::{self, Read, Write};
 use std::sync::{Mutex, PoisonError};
 
 use cutover_config::{Config, SeedStrategy, SharedPath};
+use cutover_process::interrupt;
 use cutover_release::{Fleet, ReleaseError};
 use cutover_remote::journal::Kind;
 use cutover_remote::shell::{path_expr, quote};
@@ -385,6 +386,11 @@ fn fill(
         )
         .map_err(|e| (step, e.to_string()))?;
     }
+    // A signal lets the step in flight finish and starts no other (the deploy then empties
+    // the database again: no host will switch).
+    if interrupt::requested().is_some() {
+        return Ok((None, Vec::new()));
+    }
     let copy = if plan.copies() {
         let spec = CopySpec {
             replace: config.seed.replace.iter().map(|(a, b)| (a.clone(), b.clone())).collect(),
@@ -401,7 +407,7 @@ fn fill(
         None
     };
     let mut shared = Vec::new();
-    for path in &plan.copy_shared {
+    for path in plan.copy_shared.iter().take_while(|_| interrupt::requested().is_none()) {
         let step = format!("copying shared/{} from {}", path.path, plan.from);
         shared.push(copy_shared(ctx, config, &plan.from, fleet, path).map_err(|e| (step, e.to_string()))?);
     }

@@ -96,6 +96,10 @@ url = "https://staging.example.com"
 hosts = ["deploy@staging.example.com"]
 # Absolute, or `~/…` for the SSH user's home (shared hosting).
 path = "~/{app_name}"
+# Its database, for `cutover db copy`, seeding, snapshots and pre-flight's SQL checks: read from
+# the rendered .env (`env_template`), or a URL whose password is a secret's name:
+# database = "env"
+# database = "mysql://{app_name}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{app_name}"
 
 [env.production]
 url = "https://example.com"
@@ -110,6 +114,8 @@ path = "~/{app_name}"
 # Rendered on deploy into each host's shared/.env.<release> (mode 0600) and linked as the
 # release's .env, so a rollback brings back the .env that release ran with.
 # env_template = ".env.production.template"
+# database = "env"
+# db_host = "deploy@web1.example.com"   # whose client tools dump, load and snapshot (default: the first host)
 
 [ssh]
 # config = "ssh_config"   # passed to ssh as `-F FILE`; by default your own ~/.ssh/config applies
@@ -171,6 +177,7 @@ after_deploy = true
 core = [3, 5, 6, 7]         # fast and iterative: these before go-live, the rest deferred
 staging_window = "24h"      # a staging `cutover monitor` window this long passed first
 # schema_check = "…"        # run in staging's current release; exit 0 passes
+# schema_check = {{ sql = "SELECT 1 FROM migrations LIMIT 1" }}   # or a query of staging's database
 require = {require}
 # web_test = "sudo nginx -t"
 # attest = ["payments-live"] # more items for `cutover attest ITEM --by NAME`
@@ -209,10 +216,8 @@ on_fail = "rollback"    # or "alert"
             },
             preflight_check = match self {
                 // Item 2: staging's own pages, relative to staging's url.
-                Self::Laravel =>
-                    "[[preflight.check]]\nname = \"health on staging\"\nurl = \"/up\"\nexpect_status = \"200\"\n",
-                Self::Wordpress =>
-                    "[[preflight.check]]\nname = \"privacy policy published on staging\"\nurl = \"/privacy-policy/\"\nexpect_status = \"200\"\n",
+                Self::Laravel => LARAVEL_PREFLIGHT,
+                Self::Wordpress => WORDPRESS_PREFLIGHT,
                 Self::Generic => "",
             },
             generate = match self {
@@ -223,6 +228,38 @@ on_fail = "rollback"    # or "alert"
         )
     }
 }
+
+/// Pre-flight item 2 for WordPress: staging's settings as an operator leaves them when the site
+/// is ready (WordPress's own defaults fail), through `[env.staging] database`; the tables are
+/// `wp_`-prefixed as WordPress installs them (edit the prefix if wp-config.php sets another).
+const WORDPRESS_PREFLIGHT: &str = r#"# Item 2: staging's superadmin setup (SQL checks need `database` in [env.staging]).
+[[preflight.check]]
+name = "site title set on staging"
+sql = "SELECT 1 FROM wp_options WHERE option_name = 'blogname' AND option_value NOT IN ('', 'My WordPress Website', 'My Blog')"
+[[preflight.check]]
+name = "site URL set on staging"
+sql = "SELECT 1 FROM wp_options WHERE option_name = 'siteurl' AND option_value LIKE 'http%'"
+[[preflight.check]]
+name = "admin email set on staging"
+sql = "SELECT 1 FROM wp_options WHERE option_name = 'admin_email' AND option_value LIKE '%_@_%' AND option_value NOT LIKE '%@example.%' AND option_value NOT LIKE '%@localhost%'"
+[[preflight.check]]
+name = "SMTP configured on staging"   # a mail plugin's settings (WP Mail SMTP, Post SMTP, FluentSMTP, Easy WP SMTP)
+sql = "SELECT 1 FROM wp_options WHERE option_name IN ('wp_mail_smtp', 'postman_options', 'fluentmail-settings', 'swpsmtp_options') AND option_value <> ''"
+[[preflight.check]]
+name = "privacy policy published on staging"
+sql = "SELECT 1 FROM wp_options o JOIN wp_posts p ON p.ID = o.option_value WHERE o.option_name = 'wp_page_for_privacy_policy' AND p.post_status = 'publish'"
+"#;
+
+/// Pre-flight item 2 for Laravel: mail really goes out, and the health route answers.
+const LARAVEL_PREFLIGHT: &str = r#"# Item 2: staging's superadmin setup.
+[[preflight.check]]
+name = "mail driver on staging is not log"
+command = "! grep -Eq '^MAIL_(MAILER|DRIVER)=.?(log|array).?[[:space:]]*$' .env"
+[[preflight.check]]
+name = "health on staging"
+url = "/up"
+expect_status = "200"
+"#;
 
 #[cfg(test)]
 mod tests {

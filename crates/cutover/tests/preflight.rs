@@ -176,3 +176,73 @@ fn preflight_checks_each_item_with_evidence_and_the_path_decides_what_is_require
     let gate = status["gates"].as_array().unwrap().iter().find(|g| g["stage"] == "verify").unwrap();
     assert_eq!(gate["standing"], "failed", "{status:#}");
 }
+
+/// Items 1, 2 and 4 against real databases: staging's schema check and superadmin checks as SQL
+/// (and a command in staging's current release), production's database empty before go-live.
+#[test]
+fn sql_checks_and_the_production_database_item_read_the_real_databases() {
+    use support::db::{Db, Kind};
+    if !Kind::Mariadb.require() {
+        return;
+    }
+    let Some(hosts) = support::ssh_hosts(2) else { return };
+    let (staging, production) = (Db::create(Kind::Mariadb), Db::create(Kind::Mariadb));
+    staging.load(
+        b"CREATE TABLE wp_options (option_name VARCHAR(191) PRIMARY KEY, option_value LONGTEXT);\n\
+          INSERT INTO wp_options VALUES ('blogname', 'My WordPress Website'), ('siteurl', 'https://staging.example.test');\n",
+    );
+    let url = |db: &Db| format!("mysql://root@127.0.0.1:3306/{}", db.name);
+    let extra = "[preflight]\nschema_check = { sql = \"SELECT 1 FROM wp_options LIMIT 1\" }\n\
+         [[preflight.check]]\nname = \"site title set on staging\"\n\
+         sql = \"SELECT 1 FROM wp_options WHERE option_name = 'blogname' AND option_value <> 'My WordPress Website'\"\n\
+         [[preflight.check]]\nname = \"app on staging\"\ncommand = \"test -f index.html\"\n";
+    let project = support::ssh_project(&hosts, extra);
+    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    let toml = toml.replace(
+        &format!("hosts = [\"{}\", \"{}\"]", hosts.alias(1), hosts.alias(2)),
+        &format!("hosts = [\"{}\"]", hosts.alias(1)),
+    );
+    let toml = format!(
+        "{}database = \"{}\"\n[env.staging]\nhosts = [\"{}\"]\npath = \"{}\"\ndatabase = \"{}\"\n",
+        toml,
+        url(&production),
+        hosts.alias(2),
+        SshHosts::DEPLOY_PATH,
+        url(&staging)
+    );
+    project.write("cutover.toml", &toml);
+    project.cutover(&["--env", "staging", "deploy"]).ok();
+    project.cutover(&["path", "hardened"]).ok();
+
+    let report = project.cutover(&["--json", "preflight"]).code(1).json();
+    let seen = item(&report, 1)["evidence"]["seen"].to_string();
+    assert!(seen.contains("the schema check returned 1 row(s)"), "{report:#}");
+    assert_eq!(result(&report, 2), "fail", "{report:#}");
+    let detail = item(&report, 2)["detail"].as_str().unwrap();
+    assert!(detail.contains("site title set on staging") && detail.contains("returned no row"), "{detail}");
+    assert!(!detail.contains("app on staging"), "the command check passes in staging's release: {detail}");
+    assert_eq!(result(&report, 4), "pass", "{report:#}");
+    assert_eq!(item(&report, 4)["required"], true);
+    assert!(item(&report, 4)["detail"].as_str().unwrap().contains("exists and is empty"), "{report:#}");
+
+    // Staging set up, and a table in production before its first release: item 2 passes, item 4 fails.
+    staging.query("UPDATE wp_options SET option_value = 'Shop' WHERE option_name = 'blogname'");
+    production.load(b"CREATE TABLE leftover (id INT);\n");
+    let report = project.cutover(&["--json", "preflight"]).code(1).json();
+    assert_eq!(result(&report, 2), "pass", "{report:#}");
+    assert_eq!(result(&report, 4), "fail", "{report:#}");
+    let detail = item(&report, 4)["detail"].as_str().unwrap();
+    assert!(detail.contains("`leftover`") && detail.contains("not empty before the first release"), "{detail}");
+
+    // A schema check that returns nothing, and a command that fails, say so.
+    project.write(
+        "cutover.toml",
+        &toml
+            .replace("SELECT 1 FROM wp_options LIMIT 1", "SELECT 1 FROM wp_options WHERE 1 = 0")
+            .replace("test -f index.html", "test -f missing.txt"),
+    );
+    let report = project.cutover(&["--json", "preflight"]).code(1).json();
+    assert!(item(&report, 1)["detail"].as_str().unwrap().contains("returned no row"), "{report:#}");
+    let detail = item(&report, 2)["detail"].as_str().unwrap();
+    assert!(detail.contains("app on staging: `test -f missing.txt` failed on"), "{detail}");
+}

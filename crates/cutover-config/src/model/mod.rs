@@ -49,7 +49,9 @@ pub use env::{AppUrl, DnsName, Environment, Proxy};
 pub use gates::Gates;
 pub use hooks::Hooks;
 pub use monitor::{Monitor, OnFail};
-pub use preflight::{AttestItem, BUILTIN_ATTESTATIONS, Preflight, PreflightItem, Requirement, SchemaCheck};
+pub use preflight::{
+    AttestItem, BUILTIN_ATTESTATIONS, Preflight, PreflightCheck, PreflightItem, Requirement, SchemaCheck,
+};
 pub use secrets::{Generator, ProviderKind, Secrets};
 pub use smtp::{Smtp, SmtpTls};
 pub use ssh::Ssh;

@@ -35,10 +35,12 @@ pub struct Preflight {
     /// More items to attest by hand, besides rollback-plan, contacts and stakeholders.
     #[serde(default)]
     pub attest: Vec<AttestItem>,
-    /// `[[preflight.check]]`: item 2's HTTP checks of staging's superadmin setup (branding,
-    /// legal pages, a login that renders), written like `[[check]]`, relative to staging's URL.
+    /// `[[preflight.check]]`: item 2's checks of staging's superadmin setup (branding, mail,
+    /// legal pages, a login that renders): HTTP ones written like `[[check]]`, relative to
+    /// staging's URL; `sql = "…"` ones against staging's database; `command = "…"` ones on
+    /// staging's first host in its current release.
     #[serde(default, rename = "check")]
-    pub checks: Vec<crate::CheckSpec>,
+    pub checks: Vec<PreflightCheck>,
 }
 
 impl Default for Preflight {
@@ -68,6 +70,71 @@ fn default_core() -> Vec<PreflightItem> {
 
 fn default_staging_window() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(24 * 3600))
+}
+
+/// One `[[preflight.check]]`.
+#[derive(Debug, Clone)]
+pub enum PreflightCheck {
+    Http(crate::CheckSpec),
+    /// Passes when the query returns at least one row and no error.
+    Sql {
+        name: String,
+        sql: String,
+    },
+    /// Passes when the command exits 0 in staging's current release.
+    Command {
+        name: String,
+        command: String,
+    },
+}
+
+impl PreflightCheck {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Http(spec) => &spec.name,
+            Self::Sql { name, .. } | Self::Command { name, .. } => name,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PreflightCheck {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Sql {
+            name: String,
+            sql: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Command {
+            name: String,
+            command: String,
+        }
+        let table = toml::Table::deserialize(d)?;
+        let kinds = ["sql", "command", "url"].into_iter().filter(|k| table.contains_key(*k)).count();
+        if kinds != 1 {
+            return Err(serde::de::Error::custom(
+                "a [[preflight.check]] has one of `url` (an HTTP check), `sql` (a query of staging's database) or                  `command` (run in staging's current release)",
+            ));
+        }
+        let value = toml::Value::Table(table);
+        let check = if value.get("sql").is_some() {
+            let Sql { name, sql } = value.try_into().map_err(serde::de::Error::custom)?;
+            Self::Sql { name, sql }
+        } else if value.get("command").is_some() {
+            let Command { name, command } = value.try_into().map_err(serde::de::Error::custom)?;
+            Self::Command { name, command }
+        } else {
+            Self::Http(value.try_into().map_err(serde::de::Error::custom)?)
+        };
+        match &check {
+            Self::Sql { sql: text, .. } | Self::Command { command: text, .. } if text.trim().is_empty() => {
+                Err(serde::de::Error::custom(format!("[[preflight.check]] `{}` is empty", check.name())))
+            }
+            _ => Ok(check),
+        }
+    }
 }
 
 /// A pre-flight item's number, 1 to 7.
@@ -204,5 +271,28 @@ mod tests {
         assert!(Requirement::parse("php>=eight").unwrap_err().contains("not a version"));
         assert!(Requirement::parse("rm -rf").is_err());
         assert!(Requirement::parse("").is_err());
+    }
+
+    #[test]
+    fn preflight_checks_are_http_sql_or_command_and_one_of_them_only() {
+        let parse = |text: &str| toml::from_str::<Preflight>(text);
+        let p = parse(
+            "[[check]]\nname = \"a\"\nurl = \"/up\"\n[[check]]\nname = \"b\"\nsql = \"SELECT 1\"\n\
+             [[check]]\nname = \"c\"\ncommand = \"true\"\n",
+        )
+        .unwrap();
+        assert!(matches!(&p.checks[0], PreflightCheck::Http(spec) if spec.name == "a"));
+        assert!(matches!(&p.checks[1], PreflightCheck::Sql { sql, .. } if sql == "SELECT 1"));
+        assert!(matches!(&p.checks[2], PreflightCheck::Command { command, .. } if command == "true"));
+        assert_eq!(p.checks.iter().map(PreflightCheck::name).collect::<Vec<_>>(), ["a", "b", "c"]);
+        for (bad, says) in [
+            ("[[check]]\nname = \"x\"\nsql = \"SELECT 1\"\nurl = \"/\"\n", "one of `url`"),
+            ("[[check]]\nname = \"x\"\n", "one of `url`"),
+            ("[[check]]\nname = \"x\"\nsql = \" \"\n", "is empty"),
+            ("[[check]]\nname = \"x\"\nsql = \"SELECT 1\"\nexpect_status = \"200\"\n", "unknown field"),
+        ] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 }

@@ -189,6 +189,19 @@ pub fn tables(db: &Database, host: &DbHost<'_>) -> Result<Vec<String>, DbError> 
     Ok(names)
 }
 
+/// The rows `sql` returns, one line each with tab-separated columns (a pre-flight check, a
+/// schema check). An SQL error is an error naming the environment, host and step.
+pub fn query(db: &Database, host: &DbHost<'_>, sql: &str) -> Result<Vec<String>, DbError> {
+    let step = format!("querying {}", db.describe());
+    let script = match db.engine {
+        Engine::Mysql => mysql::query(db, sql),
+        Engine::Postgres => postgres::query(sql, db),
+        Engine::Sqlite => sqlite::query(db, host.root, sql),
+    };
+    let out = host.run(&step, script, Stdin::Null)?;
+    Ok(out.lines().map(str::to_owned).collect())
+}
+
 /// Every table's rows and, with `checksum`, its checksum (else empty), in name order.
 pub fn stats(db: &Database, host: &DbHost<'_>, checksum: bool) -> Result<Vec<TableStat>, DbError> {
     let tables = tables(db, host)?;

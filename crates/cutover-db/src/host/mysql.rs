@@ -58,6 +58,10 @@ fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
+pub(super) fn query(db: &Database, sql: &str) -> Secret {
+    Secret::new(start(db) + &format!("sql -e {} {}\n", quote(sql), quote(&db.name)))
+}
+
 pub(super) fn version(db: &Database) -> Secret {
     Secret::new(start(db) + "sql -e 'SELECT VERSION()'\n")
 }

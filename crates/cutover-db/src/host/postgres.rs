@@ -46,6 +46,10 @@ fn start(db: &Database) -> String {
 const TABLES: &str = "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables \
                       WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1";
 
+pub(super) fn query(sql: &str, db: &Database) -> Secret {
+    Secret::new(start(db) + &format!("sql -c {}\n", quote(sql)))
+}
+
 pub(super) fn tables(db: &Database) -> Secret {
     Secret::new(start(db) + &format!("sql -c {}\n", quote(TABLES)))
 }

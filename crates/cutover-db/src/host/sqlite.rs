@@ -19,6 +19,16 @@ fn start(db: &Database, root: &str) -> String {
 
 const TABLES: &str = "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY 1";
 
+pub(super) fn query(db: &Database, root: &str, sql: &str) -> Secret {
+    Secret::new(
+        start(db, root)
+            + &format!(
+                "[ -e \"$p\" ] || {{ echo \"cutover: $p does not exist\" >&2; exit 1; }}\n\"$sqlite\" -readonly -batch -noheader -separator \"$(printf '\\t')\" \"$p\" {}\n",
+                quote(sql)
+            ),
+    )
+}
+
 pub(super) fn tables(db: &Database, root: &str) -> Secret {
     Secret::new(
         start(db, root)

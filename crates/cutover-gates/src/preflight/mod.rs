@@ -4,7 +4,9 @@
 //! `preflight` gate. Nothing on any host changes.
 //!
 //! Item 5 (secrets) is judged by the caller, which owns the secrets provider and the scanner's
-//! progress, and handed in as [`Finding`]s.
+//! progress, and handed in as [`Finding`]s; the caller also opens the environments' databases
+//! ([`Databases`]: their passwords come from the secrets provider), for item 1's SQL schema
+//! check, item 2's SQL checks and item 4.
 
 pub mod server;
 
@@ -24,7 +26,28 @@ pub const STAGE: &str = "preflight";
 /// What `cutover ready --cert FILE --key FILE` records: item 6 accepts it in place of `ready`.
 pub const CERT_FILE_STAGE: &str = "ready-cert-file";
 
-/// The attestation that stands in for item 2 until its SQL and HTTP checks can be configured.
+/// An environment's database, resolved and its db host connected.
+#[derive(Debug)]
+pub struct OpenDatabase {
+    pub db: cutover_db::host::Database,
+    pub target: Box<dyn cutover_remote::Target>,
+    /// The deploy path on the db host, as a shell expression.
+    pub root: String,
+}
+
+impl OpenDatabase {
+    fn host<'a>(&'a self, env: &'a str) -> cutover_db::host::DbHost<'a> {
+        cutover_db::host::DbHost { env, target: self.target.as_ref(), root: &self.root }
+    }
+}
+
+/// Opens an environment's database for pre-flight.
+pub trait Databases: std::fmt::Debug {
+    /// `Ok(None)` when the environment names no database; `Err` says why it cannot be opened.
+    fn open(&self, env: &str) -> Result<Option<OpenDatabase>, String>;
+}
+
+/// The attestation that stands in for item 2 when it has no checks.
 pub const SUPERADMIN_ATTESTATION: &str = "superadmin-setup";
 
 /// How an item came out.
@@ -88,6 +111,7 @@ pub struct PreflightRequest<'a> {
     pub secrets: Result<Vec<Finding>, String>,
     /// The roots item 2's HTTP checks of staging judge certificates against.
     pub trust: cutover_http::Trust,
+    pub databases: &'a dyn Databases,
 }
 
 /// Runs every item, records the `preflight` gate and returns the report; a required item that
@@ -109,13 +133,9 @@ pub fn preflight(
     let superadmin = superadmin(&req)?;
     reporter.step(None, "pre-flight 3: server setup on every production host");
     let server = server(&req, reporter);
-    let database = (
-        Verdict::Deferred,
-        "not checked yet: the production database is named by `[env.X] database`, which comes with database \
-         seeding"
-            .to_owned(),
-        serde_json::Value::Null,
-    );
+    reporter.step(None, "pre-flight 4: the production database");
+    let database = database(&req, reporter);
+    let database_named = req.config.env(req.env).is_ok_and(|e| e.database.is_some());
     let secrets = secrets(&req.secrets);
     let tls = tls(&req)?;
     let attestations = attestations(&req)?;
@@ -131,8 +151,8 @@ pub fn preflight(
     ]
     .into_iter()
     .map(|(number, name, (result, detail, evidence))| {
-        // Item 4 cannot be checked yet: it is never what holds a launch.
-        let required = required(number) && number != 4;
+        // Item 4 cannot be checked without a database named: then it never holds a launch.
+        let required = required(number) && (number != 4 || database_named);
         let result = if result == Verdict::Fail && !required { Verdict::Deferred } else { result };
         Item { number, name, result, required, detail, evidence }
     })
@@ -216,11 +236,11 @@ fn staging(req: &PreflightRequest<'_>, reporter: &dyn Reporter) -> Outcome {
     }
     match &config.preflight.schema_check {
         None => seen.push("no schema check configured".into()),
-        Some(cutover_config::SchemaCheck::Sql(_)) => problems.push(
-            "`schema_check = { sql = … }` needs staging's database (`[env.X] database`, which comes with database \
-             seeding): use a command for now"
-                .into(),
-        ),
+        Some(cutover_config::SchemaCheck::Sql(sql)) => match staging_query(req, sql) {
+            Ok(rows) if !rows.is_empty() => seen.push(format!("the schema check returned {} row(s)", rows.len())),
+            Ok(_) => problems.push(format!("the schema check `{}` returned no row", cutover_http::text::cut(sql, 200))),
+            Err(e) => problems.push(format!("the schema check could not run: {e}")),
+        },
         Some(cutover_config::SchemaCheck::Command(command)) => {
             let script = format!("cd {}/current\nsh -c {}\n", shell::path_expr(&fleet.root), shell::quote(command));
             let target = fleet.targets[0].as_ref();
@@ -243,21 +263,55 @@ fn staging(req: &PreflightRequest<'_>, reporter: &dyn Reporter) -> Outcome {
 /// Item 2: the `[[preflight.check]]` HTTP checks against staging; without any, the
 /// `superadmin-setup` attestation (listed in `[preflight] attest`).
 fn superadmin(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
-    let specs = &req.config.preflight.checks;
-    if !specs.is_empty() {
-        if req.config.env("staging").is_err() {
+    let checks = &req.config.preflight.checks;
+    if !checks.is_empty() {
+        let Ok(staging) = req.config.env("staging") else {
             return Ok((Verdict::Fail, "no `[env.staging]` to check".into(), serde_json::Value::Null));
-        }
-        let plan = crate::Plan::of(specs, req.config, "staging", req.trust.clone(), Vec::new())?;
-        let samples = plan.run();
-        let failed: Vec<String> = samples
+        };
+        let mut failed = Vec::new();
+        let mut rows = Vec::new();
+        let http: Vec<cutover_config::CheckSpec> = checks
             .iter()
-            .filter(|s| !s.ok)
-            .map(|s| format!("{}: {}", s.check, s.reason.as_deref().unwrap_or("failed")))
+            .filter_map(|c| match c {
+                cutover_config::PreflightCheck::Http(spec) => Some(spec.clone()),
+                _ => None,
+            })
             .collect();
-        let evidence = serde_json::to_value(crate::rows(&samples)).unwrap_or_default();
-        let passed = format!("{} check(s) of staging passed", samples.len());
-        return Ok(outcome(failed, passed, evidence));
+        if !http.is_empty() {
+            let plan = crate::Plan::of(&http, req.config, "staging", req.trust.clone(), Vec::new())?;
+            let samples = plan.run();
+            failed.extend(
+                samples
+                    .iter()
+                    .filter(|s| !s.ok)
+                    .map(|s| format!("{}: {}", s.check, s.reason.as_deref().unwrap_or("failed"))),
+            );
+            rows.push(serde_json::to_value(crate::rows(&samples)).unwrap_or_default());
+        }
+        for check in checks {
+            let (name, result) = match check {
+                cutover_config::PreflightCheck::Http(_) => continue,
+                cutover_config::PreflightCheck::Sql { name, sql } => (
+                    name,
+                    staging_query(req, sql).and_then(|r| {
+                        if r.is_empty() {
+                            Err(format!("`{}` returned no row", cutover_http::text::cut(sql, 200)))
+                        } else {
+                            Ok(())
+                        }
+                    }),
+                ),
+                cutover_config::PreflightCheck::Command { name, command } => {
+                    (name, staging_command(req, staging, command))
+                }
+            };
+            rows.push(serde_json::json!({ "check": name, "ok": result.is_ok(), "reason": result.as_ref().err() }));
+            if let Err(why) = result {
+                failed.push(format!("{name}: {why}"));
+            }
+        }
+        let passed = format!("{} check(s) of staging passed", checks.len());
+        return Ok(outcome(failed, passed, serde_json::Value::Array(rows)));
     }
     let listed = req.config.preflight.attestations().contains(&SUPERADMIN_ATTESTATION);
     let done = attest::attestations(req.state, req.config, req.env)?
@@ -285,6 +339,89 @@ fn superadmin(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
             serde_json::Value::Null,
         ),
     })
+}
+
+/// Runs `sql` against staging's database: its rows, or why it could not.
+fn staging_query(req: &PreflightRequest<'_>, sql: &str) -> Result<Vec<String>, String> {
+    let opened = req.databases.open("staging")?.ok_or_else(|| {
+        "staging names no database: add `database = \"…\"` to [env.staging] for SQL checks".to_owned()
+    })?;
+    cutover_db::host::query(&opened.db, &opened.host("staging"), sql).map_err(|e| e.to_string())
+}
+
+/// Runs `command` on staging's first host in its current release; exit 0 passes.
+fn staging_command(
+    req: &PreflightRequest<'_>,
+    staging: &cutover_config::Environment,
+    command: &str,
+) -> Result<(), String> {
+    let target = cutover_remote::connect(&staging.hosts()[0], req.ssh).map_err(|e| e.to_string())?;
+    let script = format!("cd {}/current\nsh -c {}\n", shell::path_expr(&staging.path), shell::quote(command));
+    match target.exec("running a pre-flight check", &script, Stdin::Null, cutover_remote::Sink::Answer) {
+        Ok(out) if out.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "`{command}` failed on {} ({}): {}",
+            target.name(),
+            out.describe_status(),
+            cutover_http::text::cut(out.tail().trim(), 300)
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Item 4: the production database exists and is empty, or production is live already (then
+/// it holds the app's data, as it should).
+fn database(req: &PreflightRequest<'_>, reporter: &dyn Reporter) -> Outcome {
+    let opened = match req.databases.open(req.env) {
+        Ok(Some(opened)) => opened,
+        Ok(None) => {
+            return (
+                Verdict::Deferred,
+                format!("[env.{}] names no database (`database = \"mysql://…\"`), so it cannot be checked", req.env),
+                serde_json::Value::Null,
+            );
+        }
+        Err(e) => return (Verdict::Fail, e, serde_json::Value::Null),
+    };
+    let tables = match cutover_db::host::tables(&opened.db, &opened.host(req.env)) {
+        Ok(tables) => tables,
+        Err(e) => {
+            return (Verdict::Fail, format!("the production database cannot be read: {e}"), serde_json::Value::Null);
+        }
+    };
+    let evidence =
+        serde_json::json!({ "database": opened.db.describe(), "host": opened.target.name(), "tables": tables.len() });
+    if tables.is_empty() {
+        return (Verdict::Pass, format!("{} exists and is empty", opened.db.describe()), evidence);
+    }
+    let live = req.config.env(req.env).ok().and_then(|e| {
+        let fleet = Fleet::connect(req.env, e.hosts(), e.path.clone(), req.ssh, reporter).ok()?;
+        cutover_release::live(&fleet).ok().flatten()
+    });
+    match live {
+        Some(live) => (
+            Verdict::Pass,
+            format!(
+                "{} holds {} table(s), in use since go-live ({} is live)",
+                opened.db.describe(),
+                tables.len(),
+                live.release
+            ),
+            evidence,
+        ),
+        None => (
+            Verdict::Fail,
+            format!(
+                "{} on {} is not empty before the first release (it has table `{}`{}): seeding needs an empty \
+                 database",
+                opened.db.describe(),
+                opened.target.name(),
+                tables[0],
+                if tables.len() > 1 { format!(" and {} more", tables.len() - 1) } else { String::new() }
+            ),
+            evidence,
+        ),
+    }
 }
 
 /// Item 3: every production host probed.

@@ -25,6 +25,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &PreflightArgs) -> Result<Str
         ssh: &ctx.ssh_options(config),
         secrets,
         trust: ctx.trust(config)?,
+        databases: &Opener { ctx, config },
     };
     let show = |report: &preflight::PreflightReport| {
         if ctx.out.json {
@@ -51,6 +52,23 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &PreflightArgs) -> Result<Str
     );
     ctx.out.say(&summary);
     Ok(summary)
+}
+
+/// Opens an environment's database as `cutover db` does (its password from the secrets provider).
+#[derive(Debug)]
+struct Opener<'a> {
+    ctx: &'a Ctx<'a>,
+    config: &'a Config,
+}
+
+impl preflight::Databases for Opener<'_> {
+    fn open(&self, env: &str) -> Result<Option<preflight::OpenDatabase>, String> {
+        if self.config.env(env).map_err(|e| e.to_string())?.database.is_none() {
+            return Ok(None);
+        }
+        let opened = super::db::open(self.ctx, self.config, env).map_err(|e| crate::output::error_text(&e))?;
+        Ok(Some(preflight::OpenDatabase { db: opened.db, target: opened.target, root: opened.root }))
+    }
 }
 
 /// Item 5: the audit of the environment's `.env` template and values, and the secret scan of

@@ -114,11 +114,11 @@ pub fn snapshot(
     manual: bool,
 ) -> Result<SnapshotInfo, DbError> {
     valid_id(id).map_err(|detail| DbError::Config { env: host.env.to_owned(), detail })?;
-    let before = stats(db, host, true)?;
     let step = format!("snapshotting {} into {}", db.describe(), shown(host, id));
     let partial = format!(".{id}.{}.partial", load_suffix());
-    // The dump's failure is noted (dash has no pipefail); the partial file goes on any exit
-    // but the last line's.
+    // The dump's failure is noted (dash has no pipefail), its last bytes kept on the way (a
+    // fifo into `tail`) to tell it ended whole; the partial file goes on any exit but the
+    // last line's.
     let mut s = dump_script(db, host, &DumpScope::default()).expose().to_owned();
     s += &format!(
         r#"zstd=$(need zstd) || exit 127
@@ -128,21 +128,39 @@ mkdir -p "$d"
 chmod 700 "$d"
 tmp={tmp}
 trap 'rm -rf "$cutover_tmp" "$tmp"' EXIT
-{dump} | "$zstd" -q -T0 > "$tmp"
+mkfifo "$cutover_tmp/end"
+tail -c 4096 < "$cutover_tmp/end" > "$cutover_tmp/tail" &
+{dump} | tee "$cutover_tmp/end" | "$zstd" -q -T0 > "$tmp"
+wait
 if [ -e "$cutover_tmp/dump.rc" ]; then echo "cutover: the dump failed (exit $(cat "$cutover_tmp/dump.rc"))" >&2; exit 1; fi
 stat -c %s "$tmp"
 sha256sum "$tmp" | cut -d' ' -f1
-"$zstd" -dcq "$tmp" | tail -c 4096
+cat "$cutover_tmp/tail"
 trap 'rm -rf "$cutover_tmp"' EXIT
 "#,
         dir = dir(host),
         tmp = file(host, &partial),
         dump = noted("dump_db", "dump"),
     );
-    let out = host.run(&step, Secret::new(s), Stdin::Null)?;
+    // The tables are counted and checksummed while the dump runs (in a session of its own),
+    // so the snapshot costs little more than the dump; again once it is done, to tell which
+    // tables were written to meanwhile.
+    let (before, out) = std::thread::scope(|scope| {
+        let counting = scope.spawn(|| stats(db, host, true));
+        let out = host.run(&step, Secret::new(s), Stdin::Null);
+        (counting.join().expect("the stats thread does not panic"), out)
+    });
     let remove_partial = || {
         let s = format!("rm -f {}\n", file(host, &partial));
         host.target.run("removing a snapshot left partial", &s, Stdin::Null).ok();
+    };
+    let out = out?;
+    let before = match before {
+        Ok(before) => before,
+        Err(e) => {
+            remove_partial();
+            return Err(e);
+        }
     };
     let mut parts = out.splitn(3, '\n');
     let (size, sha256, tail) =

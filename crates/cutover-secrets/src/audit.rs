@@ -1,7 +1,7 @@
 //! `cutover secrets audit`: the production `.env` is a template of placeholders, no env file is
 //! tracked by git, every placeholder resolves, production has the keys staging has, no
-//! production secret equals staging's, and the rendered file runs in production mode. Every
-//! finding is listed; none carries a value.
+//! production secret equals staging's, and the rendered file of a gated environment runs in
+//! production mode. Every finding is listed; none carries a value.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -32,6 +32,9 @@ pub struct Audit<'a> {
     /// The rendered file must set `APP_ENV` and `APP_DEBUG` (Laravel); otherwise they are
     /// checked only when present.
     pub require_app_env: bool,
+    /// The environment is gated (production): its rendered file must run in production mode.
+    /// A staging environment is audited for everything else.
+    pub production: bool,
 }
 
 /// Keys whose value is a secret when it is written literally in the template.
@@ -168,6 +171,9 @@ pub fn run(audit: &Audit<'_>) -> Vec<Finding> {
             hint: String::new(),
         })
     };
+    if !audit.production {
+        return out;
+    }
     if let Ok(rendered) = audit.template.render(audit.env_values, resolved) {
         let values = crate::dotenv::values(rendered.text.expose());
         let mut expect = |key: &str, want: &[&str], required: bool| match values.get(key) {

@@ -403,13 +403,22 @@ fn the_audit_lists_every_finding_and_passes_when_production_is_clean() {
     }
     assert_no_secret("the audit", &run.stdout);
     assert!(!run.stdout.contains("stg-smtp"), "{}", run.stdout);
-    // The production-mode rule needs every secret resolved: with API_TOKEN set it shows.
+    // The production-mode rule needs every secret resolved: with API_TOKEN set it shows, for a
+    // gated environment only (the fixture's production is not gated).
     setup.set("production", "API_TOKEN", "tok-1234567890").ok();
+    let debug = |json: &serde_json::Value| {
+        json["findings"].as_array().unwrap().iter().any(|f| f["check"] == "production" && f["subject"] == "APP_DEBUG")
+    };
     let json = setup.run(&["--json", "secrets", "audit"]).code(1).json();
-    assert!(
-        json["findings"].as_array().unwrap().iter().any(|f| f["check"] == "production" && f["subject"] == "APP_DEBUG"),
-        "{json:#}"
-    );
+    assert!(!debug(&json), "production rules for an environment that is not gated: {json:#}");
+    let toml = std::fs::read_to_string(setup.project.path().join("cutover.toml")).unwrap();
+    setup.project.write("cutover.toml", &toml.replacen("gated = false\n", "", 1));
+    let json = setup.run(&["--json", "secrets", "audit"]).code(1).json();
+    assert!(debug(&json), "{json:#}");
+    // Staging's own rendered file runs in staging mode, as it should: no production rule applies.
+    setup.project.write(".env.staging.template", &format!("{TEMPLATE}APP_DEBUG=true\nWP_ENVIRONMENT_TYPE=staging\n"));
+    let staging = setup.run(&["--json", "--env", "staging", "secrets", "audit"]).json();
+    assert!(!staging["findings"].as_array().unwrap().iter().any(|f| f["check"] == "production"), "{staging:#}");
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -48,5 +48,6 @@ pub fn findings(ctx: &Ctx<'_>, config: &Config, env: &str) -> Result<Option<Vec<
         env_values: &values,
         repo: &ctx.config_dir(),
         require_app_env: config.app.preset == Preset::Laravel,
+        production: config.is_gated(env)?,
     })))
 }

@@ -1,7 +1,7 @@
 //! `cutover deploy --seed` through the binary: real sshd hosts as production (`h1`) and staging
 //! (`h2`), real MariaDB and PostgreSQL on 127.0.0.1 (reached from the hosts' client tools) and
-//! sqlite3 on the hosts, real PHP to read serialized values back. Every test makes databases of
-//! its own and drops them at the end.
+//! sqlite3 on the hosts, real PHP to read serialized values back (and Laravel's Encrypter the
+//! re-encrypted ones). Every test makes databases of its own and drops them at the end.
 
 // Tests start the programs they need.
 #![allow(clippy::disallowed_methods)]
@@ -13,6 +13,7 @@ use std::process::Command;
 use support::cli::{Project, current};
 use support::db::{Db, Kind, pg_user, run_ok};
 use support::hosts::SshHosts;
+use support::php::{self, Keys, verify};
 
 const STAGING_URL: &str = "https://staging.example.test";
 const PROD_URL: &str = "https://www.example.test";
@@ -258,6 +259,39 @@ fn seed_hybrid(kind: Kind) {
     );
     let value = s.prod.query("SELECT option_value FROM wp_options WHERE option_id = 2");
     assert_eq!(unserialized_home(value.trim_end()), format!("{PROD_URL}/"));
+}
+
+#[test]
+fn seed_copy_staging_reencrypts_laravel_values_that_php_reads_with_the_production_key() {
+    if !support::require("php", php::available()) {
+        return;
+    }
+    let keys = Keys::new(256);
+    // APP_KEY reaches each environment's .env from the `command` secrets provider.
+    let secrets =
+        "strategy = \"copy-staging\"\n[secrets]\nprovider = \"command\"\ncommand = \"cat secrets/{env}-{name}\"";
+    let Some(s) = setup(Kind::Mariadb, secrets) else { return };
+    let b64 = |k: &[u8]| format!("base64:{}", php::base64(k));
+    s.project
+        .write(".env.staging.template", "APP_KEY=${secret:APP_KEY}\nAPP_PREVIOUS_KEYS=${secret:APP_PREVIOUS_KEYS}\n");
+    s.project.write(".env.production.template", "APP_KEY=${secret:APP_KEY}\n");
+    s.project.write("secrets/staging-APP_KEY", &b64(&keys.staging));
+    s.project.write("secrets/staging-APP_PREVIOUS_KEYS", &b64(&keys.previous));
+    s.project.write("secrets/production-APP_KEY", &b64(&keys.production));
+    let toml = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap();
+    let toml =
+        toml.replacen("[env.production]\n", "[env.production]\nenv_template = \".env.production.template\"\n", 1);
+    s.project.write("cutover.toml", &format!("{toml}env_template = \".env.staging.template\"\n"));
+    let mut args =
+        vec!["--dialect".to_owned(), "mysql".into(), "--url".into(), STAGING_URL.into(), "--nul".into(), "1".into()];
+    args.extend(keys.args());
+    s.staging.load(&php::run_ok("generate.php", &args, b""));
+
+    let report = s.project.cutover(&["--json", "deploy", "--seed"]).ok().json();
+    let (code, checked, stderr) = verify(&s.prod, &keys, PROD_URL, true);
+    assert_eq!(code, 0, "PHP finds the seeded values wrong: {checked:#}\n{stderr}");
+    assert!(checked["encrypted"].as_u64().unwrap() >= 8, "{checked}");
+    assert_eq!(report["seed"]["copy"]["reencrypted"], checked["encrypted"], "{report}");
 }
 
 #[test]

@@ -274,7 +274,9 @@ fn migrate_restore_and_rollback_with_db(kind: Kind) {
         v3_snapshot["tables"].as_array().unwrap().iter().find(|t| t["name"].as_str().unwrap().ends_with("users"));
     assert_eq!(users.expect("users in the snapshot")["rows"], 5);
 
-    let rolled = case.cutover(&["rollback", "--with-db", "-y"]).ok();
+    let rolled = case.cutover(&["--json", "rollback", "--with-db", "-y"]).ok();
+    let report = rolled.json();
+    assert_eq!((&report["to"], &report["database_restored_from"]), (&v1.as_str().into(), &v3.as_str().into()));
     let lost = format!("{} (5 → 2 rows)", case.users());
     let said = rolled.stderr.find(&lost).unwrap_or_else(|| panic!("`{lost}` not said:\n{}", rolled.stderr));
     let restoring = rolled.stderr.find("==> restoring production's").expect("the restore is said");

@@ -48,10 +48,20 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &RollbackArgs) -> Result<Strin
         before_switch: restore.as_ref().map(|r| r as &dyn cutover_release::BeforeSwitch),
     };
     let report = rollback(&fleet, &request, ctx.out)?;
-    let summary =
-        format!("rolled back {} from {} to {}", report.env, report.from.as_deref().unwrap_or("nothing"), report.to);
+    let restored = with_db.as_ref().map(|(_, from)| format!(", its database restored from snapshot {from}"));
+    let summary = format!(
+        "rolled back {} from {} to {}{}",
+        report.env,
+        report.from.as_deref().unwrap_or("nothing"),
+        report.to,
+        restored.unwrap_or_default()
+    );
     if ctx.out.json {
-        ctx.out.json(&report);
+        let mut json = serde_json::to_value(&report).expect("the report serializes");
+        if let Some((_, from)) = &with_db {
+            json["database_restored_from"] = serde_json::Value::from(from.as_str());
+        }
+        ctx.out.json(&json);
     } else {
         ctx.out.say(&format!("{summary} on {} host(s)", report.hosts.len()));
     }

@@ -47,8 +47,8 @@ impl Preset {
                 r#"["php artisan queue:restart"]"#,
             ),
             Self::Wordpress => (
-                r#"[".git/", "wp-config.php", ".env", ".env.*", "wp-content/uploads/", "wp-content/cache/"]"#,
-                r#"["wp-content/uploads/", "wp-config.php"]"#,
+                r#"[".git/", ".env", ".env.*", "wp-content/uploads/", "wp-content/cache/"]"#,
+                r#"["wp-content/uploads/"]"#,
                 "# build = \"composer install --no-dev\"",
                 "[]",
                 "[]",
@@ -86,6 +86,10 @@ before_switch = {before}
 after_switch = {after}
 # Run after a rollback, in the release rolled back to.
 after_rollback = []
+# Run once per deploy on the db host, in the new release, after every host is prepared and before
+# the switch; the database is snapshotted first and restored if one fails (`rollback --with-db`
+# puts it back later too).
+migrate = {migrate}
 # How long one hook may run on a host: past it, the hook and what it started are stopped and
 # the hook fails. A background child a hook leaves (`worker &`) does not hold the deploy.
 timeout = "10m"
@@ -96,11 +100,7 @@ url = "https://staging.example.com"
 hosts = ["deploy@staging.example.com"]
 # Absolute, or `~/…` for the SSH user's home (shared hosting).
 path = "~/{app_name}"
-# Its database, for `cutover db copy`, seeding, snapshots and pre-flight's SQL checks: read from
-# the rendered .env (`env_template`), or a URL whose password is a secret's name:
-# database = "env"
-# database = "mysql://{app_name}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{app_name}"
-
+{staging_env}
 [env.production]
 url = "https://example.com"
 # More names for this environment: checked by `cutover ready`, put on the certificate.
@@ -113,10 +113,14 @@ path = "~/{app_name}"
 # The committed template of production's .env: placeholders only (`${{secret:NAME}}`, `${{env:url}}`).
 # Rendered on deploy into each host's shared/.env.<release> (mode 0600) and linked as the
 # release's .env, so a rollback brings back the .env that release ran with.
-# env_template = ".env.production.template"
-# database = "env"
-# db_host = "deploy@web1.example.com"   # whose client tools dump, load and snapshot (default: the first host)
+{production_env}# db_host = "deploy@web1.example.com"   # whose client tools dump, load and snapshot (default: the first host)
 
+# How the first release fills production's empty database (`cutover deploy --seed …`):
+# "fresh" runs the installer in the new release, "copy-staging" copies staging's database
+# (its URLs rewritten, Laravel values re-encrypted with production's key), "hybrid" both, with
+# only `import_tables` copied.
+[seed]
+{seed}
 [ssh]
 # config = "ssh_config"   # passed to ssh as `-F FILE`; by default your own ~/.ssh/config applies
 connect_timeout = "10s"
@@ -202,6 +206,19 @@ on_fail = "rollback"    # or "alert"
 # password_secret = "SMTP_PASSWORD"   # the secret's name in [secrets], never the password
 "#,
             preset = self.name(),
+            migrate = match self {
+                Self::Laravel => r#"["php artisan migrate --force"]"#,
+                Self::Wordpress | Self::Generic => "[]",
+            },
+            staging_env = env_lines(self, "staging", app_name),
+            production_env = env_lines(self, "production", app_name),
+            seed = match self {
+                Self::Laravel =>
+                    "strategy = \"fresh\"\ninstaller = \"php artisan migrate --seed --force\"\n# import_tables = [\"plans\", \"settings\"]   # with strategy = \"hybrid\"\n",
+                Self::Wordpress =>
+                    "strategy = \"copy-staging\"\n# The posts' permanent ids stay as WordPress wrote them; the uploads follow the database.\nskip_columns = [\"wp_posts.guid\"]\ncopy_shared = [\"wp-content/uploads/\"]\n",
+                Self::Generic => "strategy = \"fresh\"\n# installer = \"./bin/setup-database\"\n",
+            },
             check = match self {
                 Self::Laravel =>
                     "\n[[check]]\nname = \"health\"\nurl = \"/up\"          # Laravel's health route\nexpect_status = \"200\"",
@@ -222,12 +239,136 @@ on_fail = "rollback"    # or "alert"
             },
             generate = match self {
                 Self::Laravel => r#"generate = { APP_KEY = "app-key", DB_PASSWORD = "password" }"#,
-                Self::Wordpress => r#"generate = { DB_PASSWORD = "password" }"#,
+                Self::Wordpress => concat!(
+                    r#"generate = { DB_PASSWORD = "password", AUTH_KEY = "password:64", SECURE_AUTH_KEY = "password:64", "#,
+                    r#"LOGGED_IN_KEY = "password:64", NONCE_KEY = "password:64", AUTH_SALT = "password:64", "#,
+                    r#"SECURE_AUTH_SALT = "password:64", LOGGED_IN_SALT = "password:64", NONCE_SALT = "password:64" }"#
+                ),
                 Self::Generic => r#"# generate = { DB_PASSWORD = "password" }"#,
             },
         )
     }
 }
+
+/// An environment's `env_template` and `database` lines: the PHP presets render each
+/// environment's `.env` from the template `cutover init` writes, and read the database from it.
+fn env_lines(preset: Preset, env: &str, app: &str) -> String {
+    match preset {
+        Preset::Generic => format!(
+            "# The committed template of {env}'s .env: placeholders only (`${{secret:NAME}}`, `${{env:url}}`).\n\
+             # Rendered on deploy into each host's shared/.env.<release> (mode 0600) and linked as the\n\
+             # release's .env, so a rollback brings back the .env that release ran with.\n\
+             # env_template = \".env.{env}.template\"\n\
+             # Its database, for `cutover db copy`, seeding, snapshots and pre-flight's SQL checks: read\n\
+             # from the rendered .env, or a URL whose password is a secret's name:\n\
+             # database = \"env\"\n\
+             # database = \"mysql://{app}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{app}\"\n"
+        ),
+        Preset::Laravel | Preset::Wordpress => format!(
+            "# {env}'s .env, rendered on deploy from this committed template of placeholders into each\n\
+             # host's shared/.env.<release> (mode 0600) and linked as the release's .env.\n\
+             env_template = \".env.{env}.template\"\n\
+             # The database is the one the rendered .env names (or a URL: \"mysql://USER:${{secret:DB_PASSWORD}}@HOST/DB\").\n\
+             database = \"env\"\n"
+        ),
+    }
+}
+
+impl Preset {
+    /// The files `cutover init` writes beside the config (never over an existing one): each
+    /// environment's `.env` template, and for WordPress a `wp-config.php` that reads the
+    /// rendered `.env`, so nothing secret is in the release.
+    pub fn files(self, app: &str) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Generic => Vec::new(),
+            Self::Laravel => vec![
+                (".env.staging.template", laravel_env("staging", app)),
+                (".env.production.template", laravel_env("production", app)),
+            ],
+            Self::Wordpress => vec![
+                (".env.staging.template", wordpress_env("staging", app)),
+                (".env.production.template", wordpress_env("production", app)),
+                ("wp-config.php", WP_CONFIG.to_owned()),
+            ],
+        }
+    }
+
+    /// What `cutover init` says about the web server: the nginx lines that let PHP see each
+    /// release at its own path, so a switch is served at once (OPcache and the realpath cache
+    /// key on resolved paths), and the reset for where nginx cannot be changed.
+    pub fn web_server_note(self) -> Option<String> {
+        let root = match self {
+            Self::Generic => return None,
+            Self::Laravel => "current/public",
+            Self::Wordpress => "current",
+        };
+        Some(format!(
+            "PHP must see each release at its own path, or OPcache and PHP's realpath cache keep serving the old \
+             release after a switch (for minutes, or until a restart with opcache.validate_timestamps=0). In the \
+             site's nginx config (root …/{root}), pass PHP the resolved path of `current`:\n\n\
+             \x20   fastcgi_param SCRIPT_FILENAME $realpath_root$fastcgi_script_name;\n\
+             \x20   fastcgi_param DOCUMENT_ROOT $realpath_root;\n\n\
+             Where the web server cannot be changed, reset OPcache after each switch as the deploy user, through \
+             PHP-FPM's socket (Debian's libfcgi-bin; edit the socket's path), in [hooks]:\n\n\
+             \x20   after_switch = [\'\'\'{OPCACHE_RESET}\'\'\']\n"
+        ))
+    }
+}
+
+/// An `after_switch` hook that resets PHP-FPM's OPcache and realpath cache as the deploy user:
+/// a one-off script in the release run by FPM itself through its socket (edit the socket's
+/// path), then removed.
+pub const OPCACHE_RESET: &str = r#"f=$PWD/.cutover-opcache-reset.php; printf '%s' '<?php clearstatcache(true); echo opcache_reset() ? "reset" : "off";' > "$f" && SCRIPT_FILENAME="$f" REQUEST_METHOD=GET cgi-fcgi -bind -connect /run/php/php-fpm.sock; r=$?; rm -f "$f"; exit $r"#;
+
+fn laravel_env(env: &str, app: &str) -> String {
+    let (mode, debug, db) = if env == "production" {
+        ("production", "false", app.to_owned())
+    } else {
+        (env, "true", format!("{app}_{env}"))
+    };
+    format!(
+        "# {env}'s .env for {app}: placeholders only, rendered by `cutover deploy` on each host.\n\
+         APP_NAME={app}\nAPP_ENV={mode}\nAPP_KEY=${{secret:APP_KEY}}\n\
+         # The keys APP_KEY had before its last rotation: what they sealed still opens.\n\
+         APP_PREVIOUS_KEYS=\"${{secret:APP_PREVIOUS_KEYS?}}\"\nAPP_DEBUG={debug}\nAPP_URL=${{env:url}}\n\
+         LOG_CHANNEL=stack\nLOG_LEVEL={}\n\
+         DB_CONNECTION=mysql\nDB_HOST=127.0.0.1\nDB_PORT=3306\nDB_DATABASE={db}\nDB_USERNAME={db}\nDB_PASSWORD=${{secret:DB_PASSWORD}}\n\
+         CACHE_STORE=file\nSESSION_DRIVER=file\nQUEUE_CONNECTION=database\n\
+         MAIL_MAILER=smtp\nMAIL_HOST=smtp.example.com\nMAIL_PORT=587\nMAIL_USERNAME={app}\nMAIL_PASSWORD=${{secret:MAIL_PASSWORD}}\n\
+         MAIL_FROM_ADDRESS=hello@example.com\nMAIL_FROM_NAME={app}\n",
+        if env == "production" { "warning" } else { "debug" }
+    )
+}
+
+fn wordpress_env(env: &str, app: &str) -> String {
+    let db = if env == "production" { app.to_owned() } else { format!("{app}_{env}") };
+    let mut text = format!(
+        "# {env}'s .env for {app}: placeholders only, rendered by `cutover deploy` on each host and\n\
+         # read by wp-config.php.\n\
+         DB_NAME={db}\nDB_USER={db}\nDB_PASSWORD=${{secret:DB_PASSWORD}}\nDB_HOST=localhost\n\
+         WP_HOME=${{env:url}}\nWP_SITEURL=${{env:url}}\nWP_ENVIRONMENT_TYPE={env}\nWP_DEBUG={}\n",
+        if env == "production" { "false" } else { "true" }
+    );
+    for key in WP_SALTS {
+        text += &format!("{key}=${{secret:{key}}}\n");
+    }
+    text
+}
+
+/// The eight keys and salts of wp-config.php, generated by `cutover secrets rotate`.
+const WP_SALTS: [&str; 8] = [
+    "AUTH_KEY",
+    "SECURE_AUTH_KEY",
+    "LOGGED_IN_KEY",
+    "NONCE_KEY",
+    "AUTH_SALT",
+    "SECURE_AUTH_SALT",
+    "LOGGED_IN_SALT",
+    "NONCE_SALT",
+];
+
+/// A wp-config.php with nothing secret in it: every value from the release's `.env`.
+const WP_CONFIG: &str = include_str!("presets/wp-config.php");
 
 /// Pre-flight item 2 for WordPress: staging's settings as an operator leaves them when the site
 /// is ready (WordPress's own defaults fail), through `[env.staging] database`; the tables are

@@ -53,6 +53,62 @@ fn init_writes_a_valid_config_for_every_preset_and_never_overwrites_silently() {
 }
 
 #[test]
+fn init_writes_the_php_presets_env_templates_and_wp_config_never_over_a_file_and_says_what_nginx_needs() {
+    let project = Project { dir: tempfile::tempdir().unwrap() };
+    project.write("wp-config.php", "<?php // mine\n");
+    let run = project.cutover(&["init", "--preset", "wordpress"]).ok();
+    assert!(run.stderr.contains("kept `") && run.stderr.contains("wp-config.php`: it exists"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(project.path().join("wp-config.php")).unwrap(), "<?php // mine\n");
+    for line in [
+        "fastcgi_param SCRIPT_FILENAME $realpath_root$fastcgi_script_name;",
+        "fastcgi_param DOCUMENT_ROOT $realpath_root;",
+        "cgi-fcgi",
+    ] {
+        assert!(run.stderr.contains(line), "{line}: {}", run.stderr);
+    }
+    let production = std::fs::read_to_string(project.path().join(".env.production.template")).unwrap();
+    for line in [
+        "DB_PASSWORD=${secret:DB_PASSWORD}",
+        "WP_HOME=${env:url}",
+        "WP_ENVIRONMENT_TYPE=production",
+        "NONCE_SALT=${secret:NONCE_SALT}",
+    ] {
+        assert!(production.contains(line), "{line}: {production}");
+    }
+    // A second init keeps the templates it wrote (and the config needs --force).
+    project.write(".env.staging.template", "# edited\n");
+    let run = project.cutover(&["init", "--force", "--preset", "wordpress"]).ok();
+    assert!(run.stderr.contains(".env.staging.template`: it exists"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(project.path().join(".env.staging.template")).unwrap(), "# edited\n");
+
+    // The production audit passes with production's own secrets: the templates are sound.
+    let project = Project { dir: tempfile::tempdir().unwrap() };
+    project.cutover(&["init", "--preset", "laravel"]).ok();
+    let text = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    project.write("cutover.toml", &text.replace("provider = \"vault\"", "provider = \"env\""));
+    let mut vars = Vec::new();
+    for env in ["STAGING", "PRODUCTION"] {
+        vars.push((
+            format!("CUTOVER_{env}_APP_KEY"),
+            format!(
+                "base64:{}",
+                if env == "STAGING" {
+                    "c3RhZ2luZyBzdGFnaW5nIHN0YWdpbmcgc3RhZ2luZyE="
+                } else {
+                    "cHJvZHVjdGlvbiBwcm9kdWN0aW9uIHByb2R1Y3Rpb24="
+                }
+            ),
+        ));
+        for n in ["DB_PASSWORD", "MAIL_PASSWORD"] {
+            vars.push((format!("CUTOVER_{env}_{n}"), format!("{env}-{n}-x9")));
+        }
+    }
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let run = project.cutover_with(&["--json", "secrets", "audit"], &vars);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+#[test]
 fn demo_deploys_checks_rolls_back_and_exits_0() {
     let project = Project { dir: tempfile::tempdir().unwrap() };
     project
@@ -580,26 +636,77 @@ fn every_preset_leaves_dotenv_files_behind_on_deploy() {
             .filter(|l| !l.starts_with("before_switch_unused") && !l.starts_with("after_switch_unused"))
             .collect::<Vec<_>>()
             .join("\n");
+        // Secrets from the environment (the vault needs a key): the PHP presets render .env.
+        let text = text.replace("provider = \"vault\"", "provider = \"env\"");
+        // No database here: no migrations, snapshots or seeding (their own tests have them).
+        let text = text
+            .replace("migrate = [\"php artisan migrate --force\"]", "migrate = []")
+            .replace("database = \"env\"\n", "");
         project.write("cutover.toml", &text);
         project.write("index.php", "<?php echo 'v1';\n");
         for env in [".env", ".env.production", ".env.local", "config/.env.staging", ".env.example"] {
             project.write(env, "APP_KEY=base64:c2VjcmV0IHNlY3JldCBzZWNyZXQgc2VjcmV0IHNlY3JldCE=\n");
         }
-        // The shared files the laravel and wordpress presets expect on the host.
-        std::fs::create_dir_all(deploy.join("shared")).unwrap();
-        for shared in [".env", "wp-config.php"] {
-            std::fs::write(deploy.join("shared").join(shared), "APP_KEY=the host's own\n").unwrap();
-        }
-        project.cutover(&["--env", "staging", "deploy"]).ok();
+        // WordPress's own loader, standing in: it shows what wp-config.php defined.
+        project.write(
+            "wp-settings.php",
+            "<?php echo json_encode(['DB_NAME' => DB_NAME, 'DB_PASSWORD' => DB_PASSWORD, 'AUTH_SALT' => AUTH_SALT, \
+             'WP_HOME' => WP_HOME, 'WP_ENVIRONMENT_TYPE' => WP_ENVIRONMENT_TYPE, 'WP_DEBUG' => WP_DEBUG, \
+             'prefix' => $table_prefix]);\n",
+        );
+        let secrets: Vec<(String, String)> = [
+            "APP_KEY",
+            "DB_PASSWORD",
+            "MAIL_PASSWORD",
+            "AUTH_KEY",
+            "SECURE_AUTH_KEY",
+            "LOGGED_IN_KEY",
+            "NONCE_KEY",
+            "AUTH_SALT",
+            "SECURE_AUTH_SALT",
+            "LOGGED_IN_SALT",
+            "NONCE_SALT",
+        ]
+        .iter()
+        .map(|n| {
+            (
+                format!("CUTOVER_STAGING_{n}"),
+                if *n == "APP_KEY" {
+                    "base64:c3RhZ2luZyBzdGFnaW5nIHN0YWdpbmcgc3RhZ2luZyE=".to_owned()
+                } else {
+                    format!("stg-{n}-value")
+                },
+            )
+        })
+        .collect();
+        let secrets: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        project.cutover_with(&["--env", "staging", "deploy"], &secrets).ok();
         let release = deploy.join("current");
         assert!(release.join("index.php").is_file(), "{preset}: the app was deployed");
         for env in [".env.production", ".env.local", "config/.env.staging", ".env.example"] {
             assert!(!release.join(env).exists(), "{preset}: `{env}` was uploaded");
         }
-        // `.env` is never the developer's: the host's shared one (laravel), or none.
-        match std::fs::read_to_string(release.join(".env")) {
-            Ok(text) => assert_eq!((preset, text.as_str()), ("laravel", "APP_KEY=the host's own\n")),
-            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{preset}"),
+        // `.env` is never the developer's: the one rendered from staging's template (laravel and
+        // wordpress), or none.
+        match (preset, std::fs::read_to_string(release.join(".env"))) {
+            ("laravel", Ok(text)) => assert!(text.contains("APP_ENV=staging\nAPP_KEY=base64:c3Rh"), "{text}"),
+            ("wordpress", Ok(text)) => assert!(text.contains("WP_ENVIRONMENT_TYPE=staging"), "{text}"),
+            (_, Err(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{preset}"),
+            (_, Ok(text)) => panic!("{preset}: a .env in the release: {text}"),
+        }
+        if preset == "wordpress" {
+            // wp-config.php ships in the release and reads every value from the rendered .env.
+            let out = std::process::Command::new("php").arg(release.join("wp-config.php")).output().unwrap();
+            let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+            });
+            let app = project.path().file_name().unwrap().to_str().unwrap().to_owned();
+            assert_eq!(
+                got,
+                serde_json::json!({ "DB_NAME": format!("{app}_staging"), "DB_PASSWORD": "stg-DB_PASSWORD-value",
+                    "AUTH_SALT": "stg-AUTH_SALT-value", "WP_HOME": "https://staging.example.com",
+                    "WP_ENVIRONMENT_TYPE": "staging", "WP_DEBUG": true, "prefix": "wp_" }),
+            );
         }
     }
 }

@@ -1,4 +1,6 @@
-//! `cutover init`: write a commented cutover.toml for a preset.
+//! `cutover init`: write a commented cutover.toml for a preset, the preset's `.env` templates
+//! (and WordPress's wp-config.php) beside it, never over a file that exists, and what the web
+//! server needs.
 
 use std::io::Write;
 
@@ -59,5 +61,25 @@ pub fn exec(ctx: &Ctx<'_>, args: &InitArgs) -> Result<(), CliError> {
         path.display(),
         preset.name()
     ));
+    // The preset's other files, beside the config; one that exists is kept as it is.
+    for (name, text) in preset.files(&name) {
+        let file = dir.join(name);
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&file) {
+            Ok(mut f) => {
+                f.write_all(text.as_bytes()).map_err(|source| ConfigError::Write { path: file.clone(), source })?;
+                ctx.out.say(&format!("wrote `{}`", file.display()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                ctx.out.say(&format!(
+                    "kept `{}`: it exists (compare it with the preset's, `cutover init` never overwrites it)",
+                    file.display()
+                ));
+            }
+            Err(source) => return Err(ConfigError::Write { path: file, source }.into()),
+        }
+    }
+    if let Some(note) = preset.web_server_note() {
+        ctx.out.say(&note);
+    }
     Ok(())
 }

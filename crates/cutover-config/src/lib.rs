@@ -22,4 +22,4 @@ pub use model::{
     Preflight, PreflightCheck, PreflightItem, ProviderKind, Proxy, Requirement, Resolver, SchemaCheck, Secrets, Seed,
     SeedStrategy, SharedPath, Smoke, Smtp, SmtpTls, Ssh, StatusRanges, TableColumn, Tls, Unchanged,
 };
-pub use preset::Preset;
+pub use preset::{OPCACHE_RESET, Preset};

@@ -310,7 +310,9 @@ impl Preset {
              \x20   fastcgi_param DOCUMENT_ROOT $realpath_root;\n\n\
              Where the web server cannot be changed, reset OPcache after each switch as the deploy user, through \
              PHP-FPM's socket (Debian's libfcgi-bin; edit the socket's path), in [hooks]:\n\n\
-             \x20   after_switch = [\'\'\'{OPCACHE_RESET}\'\'\']\n"
+             \x20   after_switch = [\'\'\'{OPCACHE_RESET}\'\'\']\n\n\
+             It empties OPcache for every worker, but PHP's realpath cache only in the worker that runs it: with \
+             several workers, also set `php_admin_value[realpath_cache_ttl] = 2` in the pool.\n"
         ))
     }
 }

@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 /// Where Debian installs nginx.
 pub const NGINX: &str = "/usr/sbin/nginx";
+/// The FastCGI parameters Debian's nginx ships (without SCRIPT_FILENAME, which a site sets).
+const FASTCGI_PARAMS: &str = "/etc/nginx/fastcgi_params";
 
 /// TLS versions a site accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +75,17 @@ pub struct Site {
     /// Serve this directory over HTTPS (`try_files $uri $uri/index.html =500`: a directory
     /// without the file answers 500, as a broken release would) instead of a fixed `ok`.
     pub root: Option<PathBuf>,
+    /// With [`Site::root`]: `*.php` (and `/` through `index.php`) passed to PHP-FPM on this socket.
+    pub php: Option<Php>,
+}
+
+/// How a site hands PHP to PHP-FPM.
+#[derive(Debug, Clone)]
+pub struct Php {
+    pub socket: PathBuf,
+    /// `SCRIPT_FILENAME` and `DOCUMENT_ROOT` from `$realpath_root` (the path behind `current`, as
+    /// cutover's presets say), instead of `$document_root` (the path through the symlink).
+    pub realpath: bool,
 }
 
 impl Site {
@@ -90,7 +103,14 @@ impl Site {
             protocols: Protocols::Modern,
             webroot: None,
             root: None,
+            php: None,
         }
+    }
+
+    /// Serve `*.php` under the root through PHP-FPM at `socket` (see [`Php`]).
+    pub fn php(mut self, socket: &Path, realpath: bool) -> Site {
+        self.php = Some(Php { socket: socket.to_path_buf(), realpath });
+        self
     }
 
     /// Also listen for plain HTTP on `port` (redirecting to HTTPS unless [`Site::redirect`] is false).
@@ -293,15 +313,27 @@ fn config(dir: &Path, sites: &[Site]) -> String {
         if site.hsts {
             let _ = writeln!(c, "    add_header Strict-Transport-Security \"max-age=31536000\" always;");
         }
-        match &site.root {
-            Some(root) => {
+        match (&site.root, &site.php) {
+            (Some(root), Some(php)) => {
+                let at = if php.realpath { "$realpath_root" } else { "$document_root" };
+                let _ = writeln!(
+                    c,
+                    "    root {};\n    index index.php;\n    location / {{ try_files $uri $uri/ /index.php$is_args$args; }}\n\
+                     \x20   location ~ \\.php$ {{\n      try_files $uri =404;\n      include {FASTCGI_PARAMS};\n\
+                     \x20     fastcgi_param SCRIPT_FILENAME {at}$fastcgi_script_name;\n      fastcgi_param DOCUMENT_ROOT {at};\n\
+                     \x20     fastcgi_pass unix:{};\n    }}\n  }}",
+                    root.display(),
+                    php.socket.display()
+                );
+            }
+            (Some(root), None) => {
                 let _ = writeln!(
                     c,
                     "    root {};\n    location / {{ try_files $uri $uri/index.html =500; }}\n  }}",
                     root.display()
                 );
             }
-            None => {
+            (None, _) => {
                 let _ = writeln!(c, "    location / {{ return 200 \"ok\\n\"; }}\n  }}");
             }
         }

@@ -65,7 +65,7 @@ pub fn copy(
         io::pipe().map_err(|source| io_error(to, "opening the pipe between dump and load", source))?;
     let dumped: Mutex<Option<Result<(), DbError>>> = Mutex::new(None);
     let dumped = &dumped;
-    let (loaded, stats) = std::thread::scope(|s| {
+    let (loaded, stats, load_failed_first) = std::thread::scope(|s| {
         let dumper = std::thread::Builder::new()
             .name("dump".into())
             .spawn_scoped(s, move || {
@@ -105,8 +105,12 @@ pub fn copy(
                 };
                 // Unread input (a load that failed before reading it) is dropped here, so the
                 // dump's writes fail and it stops.
+                // A load that failed while the dump still ran (a statement refused, the target
+                // unreachable) stopped the dump by closing its input, not the other way round.
+                let load_failed_first =
+                    loaded.is_err() && dumped.lock().unwrap_or_else(PoisonError::into_inner).is_none();
                 drop(reader);
-                (loaded, stats)
+                (loaded, stats, load_failed_first)
             })
             .map_err(|source| io_error(to, "starting the rewriter", source))?;
         let result = loader.join().expect("the load does not panic");
@@ -114,7 +118,10 @@ pub fn copy(
         Ok::<_, DbError>(result)
     })?;
     // The dump's own failure is the story when there is one: the load only saw its input end.
-    if let Some(Err(e)) = dumped.lock().unwrap_or_else(PoisonError::into_inner).take() {
+    // Unless the load failed first: the dump then only saw its output close.
+    if let Some(Err(e)) = dumped.lock().unwrap_or_else(PoisonError::into_inner).take()
+        && !load_failed_first
+    {
         return Err(e);
     }
     loaded?;

@@ -132,6 +132,9 @@ fn load_into(
     only: Option<&[String]>,
     input: Input<'_>,
 ) -> Result<(), DbError> {
+    if let Some(only) = only {
+        refuse_referenced(db, host, only)?;
+    }
     let suffix = load_suffix();
     let staging = side_name(&db.name, "load", &suffix);
     let old = side_name(&db.name, "old", &suffix);
@@ -230,6 +233,39 @@ fn load_into(
             Err(e)
         }
     }
+}
+
+/// Refused when a table that stays has a foreign key to one of `tables`: `RENAME TABLE` would
+/// take the key along to the old table (InnoDB follows a renamed parent), leaving the child
+/// pointing into the database about to be dropped.
+fn refuse_referenced(db: &Database, host: &DbHost<'_>, tables: &[String]) -> Result<(), DbError> {
+    let step = format!("checking the foreign keys to the tables replaced in {}", db.describe());
+    let list = tables.iter().map(|t| literal(t)).collect::<Vec<_>>().join(", ");
+    let query = format!(
+        "SELECT table_name, constraint_name, referenced_table_name FROM information_schema.referential_constraints \
+         WHERE constraint_schema = {} AND referenced_table_name IN ({list}) AND table_name NOT IN ({list})",
+        literal(&db.name)
+    );
+    let out = host.run(&step, Secret::new(start(db) + &format!("sql -e {}\n", quote(&query))), Stdin::Null)?;
+    let keys: Vec<String> = out
+        .lines()
+        .filter_map(|l| match l.split('\t').collect::<Vec<_>>()[..] {
+            [child, key, parent] => Some(format!("`{child}` refers to `{parent}` (foreign key `{key}`)")),
+            _ => None,
+        })
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    Err(DbError::Refused {
+        env: host.env.to_owned(),
+        host: host.name().to_owned(),
+        step,
+        detail: format!(
+            "{}: a table others refer to cannot be replaced alone (add them to the tables copied); nothing was changed",
+            keys.join(", ")
+        ),
+    })
 }
 
 #[cfg(test)]

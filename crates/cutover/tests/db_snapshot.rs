@@ -503,33 +503,69 @@ fn sigint_during_migrate_switches_nothing_and_puts_the_database_back() {
     assert_eq!(case.fingerprint(), before, "the database is back: {log}");
 }
 
-/// A restore killed with SIGKILL while it loads (its staging database there) leaves the
-/// database as it was; the next restore goes through and leaves no staging database behind.
-#[test]
-fn a_restore_killed_midway_leaves_the_database_as_it_was() {
-    let Some(case) = Case::new(Kind::Mariadb, 1, None) else { return };
-    case.db.query(
-        "CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO big SELECT seq, REPEAT(MD5(seq), 6) FROM \
-         seq_1_to_300000",
-    );
+/// A restore killed with SIGKILL while it loads (MariaDB: its staging database there;
+/// PostgreSQL: its transaction open) leaves the database as it was; the next restore goes
+/// through and leaves no staging area behind.
+fn a_restore_killed_midway_leaves_the_database_as_it_was(kind: Kind) {
+    let Some(case) = Case::new(kind, 1, None) else { return };
+    let fill = match kind {
+        Kind::Mariadb => {
+            "CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO big SELECT seq, \
+                          REPEAT(MD5(seq), 6) FROM seq_1_to_300000"
+        }
+        _ => {
+            "CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO big SELECT g, repeat(md5(g::text), 6) \
+              FROM generate_series(1, 300000) g"
+        }
+    };
+    case.db.query(fill);
     case.cutover(&["db", "snapshot", "--id", "big"]).ok();
-    case.db.query("DELETE FROM big WHERE id > 1000; DELETE FROM users WHERE id = 1");
-    let state = || case.fingerprint() + &case.db.query("SELECT COUNT(*) FROM big; CHECKSUM TABLE big");
+    case.db.query("DELETE FROM big WHERE id > 1000");
+    case.db.query("DELETE FROM users WHERE id = 1");
+    let state = || {
+        let big = match kind {
+            Kind::Mariadb => case.db.query("SELECT COUNT(*) FROM big; CHECKSUM TABLE big"),
+            _ => case.db.query("SELECT count(*), md5(string_agg(b::text, ',' ORDER BY id)) FROM big b"),
+        };
+        case.fingerprint() + &big
+    };
     let before = state();
-    let staging = format!(
-        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE '{}\\_\\_cutover\\_%'",
-        case.db.name.replace('_', "\\_")
-    );
+    // MariaDB loads into a staging database; PostgreSQL in a transaction of another backend.
+    let loading = match kind {
+        Kind::Mariadb => format!(
+            "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE '{}\\_\\_cutover\\_%'",
+            case.db.name.replace('_', "\\_")
+        ),
+        _ => "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+              AND xact_start IS NOT NULL"
+            .to_owned(),
+    };
     let mut child = case.spawn(&["db", "restore", "big", "-y"], "restore");
-    support::wait_for("the restore to load into its staging database", Duration::from_secs(60), || {
+    support::wait_for("the restore to be loading", Duration::from_secs(60), || {
         assert!(child.try_wait().unwrap().is_none(), "the restore ended first: {}", case.log("restore", "err"));
-        case.db.query(&staging).trim() != "0"
+        case.db.query(&loading).trim() != "0"
     });
     kill_process(Pid::from_child(&child), Signal::KILL).unwrap();
     support::wait_exit(&mut child, Duration::from_secs(30));
+    if kind == Kind::Postgres {
+        // The load on the host reads its whole dump, is never told to commit, and ends.
+        support::wait_for("the abandoned load to end", Duration::from_secs(120), || {
+            case.db.query(&loading).trim() == "0"
+        });
+    }
     assert_eq!(state(), before, "the killed restore changed nothing");
 
     case.cutover(&["db", "restore", "big", "-y"]).ok();
     assert_eq!(case.db.query("SELECT COUNT(*) FROM big").trim(), "300000");
-    assert_eq!(case.db.query(&staging).trim(), "0", "no staging database is left");
+    assert_eq!(case.db.query(&loading).trim(), "0", "no staging area is left");
+}
+
+#[test]
+fn a_restore_killed_midway_leaves_the_database_as_it_was_mariadb() {
+    a_restore_killed_midway_leaves_the_database_as_it_was(Kind::Mariadb);
+}
+
+#[test]
+fn a_restore_killed_midway_leaves_the_database_as_it_was_postgres() {
+    a_restore_killed_midway_leaves_the_database_as_it_was(Kind::Postgres);
 }

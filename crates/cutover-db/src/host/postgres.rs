@@ -92,30 +92,91 @@ pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: 
     let step = format!("loading the dump into {} in one transaction", db.describe());
     let mut s = start(db);
     let clear = if existing == Existing::Replace { CLEAR } else { "" };
-    // `COMMIT` goes in only after the whole dump did: written by the feed after its last byte,
-    // or here once the host's command ended well.
-    let commit = match &input {
-        Input::Feed(_) => String::new(),
-        Input::Host(_) => format!("{} && printf '\\nCOMMIT;\\n'; ", Input::HOST_OK),
-    };
-    s += &format!(
-        "{{ printf 'BEGIN;\\n'; printf '%s' {}; {}; {commit}}} | sql && {}\n",
-        quote(clear),
-        input.source(),
-        Input::HOST_OK
-    );
-    let ran = match input {
+    match input {
+        // `COMMIT` goes in after the feed's last byte, from here.
         Input::Feed(feed) => {
+            s += &format!("{{ printf 'BEGIN;\\n'; printf '%s' {}; cat; }} | sql\n", quote(clear));
             let mut feed_then_commit = |w: &mut dyn std::io::Write| {
                 feed(w)?;
                 w.write_all(b"\nCOMMIT;\n")
             };
-            host.target.run(&step, &s, Stdin::Writer(&mut feed_then_commit))
+            host.target.run(&step, &s, Stdin::Writer(&mut feed_then_commit)).map_err(|e| host.remote(&step, e))?;
+            Ok(())
         }
-        Input::Host(_) => host.target.run(&step, &s, Stdin::Null),
+        Input::Host(_) => load_from_host(host, &step, s + &from_host_script(clear, &input)),
+    }
+}
+
+/// The host's command feeds psql; once its whole dump went in, the script says `@@whole` and
+/// waits for this process to answer `commit` on stdin before it writes `COMMIT`. Killed (or
+/// cut off) before that answer, cutover never gives it: the script reads the end of stdin and
+/// psql ends with the transaction open, which the server rolls back.
+fn from_host_script(clear: &str, input: &Input<'_>) -> String {
+    format!(
+        r#"trap 'echo @@end; rm -rf "$cutover_tmp"' EXIT
+exec 3>&1
+{{ printf 'BEGIN;
+'; printf '%s' {clear}; {source}
+  if {ok}; then
+    echo @@whole >&3
+    while read -r go; do [ "$go" != commit ] || {{ printf '
+COMMIT;
+'; touch "$cutover_tmp/committed"; break; }}; done
+  fi
+}} | sql
+{ok}
+[ -e "$cutover_tmp/committed" ] || {{ echo "cutover: the load was not told to commit; rolled back" >&2; exit 1; }}
+"#,
+        clear = quote(clear),
+        source = input.source(),
+        ok = Input::HOST_OK,
+    )
+}
+
+/// Runs the script of [`from_host_script`]: stdin gets a newline every second (so a host cut
+/// off is noticed by a failing write) until the script says `@@whole`, then `commit`, or ends.
+fn load_from_host(host: &DbHost<'_>, step: &str, script: String) -> Result<(), DbError> {
+    use std::sync::{Condvar, Mutex, PoisonError};
+    #[derive(Default)]
+    struct Heard {
+        whole: bool,
+        ended: bool,
+    }
+    let heard = (Mutex::new(Heard::default()), Condvar::new());
+    let on_line = |stream: cutover_remote::Stream, line: &str| {
+        if matches!(stream, cutover_remote::Stream::Stdout) && matches!(line.trim_end(), "@@whole" | "@@end") {
+            let mut h = heard.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if line.trim_end() == "@@whole" {
+                h.whole = true;
+            } else {
+                h.ended = true;
+            }
+            heard.1.notify_all();
+        }
     };
-    ran.map_err(|e| host.remote(&step, e))?;
-    Ok(())
+    let mut answer = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
+        let mut h = heard.0.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if h.whole {
+                drop(h);
+                w.write_all(b"commit\n")?;
+                return w.flush();
+            }
+            if h.ended {
+                return Ok(());
+            }
+            drop(h);
+            w.write_all(b"\n")?;
+            w.flush()?;
+            h = heard.0.lock().unwrap_or_else(PoisonError::into_inner);
+            h = heard.1.wait_timeout(h, std::time::Duration::from_secs(1)).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    };
+    let out = host
+        .target
+        .exec(step, &script, Stdin::Writer(&mut answer), cutover_remote::Sink::Lines(&on_line))
+        .map_err(|e| host.remote(step, e))?;
+    if out.success() { Ok(()) } else { Err(host.remote(step, host.target.failure(step, &out))) }
 }
 
 /// A dump of `tables` loaded in place of those tables only: each dropped (`DROP TABLE IF

@@ -9,8 +9,10 @@
 //! `[seed] from`'s database ([`super::copy::run`]), and `hybrid` runs the installer and then
 //! copies `[seed] import_tables` in place of the tables it made. With a copy, `[seed]
 //! copy_shared` directories follow, tar streamed from the source environment's first host
-//! through this process into every host's `shared/`. A failed seed empties the database again
-//! (it was empty before), so the next `deploy --seed` starts from the same place.
+//! through this process into every host's `shared/` (`--seed fresh` copies none: nothing comes
+//! from staging then). A failed seed empties the database again (it was empty before), and so
+//! does a migrate failing after it or a signal (`release::DbRelease`, which runs the seed first):
+//! no host switches, so the next `deploy --seed` starts from the same place.
 //!
 //! Only `--seed` seeds: a deploy without it never touches the database, first release or not.
 
@@ -132,6 +134,12 @@ pub fn check(
         return Err(CliError::Usage(format!(
             "`{flag}`: environment `{env}` names no database; add `database = \"…\"` to [env.{env}]"
         )));
+    }
+    if strategy == SeedStrategy::Fresh && !seed.copy_shared.is_empty() {
+        ctx.out.warn_line(&format!(
+            "`[seed] copy_shared` comes from {} along with a copy of its database; `{flag}` copies neither",
+            seed.from
+        ));
     }
     let installer = seed.installer.clone().filter(|i| !i.trim().is_empty());
     if strategy != SeedStrategy::CopyStaging && installer.is_none() {

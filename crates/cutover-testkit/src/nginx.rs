@@ -74,6 +74,8 @@ pub struct Site {
     pub webroot: Option<PathBuf>,
     /// Serve this directory over HTTPS (`try_files $uri $uri/index.html =500`: a directory
     /// without the file answers 500, as a broken release would) instead of a fixed `ok`.
+    /// Symlinks in it are followed on every request (`disable_symlinks off`, no open file
+    /// cache), so a release's `current` switching is served at once.
     pub root: Option<PathBuf>,
     /// With [`Site::root`]: `*.php` (and `/` through `index.php`) passed to PHP-FPM on this socket.
     pub php: Option<Php>,
@@ -329,7 +331,7 @@ fn config(dir: &Path, sites: &[Site]) -> String {
             (Some(root), None) => {
                 let _ = writeln!(
                     c,
-                    "    root {};\n    location / {{ try_files $uri $uri/index.html =500; }}\n  }}",
+                    "    root {};\n    disable_symlinks off;\n    location / {{ try_files $uri $uri/index.html =500; }}\n  }}",
                     root.display()
                 );
             }

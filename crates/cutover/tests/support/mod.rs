@@ -12,6 +12,8 @@ pub mod db;
 pub mod hosts;
 #[allow(dead_code)]
 pub mod php;
+#[allow(dead_code)]
+pub mod stack;
 
 #[allow(unused_imports)]
 pub use cutover_testkit::require;

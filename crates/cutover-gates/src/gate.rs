@@ -116,7 +116,7 @@ pub fn check_deploy(state: &State, config: &Config, env: &str, live: bool, promo
                     .to_owned(),
             );
         }
-        match deferred_items(state, env)? {
+        match deferred_items(state, config, env)? {
             Some(items) if items.is_empty() => {}
             Some(items) => missing.push(format!(
                 "pre-flight item(s) {} were deferred at go-live and must pass before this redeploy: `cutover preflight`",
@@ -128,11 +128,13 @@ pub fn check_deploy(state: &State, config: &Config, env: &str, live: bool, promo
     if missing.is_empty() { Ok(()) } else { Err(GateError::Gated { env: env.to_owned(), missing }) }
 }
 
-/// The items the latest pre-flight deferred (but item 4, which cannot be checked yet); `None`
-/// when there is no pre-flight record (reported as missing already). An unreadable record
-/// defers everything.
-fn deferred_items(state: &State, env: &str) -> Result<Option<Vec<String>>, GateError> {
+/// The items the latest pre-flight deferred (but item 4, which cannot be checked yet, and item
+/// 6 once `ready` stands passed: that is what it asks for); `None` when there is no pre-flight
+/// record (reported as missing already). An unreadable record defers everything.
+fn deferred_items(state: &State, config: &Config, env: &str) -> Result<Option<Vec<String>>, GateError> {
     let Some(record) = state.latest_gate("preflight", env)? else { return Ok(None) };
+    let ready =
+        gate_statuses(state, config, env)?.into_iter().any(|g| g.stage == "ready" && g.standing == Standing::Passed);
     let Ok(report) = serde_json::from_str::<serde_json::Value>(&record.evidence) else {
         return Ok(Some(vec!["(its record cannot be read)".into()]));
     };
@@ -142,7 +144,7 @@ fn deferred_items(state: &State, env: &str) -> Result<Option<Vec<String>>, GateE
     Ok(Some(
         items
             .iter()
-            .filter(|i| i["result"] == "deferred" && i["number"] != 4)
+            .filter(|i| i["result"] == "deferred" && i["number"] != 4 && !(ready && i["number"] == 6))
             .map(|i| i["number"].as_u64().map_or_else(|| "?".to_owned(), |n| n.to_string()))
             .collect(),
     ))
@@ -263,6 +265,14 @@ mod tests {
         assert!(after[0].contains("item(s) 1, 2 were deferred"), "{after:?}");
         state.record_gate("preflight", "production", &config.hash, None, true, &report(&[4])).unwrap();
         assert!(missing(true, false).is_empty());
+        // Item 6 deferred to `ready` (as `launch` does) holds only while `ready` does not stand.
+        state.record_gate("preflight", "production", &config.hash, None, true, &report(&[4, 6])).unwrap();
+        assert!(missing(true, false).is_empty(), "ready passed: item 6 is what it asks for");
+        state.record_gate("ready", "production", &config.hash, None, false, "[]").unwrap();
+        let after = missing(true, false);
+        assert!(after.iter().any(|m| m.contains("item(s) 6 were deferred")), "{after:?}");
+        state.record_gate("ready", "production", &config.hash, None, true, "[]").unwrap();
+        state.record_gate("preflight", "production", &config.hash, None, true, &report(&[4])).unwrap();
         // Another config: every gate must pass again for it.
         let edited = self::config("[gates]\nmax_age = \"2h\"\n");
         match check_deploy(&state, &edited, "production", true, false) {

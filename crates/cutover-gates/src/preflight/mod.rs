@@ -112,6 +112,11 @@ pub struct PreflightRequest<'a> {
     /// The roots item 2's HTTP checks of staging judge certificates against.
     pub trust: cutover_http::Trust,
     pub databases: &'a dyn Databases,
+    /// `ready` runs next, before anything is deployed (`cutover launch`'s stage 2): item 6,
+    /// when neither `ready` nor a certificate file has passed, is deferred to it instead of
+    /// failing, since the live endpoint it asks for is what that stage checks. The deploy gate
+    /// still requires `ready`.
+    pub ready_next: bool,
 }
 
 /// Runs every item, records the `preflight` gate and returns the report; a required item that
@@ -464,7 +469,8 @@ pub fn secrets(judged: &Result<Vec<Finding>, String>) -> (Verdict, String, serde
 }
 
 /// Item 6: `cutover ready` passed for this config within `[gates] max_age`, or else a
-/// certificate file checked by `cutover ready --cert FILE --key FILE` (as fresh).
+/// certificate file checked by `cutover ready --cert FILE --key FILE` (as fresh); deferred to
+/// `ready` when it runs next ([`PreflightRequest::ready_next`]).
 fn tls(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
     let ready = gate::gate_statuses(req.state, req.config, req.env)?
         .into_iter()
@@ -483,6 +489,16 @@ fn tls(req: &PreflightRequest<'_>) -> Result<Outcome, GateError> {
                 "the certificate file passed `cutover ready --cert` at {} (the live hosts are checked by `cutover \
                  ready` before the deploy)",
                 file.at.unwrap_or_default()
+            ),
+            evidence,
+        ));
+    }
+    if req.ready_next {
+        return Ok((
+            Verdict::Deferred,
+            format!(
+                "`cutover ready` {}: it runs next (stage 2) and must pass before anything is deployed",
+                ready.standing.why_not().unwrap_or_default()
             ),
             evidence,
         ));

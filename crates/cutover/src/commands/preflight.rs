@@ -15,6 +15,12 @@ use crate::context::Ctx;
 pub struct PreflightArgs {}
 
 pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &PreflightArgs) -> Result<String, CliError> {
+    run(ctx, config, false)
+}
+
+/// Pre-flight as `cutover preflight` runs it; with `ready_next` (`launch`, whose next stage is
+/// `ready`), item 6 without a passed `ready` is deferred to that stage instead of failing.
+pub fn run(ctx: &Ctx<'_>, config: &Config, ready_next: bool) -> Result<String, CliError> {
     let env = ctx.global.env.as_str();
     ctx.out.say("==> pre-flight 5: secrets audit and scan");
     let secrets = secrets(ctx, config, env);
@@ -26,6 +32,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &PreflightArgs) -> Result<Str
         secrets,
         trust: ctx.trust(config)?,
         databases: &Opener { ctx, config },
+        ready_next,
     };
     let show = |report: &preflight::PreflightReport| {
         if ctx.out.json {
@@ -40,16 +47,19 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &PreflightArgs) -> Result<Str
         ctx.out.table(&["ITEM", "RESULT", "DETAIL"], &rows);
     };
     let report = preflight::preflight(request, ctx.out, &show)?;
-    let deferred = report.items.iter().filter(|i| i.result == preflight::Verdict::Deferred).count();
-    let summary = format!(
-        "pre-flight passed for {env} on the {} path{}",
-        report.path,
-        if deferred > 0 {
-            format!(" ({deferred} item(s) deferred: they must pass before the next redeploy)")
-        } else {
-            String::new()
-        }
-    );
+    let deferred = |i: &&preflight::Item| i.result == preflight::Verdict::Deferred;
+    // Item 6 deferred to `ready`, the next stage, is not one left for after go-live.
+    let to_ready = ready_next && report.items.iter().filter(deferred).any(|i| i.number == 6);
+    let later = report.items.iter().filter(deferred).count() - usize::from(to_ready);
+    let mut notes = Vec::new();
+    if later > 0 {
+        notes.push(format!("{later} item(s) deferred: they must pass before the next redeploy"));
+    }
+    if to_ready {
+        notes.push("item 6 (TLS) is judged by `cutover ready`, next".to_owned());
+    }
+    let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
+    let summary = format!("pre-flight passed for {env} on the {} path{notes}", report.path);
     ctx.out.say(&summary);
     Ok(summary)
 }

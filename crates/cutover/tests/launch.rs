@@ -1,0 +1,149 @@
+//! `cutover launch` on its success path, through the binary against a whole stack on this
+//! machine (support/stack.rs): two real sshd hosts, dnsmasq authoritative for the app's names,
+//! a test CA's certificate installed on each host and nginx on each host's own address serving
+//! its `current` release. Every stage passes (launch path, pre-flight, DNS/TLS ready, the first
+//! release, smoke), the release is live on every host and served over HTTPS at the URL through
+//! DNS; run again, every stage is skipped and nothing is redeployed; with a changed app, the
+//! deploy runs again, and on the fast path it is held by the items pre-flight deferred.
+
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
+mod support;
+
+use support::cli::{Run, assert_complete, current};
+use support::stack::{NGINX_CONF, Spec, Stack};
+
+const STAGES: [&str; 5] = ["launch path", "1 pre-flight", "2 DNS/TLS ready", "3 first release", "4 smoke test"];
+
+/// The (stage, verdict) pairs of a `--json` launch.
+fn verdicts(run: &Run) -> Vec<(String, String)> {
+    run.json()["stages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no stages in {}", run.stdout))
+        .iter()
+        .map(|s| (s["stage"].as_str().unwrap().to_owned(), s["verdict"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// The `==> launch: STAGE: VERDICT` lines on stderr, in order, as (stage, verdict).
+fn said(run: &Run) -> Vec<(String, String)> {
+    run.stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("==> launch: "))
+        .map(|l| {
+            let (stage, rest) = l.split_once(": ").unwrap_or((l, ""));
+            (stage.to_owned(), rest.split(' ').next().unwrap_or_default().to_owned())
+        })
+        .collect()
+}
+
+/// Every stage with `verdict`, but the launch path, which is checked (not skipped) every time.
+fn all(verdict: &str) -> Vec<(String, String)> {
+    STAGES.iter().map(|&s| (s.to_owned(), if s == "launch path" { "passed" } else { verdict }.to_owned())).collect()
+}
+
+#[test]
+fn launch_passes_every_stage_on_a_real_stack_then_skips_them_all_and_a_new_artifact_is_deployed_again() {
+    let Some(stack) = Stack::start(Spec {
+        hosts: 2,
+        gated: true,
+        // The default core items; the web server test is each host's own nginx config.
+        extra: format!(
+            "[preflight]\ncore = [3, 5, 6, 7]\nweb_test = \"nginx -t -q -c {NGINX_CONF}\"\n\
+             [monitor]\nwindow = \"2s\"\ninterval = \"1s\"\n"
+        ),
+        ..Spec::default()
+    }) else {
+        return;
+    };
+    let deploy_dirs = [stack.hosts.deploy_dir(1), stack.hosts.deploy_dir(2)];
+    stack.cutover(&["path", "fast"]).ok();
+    for item in ["rollback-plan", "contacts", "stakeholders"] {
+        stack.cutover(&["attest", item, "--by", "Ana", "--note", "in the runbook"]).ok();
+    }
+    // Nothing live yet: nginx answers 500 (no `current` to serve).
+    assert_eq!(stack.get(&format!("{}/", stack.url), None).0, 500);
+
+    let run = stack.cutover(&["--json", "-y", "launch"]);
+    assert_eq!(run.code, 0, "launch failed\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+    assert_eq!(verdicts(&run), all("passed"), "{}", run.stdout);
+    assert_eq!(said(&run), all("passed"), "each verdict said, in order: {}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["passed"], true);
+    let next = json["next"].as_str().expect("the next command");
+    assert_eq!(next, "cutover monitor --env production --window 2s");
+    assert!(run.stderr.contains(&format!("start stage 5 with `{next}`")), "{}", run.stderr);
+
+    // The release is complete and current on every host, the same one everywhere.
+    let release = assert_complete(&deploy_dirs[0]);
+    assert_eq!(assert_complete(&deploy_dirs[1]), release);
+    // Served over HTTPS at the URL, its name resolved by the DNS server, and by each host.
+    assert_eq!(stack.get(&format!("{}/", stack.url), None), (200, "v1\n".to_owned()));
+    for i in 1..=2 {
+        assert_eq!(stack.get(&format!("{}/index.html", stack.url), Some(i)), (200, "v1\n".to_owned()), "host {i}");
+    }
+    // Pre-flight deferred its TLS item to the stage after it, `ready`, instead of failing it.
+    let launched = &json["stages"][1]["detail"];
+    assert!(launched.as_str().unwrap().contains("item 6 (TLS) is judged by `cutover ready`, next"), "{json:#}");
+    let state = cutover_state::State::open(stack.project.path()).unwrap();
+    let record = state.latest_gate("preflight", "production").unwrap().expect("pre-flight recorded");
+    let report: serde_json::Value = serde_json::from_str(&record.evidence).unwrap();
+    let tls = report["items"].as_array().unwrap().iter().find(|i| i["number"] == 6).unwrap();
+    assert_eq!((tls["result"].as_str(), tls["required"].as_bool()), (Some("deferred"), Some(true)), "{report:#}");
+    assert!(tls["detail"].as_str().unwrap().contains("it runs next (stage 2)"), "{tls:#}");
+    // The gates stand passed for this config: pre-flight, ready, and smoke on this artifact.
+    let status = stack.cutover(&["--json", "status"]).ok().json();
+    for stage in ["preflight", "ready", "smoke"] {
+        let gate = status["gates"].as_array().unwrap().iter().find(|g| g["stage"] == stage).unwrap();
+        assert_eq!(gate["standing"], "passed", "{stage}: {status:#}");
+    }
+
+    // The command it printed starts stage 5 as written: the window is watched on the release.
+    let words: Vec<&str> = next.split(' ').skip(1).collect();
+    let monitor = stack.cutover(&words).ok();
+    assert!(monitor.stderr.contains(&format!("monitor: {release} passed its window")), "{}", monitor.stderr);
+
+    // Run again: every stage passed for this config and artifact, so each is skipped.
+    let run = stack.cutover(&["-y", "launch"]).ok();
+    assert_eq!(said(&run), all("skipped"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("3 first release: skipped ({release} is live")), "{}", run.stderr);
+    assert!(run.stderr.contains("cutover monitor --env production --window "), "{}", run.stderr);
+    let run = stack.cutover(&["--json", "-y", "launch"]).ok();
+    assert_eq!(verdicts(&run), all("skipped"), "{}", run.stdout);
+    for dir in &deploy_dirs {
+        assert_eq!(current(dir).as_deref(), Some(release.as_str()), "nothing redeployed");
+        let releases = std::fs::read_dir(dir.join("releases")).unwrap().count();
+        assert_eq!(releases, 1, "no release uploaded in {}", dir.display());
+    }
+
+    // `cutover preflight` on its own now passes item 6 on the `ready` that passed.
+    let report = stack.cutover(&["--json", "preflight"]).ok().json();
+    let tls = report["items"].as_array().unwrap().iter().find(|i| i["number"] == 6).unwrap();
+    assert_eq!(tls["result"], "pass", "{report:#}");
+
+    // A new file: another artifact, so the deploy stage runs again. On the fast path it is a
+    // redeploy after go-live, held until the items pre-flight deferred pass (exit 3, the
+    // missing items named); nothing changes on the hosts and smoke does not run.
+    stack.project.write("app/about.html", "about\n");
+    let run = stack.cutover(&["--json", "-y", "launch"]);
+    assert_eq!(run.code, 3, "--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        verdicts(&run),
+        [
+            ("launch path".to_owned(), "passed".to_owned()),
+            ("1 pre-flight".to_owned(), "skipped".to_owned()),
+            ("2 DNS/TLS ready".to_owned(), "skipped".to_owned()),
+            ("3 first release".to_owned(), "failed".to_owned()),
+        ],
+        "{}",
+        run.stdout
+    );
+    let json = run.json();
+    let detail = json["stages"][3]["detail"].as_str().unwrap();
+    assert!(detail.contains("pre-flight item(s) 1, 2 were deferred at go-live"), "{detail}");
+    for dir in &deploy_dirs {
+        assert_eq!(current(dir).as_deref(), Some(release.as_str()), "nothing switched");
+    }
+    assert_eq!(stack.get(&format!("{}/about.html", stack.url), None).0, 500, "not served: not deployed");
+}

@@ -320,7 +320,7 @@ fn config(dir: &Path, sites: &[Site]) -> String {
                 let at = if php.realpath { "$realpath_root" } else { "$document_root" };
                 let _ = writeln!(
                     c,
-                    "    root {};\n    index index.php;\n    location / {{ try_files $uri $uri/ /index.php$is_args$args; }}\n\
+                    "    root {};\n    disable_symlinks off;\n    index index.php;\n    location / {{ try_files $uri $uri/ /index.php$is_args$args; }}\n\
                      \x20   location ~ \\.php$ {{\n      try_files $uri =404;\n      include {FASTCGI_PARAMS};\n\
                      \x20     fastcgi_param SCRIPT_FILENAME {at}$fastcgi_script_name;\n      fastcgi_param DOCUMENT_ROOT {at};\n\
                      \x20     fastcgi_pass unix:{};\n    }}\n  }}",

@@ -11,15 +11,20 @@ INSERTs of about 1 MB a line, its string escaping) and what WordPress stores:
 * wp_comments (about 7%) and wp_options (about 3%: siteurl, home, serialized widgets and theme
   mods holding the URL, JSON transients, big serialized arrays without it).
 
-Usage: gen_wp_dump.py --size-mb 400 --out dump.sql [--url https://staging.example.test]
-Deterministic for a given size and seed. Prints the bytes written and the share of them that
-is the URL.
+With `--url-encoded`, also URL-encoded forms of the URL, as PHP's `rawurlencode` writes them:
+share links in postmeta (`_share_url`, on about a third of the posts) and a login redirect and a
+newsletter form in wp_options (bench/db_rewrite.sh's figures were taken without them).
+
+Usage: gen_wp_dump.py --size-mb 400 --out dump.sql [--url https://staging.example.test] [--url-encoded]
+(`--out -` writes to stdout.) Deterministic for a given size and seed. Prints the bytes written
+and the share of them that is the URL.
 """
 
 import argparse
 import json
 import random
 import sys
+import urllib.parse
 
 WORDS = (
     "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore "
@@ -64,6 +69,11 @@ def php_serialize(v):
     items = enumerate(v) if isinstance(v, list) else v.items()
     body = "".join(php_serialize(k) + php_serialize(x) for k, x in items)
     return "a:%d:{%s}" % (len(v), body)
+
+
+def rawurlencode(s):
+    """PHP's rawurlencode(): everything but letters, digits and `-_.~` as %XX."""
+    return urllib.parse.quote(s, safe="-_.~")
 
 
 def php_json(v):
@@ -244,6 +254,7 @@ class Writer:
         self.n = 0
         self.urls = 0
         self.url = url
+        self.encoded = rawurlencode(url)
 
     def write(self, s):
         b = s.encode("utf-8")
@@ -265,7 +276,7 @@ class Writer:
         line, size = [], 0
         for row in rows:
             v = values(row)
-            self.urls += v.count(self.url) + v.count(self.url.replace("/", "\\\\/"))
+            self.urls += v.count(self.url) + v.count(self.url.replace("/", "\\\\/")) + v.count(self.encoded)
             if line and size + len(v) > line_bytes:
                 self.write(prefix + ",".join(line) + ";\n")
                 line, size = [], 0
@@ -282,6 +293,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--url", default="https://staging.example.test")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--url-encoded", action="store_true")
     args = ap.parse_args()
     target = int(args.size_mb * 1_000_000)
     url = args.url
@@ -331,6 +343,11 @@ def main():
             "header_image_data": {"attachment_id": 13, "url": header, "height": 600, "width": 1600,
                                   "thumbnail_url": url + "/wp-content/uploads/2024/01/header-150x150.jpg"},
             "nav_menu_locations": {"primary": 2, "footer": 3}}))
+        if args.url_encoded:
+            yield opt("login_redirect", "%s/wp-login.php?redirect_to=%s" % (url, rawurlencode(url + "/wp-admin/")))
+            yield opt("newsletter_form", php_serialize({
+                "action": "https://lists.example.org/subscribe?return=%s" % rawurlencode(url + "/thanks/"),
+                "label": g.sentence()}))
         budget = target * 0.03
         k = 0
         while budget > 0:
@@ -386,6 +403,9 @@ def main():
                     [{"url": "%s/%s/" % (url, r.choice(SLUGS)), "title": g.sentence()} for _ in range(3)]))
             if r.random() < 0.5:
                 meta("_yoast_wpseo_metadesc", g.sentence() + " " + g.sentence())
+            if args.url_encoded and r.random() < 0.35:
+                meta("_share_url", "https://www.facebook.com/sharer/sharer.php?u=%s"
+                     % rawurlencode("%s/%s/" % (url, r.choice(SLUGS))))
             yield from rows
 
     def posts():  # ~70%
@@ -403,7 +423,8 @@ def main():
                        "%d-revision-v1" % post_id, "", "", date, date, "", post_id,
                        "%s/?p=%d" % (url, pid), 0, "revision", "", 0)
 
-    with open(args.out, "wb", buffering=1 << 20) as f:
+    out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb", buffering=1 << 20)
+    with out as f:
         w = Writer(f, url)
         w.write(HEADER)
         # In mariadb-dump's order: by table name.

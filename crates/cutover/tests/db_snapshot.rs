@@ -569,3 +569,32 @@ fn a_restore_killed_midway_leaves_the_database_as_it_was_mariadb() {
 fn a_restore_killed_midway_leaves_the_database_as_it_was_postgres() {
     a_restore_killed_midway_leaves_the_database_as_it_was(Kind::Postgres);
 }
+
+/// Wrong credentials: `db snapshot` fails naming environment, host and step and leaves no file;
+/// a deploy whose migrate cannot be protected by a snapshot stops before migrate runs, with
+/// nothing switched.
+#[test]
+fn a_snapshot_that_cannot_be_taken_stops_before_migrate() {
+    let Some(case) = Case::new(Kind::Mariadb, 1, None) else { return };
+    case.deploy("v1", 0);
+    let v1 = current(&case.hosts.deploy_dir(1)).expect("v1 is live");
+    let wrong = [(PASSWORD_VAR, "not-the-password")];
+    let failed = case.project.cutover_with(&["db", "snapshot", "--id", "x"], &wrong).code(1);
+    for text in ["environment `production`", "`h1`", "snapshotting", "Access denied"] {
+        assert!(failed.stderr.contains(text), "`{text}` missing from:\n{}", failed.stderr);
+    }
+    let left: Vec<_> = std::fs::read_dir(case.snapshots_dir(1))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+
+    case.config(&["touch migrated-here".into()]);
+    case.project.write("app/index.html", "v2\n");
+    let stopped = case.project.cutover_with(&["deploy"], &wrong).code(1);
+    assert!(stopped.stderr.contains("migrate did not run"), "{}", stopped.stderr);
+    assert_eq!(current(&case.hosts.deploy_dir(1)).as_deref(), Some(v1.as_str()));
+    let releases = case.hosts.deploy_dir(1).join("releases");
+    for release in std::fs::read_dir(releases).unwrap() {
+        assert!(!release.unwrap().path().join("migrated-here").exists(), "migrate ran");
+    }
+}

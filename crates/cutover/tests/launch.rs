@@ -3,8 +3,9 @@
 //! a test CA's certificate installed on each host and nginx on each host's own address serving
 //! its `current` release. Every stage passes (launch path, pre-flight, DNS/TLS ready, the first
 //! release, smoke), the release is live on every host and served over HTTPS at the URL through
-//! DNS; run again, every stage is skipped and nothing is redeployed; with a changed app, the
-//! deploy runs again, and on the fast path it is held by the items pre-flight deferred.
+//! DNS; run again, every stage is skipped and nothing is redeployed; with a changed app the
+//! deploy stage runs again, held on the fast path by the items pre-flight deferred at go-live
+//! until they pass (staging deployed, smoked and watched), then deployed and smoked.
 
 // Tests start the programs they need.
 #![allow(clippy::disallowed_methods)]
@@ -44,7 +45,7 @@ fn all(verdict: &str) -> Vec<(String, String)> {
 }
 
 #[test]
-fn launch_passes_every_stage_on_a_real_stack_then_skips_them_all_and_a_new_artifact_is_deployed_again() {
+fn launch_passes_every_stage_on_a_real_stack_then_skips_them_all_and_the_fast_path_holds_a_new_artifact() {
     let Some(stack) = Stack::start(Spec {
         hosts: 2,
         gated: true,
@@ -146,4 +147,62 @@ fn launch_passes_every_stage_on_a_real_stack_then_skips_them_all_and_a_new_artif
         assert_eq!(current(dir).as_deref(), Some(release.as_str()), "nothing switched");
     }
     assert_eq!(stack.get(&format!("{}/about.html", stack.url), None).0, 500, "not served: not deployed");
+}
+
+#[test]
+fn after_go_live_a_new_artifact_is_launched_once_the_items_deferred_at_go_live_pass_on_staging() {
+    let Some(stack) = Stack::start(Spec {
+        hosts: 1,
+        gated: true,
+        staging: true,
+        extra: "[preflight]\nstaging_window = \"2s\"\nattest = [\"superadmin-setup\"]\n\
+                [monitor]\nwindow = \"2s\"\ninterval = \"1s\"\n"
+            .to_owned(),
+        ..Spec::default()
+    }) else {
+        return;
+    };
+    let (staging_host, staging_url) = stack.staging.clone().expect("a staging host");
+    let deploy_dir = stack.hosts.deploy_dir(1);
+    stack.cutover(&["path", "fast"]).ok();
+    for item in ["rollback-plan", "contacts", "stakeholders", "superadmin-setup"] {
+        stack.cutover(&["attest", item, "--by", "Ana"]).ok();
+    }
+    stack.cutover(&["-y", "launch"]).ok();
+    let first = assert_complete(&deploy_dir);
+
+    // A new artifact: the redeploy waits for item 1 (staging), deferred at go-live.
+    stack.project.write("app/about.html", "about\n");
+    let run = stack.cutover(&["-y", "launch"]).code(3);
+    assert!(run.stderr.contains("==> launch: 3 first release: failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("pre-flight item(s) 1 were deferred at go-live"), "{}", run.stderr);
+    assert_eq!(current(&deploy_dir).as_deref(), Some(first.as_str()));
+
+    // Staging: deployed, smoked and watched for its window; pre-flight's item 1 passes.
+    for args in [&["deploy"][..], &["smoke"], &["monitor", "--window", "2s", "--interval", "1s"]] {
+        let mut all = vec!["--env", "staging"];
+        all.extend_from_slice(args);
+        stack.cutover(&all).ok();
+    }
+    assert_eq!(stack.get(&format!("{staging_url}/about.html"), None), (200, "about\n".to_owned()));
+    assert!(current(&stack.hosts.deploy_dir(staging_host)).is_some());
+    let report = stack.cutover(&["--json", "preflight"]).ok().json();
+    let staging = report["items"].as_array().unwrap().iter().find(|i| i["number"] == 1).unwrap();
+    assert_eq!(staging["result"], "pass", "{report:#}");
+
+    // Launch again: what passed is skipped, the new artifact is deployed and smoked.
+    let run = stack.cutover(&["--json", "-y", "launch"]).ok();
+    assert_eq!(
+        verdicts(&run),
+        [("launch path", "passed"), ("1 pre-flight", "skipped"), ("2 DNS/TLS ready", "skipped")]
+            .into_iter()
+            .chain([("3 first release", "passed"), ("4 smoke test", "passed")])
+            .map(|(s, v)| (s.to_owned(), v.to_owned()))
+            .collect::<Vec<_>>(),
+        "{}",
+        run.stdout
+    );
+    let second = assert_complete(&deploy_dir);
+    assert_ne!(second, first, "a new release");
+    assert_eq!(stack.get(&format!("{}/about.html", stack.url), None), (200, "about\n".to_owned()));
 }

@@ -29,8 +29,14 @@ pub fn ssh_hosts(n: usize) -> Option<hosts::SshHosts> {
 /// to its config (hooks, more `[ssh]` keys, …).
 #[allow(dead_code)]
 pub fn ssh_project(hosts: &hosts::SshHosts, extra: &str) -> cli::Project {
+    ssh_project_on(hosts, &hosts.aliases(), extra)
+}
+
+/// Like [`ssh_project`], production on `aliases` only (the other hosts left for staging, …).
+#[allow(dead_code)]
+pub fn ssh_project_on(hosts: &hosts::SshHosts, aliases: &[String], extra: &str) -> cli::Project {
     let ssh = format!("[ssh]\nconfig = \"{}\"\nconnect_timeout = \"3s\"\n{extra}", hosts.config_path().display());
-    cli::Project::new(&hosts.aliases(), hosts::SshHosts::DEPLOY_PATH, &ssh, 5)
+    cli::Project::new(aliases, hosts::SshHosts::DEPLOY_PATH, &ssh, 5)
 }
 
 /// Polls `done` until it holds, failing the test with `what` (formatted only then) after

@@ -4,7 +4,8 @@
 //! addresses), a test CA whose certificate for those names is installed on every host where
 //! `[tls] cert` and `key` say, and one nginx per host listening on the host's own address (HTTPS
 //! on [`Stack::https_port`], plain HTTP redirecting to it on [`Stack::http_port`]) whose document
-//! root is the host's `DEPLOY_PATH/current`, so it serves whatever release is live there.
+//! root is the host's `DEPLOY_PATH/current`, so it serves whatever release is live there. With
+//! [`Spec::staging`], one more host is staging (`[env.staging]`, at `staging.shop.test`).
 //!
 //! nginx runs on the test machine, not in the host's mount namespace: its root is the host's
 //! deploy directory as the test sees it (`hosts.deploy_dir(i)/current`). `current` is a
@@ -36,6 +37,7 @@ use super::hosts::{MOUNT_POINT, SshHosts};
 pub const ZONE: &str = "shop.test";
 pub const NAME: &str = "shop.test";
 pub const ALIAS: &str = "www.shop.test";
+pub const STAGING: &str = "staging.shop.test";
 
 /// Where the certificate chain and its key are on every host (`[tls] cert` and `key`).
 pub const CERT_PATH: &str = "/srv/cutover-test/tls/shop.chain.pem";
@@ -58,13 +60,15 @@ pub struct Spec {
     /// Whether production is gated (`false` keeps the fixture's `gated = false`).
     pub gated: bool,
     pub web: Web,
+    /// One more host, after production's, as `[env.staging]` at `https://staging.shop.test:PORT`.
+    pub staging: bool,
     /// Appended to the config's top part (before `[env.production]`): hooks, `[preflight]`, …
     pub extra: String,
 }
 
 impl Default for Spec {
     fn default() -> Self {
-        Spec { hosts: 2, gated: false, web: Web::Static, extra: String::new() }
+        Spec { hosts: 2, gated: false, web: Web::Static, staging: false, extra: String::new() }
     }
 }
 
@@ -79,6 +83,8 @@ pub struct Stack {
     pub http_port: u16,
     /// `https://shop.test:PORT`, the environment's `url`.
     pub url: String,
+    /// With [`Spec::staging`]: staging's host (its index in [`Stack::hosts`]) and url.
+    pub staging: Option<(usize, String)>,
 }
 
 impl Stack {
@@ -97,35 +103,39 @@ impl Stack {
         if !Self::available() {
             return None;
         }
-        let hosts = SshHosts::start(spec.hosts);
-        let addrs: Vec<Ipv4Addr> = (1..=spec.hosts).map(|i| hosts.addr(i)).collect();
+        let all = spec.hosts + usize::from(spec.staging);
+        let hosts = SshHosts::start(all);
+        let addrs: Vec<Ipv4Addr> = (1..=all).map(|i| hosts.addr(i)).collect();
         let ips: Vec<IpAddr> = addrs.iter().copied().map(IpAddr::V4).collect();
         let https_port = port_free_on(&addrs, &[]);
         let http_port = port_free_on(&addrs, &[https_port]);
         let url = format!("https://{NAME}:{https_port}");
-        let dns = Dnsmasq::start(ZONE, 300, &[Record::new(NAME, &ips), Record::new(ALIAS, &ips)]);
+        let staging = spec.staging.then(|| (all, format!("https://{STAGING}:{https_port}")));
+        let (production, staging_ips) = ips.split_at(spec.hosts);
+        let dns = Dnsmasq::start(
+            ZONE,
+            300,
+            &[Record::new(NAME, production), Record::new(ALIAS, production), Record::new(STAGING, staging_ips)],
+        );
 
         // The certificate, installed on every host where `[tls]` says.
         let ca = Ca::new("cutover stack test root");
-        let leaf = ca.intermediate("cutover stack test intermediate").issue(&[NAME, ALIAS]);
-        let nginx: Vec<Nginx> = (1..=spec.hosts)
+        let leaf = ca.intermediate("cutover stack test intermediate").issue(&[NAME, ALIAS, STAGING]);
+        let nginx: Vec<Nginx> = (1..=all)
             .map(|i| {
+                let names: &[&str] = if i > spec.hosts { &[STAGING] } else { &[NAME, ALIAS] };
                 let root = hosts.root(i);
                 let tls = on_host(&root, CERT_PATH).parent().expect("a directory").to_path_buf();
                 std::fs::create_dir_all(&tls).expect("the hosts' tls directory");
                 std::fs::write(on_host(&root, CERT_PATH), &leaf.chain_pem).expect("install the chain");
                 std::fs::write(on_host(&root, KEY_PATH), &leaf.key_pem).expect("install the key");
                 let site = match spec.web {
-                    Web::Static => Site::new(
-                        ips[i - 1],
-                        https_port,
-                        &[NAME, ALIAS],
-                        &on_host(&root, CERT_PATH),
-                        &on_host(&root, KEY_PATH),
-                    )
-                    .http_port(http_port)
-                    .hsts(true)
-                    .root(&hosts.deploy_dir(i).join("current")),
+                    Web::Static => {
+                        Site::new(ips[i - 1], https_port, names, &on_host(&root, CERT_PATH), &on_host(&root, KEY_PATH))
+                            .http_port(http_port)
+                            .hsts(true)
+                            .root(&hosts.deploy_dir(i).join("current"))
+                    }
                 };
                 let nginx = Nginx::start(&[site]).unwrap_or_else(|e| panic!("Stack: nginx for host {i}: {e}"));
                 std::os::unix::fs::symlink(nginx.conf_path(), on_host(&root, NGINX_CONF))
@@ -134,8 +144,9 @@ impl Stack {
             })
             .collect();
 
-        let project = super::ssh_project(
+        let project = super::ssh_project_on(
             &hosts,
+            &hosts.aliases()[..spec.hosts],
             &format!(
                 "[dns]\nresolvers = [\"{dns}\"]\ntimeout = \"2s\"\n\
                  [tls]\nextra_ca = \"ca.pem\"\ncert = \"{CERT_PATH}\"\nkey = \"{KEY_PATH}\"\n\
@@ -150,8 +161,16 @@ impl Stack {
         let toml = std::fs::read_to_string(project.path().join("cutover.toml")).expect("the config");
         let toml = if spec.gated { toml.replace("gated = false\n", "") } else { toml };
         // `[env.production]` is the config's last table: its keys go at the end.
-        project.write("cutover.toml", &format!("{toml}url = \"{url}\"\naliases = [\"{ALIAS}\"]\n"));
-        Some(Stack { nginx, dns, ca, project, hosts, https_port, http_port, url })
+        let mut toml = format!("{toml}url = \"{url}\"\naliases = [\"{ALIAS}\"]\n");
+        if let Some((i, url)) = &staging {
+            toml.push_str(&format!(
+                "\n[env.staging]\nhosts = [\"{}\"]\npath = \"{}\"\nurl = \"{url}\"\n",
+                hosts.alias(*i),
+                SshHosts::DEPLOY_PATH
+            ));
+        }
+        project.write("cutover.toml", &toml);
+        Some(Stack { nginx, dns, ca, project, hosts, https_port, http_port, url, staging })
     }
 
     /// Runs `program args` in the project directory, in a mount namespace where

@@ -84,7 +84,8 @@ pub fn copy(
                 let mut reader = Some(Counting { inner: reader, read: 0, progress });
                 let mut stats = None;
                 let mut feed = |w: &mut dyn Write| -> io::Result<()> {
-                    let input = reader.take().expect("the load's input is fed once");
+                    // Borrowed, not taken: the pipe stays open until the load has ended (below).
+                    let input = reader.as_mut().expect("the load's input is there until the load ends");
                     let result = rewrite_dump(input, w, rewriter, options, &mut *report);
                     // The pipe ended, so the dump thread has said how the dump went.
                     let dump_ok = matches!(*dumped.lock().unwrap_or_else(PoisonError::into_inner), Some(Ok(())));
@@ -103,12 +104,12 @@ pub fn copy(
                 } else {
                     load(to.db, &to.host, *existing, Input::Feed(&mut feed))
                 };
-                // Unread input (a load that failed before reading it) is dropped here, so the
-                // dump's writes fail and it stops.
                 // A load that failed while the dump still ran (a statement refused, the target
-                // unreachable) stopped the dump by closing its input, not the other way round.
+                // unreachable) is what stops the dump, by closing the pipe just below, not the
+                // other way round: the dump has not said how it went yet.
                 let load_failed_first =
                     loaded.is_err() && dumped.lock().unwrap_or_else(PoisonError::into_inner).is_none();
+                // Unread input is dropped here, so the dump's writes fail and it stops.
                 drop(reader);
                 (loaded, stats, load_failed_first)
             })

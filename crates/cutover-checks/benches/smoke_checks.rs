@@ -142,7 +142,7 @@ fn plan(ips: &[IpAddr], https: u16, app_port: u16, with_slow: bool) -> (Vec<Chec
             (format!("https://{NAME}:{https}/page/{i}"), https, "ok")
         };
         let mut check = Check::new(format!("check {i}"), Url::parse(&url).unwrap());
-        check.body_contains = Some(expect.into());
+        check.body_contains = vec![expect.into()];
         checks.push(check);
         requests.extend(ips.iter().map(|ip| Request { url: url.clone(), ip: *ip, port, expect }));
     }

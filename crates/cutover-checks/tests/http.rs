@@ -120,7 +120,7 @@ fn https_page_through_a_hosts_address_with_the_public_name() {
     }
     let web = Web::start();
     let mut c = check(&web.https_url(web.https, "/"));
-    c.body_contains = Some("ok".into());
+    c.body_contains = vec!["ok".into()];
     c.body_regex = Some(Regex::new(r"^ok\n$").unwrap());
     c.max_latency = Some(Duration::from_secs(2));
     let sample = smoke::run(&c, &web.via(), &web.trust);
@@ -155,15 +155,11 @@ fn body_contains_and_body_regex_misses_fail() {
     }
     let web = Web::start();
     let mut c = check(&web.https_url(web.https, "/"));
-    c.body_contains = Some("Welcome".into());
-    assert_failed(&smoke::run(&c, &web.via(), &web.trust), Failure::Body, "the body does not contain `Welcome`");
-    c.body_contains = None;
+    c.body_contains = vec!["Welcome".into()];
+    assert_failed(&smoke::run(&c, &web.via(), &web.trust), Failure::Body, "body does not contain \"Welcome\"");
+    c.body_contains = Vec::new();
     c.body_regex = Some(Regex::new("(?i)welcome|hello").unwrap());
-    assert_failed(
-        &smoke::run(&c, &web.via(), &web.trust),
-        Failure::Body,
-        "the body does not match /(?i)welcome|hello/",
-    );
+    assert_failed(&smoke::run(&c, &web.via(), &web.trust), Failure::Body, "body does not match /(?i)welcome|hello/");
 }
 
 #[test]
@@ -180,7 +176,7 @@ fn redirect_to_https_followed_or_judged_as_it_is() {
 
     // Followed: same host name, so still straight to the host's address, now over HTTPS.
     c.follow_redirects = true;
-    c.body_contains = Some("ok".into());
+    c.body_contains = vec!["ok".into()];
     let followed = smoke::run(&c, &web.via(), &web.trust);
     assert_ok(&followed, 200);
     assert_eq!(followed.url, format!("https://{NAME}:{}/x?y=1", web.https));
@@ -226,10 +222,10 @@ fn head_and_post_to_nginx_and_an_app() {
     let app = App::new().route("/echo", Reply::echo()).start_on(loopback_addr().into()).unwrap();
     let mut c = check(&app.url("/echo"));
     c.method = "POST".into();
-    c.body_contains = Some("POST /echo\n".into());
+    c.body_contains = vec!["POST /echo\n".into()];
     assert_ok(&smoke::run(&c, &Via::public(), &web.trust), 200);
     c.method = "HEAD".into();
-    c.body_contains = None;
+    c.body_contains = Vec::new();
     assert_ok(&smoke::run(&c, &Via::public(), &web.trust), 200);
     let methods: Vec<_> =
         app.requests().into_iter().map(|r| (r.method.clone(), r.header("content-length").map(String::from))).collect();
@@ -243,7 +239,7 @@ fn headers_are_sent_and_host_comes_from_the_url() {
     let port = app.addr().port();
     let mut c = check(&format!("http://{NAME}:{port}/echo?q=1"));
     c.headers = vec![("X-Token".into(), "s3cret".into()), ("User-Agent".into(), "smoke/1".into())];
-    c.body_contains = Some("x-token: s3cret".into());
+    c.body_contains = vec!["x-token: s3cret".into()];
     assert_ok(&smoke::run(&c, &Via::host("web1", ip), &no_extra_trust()), 200);
     let request = &app.requests()[0];
     assert_eq!(request.target, "/echo?q=1");
@@ -278,13 +274,13 @@ fn relative_redirects_loops_and_303() {
     let trust = no_extra_trust();
     let mut c = check(&app.url("/old"));
     c.follow_redirects = true;
-    c.body_contains = Some("new page".into());
+    c.body_contains = vec!["new page".into()];
     let sample = smoke::run(&c, &Via::public(), &trust);
     assert_ok(&sample, 200);
     assert_eq!(sample.url, app.url("/new?from=old"));
 
     c.url = Url::parse(&app.url("/loop")).unwrap();
-    c.body_contains = None;
+    c.body_contains = Vec::new();
     let looped = smoke::run(&c, &Via::public(), &trust);
     assert_failed(&looped, Failure::Status, "more than 5 redirects");
     assert_eq!(looped.status, Some(307));
@@ -294,7 +290,7 @@ fn relative_redirects_loops_and_303() {
 
     c.url = Url::parse(&app.url("/see-other")).unwrap();
     c.method = "POST".into();
-    c.body_contains = Some("GET /echo\n".into());
+    c.body_contains = vec!["GET /echo\n".into()];
     assert_ok(&smoke::run(&c, &Via::public(), &trust), 200);
 }
 
@@ -311,7 +307,7 @@ fn a_500_fails_with_its_status() {
 fn chunked_body_is_matched_across_chunks() {
     let app = app();
     let mut c = check(&app.url("/parts"));
-    c.body_contains = Some("hello world".into());
+    c.body_contains = vec!["hello world".into()];
     c.body_regex = Some(Regex::new("^<p>hello world</p>$").unwrap());
     assert_ok(&smoke::run(&c, &Via::public(), &no_extra_trust()), 200);
 }
@@ -420,14 +416,14 @@ fn an_endless_answer_costs_bounded_time_and_memory() {
     let trust = no_extra_trust();
     // Warm up (threads, TLS provider, regex, allocator arenas) before measuring.
     let mut warm = check(&app.url("/parts"));
-    warm.body_contains = Some("hello".into());
+    warm.body_contains = vec!["hello".into()];
     assert_ok(&smoke::run(&warm, &Via::public(), &trust), 200);
     let (before, _) = memory_kib();
     for matched in [true, false, true] {
         let mut c = check(&app.url("/endless"));
         c.timeout = Duration::from_secs(20);
         if matched {
-            c.body_contains = Some("needle".into());
+            c.body_contains = vec!["needle".into()];
         }
         let sample = smoke::run(&c, &Via::public(), &trust);
         assert_failed(&sample, Failure::TooLarge, "the body is larger than 16 MiB; stopped reading");
@@ -452,7 +448,7 @@ fn ipv6_literal_and_localhost_through_the_system_resolver() {
         drop(listener);
         let app = App::new().route("/", Reply::text(200, "v6\n")).start_on(Ipv6Addr::LOCALHOST.into()).unwrap();
         let mut c = check(&format!("http://[::1]:{}/", app.addr().port()));
-        c.body_contains = Some("v6".into());
+        c.body_contains = vec!["v6".into()];
         assert_ok(&smoke::run(&c, &Via::public(), &trust), 200);
         assert_eq!(app.requests()[0].header("host"), Some(format!("[::1]:{}", app.addr().port()).as_str()));
     } else {
@@ -460,7 +456,7 @@ fn ipv6_literal_and_localhost_through_the_system_resolver() {
     }
     let app = App::new().route("/", Reply::text(200, "v4\n")).start_on([127, 0, 0, 1].into()).unwrap();
     let mut c = check(&format!("http://localhost:{}/", app.addr().port()));
-    c.body_contains = Some("v4".into());
+    c.body_contains = vec!["v4".into()];
     assert_ok(&smoke::run(&c, &Via::public(), &trust), 200);
 }
 
@@ -479,7 +475,7 @@ fn run_all_asks_every_check_through_the_public_url_and_each_host() {
         .map(|i| {
             let mut c = check(&format!("http://{}:{port}/page/{i}", ips[0]));
             c.name = format!("page {i}");
-            c.body_contains = Some(format!("page {i}\n"));
+            c.body_contains = vec![format!("page {i}\n")];
             c.every_host = true;
             c
         })

@@ -423,6 +423,30 @@ config = "ssh_config"
         assert_eq!(config.monitor.interval.0.as_secs(), 60);
         assert_eq!(config.monitor.on_fail, crate::OnFail::Rollback);
         assert!(config.smoke.after_deploy);
+        assert_eq!(config.checks[0].body_contains.0, ["Shop"], "one string, as before lists");
+        assert!(config.checks[1].body_contains.0.is_empty() && !config.checks[1].complete);
+        let conditions = parse(&format!(
+            "{GOOD}[[check]]\nname = \"home\"\nurl = \"/\"\nbody_contains = [\"Shop\", \"</footer>\"]\n\
+             body_not_contains = [\"Fatal error\", \"Whoops\"]\nbody_regex = 'id=\"loginform\"'\ncomplete = true\n\
+             [[check]]\nname = \"up\"\nurl = \"/up\"\nbody_not_contains = \"Server Error\"\n"
+        ))
+        .unwrap();
+        assert_eq!(conditions.checks[0].body_contains.0, ["Shop", "</footer>"]);
+        assert_eq!(conditions.checks[0].body_not_contains.0, ["Fatal error", "Whoops"]);
+        assert!(conditions.checks[0].complete);
+        assert_eq!(conditions.checks[1].body_not_contains.0, ["Server Error"]);
+        for (bad, at, says) in [
+            ("body_contains = \"\"\n", "16:17", "an empty string is in every body"),
+            ("body_not_contains = [\"Fatal error\", \"\"]\n", "16:21", "an empty string (item 2) is in every body"),
+            ("body_not_contains = 5\n", "16:21", "expected a string or a list of strings"),
+            ("body_not_contains = [5]\n", "16:22", "expected a string"),
+            ("complete = \"yes\"\n", "16:12", "expected a boolean"),
+            ("body_not_contain = [\"x\"]\n", "16:1", "unknown key `body_not_contain`"),
+        ] {
+            let (location, message) =
+                location_and_message(&format!("{GOOD}[[check]]\nname = \"a\"\nurl = \"/\"\n{bad}"));
+            assert!(location.ends_with(at) && message.contains(says), "{bad}: {location}: {message}");
+        }
         for (bad, says) in [
             ("[[check]]\nname = \"a\"\nurl = \"shop\"\n", "must start with `/`"),
             ("[[check]]\nname = \"a\"\nurl = \"/\"\nexpect_status = \"200-99\"\n", "status codes"),

@@ -171,7 +171,10 @@ url = "/"
 expect_status = "200-399"
 max_latency = "2s"
 every_host = true       # also each host directly, with the public name for TLS and Host
-{check}
+# What the page must say (body_contains), must not say (body_not_contains; a string or a list),
+# body_regex, and complete = true: the page ends with </html>, as a page a PHP fatal error cut
+# short after the headers went out (a 200 with no error text) does not.
+{home}{check}
 
 [smoke]
 after_deploy = true
@@ -219,13 +222,8 @@ on_fail = "rollback"    # or "alert"
                     "strategy = \"copy-staging\"\n# The posts' permanent ids stay as WordPress wrote them; the uploads follow the database.\nskip_columns = [\"wp_posts.guid\"]\ncopy_shared = [\"wp-content/uploads/\"]\n",
                 Self::Generic => "strategy = \"fresh\"\n# installer = \"./bin/setup-database\"\n",
             },
-            check = match self {
-                Self::Laravel =>
-                    "\n[[check]]\nname = \"health\"\nurl = \"/up\"          # Laravel's health route\nexpect_status = \"200\"",
-                Self::Wordpress =>
-                    "\n[[check]]\nname = \"login\"\nurl = \"/wp-login.php\"\nbody_contains = \"user_login\"",
-                Self::Generic => "",
-            },
+            home = self.home_check(),
+            check = self.more_checks(),
             require = match self {
                 Self::Laravel => r#"["php>=8.1", "composer"]"#,
                 Self::Wordpress => r#"["php>=7.4"]"#,
@@ -404,6 +402,45 @@ url = "/up"
 expect_status = "200"
 "#;
 
+/// What WordPress says when it breaks: its fatal-error handler's page, PHP's own error text
+/// (`display_errors` on) and `wp_die`'s when the database is unreachable.
+const WORDPRESS_ERRORS: &str =
+    r#"["There has been a critical error", "Fatal error", "Error establishing a database connection"]"#;
+
+/// Laravel's error pages: Whoops (`APP_DEBUG=true` with Whoops), its `errors::500` view
+/// ("Server Error", `APP_DEBUG=false`) and Symfony's exception page (`APP_DEBUG=true` without
+/// Whoops), by its `exception-message-wrapper` block.
+const LARAVEL_ERRORS: &str = r#"["Whoops", "Server Error", "exception-message-wrapper"]"#;
+
+impl Preset {
+    /// The body conditions of the template's `home` check.
+    fn home_check(self) -> String {
+        match self {
+            Self::Laravel => format!("body_not_contains = {LARAVEL_ERRORS}\ncomplete = true\n"),
+            Self::Wordpress => format!("body_not_contains = {WORDPRESS_ERRORS}\ncomplete = true\n"),
+            Self::Generic => "# body_not_contains = [\"Internal Server Error\"]\n# complete = true\n".into(),
+        }
+    }
+
+    /// The template's checks after `home`.
+    fn more_checks(self) -> String {
+        match self {
+            Self::Laravel => format!(
+                "\n# Laravel's health route (Laravel 11+, `withRouting(health: '/up')`; on older versions add a\n\
+                 # route that answers the same): 200 once the app boots, its page saying \"Application up\".\n\
+                 [[check]]\nname = \"health\"\nurl = \"/up\"\nexpect_status = \"200\"\n\
+                 body_contains = \"Application up\"\nbody_not_contains = {LARAVEL_ERRORS}\nevery_host = true\n"
+            ),
+            Self::Wordpress => format!(
+                "\n# The login page renders its form (a broken plugin or theme can leave it blank).\n\
+                 [[check]]\nname = \"login\"\nurl = \"/wp-login.php\"\n\
+                 body_regex = 'id=\"loginform\"|name=\"log\"'\nbody_not_contains = {WORDPRESS_ERRORS}\ncomplete = true\n"
+            ),
+            Self::Generic => String::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,5 +455,30 @@ mod tests {
             assert_eq!(config.app.preset, preset);
             assert!(config.env("production").is_ok());
         }
+    }
+
+    #[test]
+    fn the_php_presets_checks_judge_the_page_itself() {
+        let parse =
+            |preset: Preset| Config::parse(std::path::Path::new("cutover.toml"), &preset.template("shop")).unwrap();
+        let wp = parse(Preset::Wordpress);
+        let [home, login] = &wp.checks[..] else { panic!("{:?}", wp.checks) };
+        for check in [home, login] {
+            assert!(check.complete, "{}", check.name);
+            assert_eq!(
+                check.body_not_contains.0,
+                ["There has been a critical error", "Fatal error", "Error establishing a database connection"]
+            );
+        }
+        assert_eq!(login.url.as_str(), "/wp-login.php");
+        assert_eq!(login.body_regex.as_ref().unwrap().as_str(), r#"id="loginform"|name="log""#);
+        let laravel = parse(Preset::Laravel);
+        let [home, health] = &laravel.checks[..] else { panic!("{:?}", laravel.checks) };
+        assert!(home.complete);
+        assert_eq!(home.body_not_contains.0, ["Whoops", "Server Error", "exception-message-wrapper"]);
+        assert_eq!((health.url.as_str(), health.expect_status.as_str()), ("/up", "200"));
+        assert_eq!(health.body_contains.0, ["Application up"]);
+        let generic = parse(Preset::Generic);
+        assert!(!generic.checks[0].complete && generic.checks[0].body_not_contains.0.is_empty());
     }
 }

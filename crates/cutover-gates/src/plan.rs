@@ -81,9 +81,11 @@ fn check(spec: &CheckSpec, base: Option<&Url>, env: &str) -> Result<Check, GateE
     check.method = spec.method.as_str().to_owned();
     check.headers = spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     check.expect_status = StatusSet::parse(spec.expect_status.as_str()).map_err(bad)?;
-    check.body_contains = spec.body_contains.clone();
+    check.body_contains = spec.body_contains.0.clone();
+    check.body_not_contains = spec.body_not_contains.0.clone();
     check.body_regex =
         spec.body_regex.as_ref().map(|r| Regex::new(r.as_str())).transpose().map_err(|e| bad(e.to_string()))?;
+    check.complete = spec.complete;
     check.max_latency = spec.max_latency.map(|d| d.0);
     check.follow_redirects = spec.follow_redirects;
     check.every_host = spec.every_host;
@@ -135,6 +137,21 @@ mod tests {
         let err = Plan::new(&config, "production", trust(), Vec::new()).unwrap_err();
         assert!(matches!(&err, GateError::Check { check, .. } if check == "home"), "{err:?}");
         assert_eq!(err.to_string(), "check `home`: the url is relative, and environment `production` has no `url`");
+    }
+
+    #[test]
+    fn every_body_condition_goes_into_the_check() {
+        let (_dir, config) = config(
+            "[env.production]\nurl = \"https://example.test\"\nhosts = [\"local\"]\npath = \"/srv/app\"\n\
+             [[check]]\nname = \"home\"\nurl = \"/\"\nbody_contains = [\"Shop\", \"</footer>\"]\n\
+             body_not_contains = \"Fatal error\"\nbody_regex = \"v[0-9]+\"\ncomplete = true\n",
+        );
+        let plan = Plan::new(&config, "production", trust(), Vec::new()).unwrap();
+        let check = &plan.checks[0];
+        assert_eq!(check.body_contains, ["Shop", "</footer>"]);
+        assert_eq!(check.body_not_contains, ["Fatal error"]);
+        assert_eq!(check.body_regex.as_ref().map(|r| r.as_str()), Some("v[0-9]+"));
+        assert!(check.complete);
     }
 
     #[test]

@@ -39,8 +39,11 @@ pub struct Context<'a> {
     pub deadline: Instant,
     /// The check's whole timeout, for messages.
     pub timeout: Duration,
-    /// How many bytes of the body to keep (0 when nothing looks at it).
+    /// How many bytes of the body to keep from its start (0 when nothing looks at it).
     pub keep: usize,
+    /// How many bytes of the body to keep from its end ([`Body::end`](crate::Body::end);
+    /// 0 when nothing looks at how it ends).
+    pub keep_tail: usize,
     /// A body longer than this is a failure (and reading stops).
     pub max_body: u64,
 }
@@ -117,6 +120,7 @@ async fn exchange_over<S: AsyncRead + AsyncWrite + Unpin>(
     let limits = Limits {
         deadline: ctx.deadline,
         keep: ctx.keep,
+        keep_tail: ctx.keep_tail,
         max_body: ctx.max_body,
         read: if request.skip_redirect_body { Read::NotRedirects } else { Read::All },
     };
@@ -263,6 +267,7 @@ mod tests {
             deadline: Instant::now() + timeout,
             timeout,
             keep: usize::MAX,
+            keep_tail: 0,
             max_body: u64::MAX,
         };
         let written = Arc::new(Mutex::new(Vec::new()));

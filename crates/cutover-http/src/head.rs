@@ -43,7 +43,7 @@ pub fn get_head<S: io::Read + io::Write>(
         tail: Vec::new(),
         head_read: false,
     };
-    let limits = Limits { deadline, keep: 0, max_body: u64::MAX, read: Read::Nothing };
+    let limits = Limits { deadline, keep: 0, keep_tail: 0, max_body: u64::MAX, read: Read::Nothing };
     let broke = match runtime.block_on(wire::exchange(io, &seen, request, &limits)) {
         Ok(response) => return Ok(response.head),
         Err(Failed::Body(response, _) | Failed::TooLarge(response, _)) => return Ok(response.head),

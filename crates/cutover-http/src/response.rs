@@ -59,13 +59,17 @@ impl ResponseHead {
     }
 }
 
-/// The body as it streamed by: its length and its first bytes.
+/// The body as it streamed by: its length, its first bytes and (when asked) its last ones.
 #[derive(Debug, Default)]
 pub struct Body {
     pub kept: Vec<u8>,
     pub total: u64,
     keep: usize,
     max: u64,
+    /// The last bytes that arrived: between `keep_tail` and twice that once as many arrived
+    /// (trimmed in bulk, so each byte is copied at most twice).
+    tail: Vec<u8>,
+    keep_tail: usize,
 }
 
 impl Body {
@@ -74,12 +78,29 @@ impl Body {
         Body { keep, max, ..Body::default() }
     }
 
+    /// A body that also keeps its last `keep_tail` bytes, for what looks at how a body ends.
+    pub fn with_tail(keep: usize, keep_tail: usize, max: u64) -> Body {
+        Body { keep_tail, ..Body::new(keep, max) }
+    }
+
+    /// The end of the body and where it starts: the whole body when it was all kept, else its
+    /// last `keep_tail` bytes (none when no tail was asked for).
+    pub fn end(&self) -> (u64, &[u8]) {
+        if !self.truncated() {
+            return (0, &self.kept);
+        }
+        let tail = &self.tail[self.tail.len().saturating_sub(self.keep_tail)..];
+        (self.total - tail.len() as u64, tail)
+    }
+
     /// Whether more arrived than was kept.
     pub fn truncated(&self) -> bool {
         self.total > self.kept.len() as u64
     }
 
-    pub(crate) fn push(&mut self, data: &[u8]) -> Result<(), Fail> {
+    /// The next bytes of the body as they arrive (the client's, or a test's body to judge): counted,
+    /// kept as far as asked, a failure past the limit.
+    pub fn push(&mut self, data: &[u8]) -> Result<(), Fail> {
         self.total += data.len() as u64;
         if self.total > self.max {
             return Err(Fail::new(
@@ -89,6 +110,12 @@ impl Body {
         }
         let room = self.keep.saturating_sub(self.kept.len()).min(data.len());
         self.kept.extend_from_slice(&data[..room]);
+        if self.keep_tail > 0 {
+            self.tail.extend_from_slice(&data[data.len().saturating_sub(self.keep_tail)..]);
+            if self.tail.len() > 2 * self.keep_tail {
+                self.tail.drain(..self.tail.len() - self.keep_tail);
+            }
+        }
         Ok(())
     }
 }
@@ -107,5 +134,21 @@ mod tests {
         let fail = body.push(b"hijk").unwrap_err();
         assert_eq!(fail.kind, Failure::TooLarge);
         assert_eq!(fail.reason, "the body is larger than 10 bytes; stopped reading");
+    }
+
+    #[test]
+    fn the_tail_is_the_last_bytes_and_where_they_start() {
+        let mut body = Body::with_tail(4, 3, 100);
+        body.push(b"ab").unwrap();
+        assert_eq!(body.end(), (0, &b"ab"[..]), "all kept: the end is the whole body");
+        for piece in [&b"cdefg"[..], b"h", b"ij", b"klmnopq"] {
+            body.push(piece).unwrap();
+        }
+        assert_eq!(body.kept, b"abcd");
+        assert_eq!(body.end(), (14, &b"opq"[..]));
+        body.push(b"r").unwrap();
+        assert_eq!(body.end(), (15, &b"pqr"[..]));
+        let without = Body::new(1, 10);
+        assert_eq!(without.end(), (0, &b""[..]));
     }
 }

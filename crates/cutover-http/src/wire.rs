@@ -100,8 +100,10 @@ pub(crate) enum Read {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
     pub deadline: Instant,
-    /// Bytes of the body kept.
+    /// Bytes of the body kept from its start.
     pub keep: usize,
+    /// Bytes of the body kept from its end.
+    pub keep_tail: usize,
     /// A longer body fails.
     pub max_body: u64,
     pub read: Read,
@@ -173,8 +175,13 @@ where
         let head = ResponseHead { status, headers };
         let redirect = (300..400).contains(&status) && head.header("Location").is_some();
         let length = declared_length(&head);
-        let mut response =
-            Response { status, reason, head, body: Body::new(limits.keep, limits.max_body), latency: sent.elapsed() };
+        let mut response = Response {
+            status,
+            reason,
+            head,
+            body: Body::with_tail(limits.keep, limits.keep_tail, limits.max_body),
+            latency: sent.elapsed(),
+        };
         if limits.read == Read::Nothing || limits.read == Read::NotRedirects && redirect {
             return Ok(response);
         }

@@ -177,6 +177,7 @@ impl Notifier {
             deadline: Instant::now() + self.timeout,
             timeout: self.timeout,
             keep: ANSWER_EXCERPT,
+            keep_tail: 0,
             max_body: MAX_ANSWER,
         };
         let request = Request {

@@ -53,6 +53,7 @@ pub mod dnsmasq;
 pub mod http_app;
 pub mod nginx;
 pub mod pebble;
+pub mod php;
 pub mod php_fpm;
 pub mod smtp;
 pub mod webhook;

@@ -6,9 +6,10 @@
 //!
 //! - **Time**: `timeout` bounds the whole sample (DNS, connect, handshake, every redirect, the
 //!   body), as one deadline that every read and write stops at.
-//! - **Memory**: the body streams by; its first [`KEEP_BODY`] bytes are kept, and only when
-//!   `body_contains` or `body_regex` needs them (they look at that much). A body longer than
-//!   `max_body` ([`DEFAULT_MAX_BODY`]) fails with [`Failure::TooLarge`] and is not read further.
+//! - **Memory**: the body streams by to its end; its first [`KEEP_BODY`] bytes are kept when a
+//!   body condition searches it, and its last [`KEEP_TAIL`] for `complete` and the searches
+//!   (see [`body`] for what each condition looks at). A body longer than `max_body`
+//!   ([`DEFAULT_MAX_BODY`]) fails with [`Failure::TooLarge`] and is not read further.
 //! - **Latency** is k6's `http_req_duration` (sending + waiting + receiving: from the first byte
 //!   of the request to the last of the body, redirects followed included, connection setup
 //!   excluded), so `max_latency` and the monitor's `http_req_duration` thresholds measure the
@@ -21,6 +22,7 @@
 //! [`run_all`] runs every check through the public URL (and each host when `every_host`) at once,
 //! in up to [`MAX_PARALLEL`] threads, so a round takes about as long as its slowest check.
 
+pub mod body;
 mod sample;
 mod status;
 
@@ -35,11 +37,13 @@ use cutover_http::text::cut;
 use cutover_http::{Failure, Trust, Url, Via};
 use rustls::crypto::CryptoProvider;
 
+pub use body::KEEP_TAIL;
 pub use regex::Regex;
 pub use sample::Sample;
 pub use status::StatusSet;
 
-/// How much of a body is kept for `body_contains` and `body_regex` (1 MiB).
+/// How much of a body's start is kept for `body_contains`, `body_not_contains` and `body_regex`
+/// (1 MiB).
 pub const KEEP_BODY: usize = 1 << 20;
 /// The default `max_body` (16 MiB): a larger body fails the check.
 pub const DEFAULT_MAX_BODY: u64 = 16 << 20;
@@ -71,10 +75,15 @@ pub struct Check {
     /// `Cookie` and `Host` are dropped when a redirect leads to another host.
     pub headers: Vec<(String, String)>,
     pub expect_status: StatusSet,
-    /// Must appear in the body's first [`KEEP_BODY`] bytes.
-    pub body_contains: Option<String>,
+    /// Each must appear in the body's first [`KEEP_BODY`] bytes or its last [`KEEP_TAIL`].
+    pub body_contains: Vec<String>,
+    /// None may appear in the body's first [`KEEP_BODY`] bytes or its last [`KEEP_TAIL`].
+    pub body_not_contains: Vec<String>,
     /// Must match the body's first [`KEEP_BODY`] bytes (as UTF-8, invalid bytes replaced).
     pub body_regex: Option<Regex>,
+    /// The body is a whole HTML document: it ends with `</html>` (any case), then only
+    /// whitespace and comments; judged on its real end at any length.
+    pub complete: bool,
     /// A slower response fails with [`Failure::Latency`] (see the module docs for what latency is).
     pub max_latency: Option<Duration>,
     /// Follow up to [`MAX_REDIRECTS`] redirects (`Location`, relative or absolute); the last
@@ -99,8 +108,10 @@ impl Check {
             method: "GET".into(),
             headers: Vec::new(),
             expect_status: StatusSet::default(),
-            body_contains: None,
+            body_contains: Vec::new(),
+            body_not_contains: Vec::new(),
             body_regex: None,
+            complete: false,
             max_latency: None,
             follow_redirects: false,
             every_host: false,
@@ -164,7 +175,7 @@ fn is_token(s: &str) -> bool {
 }
 
 /// Runs `check` once through `via`: at most `check.timeout`, and a few KiB of memory plus
-/// [`KEEP_BODY`] when the body is matched.
+/// [`KEEP_BODY`] and [`KEEP_TAIL`] when the body is matched.
 pub fn run(check: &Check, via: &Via, trust: &Trust) -> Sample {
     run_with(check, via, trust, &Arc::new(rustls::crypto::ring::default_provider()), &new_client())
 }
@@ -301,13 +312,14 @@ fn attempt(
     client: &Client,
     started: Instant,
 ) -> Outcome {
-    let matches_body = check.body_contains.is_some() || check.body_regex.is_some();
+    let (keep, keep_tail) = body::keep(check);
     let ctx = Context {
         trust,
         provider,
         deadline: started + check.timeout,
         timeout: check.timeout,
-        keep: if matches_body { KEEP_BODY } else { 0 },
+        keep,
+        keep_tail,
         max_body: check.max_body,
     };
     let mut url = check.url.clone();
@@ -373,23 +385,13 @@ fn attempt(
 
 fn verdict(check: &Check, url: Url, response: &Response, latency: Duration) -> Outcome {
     let status = response.status;
-    let body = &response.body;
     let at = if url == check.url { String::new() } else { format!(" at {url}") };
-    let scope = if body.truncated() {
-        format!(" (looked at its first {} of {})", human::bytes(body.kept.len() as u64), human::bytes(body.total))
-    } else {
-        String::new()
-    };
+    let problems = body::problems(check, &response.body);
     let failure = if !check.expect_status.contains(status) {
         Some((Failure::Status, format!("status {status}, expected {}{at}", check.expect_status)))
-    } else if let Some(needle) = check.body_contains.as_deref()
-        && memchr::memmem::find(&body.kept, needle.as_bytes()).is_none()
-    {
-        Some((Failure::Body, format!("the body does not contain `{}`{scope}{at}", cut(needle, 61))))
-    } else if let Some(re) = &check.body_regex
-        && !re.is_match(&String::from_utf8_lossy(&body.kept))
-    {
-        Some((Failure::Body, format!("the body does not match /{}/{scope}{at}", cut(re.as_str(), 61))))
+    } else if !problems.is_empty() {
+        // Every condition that failed, each saying why (cut with the whole reason at REASON_MAX).
+        Some((Failure::Body, format!("{}{at}", problems.join("; "))))
     } else if let Some(max) = check.max_latency
         && latency > max
     {

@@ -21,8 +21,17 @@ pub struct CheckSpec {
     /// Codes and ranges, `"200-399"` (the default), `"200,204,301-308"`.
     #[serde(default = "default_expect_status")]
     pub expect_status: StatusRanges,
-    pub body_contains: Option<String>,
+    /// Each must appear in the body: one string or a list.
+    #[serde(default)]
+    pub body_contains: Needles,
+    /// None may appear in the body (an error page's words): one string or a list.
+    #[serde(default)]
+    pub body_not_contains: Needles,
     pub body_regex: Option<BodyRegex>,
+    /// The body is a whole HTML document: `</html>`, then only whitespace and comments (a PHP
+    /// fatal error after the headers went out leaves a 200 cut short).
+    #[serde(default)]
+    pub complete: bool,
     pub max_latency: Option<HumanDuration>,
     #[serde(default = "yes")]
     pub follow_redirects: bool,
@@ -101,6 +110,44 @@ validated_string!(
     BodyRegex,
     |s| regex_automata::meta::Regex::new(s).map(|_| ()).map_err(|e| format!("body_regex: {e}"))
 );
+
+/// `body_contains` and `body_not_contains`: one string or a list of them, none empty (an empty
+/// string is in every body).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needles(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Needles {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Vec<String>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Vec<String>, E> {
+                Ok(vec![s.to_owned()])
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+                let mut all = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    all.push(s);
+                }
+                Ok(all)
+            }
+        }
+        let all = d.deserialize_any(Visitor)?;
+        if let Some(i) = all.iter().position(String::is_empty) {
+            let which = if all.len() == 1 { String::new() } else { format!(" (item {})", i + 1) };
+            return Err(serde::de::Error::custom(format!(
+                "an empty string{which} is in every body; write the text to look for"
+            )));
+        }
+        Ok(Needles(all))
+    }
+}
 
 /// `[smoke]`: when the smoke checks run by themselves.
 #[derive(Debug, Clone, Deserialize)]

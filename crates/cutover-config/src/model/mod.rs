@@ -41,7 +41,7 @@ mod ssh;
 mod tls;
 
 pub use app::{App, AppName, Exclude, KeepReleases, SharedPath, Unchanged};
-pub use checks::{BodyRegex, CheckSpec, CheckUrl, Method, Smoke, StatusRanges};
+pub use checks::{BodyRegex, CheckSpec, CheckUrl, Method, Needles, Smoke, StatusRanges};
 pub use database::{DatabaseSpec, DatabaseUrl, Engine, Seed, SeedStrategy, TableColumn};
 pub use dns::{Dns, Resolver};
 pub(crate) use env::Environments;

@@ -134,7 +134,7 @@ fn expect_page(out: &Output, trust: &Trust, port: u16, version: &str) -> Result<
     let parsed = Url::parse(&url).map_err(|e| CliError::Check(format!("`{url}` is not a URL: {e}")))?;
     let mut check = Check::new("demo page", parsed);
     check.expect_status = StatusSet::parse("200").map_err(CliError::Check)?;
-    check.body_contains = Some(want.clone());
+    check.body_contains = vec![want.clone()];
     check.timeout = Duration::from_secs(5);
     let sample = smoke::run(&check, &Via::public(), trust);
     if !sample.ok {

@@ -36,6 +36,39 @@ fn config_errors_name_file_line_and_column_and_exit_2_for_every_command() {
         .stderr_has("hint: create one with `cutover init`");
 }
 
+/// Issue 14: the body conditions of a `[[check]]` pass `config check`; a bad one is refused at
+/// its file:line:col with the line shown.
+#[test]
+fn config_check_accepts_the_body_conditions_and_refuses_bad_ones_where_they_are() {
+    let (project, _) = local_project("");
+    let text = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    let with = |conditions: &str| {
+        format!("{text}url = \"https://shop.example\"\n[[check]]\nname = \"home\"\nurl = \"/\"\n{conditions}")
+    };
+    project.write(
+        "cutover.toml",
+        &with(
+            "body_contains = \"Shop\"\nbody_not_contains = [\"Fatal error\", \"There has been a critical error\"]\n\
+             body_regex = 'id=\"loginform\"|name=\"log\"'\ncomplete = true\n",
+        ),
+    );
+    project.cutover(&["config", "check"]).ok();
+    let line = text.lines().count() + 5;
+    for (bad, col, says) in [
+        ("body_not_contains = [\"Fatal error\", 3]\n", 37, "invalid type: integer `3`, expected a string"),
+        ("body_contains = [\"\"]\n", 17, "an empty string is in every body"),
+        ("complete = \"yes\"\n", 12, "invalid type: string \"yes\", expected a boolean"),
+        ("body_not_contain = \"x\"\n", 1, "unknown key `body_not_contain`"),
+    ] {
+        project.write("cutover.toml", &with(bad));
+        project
+            .cutover(&["config", "check"])
+            .code(2)
+            .stderr_has(&format!("error: cutover.toml:{line}:{col}: {says}"))
+            .stderr_has(&format!("   | {}", bad.trim_end()));
+    }
+}
+
 #[test]
 fn init_writes_a_valid_config_for_every_preset_and_never_overwrites_silently() {
     for preset in ["generic", "laravel", "wordpress"] {

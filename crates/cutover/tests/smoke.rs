@@ -245,6 +245,61 @@ fn a_check_failing_with_a_60_kb_answer_still_rolls_back_and_its_reason_is_cut() 
     assert!(failed["hosts"].as_object().unwrap().values().all(|s| s == "failed"), "{releases:#}");
 }
 
+/// Issue 14: a release whose PHP page dies after 4 KB of output (a 200 cut short, no error text,
+/// `display_errors` off) passed a status check; with `complete = true` the deploy's own check
+/// after the switch sees it and rolls every host back (exit 5), saying where the page ends.
+/// The page is real PHP (`php -S` on host 1's address) running host 1's `current` release.
+#[test]
+fn a_php_page_cut_short_after_the_switch_is_rolled_back_by_the_deploy() {
+    use cutover_testkit::php::{self, CUT_SHORT, PhpServer, WHOLE};
+    if !available() || !support::require("php", php::available()) {
+        return;
+    }
+    let launch = Launch::start("");
+    // The router runs the page of whatever release `current` points at now (the realpath cache
+    // cleared, so a switch shows at the next request).
+    let live = launch.deploy_dir(1).join("current");
+    let router = launch.project.path().join("router.php");
+    std::fs::write(
+        &router,
+        format!(
+            "<?php\nclearstatcache(true);\n$file = realpath('{}') . parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);\n\
+             if (!is_file($file)) {{ http_response_code(404); return true; }}\nrequire $file;\n",
+            live.display()
+        ),
+    )
+    .unwrap();
+    let ip = IpAddr::V4(launch.hosts.addr(1));
+    let server = PhpServer::start(ip, free_port(ip), launch.project.path(), Some(&router)).expect("start php -S");
+    let toml = std::fs::read_to_string(launch.project.path().join("cutover.toml")).unwrap();
+    let check = format!(
+        "\n[[check]]\nname = \"shop page\"\nurl = \"{}\"\nbody_not_contains = [\"Fatal error\"]\ncomplete = true\ntimeout = \"5s\"\n",
+        server.url("/shop.php")
+    );
+    launch.project.write("cutover.toml", &format!("{toml}{check}"));
+    launch.project.write("app/shop.php", WHOLE);
+    let run = launch.run(&["--json", "deploy"]);
+    assert_eq!(run.code, 0, "{}\n{}\n{}", run.stdout, run.stderr, server.log());
+    let r1 = release_of(&run);
+
+    // v2's footer calls a function that does not exist: 200, the page stops after ~5 KB.
+    launch.project.write("app/index.html", "v2\n");
+    launch.project.write("app/shop.php", CUT_SHORT);
+    let run = launch.run(&["deploy"]);
+    assert_eq!(run.code, 5, "{}\n{}\n{}", run.stdout, run.stderr, server.log());
+    assert!(run.stderr.contains("failed its checks after the switch"), "{}", run.stderr);
+    assert!(run.stderr.contains("without </html>: cut short"), "{}", run.stderr);
+    for i in 1..=2 {
+        assert_eq!(current(&launch.deploy_dir(i)).as_deref(), Some(r1.as_str()), "host {i} is back on r1");
+        let journal = std::fs::read_to_string(launch.deploy_dir(i).join(".cutover/journal.jsonl")).unwrap();
+        assert!(journal.contains("cut short"), "host {i}: the reason is journaled:\n{journal}");
+    }
+    let log = std::fs::read_to_string(server.error_log()).unwrap_or_default();
+    assert!(log.contains("Call to undefined function"), "the fatal error went to PHP's log:\n{log}");
+    // Back on r1, the page is whole again and `cutover smoke` passes.
+    launch.run(&["smoke"]).ok();
+}
+
 #[test]
 fn smoke_fails_with_exit_1_and_rolls_back_only_when_asked() {
     if !available() {

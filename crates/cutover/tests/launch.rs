@@ -13,7 +13,7 @@
 mod support;
 
 use support::cli::{Run, assert_complete, current};
-use support::stack::{NGINX_CONF, Spec, Stack};
+use support::stack::{NGINX_CONF, Spec, Stack, Web};
 
 const STAGES: [&str; 5] = ["launch path", "1 pre-flight", "2 DNS/TLS ready", "3 first release", "4 smoke test"];
 
@@ -205,4 +205,29 @@ fn after_go_live_a_new_artifact_is_launched_once_the_items_deferred_at_go_live_p
     let second = assert_complete(&deploy_dir);
     assert_ne!(second, first, "a new release");
     assert_eq!(stack.get(&format!("{}/about.html", stack.url), None), (200, "about\n".to_owned()));
+}
+
+#[test]
+fn launch_puts_a_php_app_live_through_php_fpm_on_every_host() {
+    let Some(stack) = Stack::start(Spec { hosts: 2, gated: true, web: Web::Php { workers: 2 }, ..Spec::default() })
+    else {
+        return;
+    };
+    // `/` is index.php, which says which release directory it runs from.
+    std::fs::remove_file(stack.project.path().join("app/index.html")).unwrap();
+    stack.project.write("app/index.php", "<?php echo 'v1 from ', basename(__DIR__), \"\\n\";\n");
+    stack.cutover(&["path", "fast"]).ok();
+    for item in ["rollback-plan", "contacts", "stakeholders"] {
+        stack.cutover(&["attest", item, "--by", "Ana"]).ok();
+    }
+    let run = stack.cutover(&["--json", "-y", "launch"]).ok();
+    assert_eq!(verdicts(&run), all("passed"), "{}", run.stdout);
+    let release = assert_complete(&stack.hosts.deploy_dir(1));
+    assert_eq!(assert_complete(&stack.hosts.deploy_dir(2)), release);
+    // PHP ran it from the release `current` resolves to ($realpath_root), on each host.
+    let page = (200, format!("v1 from {release}\n"));
+    assert_eq!(stack.get(&format!("{}/", stack.url), None), page);
+    for i in 1..=2 {
+        assert_eq!(stack.get(&format!("{}/", stack.url), Some(i)), page, "host {i}");
+    }
 }

@@ -18,9 +18,11 @@
 //! [`Stack::resolved`] for any program) runs in a mount namespace whose `/etc/resolv.conf` names
 //! the DNS server, so the public URL resolves through DNS as it would on the internet.
 //!
-//! What a host serves is [`Web`]: static files for now. The next kind (an app on php-fpm, with
-//! a MariaDB) adds a variant and a `location ~ \.php$` with `fastcgi_pass` to the host's
-//! nginx site, in [`Stack::start`] where the sites are made.
+//! What a host serves is [`Web`]: the release's files as they are, or PHP through a php-fpm of
+//! the host's own (Debian's `php-fpm`, a pool on a unix socket in a temp dir, run as root with
+//! `-R`, OPcache on without revalidation), nginx passing `*.php` with `SCRIPT_FILENAME` and
+//! `DOCUMENT_ROOT` under `$realpath_root`, so a request runs the release `current` named when it
+//! came. A database for the app (MariaDB) is the next thing to add here.
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,7 @@ use std::process::Command;
 use cutover_testkit::certs::Ca;
 use cutover_testkit::dnsmasq::{Dnsmasq, Record};
 use cutover_testkit::nginx::{Nginx, Site, free_port};
+use cutover_testkit::php_fpm::PhpFpm;
 
 use super::cli::{Project, Run};
 use super::hosts::{MOUNT_POINT, SshHosts};
@@ -51,6 +54,8 @@ pub enum Web {
     /// The release's files as they are (`index.html` at `/`).
     #[default]
     Static,
+    /// `*.php` through a php-fpm per host with `workers` static workers (`index.php` at `/`).
+    Php { workers: u32 },
 }
 
 /// How to build a [`Stack`].
@@ -75,6 +80,8 @@ impl Default for Spec {
 /// The running stack; everything is stopped on drop (nginx first, then DNS, then the hosts).
 pub struct Stack {
     pub nginx: Vec<Nginx>,
+    /// With [`Web::Php`]: each host's php-fpm, in host order.
+    pub php: Vec<PhpFpm>,
     pub dns: Dnsmasq,
     pub ca: Ca,
     pub project: Project,
@@ -103,6 +110,9 @@ impl Stack {
         if !Self::available() {
             return None;
         }
+        if matches!(spec.web, Web::Php { .. }) && !super::require("php-fpm", cutover_testkit::php_fpm::available()) {
+            return None;
+        }
         let all = spec.hosts + usize::from(spec.staging);
         let hosts = SshHosts::start(all);
         let addrs: Vec<Ipv4Addr> = (1..=all).map(|i| hosts.addr(i)).collect();
@@ -121,6 +131,12 @@ impl Stack {
         // The certificate, installed on every host where `[tls]` says.
         let ca = Ca::new("cutover stack test root");
         let leaf = ca.intermediate("cutover stack test intermediate").issue(&[NAME, ALIAS, STAGING]);
+        let php: Vec<PhpFpm> = match spec.web {
+            Web::Static => Vec::new(),
+            Web::Php { workers } => (1..=all)
+                .map(|i| PhpFpm::start(workers).unwrap_or_else(|e| panic!("Stack: php-fpm for host {i}: {e}")))
+                .collect(),
+        };
         let nginx: Vec<Nginx> = (1..=all)
             .map(|i| {
                 let names: &[&str] = if i > spec.hosts { &[STAGING] } else { &[NAME, ALIAS] };
@@ -129,13 +145,14 @@ impl Stack {
                 std::fs::create_dir_all(&tls).expect("the hosts' tls directory");
                 std::fs::write(on_host(&root, CERT_PATH), &leaf.chain_pem).expect("install the chain");
                 std::fs::write(on_host(&root, KEY_PATH), &leaf.key_pem).expect("install the key");
+                let site =
+                    Site::new(ips[i - 1], https_port, names, &on_host(&root, CERT_PATH), &on_host(&root, KEY_PATH))
+                        .http_port(http_port)
+                        .hsts(true)
+                        .root(&hosts.deploy_dir(i).join("current"));
                 let site = match spec.web {
-                    Web::Static => {
-                        Site::new(ips[i - 1], https_port, names, &on_host(&root, CERT_PATH), &on_host(&root, KEY_PATH))
-                            .http_port(http_port)
-                            .hsts(true)
-                            .root(&hosts.deploy_dir(i).join("current"))
-                    }
+                    Web::Static => site,
+                    Web::Php { .. } => site.php(&php[i - 1].socket(), true),
                 };
                 let nginx = Nginx::start(&[site]).unwrap_or_else(|e| panic!("Stack: nginx for host {i}: {e}"));
                 std::os::unix::fs::symlink(nginx.conf_path(), on_host(&root, NGINX_CONF))
@@ -170,7 +187,7 @@ impl Stack {
             ));
         }
         project.write("cutover.toml", &toml);
-        Some(Stack { nginx, dns, ca, project, hosts, https_port, http_port, url, staging })
+        Some(Stack { nginx, php, dns, ca, project, hosts, https_port, http_port, url, staging })
     }
 
     /// Runs `program args` in the project directory, in a mount namespace where

@@ -40,6 +40,12 @@ impl Launch {
     /// Two hosts, nginx for each, and a project whose checks are `extra_checks` (TOML) plus a
     /// `home` check on every host; `monitor` is the `[monitor]` section's body.
     fn start(monitor: &str) -> Launch {
+        Launch::start_with(monitor, None)
+    }
+
+    /// [`Launch::start`], nginx passing `*.php` (and `/` through `index.php`) to the PHP-FPM at
+    /// `php` (a socket) with `$realpath_root`, when given.
+    fn start_with(monitor: &str, php: Option<&Path>) -> Launch {
         let hosts = SshHosts::start(2);
         let ca = Ca::new("smoke test root");
         let dir = hosts.dir().join("tls");
@@ -48,8 +54,12 @@ impl Launch {
         let port = free_port(IpAddr::V4(hosts.addr(1)));
         let sites: Vec<Site> = (1..=2)
             .map(|i| {
-                Site::new(IpAddr::V4(hosts.addr(i)), port, &[NAME], &files.chain, &files.key)
-                    .root(&hosts.root(i).join("app/current"))
+                let site = Site::new(IpAddr::V4(hosts.addr(i)), port, &[NAME], &files.chain, &files.key)
+                    .root(&hosts.root(i).join("app/current"));
+                match php {
+                    Some(socket) => site.php(socket, true),
+                    None => site,
+                }
             })
             .collect();
         let nginx = Nginx::start(&sites).expect("start nginx");
@@ -248,56 +258,50 @@ fn a_check_failing_with_a_60_kb_answer_still_rolls_back_and_its_reason_is_cut() 
 /// Issue 14: a release whose PHP page dies after 4 KB of output (a 200 cut short, no error text,
 /// `display_errors` off) passed a status check; with `complete = true` the deploy's own check
 /// after the switch sees it and rolls every host back (exit 5), saying where the page ends.
-/// The page is real PHP (`php -S` on host 1's address) running host 1's `current` release.
+/// Served as in production: nginx on each host passing PHP to a real PHP-FPM (Debian's, with
+/// its production php.ini, OPcache on) with `$realpath_root`, checked through the public URL
+/// and each host.
 #[test]
 fn a_php_page_cut_short_after_the_switch_is_rolled_back_by_the_deploy() {
-    use cutover_testkit::php::{self, CUT_SHORT, PhpServer, WHOLE};
-    if !available() || !support::require("php", php::available()) {
+    use cutover_testkit::php::{CUT_SHORT, WHOLE};
+    use cutover_testkit::php_fpm::{self, PhpFpm};
+    if !available() || !support::require("php-fpm", php_fpm::available()) {
         return;
     }
-    let launch = Launch::start("");
-    // The router runs the page of whatever release `current` points at now (the realpath cache
-    // cleared, so a switch shows at the next request).
-    let live = launch.deploy_dir(1).join("current");
-    let router = launch.project.path().join("router.php");
-    std::fs::write(
-        &router,
-        format!(
-            "<?php\nclearstatcache(true);\n$file = realpath('{}') . parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);\n\
-             if (!is_file($file)) {{ http_response_code(404); return true; }}\nrequire $file;\n",
-            live.display()
-        ),
-    )
-    .unwrap();
-    let ip = IpAddr::V4(launch.hosts.addr(1));
-    let server = PhpServer::start(ip, free_port(ip), launch.project.path(), Some(&router)).expect("start php -S");
+    let fpm = PhpFpm::start(2).expect("start php-fpm");
+    let launch = Launch::start_with("", Some(&fpm.socket()));
     let toml = std::fs::read_to_string(launch.project.path().join("cutover.toml")).unwrap();
-    let check = format!(
-        "\n[[check]]\nname = \"shop page\"\nurl = \"{}\"\nbody_not_contains = [\"Fatal error\"]\ncomplete = true\ntimeout = \"5s\"\n",
-        server.url("/shop.php")
-    );
+    let check = "\n[[check]]\nname = \"shop\"\nurl = \"/\"\nbody_not_contains = [\"Fatal error\"]\ncomplete = true\n\
+                 every_host = true\ntimeout = \"5s\"\n";
     launch.project.write("cutover.toml", &format!("{toml}{check}"));
-    launch.project.write("app/shop.php", WHOLE);
+    launch.project.write("app/index.php", WHOLE);
     let run = launch.run(&["--json", "deploy"]);
-    assert_eq!(run.code, 0, "{}\n{}\n{}", run.stdout, run.stderr, server.log());
+    assert_eq!(run.code, 0, "{}\n{}\n{}", run.stdout, run.stderr, fpm.error_log());
     let r1 = release_of(&run);
 
     // v2's footer calls a function that does not exist: 200, the page stops after ~5 KB.
-    launch.project.write("app/index.html", "v2\n");
-    launch.project.write("app/shop.php", CUT_SHORT);
+    launch.project.write("app/index.php", CUT_SHORT);
     let run = launch.run(&["deploy"]);
-    assert_eq!(run.code, 5, "{}\n{}\n{}", run.stdout, run.stderr, server.log());
+    assert_eq!(run.code, 5, "{}\n{}\n{}", run.stdout, run.stderr, fpm.error_log());
     assert!(run.stderr.contains("failed its checks after the switch"), "{}", run.stderr);
     assert!(run.stderr.contains("without </html>: cut short"), "{}", run.stderr);
+    assert!(!run.stderr.contains("body contains"), "no error text was sent: {}", run.stderr);
     for i in 1..=2 {
         assert_eq!(current(&launch.deploy_dir(i)).as_deref(), Some(r1.as_str()), "host {i} is back on r1");
         let journal = std::fs::read_to_string(launch.deploy_dir(i).join(".cutover/journal.jsonl")).unwrap();
         assert!(journal.contains("cut short"), "host {i}: the reason is journaled:\n{journal}");
     }
-    let log = std::fs::read_to_string(server.error_log()).unwrap_or_default();
-    assert!(log.contains("Call to undefined function"), "the fatal error went to PHP's log:\n{log}");
-    // Back on r1, the page is whole again and `cutover smoke` passes.
-    launch.run(&["smoke"]).ok();
+    let log = fpm.error_log();
+    assert!(log.contains("Call to undefined function"), "the fatal error went to PHP-FPM's log:\n{log}");
+    // Back on r1, the page is whole again on every host and `cutover smoke` passes.
+    let smoke = launch.run(&["smoke"]).ok();
+    for via in ["public", "h1", "h2"] {
+        assert!(
+            smoke.stdout.lines().any(|l| l.starts_with("shop") && l.contains(via) && l.contains("PASS")),
+            "{}",
+            smoke.stdout
+        );
+    }
 }
 
 #[test]

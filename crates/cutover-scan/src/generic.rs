@@ -1,6 +1,7 @@
 //! The generic rule: a value assigned to a name that says password, secret, token or key, in any
 //! of the usual syntaxes (`.env`, YAML, JSON, PHP arrays and `define`, code), kept only when the
-//! value looks random and is no placeholder, reference, path, word list or identifier.
+//! value looks random and is no placeholder, reference, path, word list or identifier, and
+//! sits where a literal can ([`check_site`]).
 
 use regex::bytes::Captures;
 
@@ -153,6 +154,8 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "attempts",
     "retries",
     "changed",
+    "bytes",
+    "exception",
 ];
 
 /// Words inside a value that show it names a secret rather than being one.
@@ -168,6 +171,42 @@ pub fn check_assignment(caps: &Captures<'_>) -> bool {
         (None, Some(bare)) => bare_value_ok(bare.as_bytes()),
         (None, None) => false,
     }
+}
+
+/// Where an assignment sits, beyond its own text: `before` is its line up to the match, `code`
+/// says the file is source code, `in_comment` whether the match is inside a comment. Turns away
+/// a bare value in code outside comments (code quotes its literals, so `= ReactSharedInternals$1;`
+/// is a name) and a "quoted" value whose opening quote closes the string the name is in
+/// (`"#?secret="+r,t.setAttribute("` in minified JavaScript).
+pub fn check_site(caps: &Captures<'_>, before: &[u8], code: bool, in_comment: impl FnOnce() -> bool) -> bool {
+    let Some(whole) = caps.get(0) else { return false };
+    if caps.name("u").is_some() {
+        return !code || in_comment();
+    }
+    let (Some(key), Some(value)) = (caps.name("key"), caps.name("s")) else { return true };
+    let bytes = whole.as_bytes();
+    let Some(&quote) = (value.start() - whole.start()).checked_sub(1).and_then(|i| bytes.get(i)) else { return true };
+    let prefix = [before, &bytes[..key.start() - whole.start()]].concat();
+    // `"secret": "…"` and `define('KEY', '…')`: the name's string closes right after it.
+    let name_quoted = bytes.get(key.end() - whole.start()) == Some(&quote);
+    name_quoted || !inside_string(&prefix, quote)
+}
+
+/// Whether the end of `line` is inside a string opened with `quote`: an odd count of unescaped
+/// `quote`s before it, apostrophes between letters (`don't`) aside.
+fn inside_string(line: &[u8], quote: u8) -> bool {
+    let mut count = 0usize;
+    for (i, &b) in line.iter().enumerate() {
+        let escaped = i > 0 && line[i - 1] == b'\\';
+        let apostrophe = quote == b'\''
+            && i > 0
+            && line[i - 1].is_ascii_alphabetic()
+            && line.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
+        if b == quote && !escaped && !apostrophe {
+            count += 1;
+        }
+    }
+    !count.is_multiple_of(2)
 }
 
 pub fn check_define(caps: &Captures<'_>) -> bool {
@@ -205,7 +244,11 @@ fn value_ok_with_spaces(value: &[u8]) -> bool {
     if VALUE_STEMS.iter().any(|s| memchr::memmem::find(&lower, s.as_bytes()).is_some()) {
         return false;
     }
-    !is_path_or_url(value) && !is_word_list(value) && (has_digit_or_symbol(value) || letters_look_random(value))
+    !is_path_or_url(value)
+        && !is_file_name(value)
+        && !is_identifier_path(value)
+        && !is_word_list(value)
+        && (has_digit_or_symbol(value) || letters_look_random(value))
 }
 
 /// The entropy a random value of this length and alphabet almost always reaches: short values
@@ -215,9 +258,15 @@ fn min_bits(value: &[u8]) -> f64 {
     f64::min(ceiling, (value.len() as f64).log2() - 1.0)
 }
 
-/// A bare value (`.env`, YAML): as a quoted one, and not an identifier or a dotted reference.
+/// A bare value (`.env`, YAML): as a quoted one, and not an identifier or a dotted reference,
+/// nor the rest of an operator the name ends at (`use cutover_secrets::Template;` read as
+/// `cutover_secrets` `:` `:Template`, or `token==…`).
 pub fn bare_value_ok(value: &[u8]) -> bool {
-    value_ok(value) && has_digit_or_symbol(value) && !is_dotted_identifier(value)
+    !value.starts_with(b":")
+        && !value.starts_with(b"=")
+        && value_ok(value)
+        && has_digit_or_symbol(value)
+        && !is_dotted_identifier(value)
 }
 
 fn is_path_or_url(value: &[u8]) -> bool {
@@ -229,6 +278,86 @@ fn is_path_or_url(value: &[u8]) -> bool {
         || (text.starts_with('/')
             && text[1..].contains('/')
             && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_./-".contains(&b)))
+        || (text.starts_with('/') && text[1..].contains('/') && is_wordy_path(&value[1..]))
+}
+
+/// Extensions that make a value a file's name (`'/MissingAppKeyException.php'`,
+/// `storage/oauth-private.key`): compared in lower case.
+const FILE_EXTENSIONS: &[&str] = &[
+    "php", "phtml", "inc", "js", "mjs", "cjs", "ts", "jsx", "tsx", "vue", "json", "yml", "yaml", "xml", "html", "htm",
+    "css", "scss", "txt", "md", "rb", "py", "sh", "ini", "conf", "cfg", "toml", "env", "lock", "sql", "log", "pem",
+    "key", "crt", "cer", "pub", "p12", "pfx", "jks", "der", "csv", "gz", "zip", "tar", "tgz", "so", "jar", "png",
+    "jpg", "gif", "svg", "twig", "tpl", "rs", "go", "java",
+];
+
+/// A file's name or path: a known extension after a stem of named parts (`/src/Encrypter.php`,
+/// `keys/jwt-private.pem`), not random text that happens to hold a dot.
+fn is_file_name(value: &[u8]) -> bool {
+    let Some(dot) = value.iter().rposition(|&b| b == b'.') else { return false };
+    let extension = value[dot + 1..].to_ascii_lowercase();
+    FILE_EXTENSIONS.iter().any(|e| e.as_bytes() == extension.as_slice())
+        && value[..dot].iter().any(u8::is_ascii_alphabetic)
+        && is_wordy_path(&value[..dot])
+}
+
+/// Parts of a path or name, split at `/`, `\`, `.`, `-`, `_`, every one made of words.
+fn is_wordy_path(value: &[u8]) -> bool {
+    value.split(|b| b"/\\.-_".contains(b)).filter(|p| !p.is_empty()).all(is_wordy)
+        && value.iter().all(|b| b.is_ascii_alphanumeric() || b"/\\.-_".contains(b))
+}
+
+/// Names joined by `::`, `\` or `->` (`ParagonIE_Sodium_Compat::CRYPTO_BOX_SECRETKEYBYTES`,
+/// `App\Models\User`, `$this->token`), each made of words.
+fn is_identifier_path(value: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(value);
+    let text = text.trim_start_matches(['\\', '$']);
+    (text.contains("::") || text.contains('\\') || text.contains("->"))
+        && text.split("::").flat_map(|p| p.split('\\')).flat_map(|p| p.split("->")).all(|piece| {
+            piece.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+                && piece.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+                && piece.split(['_', '$']).all(|p| is_wordy(p.as_bytes()))
+        })
+}
+
+/// Made of words the way names are (`ParagonIE`, `getElementById`, `SECRETKEYBYTES`, `v2`):
+/// lower-case or capitalised words of two letters or more, upper-case runs and numbers. Random
+/// text has one-letter words: `mQ2pL` is `m`, `Q`, `2`, `p`, `L`.
+fn is_wordy(piece: &[u8]) -> bool {
+    if piece.len() <= 1 {
+        return true;
+    }
+    let mut i = 0;
+    while i < piece.len() {
+        let start = i;
+        if piece[i].is_ascii_digit() {
+            while i < piece.len() && piece[i].is_ascii_digit() {
+                i += 1;
+            }
+            continue;
+        }
+        if !piece[i].is_ascii_alphabetic() {
+            return false;
+        }
+        let upper = piece[i..].iter().take_while(|b| b.is_ascii_uppercase()).count();
+        if upper >= 2 {
+            // An upper-case run; its last letter starts the next word when lower case follows
+            // (`XMLHttp`: `XML`, `Http`).
+            i += upper;
+            if piece.get(i).is_some_and(u8::is_ascii_lowercase) {
+                i -= 1;
+            }
+            continue;
+        }
+        i += upper;
+        let lower = piece[i..].iter().take_while(|b| b.is_ascii_lowercase()).count();
+        i += lower;
+        // One letter is a word only as a prefix to a number (`v2`, `x86`).
+        let prefix = start == 0 && piece.get(i).is_some_and(u8::is_ascii_digit);
+        if i - start < 2 && !prefix {
+            return false;
+        }
+    }
+    true
 }
 
 /// Words joined by punctuation (`required|string|min:8`, `my_app_session_value`, `AUTH_HEADER`):
@@ -316,7 +445,48 @@ mod tests {
             assert!(!value_ok(value.as_bytes()), "{value}");
         }
         assert!(!bare_value_ok(b"config.database.secretValue"));
+        assert!(!bare_value_ok(b":Template"), "the rest of `cutover_secrets::Template`");
+        assert!(!bare_value_ok(b"=q8Zr2LmW0vTx9KpB4nYc"), "the rest of `token==…`");
         assert!(!bare_value_ok(b"hashedPassword"));
         assert!(bare_value_ok(b"q8Zr2LmW0vTx9KpB4nYc"));
+    }
+
+    #[test]
+    fn paths_and_names_are_not_values_but_random_text_with_their_punctuation_is() {
+        for value in [
+            "/MissingAppKeyException.php",
+            "/src/Encryption/Encrypter.php",
+            "/etc/Passport/Keys",
+            "storage/oauth-private.key",
+            "Illuminate\\Encryption\\Encrypter",
+            "ParagonIE_Sodium_Compat::CRYPTO_BOX_SECRETKEYBYTES",
+            "$this->apiToken",
+            "\\App\\Models\\UserToken",
+        ] {
+            assert!(!value_ok(value.as_bytes()), "{value}");
+        }
+        for value in
+            ["/q8Zr2LmW0vTx9KpB4nYc", "/aB3x9/QzK7pL2mW", "q8Zr2LmW0v.Tx9KpB", "Xk9\\mQ2pL7vR4::aZ", "Tx9Kp-B4nYc.key2"]
+        {
+            assert!(value_ok(value.as_bytes()), "{value}");
+        }
+    }
+
+    #[test]
+    fn names_are_made_of_words_and_random_text_of_letters() {
+        for piece in ["ParagonIE", "getElementById", "SECRETKEYBYTES", "XMLHttpRequest", "v2", "Sodium", "x"] {
+            assert!(is_wordy(piece.as_bytes()), "{piece}");
+        }
+        for piece in ["mQ2pL", "q8Zr2LmW", "aBcD", "Xk9m"] {
+            assert!(!is_wordy(piece.as_bytes()), "{piece}");
+        }
+    }
+
+    #[test]
+    fn a_quote_that_closes_the_name_s_string_opens_no_value() {
+        assert!(inside_string(b"t.src+=\"#?", b'"'));
+        assert!(!inside_string(b"x = \"a\" + ", b'"'));
+        assert!(!inside_string(b"echo \"Don't lose it: ", b'\''));
+        assert!(inside_string(b"echo 'it\\'s ", b'\''));
     }
 }

@@ -10,6 +10,9 @@
 //! at the commit that introduced it. Findings never hold a value: only its first characters, its
 //! length and a fingerprint ([`Finding`]).
 //!
+//! A match is judged by where it sits as well as by its shape: inside a comment that shows an
+//! example (doc blocks, `e.g.`), or as a bare name in source code, it is no secret.
+//!
 //! `.cutoverignore` at the root leaves paths out (gitignore patterns) and accepts values
 //! (`fingerprint:`) or whole rules (`rule:`); a line with `cutover:allow` is not reported.
 
@@ -22,6 +25,7 @@ mod matcher;
 mod redact;
 mod report;
 mod rules;
+mod site;
 mod tree;
 
 use std::collections::{HashMap, HashSet};

@@ -1,6 +1,8 @@
 //! Finding secrets in one text: one Aho-Corasick pass over every rule's keywords marks the lines
 //! worth a closer look and which rules they may hold; only those rules' patterns then run, on
-//! those lines only. Both the working tree and history go through [`Scanner::scan_text`].
+//! those lines only. A match its rule's check keeps is then looked at where it sits ([`site`]):
+//! inside a comment that shows an example it is not reported, and the generic rules also ask
+//! [`generic::check_site`]. Both the working tree and history go through [`Scanner::scan_text`].
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -10,8 +12,10 @@ use memchr::{memchr, memmem, memrchr};
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::entropy::shannon;
+use super::generic;
 use super::redact::{fingerprint, redact};
 use super::rules::{Kind, RULES};
+use super::site;
 
 /// How far a line is looked at on either side of a keyword: long lines (minified code, one-line
 /// JSON) are scanned in windows around their keywords, not whole for each one.
@@ -100,6 +104,7 @@ impl Scanner {
             return Vec::new();
         }
         let skip_generic = is_lock_file(path);
+        let code = site::is_code_file(path);
         let mut raws = Vec::new();
         let mut window: Option<(Range<usize>, u64)> = None;
         for m in self.keywords.find_overlapping_iter(text) {
@@ -123,20 +128,20 @@ impl Scanner {
                 }
                 _ => {
                     if let Some((range, bits)) = window.take() {
-                        self.run(text, range, bits, &mut raws);
+                        self.run(text, range, bits, code, &mut raws);
                     }
                     window = Some((around, mask));
                 }
             }
         }
         if let Some((range, bits)) = window {
-            self.run(text, range, bits, &mut raws);
+            self.run(text, range, bits, code, &mut raws);
         }
         self.finish(text, raws)
     }
 
-    /// Runs the rules in `mask` on `text[window]`.
-    fn run(&self, text: &[u8], window: Range<usize>, mask: u64, raws: &mut Vec<Raw>) {
+    /// Runs the rules in `mask` on `text[window]`; `code` says the text is a source file's.
+    fn run(&self, text: &[u8], window: Range<usize>, mask: u64, code: bool, raws: &mut Vec<Raw>) {
         let hay = &text[window.clone()];
         for (rule_index, rule) in RULES.iter().enumerate() {
             if mask & (1 << rule_index) == 0 {
@@ -146,15 +151,30 @@ impl Scanner {
                 (Kind::Pattern { check, .. }, Some(regex)) => {
                     for caps in regex.captures_iter(hay) {
                         let Some(value) = caps.name("s").or_else(|| caps.name("u")) else { continue };
-                        if check(&caps) {
-                            let range = window.start + value.start()..window.start + value.end();
-                            raws.push(Raw { rule: rule_index, range, value: value.as_bytes().to_vec() });
+                        if !check(&caps) {
+                            continue;
                         }
+                        let range = window.start + value.start()..window.start + value.end();
+                        if rule.generic {
+                            let whole = caps.get(0).map_or(value.start(), |m| m.start());
+                            let line = memrchr(b'\n', &hay[..whole]).map_or(0, |i| i + 1);
+                            let in_comment = || site::comment_around(text, range.start).is_some();
+                            if !generic::check_site(&caps, &hay[line..whole], code, in_comment) {
+                                continue;
+                            }
+                        }
+                        if site::in_example_comment(text, range.start) {
+                            continue;
+                        }
+                        raws.push(Raw { rule: rule_index, range, value: value.as_bytes().to_vec() });
                     }
                 }
                 _ => {
                     for header in self.private_key_header.find_iter(hay) {
                         let start = window.start + header.start();
+                        if site::in_example_comment(text, start) {
+                            continue;
+                        }
                         if let Some((end, body)) = private_key_body(text, window.start + header.end()) {
                             raws.push(Raw { rule: rule_index, range: start..end, value: body });
                         }

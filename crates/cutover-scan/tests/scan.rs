@@ -687,6 +687,148 @@ fn each_rule_fires_on_its_format_and_not_on_its_placeholder() {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Shapes of framework and CMS code as shipped that only look like secrets (WordPress, Laravel,
+// React, sodium_compat, oauthlib), each next to a twin that is a secret and must be found.
+
+/// The rules found in `text` as the file `path`, with their lines.
+fn found(path: &str, text: &str) -> Vec<(&'static str, usize)> {
+    Scanner::get().scan_text(path, text.as_bytes()).into_iter().map(|h| (h.rule, h.line)).collect()
+}
+
+/// A WordPress salt as api.wordpress.org makes them (no quotes or backslashes), starting with a
+/// letter and without `{`, `}`, `%`, `$`: the placeholder check reads `{{`, `${`, `%s` anywhere, or
+/// any of `$%{<[@&*#(` first, as a template's mark (a known gap for real salts, not this test's).
+fn salt(rng: &mut Rng) -> String {
+    let punctuation = "!@#^&*()-_=+[]|;:,.<>/?`~";
+    format!("{}{}", rng.pick(UPPER, 1), rng.pick(&format!("{ALNUM}{punctuation}"), 63))
+}
+
+const SALT_NAMES: [&str; 8] = [
+    "AUTH_KEY",
+    "SECURE_AUTH_KEY",
+    "LOGGED_IN_KEY",
+    "NONCE_KEY",
+    "AUTH_SALT",
+    "SECURE_AUTH_SALT",
+    "LOGGED_IN_SALT",
+    "NONCE_SALT",
+];
+
+#[test]
+fn salts_in_a_doc_block_that_shows_an_example_are_not_secrets_but_a_wp_config_s_are() {
+    let mut rng = Rng(43);
+    let defines: Vec<String> =
+        SALT_NAMES.iter().map(|name| format!("define( '{name}', '{}' );", salt(&mut rng))).collect();
+    // wp-includes/pluggable.php's wp_salt() doc block.
+    let doc = format!(
+        "<?php\n\t/**\n\t * Returns a salt to add to hashes.\n\t *\n\t * Below is an example of how the secret key constants are defined.\n\t * Do not paste this example directly into wp-config.php.\n\t *\n{}\t *\n\t * @return string Salt value\n\t */\n\tfunction wp_salt( $scheme = 'auth' ) {{}}\n",
+        defines.iter().map(|d| format!("\t *     {d}\n")).collect::<String>()
+    );
+    assert_eq!(found("wp-includes/pluggable.php", &doc), []);
+    // The same lines in a site's wp-config.php, under its usual header comment.
+    let config = format!(
+        "<?php\n/**\n * Authentication unique keys and salts.\n *\n * Change these to different unique phrases!\n */\n{}\n",
+        defines.join("\n")
+    );
+    let lines: Vec<(&str, usize)> = (7..15).map(|line| ("generic-secret", line)).collect();
+    assert_eq!(found("wp-config.php", &config), lines);
+    // The same doc block without its example words: a comment, but not one that shows an example.
+    let plain = doc.replace("Below is an example of how", "This is how").replace("this example", "these");
+    assert_eq!(found("wp-includes/pluggable.php", &plain).len(), 8);
+    // wp-config-sample.php's placeholders.
+    assert_eq!(found("wp-config-sample.php", "define( 'AUTH_KEY', 'put your unique phrase here' );\n"), []);
+}
+
+#[test]
+fn a_token_in_a_comment_that_shows_an_example_is_not_a_secret_but_one_in_another_comment_is() {
+    let mut rng = Rng(47);
+    let akid = format!("AKIA{}", rng.pick(BASE32, 16));
+    let aws_secret = rng.base64(40);
+    let ghp = format!("ghp_{}", rng.pick(ALNUM, 36));
+    let example = format!(
+        "# Credentials go in ~/.aws/credentials, for example:\n#\n#   aws_access_key_id = {akid}\n#   aws_secret_access_key = {aws_secret}\n"
+    );
+    assert_eq!(found("config/aws.ini", &example), []);
+    let inline = format!("deploy(); // e.g. GITHUB_TOKEN={ghp}\n");
+    assert_eq!(found("bin/deploy.js", &inline), []);
+    // The same values commented out, or in a comment that is no example: still committed secrets.
+    let commented =
+        format!("# old account, revoke:\n# aws_access_key_id = {akid}\n# aws_secret_access_key = {aws_secret}\n");
+    assert_eq!(found("config/aws.ini", &commented), [("aws-access-key-id", 2), ("aws-secret-access-key", 3)]);
+    let php = format!("<?php\n/*\n * Key of the build user:\n * {akid}\n */\n");
+    assert_eq!(found("src/Build.php", &php), [("aws-access-key-id", 4)]);
+    assert_eq!(found("bin/deploy.js", &format!("deploy(); // GITHUB_TOKEN={ghp}\n")), [("github-token", 1)]);
+    // An example's domain is not an example.
+    let mail = format!("# mail ops@example.com when this rotates\n# GITHUB_TOKEN={ghp}\n");
+    assert_eq!(found("ci.yml", &mail), [("github-token", 2)]);
+}
+
+#[test]
+fn a_docstring_that_shows_an_example_holds_no_secrets_but_the_code_under_it_does() {
+    let mut rng = Rng(53);
+    let token = rng.pick(ALNUM, 22);
+    // oauthlib's docstrings.
+    let text = format!(
+        "def parse_token_response(body):\n    \"\"\"For example::\n\n        {{\n            \"access_token\":\"{token}\",\n        }}\n    \"\"\"\n    refresh_token = \"{token}\"\n"
+    );
+    assert_eq!(found("oauthlib/parameters.py", &text), [("generic-secret", 8)]);
+}
+
+#[test]
+fn minified_code_is_read_as_code_but_its_literals_are_still_values() {
+    let mut rng = Rng(59);
+    // wp-includes/js/wp-embed.min.js: the quote after `secret=` closes the string `secret` is in.
+    let embed = "!function(d,c){t.src+=\"#?secret=\"+r,t.setAttribute(\"data-secret\",r)}(window,document);\n";
+    assert_eq!(found("wp-includes/js/wp-embed.min.js", embed), []);
+    let secret = rng.pick(ALNUM, 24);
+    let literal = format!("!function(d,c){{var e={{secret:\"{secret}\",src:\"#?x=\"+r}};t(e)}}(window,document);\n");
+    assert_eq!(found("dist/app.min.js", &literal), [("generic-secret", 1)]);
+    let json = format!("{{\"client_secret\": \"{secret}\"}}\n");
+    assert_eq!(found("config/oauth.json", &json), [("generic-secret", 1)]);
+    // A name inside a string, then a value in the other quotes: `don't` opens no string.
+    let message = format!("echo \"Don't lose it: api_key='{secret}'\";\n");
+    assert_eq!(found("bin/setup.php", &message), [("generic-secret", 1)]);
+}
+
+#[test]
+fn a_bare_name_in_code_is_no_value_but_a_bare_value_in_config_is() {
+    let mut rng = Rng(61);
+    // React's development build, sodium_compat's constants.
+    let react = "  exports.__SECRET_INTERNALS_DO_NOT_USE_OR_YOU_WILL_BE_FIRED = ReactSharedInternals$1;\n";
+    assert_eq!(found("wp-includes/js/dist/vendor/react.js", react), []);
+    let sodium = "const CRYPTO_BOX_SECRETKEYBYTES = ParagonIE_Sodium_Compat::CRYPTO_BOX_SECRETKEYBYTES;\n";
+    assert_eq!(found("wp-includes/sodium_compat/lib/constants.php", sodium), []);
+    // The same shapes outside code: a constant's name and a class constant are still names.
+    assert_eq!(found("docs/constants.txt", sodium), []);
+    assert_eq!(found("config/crypto.yml", "box_secret_key: ParagonIE_Sodium_Compat::CRYPTO_BOX_KEY\n"), []);
+    // A random value written bare in a config file is a value; quoted in code, too.
+    let value = format!("{}9{}", rng.pick(ALNUM, 20), rng.pick(ALNUM, 3));
+    assert_eq!(found(".env.production", &format!("APP_SECRET={value}\n")), [("generic-secret", 1)]);
+    assert_eq!(found("config/crypto.yml", &format!("box_secret_key: {value}\n")), [("generic-secret", 1)]);
+    assert_eq!(found("src/crypto.php", &format!("const BOX_SECRET_KEY = '{value}';\n")), [("generic-secret", 1)]);
+    // Commented out in code, a bare value is a value again.
+    assert_eq!(found("src/app.js", &format!("// SECRET_TOKEN={value}\n")), [("generic-secret", 1)]);
+}
+
+#[test]
+fn file_and_class_paths_are_not_secrets_but_random_values_next_to_them_are() {
+    let mut rng = Rng(67);
+    // php-illuminate-encryption's autoload.php, Composer's and Rust's paths.
+    let autoload = "<?php\n$classes = array(\n    'illuminate\\\\encryption\\\\encrypter' => '/Encrypter.php',\n    'illuminate\\\\encryption\\\\missingappkeyexception' => '/MissingAppKeyException.php'\n);\n";
+    assert_eq!(found("Illuminate/Encryption/autoload.php", autoload), []);
+    let paths = "<?php\nreturn [\n    'private_key' => __DIR__ . '/keys/OauthPrivate.key',\n    'public_key' => '/etc/Passport/oauth-public.key',\n    'encryption_key_path' => 'storage/app/Keys/JwtEncryption.pem',\n];\n";
+    assert_eq!(found("config/passport.php", paths), []);
+    assert_eq!(found("docs/scan.md", "use cutover_secrets::Template;\n"), []);
+    assert_eq!(found("src/lib.rs", "use cutover_secrets::{Template, Values};\nuse a_secret::b::C;\n"), []);
+    assert_eq!(found("config/app.yml", "app_key_class: Illuminate\\Encryption\\Encrypter.php\n"), []);
+    // Random values in the same places are secrets.
+    let key = rng.pick(ALNUM, 32);
+    let config = format!("<?php\nreturn [\n    'app_key' => '{key}',\n    'private_key' => '/{key}',\n];\n");
+    assert_eq!(found("config/app.php", &config), [("generic-secret", 3), ("generic-secret", 4)]);
+    assert_eq!(found("config/app.yml", &format!("app_key: {key}:x9\n")), [("generic-secret", 1)]);
+}
+
 #[test]
 fn allow_comments_silence_their_line_only() {
     let mut rng = Rng(31);

@@ -231,3 +231,43 @@ fn the_history_or_the_working_tree_can_be_left_out() {
     // A size limit below every file's size leaves nothing to find.
     cutover(scratch.path(), &["secrets", "scan", path, "--max-size", "10"]).code(0);
 }
+
+/// Framework and CMS code as Debian ships it holds no secret, so a scan of it finds none: its
+/// doc blocks' example salts, minified JavaScript, constant names and class-file paths only look
+/// like secrets. WordPress (`wordpress`) is partly symlinks into /etc/wordpress and
+/// /usr/share/javascript, so it is copied with links followed and committed, as a site's
+/// repository holds it (a plain directory's scan would skip its `vendor/`); Laravel's Illuminate
+/// (`php-laravel-framework`, with `php-illuminate-encryption`) is scanned where it is installed.
+#[test]
+fn wordpress_and_laravel_as_shipped_have_no_findings() {
+    let wordpress = Path::new("/usr/share/wordpress");
+    let illuminate = Path::new("/usr/share/php/Illuminate");
+    let installed = wordpress.join("wp-includes/pluggable.php").is_file()
+        && illuminate.join("Foundation/Application.php").is_file()
+        && illuminate.join("Encryption/autoload.php").is_file();
+    if !cutover_testkit::require("Debian's wordpress and php-laravel-framework packages", installed) {
+        return;
+    }
+    let dir = tempfile::Builder::new().prefix("cutover-scan-vendor-").tempdir().unwrap();
+    let site = dir.path().join("site");
+    let copied = Command::new("cp").arg("-rL").arg(wordpress).arg(&site).status().expect("cp runs");
+    assert!(copied.success(), "cp -rL {} failed", wordpress.display());
+    git(&site, &["init", "-q", "-b", "main"]);
+    commit(&site, "WordPress as Debian ships it");
+
+    for (name, path, min_files) in [("WordPress", site.as_path(), 2500), ("Illuminate", illuminate, 1000)] {
+        let run = cutover(path, &["--json", "secrets", "scan"]);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{name}: stdout is not JSON ({e})\n{}\n{}", run.stdout, run.stderr));
+        let findings: Vec<String> = json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{}:{} {} {}", f["file"], f["line"], f["rule"], f["redacted"]))
+            .collect();
+        assert!(findings.is_empty(), "{name}: {} finding(s):\n{}", findings.len(), findings.join("\n"));
+        assert_eq!(run.code, 0, "{name}: exit code\n{}", run.stderr);
+        let files = json["stats"]["files"].as_u64().unwrap();
+        assert!(files >= min_files, "{name}: only {files} files scanned");
+    }
+}

@@ -180,7 +180,7 @@ fn read_identity(path: &Path) -> Result<x25519::Identity, SecretsError> {
     let err = |reason: String| SecretsError::Identity { path: path.to_owned(), reason };
     let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            err("not found (set CUTOVER_AGE_IDENTITY to your age key file, or create one with `cutover secrets set`)"
+            err("not found (set CUTOVER_AGE_IDENTITY to your age key file, or create one with `cutover secrets set` or `cutover secrets rotate`)"
                 .into())
         } else {
             err(format!("cannot read it: {e}"))

@@ -331,6 +331,18 @@ fn rotation_makes_new_values_keeps_the_old_app_key_and_logs_no_value() {
 }
 
 #[test]
+fn the_first_rotation_after_init_creates_the_age_identity_as_set_does() {
+    // `cutover init --preset wordpress` leaves only generated secrets: rotate is the first
+    // command that stores one, with no identity yet.
+    let setup = Setup::new(None, "[secrets]\ngenerate = { DB_PASSWORD = \"password:40\" }\n");
+    assert!(!setup.identity.exists());
+    setup.run(&["secrets", "rotate"]).ok().stderr_has("created an age identity at");
+    assert!(setup.identity.is_file());
+    let password = setup.run(&["secrets", "get", "DB_PASSWORD", "--reveal"]).ok().stdout;
+    assert_eq!(password.trim_end().len(), 40);
+}
+
+#[test]
 fn rotate_warns_to_change_it_where_it_is_checked_only_for_passwords_not_for_salts_and_keys() {
     let setup = Setup::new(
         None,

@@ -61,6 +61,21 @@ pub fn provider(ctx: &Ctx<'_>, config: &Config) -> Result<Provider, SecretsError
     })
 }
 
+/// The provider, for a command that stores values (`set`, `rotate`): the vault's age identity is
+/// created first if there is none yet, so the first secret can be set or generated.
+pub fn provider_to_write(ctx: &Ctx<'_>, config: &Config) -> Result<Provider, SecretsError> {
+    if config.secrets.provider == ProviderKind::Vault {
+        let identity = vault::default_identity_path();
+        if let Some(public) = Vault::create_identity(&identity)? {
+            ctx.out.say(&format!(
+                "created an age identity at {} (public key {public}); back it up: without it the vault cannot be opened",
+                identity.display()
+            ));
+        }
+    }
+    provider(ctx, config)
+}
+
 /// The environment's `.env` rendered from its template, or `None` when it has none.
 pub fn render(config: &Config, env: &str, provider: &Provider) -> Result<Option<cutover_secrets::Rendered>, CliError> {
     let environment = config.env(env)?;

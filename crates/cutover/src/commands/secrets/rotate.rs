@@ -17,7 +17,7 @@ pub struct RotateArgs {
 
 pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &RotateArgs) -> Result<String, CliError> {
     let (env, names) = (ctx.global.env.as_str(), &args.names);
-    let mut provider = super::provider(ctx, config)?;
+    let mut provider = super::provider_to_write(ctx, config)?;
     let wanted: Vec<String> = if names.is_empty() {
         let mut all: Vec<String> = config.secrets.generate.keys().cloned().collect();
         if config.app.preset == Preset::Laravel && !all.iter().any(|n| n == "APP_KEY") {

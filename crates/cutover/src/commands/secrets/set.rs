@@ -4,8 +4,8 @@
 use std::io::Read;
 
 use clap::Args;
-use cutover_config::{Config, ProviderKind};
-use cutover_secrets::{Secret, Vault, vault};
+use cutover_config::Config;
+use cutover_secrets::Secret;
 use rustix::termios::{LocalModes, OptionalActions, Termios, tcgetattr, tcsetattr};
 
 use crate::CliError;
@@ -19,16 +19,7 @@ pub struct SetArgs {
 pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &SetArgs) -> Result<String, CliError> {
     let (env, name) = (ctx.global.env.as_str(), args.name.as_str());
     cutover_secrets::provider::check_name(name)?;
-    if config.secrets.provider == ProviderKind::Vault {
-        let identity = vault::default_identity_path();
-        if let Some(public) = Vault::create_identity(&identity)? {
-            ctx.out.say(&format!(
-                "created an age identity at {} (public key {public}); back it up: without it the vault cannot be opened",
-                identity.display()
-            ));
-        }
-    }
-    let mut provider = super::provider(ctx, config)?;
+    let mut provider = super::provider_to_write(ctx, config)?;
     let _quiet = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         ctx.out.say(&format!("value for `{name}` ({env}), then Enter and Ctrl-D (not shown):"));
         NoEcho::on_stdin()

@@ -1,0 +1,327 @@
+//! A real WordPress (Debian's `wordpress` package) taken live through the binary: the project is
+//! WordPress's files with the config, `.env` templates and `wp-config.php` that `cutover init
+//! --preset wordpress` writes; staging on SSH host `h1`, production on `h2`, each with a MariaDB
+//! database and a database user of its own whose password `cutover secrets rotate` generated;
+//! both served by a real nginx (HTTPS with the test CA, on each host's own address) and a real
+//! PHP-FPM with OPcache on and `opcache.validate_timestamps=0`, through each host's `current`.
+//! Staging is installed by WordPress's own installer (`wp_install()` in php-cli, in the release
+//! on the host); what production has is read back through WordPress itself: its pages over
+//! nginx and its options in php-cli in production's release.
+
+// Tests start the programs they need.
+#![allow(clippy::disallowed_methods)]
+
+mod support;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cutover_testkit::certs::Ca;
+use cutover_testkit::nginx::{Nginx, Site};
+use cutover_testkit::php_fpm::{self, PhpFpm};
+use support::cli::{Run, current};
+use support::db::{Db, Kind, run_ok};
+use support::hosts::SshHosts;
+
+/// Where Debian's `wordpress` package puts WordPress (some entries are symlinks into
+/// /etc/wordpress and /usr/share/javascript).
+const WORDPRESS: &str = "/usr/share/wordpress";
+const STAGING_NAME: &str = "staging.wp.test";
+const PROD_NAME: &str = "www.wp.test";
+const POST_TITLE: &str = "Opening day at the shop";
+
+fn available() -> bool {
+    support::require("wordpress", Path::new(WORDPRESS).join("wp-settings.php").is_file())
+        && support::require("sshd", SshHosts::available())
+        && support::require("nginx", Path::new(cutover_testkit::nginx::NGINX).is_file())
+        && support::require("php-fpm", php_fpm::available())
+        && support::require("php", support::db::succeeds("php", &["-r", "exit(extension_loaded('mysqli') ? 0 : 1);"]))
+        && support::require("unshare", cutover_testkit::on_path("unshare"))
+        && Kind::Mariadb.require()
+}
+
+/// A MariaDB account of its own (`'user'@'127.0.0.1'`, all rights on one database), dropped
+/// at the end.
+struct DbUser(String);
+
+impl DbUser {
+    fn create(db: &Db, password: &str) -> DbUser {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("cutover_wp_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let sql = format!(
+            "CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{}'; GRANT ALL ON `{}`.* TO '{name}'@'127.0.0.1';",
+            password.replace('\\', "\\\\").replace('\'', "\\'"),
+            db.name
+        );
+        run_ok(Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", &sql]), b"");
+        DbUser(name)
+    }
+}
+
+impl Drop for DbUser {
+    fn drop(&mut self) {
+        let sql = format!("DROP USER IF EXISTS '{}'@'127.0.0.1'", self.0);
+        let _ = Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-u", "root", "-e", &sql])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The site: its project (WordPress + `cutover init --preset wordpress`), the hosts, the web
+/// servers and the databases. Fields drop in order: the servers before the hosts' directories.
+struct Wp {
+    _nginx: Nginx,
+    _fpm: PhpFpm,
+    _users: Vec<DbUser>,
+    staging_db: Db,
+    prod_db: Db,
+    hosts: SshHosts,
+    project: tempfile::TempDir,
+    /// The CA, the names' `/etc/hosts`, the scripts run on the hosts: outside the release.
+    aside: tempfile::TempDir,
+    port: u16,
+}
+
+impl Wp {
+    fn staging_url(&self) -> String {
+        format!("https://{STAGING_NAME}")
+    }
+
+    fn prod_url(&self) -> String {
+        format!("https://{PROD_NAME}")
+    }
+
+    fn path(&self) -> &Path {
+        self.project.path()
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// The binary, in a mount namespace of its own whose `/etc/hosts` gives the site's names
+    /// their hosts' addresses (as DNS would), with the project's age identity.
+    fn cutover(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "sh", "-c", "mount --bind \"$0\" /etc/hosts && exec \"$@\""])
+            .arg(self.aside.path().join("hosts"))
+            .arg(support::cli::bin())
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("CUTOVER_CONFIG")
+            .env_remove("CUTOVER_ENV")
+            .env("CUTOVER_AGE_IDENTITY", self.aside.path().join("age.key"));
+        Run::from(cmd.stdin(Stdio::null()).output().expect("run cutover"))
+    }
+
+    /// `path` of `name`'s site over HTTPS (the test CA, the name resolved to its host): status
+    /// and body.
+    fn get(&self, name: &str, path: &str) -> (u16, String) {
+        let host = if name == STAGING_NAME { 1 } else { 2 };
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "10", "-w", "\n%{http_code} %{redirect_url}", "--cacert"])
+            .arg(self.aside.path().join("ca.pem"))
+            .arg("--resolve")
+            .arg(format!("{name}:{}:{}", self.port, self.hosts.addr(host)))
+            .arg(format!("https://{name}{path}"))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').expect("curl wrote the status");
+        let (code, location) = status.split_once(' ').unwrap_or((status, ""));
+        let body = if location.is_empty() { body.to_owned() } else { format!("{body}\n(redirected to {location})") };
+        (code.parse().unwrap_or(0), body)
+    }
+
+    /// Runs `script` with php-cli on host `i`, in its live release (`current`), over ssh; stdout.
+    fn php_on(&self, i: usize, script: &str) -> String {
+        let file = self.aside.path().join(format!("script-{}.php", NEXT_SCRIPT.fetch_add(1, Ordering::Relaxed)));
+        std::fs::write(&file, script).unwrap();
+        let remote = format!("cd {}/current && php {}", SshHosts::DEPLOY_PATH, file.display());
+        let ran = support::db::run(
+            Command::new("ssh").arg("-F").arg(self.hosts.config_path()).arg(self.hosts.alias(i)).arg(remote),
+            b"",
+        );
+        let stdout = support::db::lossy(&ran.stdout);
+        assert_eq!(ran.code, 0, "php on h{i} failed\n--- stdout\n{stdout}\n--- stderr\n{}", ran.stderr);
+        stdout
+    }
+}
+
+static NEXT_SCRIPT: AtomicUsize = AtomicUsize::new(0);
+
+/// Copies WordPress (without its 31 MB of translations) into `to`, symlinks followed, and
+/// drops Debian's own wp-config.php (which reads /etc/wordpress) for the preset's.
+fn copy_wordpress(to: &Path) {
+    for entry in std::fs::read_dir(WORDPRESS).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "wp-config.php" || name == ".htaccess" {
+            continue;
+        }
+        run_ok(Command::new("cp").arg("-rL").arg(entry.path()).arg(to), b"");
+    }
+    std::fs::remove_dir_all(to.join("wp-content/languages")).unwrap();
+}
+
+/// Sets up the site as an operator would: WordPress's files, `cutover init --preset wordpress`,
+/// the config's hosts, URLs and ssh edited in, secrets generated by `cutover secrets rotate`,
+/// each environment's database and account (with the generated password) made, nginx and
+/// PHP-FPM serving both hosts' `current`.
+fn setup() -> Option<Wp> {
+    if !available() {
+        return None;
+    }
+    let hosts = SshHosts::start(2);
+    let project = tempfile::Builder::new().prefix("cutover-wp-").tempdir().unwrap();
+    let aside = tempfile::Builder::new().prefix("cutover-wp-aside-").tempdir().unwrap();
+    copy_wordpress(project.path());
+
+    let ca = Ca::new("wordpress test CA");
+    let files = ca.issue(&[STAGING_NAME, PROD_NAME]).write(aside.path(), "site");
+    std::fs::write(aside.path().join("ca.pem"), ca.cert_pem()).unwrap();
+    std::fs::write(
+        aside.path().join("hosts"),
+        format!("127.0.0.1 localhost\n{} {STAGING_NAME}\n{} {PROD_NAME}\n", hosts.addr(1), hosts.addr(2)),
+    )
+    .unwrap();
+    // 443 on each host's own address: URLs without a port, as WordPress behind Debian's nginx
+    // needs (its fastcgi_params pass HTTP_HOST as `$host`, without the port).
+    let port = 443;
+    let fpm = PhpFpm::start(2).expect("start php-fpm");
+    let sites: Vec<Site> = [(1, STAGING_NAME), (2, PROD_NAME)]
+        .into_iter()
+        .map(|(i, name)| {
+            Site::new(IpAddr::V4(hosts.addr(i)), port, &[name], &files.chain, &files.key)
+                .root(&hosts.deploy_dir(i).join("current"))
+                .php(&fpm.socket(), true)
+        })
+        .collect();
+    let nginx = Nginx::start(&sites).expect("start nginx");
+    let (staging_db, prod_db) = (Db::create(Kind::Mariadb), Db::create(Kind::Mariadb));
+    let mut wp = Wp { _nginx: nginx, _fpm: fpm, _users: Vec::new(), staging_db, prod_db, hosts, project, aside, port };
+
+    wp.cutover(&["init", "--preset", "wordpress"]).ok();
+    let toml = wp
+        .read("cutover.toml")
+        .replacen("url = \"https://staging.example.com\"", &format!("url = \"{}\"", wp.staging_url()), 1)
+        .replacen("hosts = [\"deploy@staging.example.com\"]", "hosts = [\"h1\"]", 1)
+        .replacen("url = \"https://example.com\"", &format!("gated = false\nurl = \"{}\"", wp.prod_url()), 1)
+        .replacen("aliases = [\"www.example.com\"]\n", "", 1)
+        .replacen("hosts = [\"deploy@web1.example.com\"]", "hosts = [\"h2\"]", 1)
+        .replace("path = \"~/", "# was: path = \"~/")
+        .replace("[env.staging]\n", &format!("[env.staging]\npath = \"{}\"\n", SshHosts::DEPLOY_PATH))
+        .replace("[env.production]\n", &format!("[env.production]\npath = \"{}\"\n", SshHosts::DEPLOY_PATH))
+        .replacen("# config = \"ssh_config\"", &format!("config = \"{}\"", wp.hosts.config_path().display()), 1)
+        .replacen(
+            "# extra_ca = \"ca.pem\"",
+            &format!("extra_ca = \"{}\"", wp.aside.path().join("ca.pem").display()),
+            1,
+        );
+    wp.write("cutover.toml", &toml);
+    wp.cutover(&["config", "check"]).ok();
+
+    for (env, db) in [("staging", &wp.staging_db), ("production", &wp.prod_db)] {
+        wp.cutover(&["--env", env, "secrets", "rotate"]).ok();
+        let password = wp.cutover(&["--env", env, "secrets", "get", "DB_PASSWORD", "--reveal"]).ok().stdout;
+        let user = DbUser::create(db, password.trim_end_matches('\n'));
+        let template = format!(".env.{env}.template");
+        let text = wp.read(&template);
+        let text = text
+            .lines()
+            .map(|line| match line.split_once('=').map(|(k, _)| k) {
+                Some("DB_NAME") => format!("DB_NAME={}", db.name),
+                Some("DB_USER") => format!("DB_USER={}", user.0),
+                Some("DB_HOST") => "DB_HOST=127.0.0.1".to_owned(),
+                _ => line.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        wp.write(&template, &format!("{text}\n"));
+        wp._users.push(user);
+    }
+    Some(wp)
+}
+
+/// Staging deployed, then installed by WordPress's own installer in its release on `h1`, with a
+/// post linking an upload and the staging URL, a text widget (a serialized option) naming the
+/// staging URL, and the upload in wp-content/uploads (shared).
+fn install_staging(wp: &Wp) -> serde_json::Value {
+    wp.cutover(&["--env", "staging", "deploy"]).ok();
+    let script = r#"<?php
+define('WP_INSTALLING', true);
+require getcwd() . '/wp-load.php';
+require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+$installed = wp_install('Cutover WordPress shop', 'admin', 'owner@shop.wp.test', true, '', 'Admin-pass-93d1');
+echo $installed['user_id'];
+"#;
+    let user: u64 = wp.php_on(1, script).trim().parse().expect("the installer says the admin's id");
+    // A new process: WordPress's URLs are set when it loads, which was before the install.
+    let script = format!(
+        r#"<?php
+require getcwd() . '/wp-load.php';
+$upload = wp_upload_bits('photo.txt', null, "a photo of the shop\n");
+if ($upload['error']) {{ fwrite(STDERR, $upload['error']); exit(1); }}
+$post = wp_insert_post([
+    'post_title' => '{POST_TITLE}',
+    'post_content' => '<p>Come and see <a href="' . $upload['url'] . '">the shop</a> and <a href="' . home_url('/?page_id=2') . '">our page</a>.</p>',
+    'post_status' => 'publish',
+    'post_author' => {user},
+], true);
+if (is_wp_error($post)) {{ fwrite(STDERR, $post->get_error_message()); exit(1); }}
+update_option('widget_text', [2 => ['title' => 'Find us', 'text' => 'Visit ' . home_url('/') . ' today', 'filter' => false], '_multiwidget' => 1]);
+echo json_encode(['post' => $post, 'upload' => $upload['url'], 'home' => get_option('home')]);
+"#
+    );
+    let out = wp.php_on(1, &script);
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("the installer's output is not JSON ({e}): {out}"))
+}
+
+#[test]
+fn staging_is_a_real_wordpress_installed_by_its_installer_and_served_by_nginx_and_php_fpm() {
+    let Some(wp) = setup() else { return };
+    let installed = install_staging(&wp);
+    let staging = wp.staging_url();
+    assert_eq!(installed["home"], staging.as_str(), "{installed}");
+    let upload = installed["upload"].as_str().unwrap();
+    assert!(upload.starts_with(&format!("{staging}/wp-content/uploads/")), "{upload}");
+
+    // The home page over nginx + PHP-FPM lists the post; the post's page shows its content.
+    let (status, home) = wp.get(STAGING_NAME, "/");
+    assert_eq!(status, 200, "{home}");
+    assert!(home.contains(POST_TITLE) && home.trim_end().ends_with("</html>"), "{home}");
+    let (status, page) = wp.get(STAGING_NAME, &format!("/?p={}", installed["post"]));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("href=\"{upload}\"")), "{page}");
+    // The upload is in the shared directory, served by nginx.
+    let (status, photo) = wp.get(STAGING_NAME, upload.strip_prefix(&staging).unwrap());
+    assert_eq!((status, photo.as_str()), (200, "a photo of the shop\n"));
+    let shared = wp.hosts.deploy_dir(1).join("shared/wp-content/uploads");
+    assert!(std::fs::symlink_metadata(wp.hosts.deploy_dir(1).join("current/wp-content/uploads")).unwrap().is_symlink());
+    assert!(walk(&shared).iter().any(|p| p.ends_with("photo.txt")), "{}", shared.display());
+    assert!(current(&wp.hosts.deploy_dir(2)).is_none(), "production has no release yet");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() { todo.push(p) } else { out.push(p) }
+        }
+    }
+    out
+}

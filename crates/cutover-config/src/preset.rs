@@ -223,7 +223,7 @@ on_fail = "rollback"    # or "alert"
                 Self::Generic => "strategy = \"fresh\"\n# installer = \"./bin/setup-database\"\n",
             },
             home = self.home_check(),
-            check = self.more_checks(),
+            check = self.more_checks().trim_end(),
             require = match self {
                 Self::Laravel => r#"["php>=8.1", "composer"]"#,
                 Self::Wordpress => r#"["php>=7.4"]"#,
@@ -416,9 +416,9 @@ impl Preset {
     /// The body conditions of the template's `home` check.
     fn home_check(self) -> String {
         match self {
-            Self::Laravel => format!("body_not_contains = {LARAVEL_ERRORS}\ncomplete = true\n"),
-            Self::Wordpress => format!("body_not_contains = {WORDPRESS_ERRORS}\ncomplete = true\n"),
-            Self::Generic => "# body_not_contains = [\"Internal Server Error\"]\n# complete = true\n".into(),
+            Self::Laravel => format!("body_not_contains = {LARAVEL_ERRORS}\ncomplete = true"),
+            Self::Wordpress => format!("body_not_contains = {WORDPRESS_ERRORS}\ncomplete = true"),
+            Self::Generic => "# body_not_contains = [\"Internal Server Error\"]\n# complete = true".into(),
         }
     }
 
@@ -426,13 +426,13 @@ impl Preset {
     fn more_checks(self) -> String {
         match self {
             Self::Laravel => format!(
-                "\n# Laravel's health route (Laravel 11+, `withRouting(health: '/up')`; on older versions add a\n\
+                "\n\n# Laravel's health route (Laravel 11+, `withRouting(health: '/up')`; on older versions add a\n\
                  # route that answers the same): 200 once the app boots, its page saying \"Application up\".\n\
                  [[check]]\nname = \"health\"\nurl = \"/up\"\nexpect_status = \"200\"\n\
                  body_contains = \"Application up\"\nbody_not_contains = {LARAVEL_ERRORS}\nevery_host = true\n"
             ),
             Self::Wordpress => format!(
-                "\n# The login page renders its form (a broken plugin or theme can leave it blank).\n\
+                "\n\n# The login page renders its form (a broken plugin or theme can leave it blank).\n\
                  [[check]]\nname = \"login\"\nurl = \"/wp-login.php\"\n\
                  body_regex = 'id=\"loginform\"|name=\"log\"'\nbody_not_contains = {WORDPRESS_ERRORS}\ncomplete = true\n"
             ),

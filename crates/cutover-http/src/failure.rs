@@ -52,7 +52,7 @@ pub enum Failure {
     TooLarge,
     /// A status outside `expect_status`, or more redirects than allowed.
     Status,
-    /// `body_contains` or `body_regex` did not match.
+    /// A body condition failed: `body_contains`, `body_not_contains`, `body_regex` or `complete`.
     Body,
     /// Slower than `max_latency`.
     Latency,

@@ -95,6 +95,9 @@ pub fn copy(
                             Ok(())
                         }
                         Ok(_) => Err(io::Error::other("the dump did not end whole; the load was abandoned")),
+                        // Kept as it is: a broken pipe means the load stopped reading, and
+                        // its own status and stderr then say why.
+                        Err(crate::DumpError::Io(e)) => Err(e),
                         Err(e) => Err(io::Error::other(e.to_string())),
                     }
                 };

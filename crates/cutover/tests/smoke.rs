@@ -304,6 +304,58 @@ fn a_php_page_cut_short_after_the_switch_is_rolled_back_by_the_deploy() {
     }
 }
 
+/// The monitor judges a page by the same conditions: a live release whose PHP page starts dying
+/// halfway through (a 200 cut short once a flag file appears, as when a dependency goes away)
+/// is a breach, and the monitor rolls back (exit 5), saying where the page ends.
+#[test]
+fn the_monitor_rolls_back_a_php_page_that_starts_being_cut_short() {
+    use cutover_testkit::php::{CUT_SHORT, WHOLE};
+    use cutover_testkit::php_fpm::{self, PhpFpm};
+    if !available()
+        || !support::require("php-fpm", php_fpm::available())
+        || !support::require("sqlite3", cutover_testkit::on_path("sqlite3"))
+    {
+        return;
+    }
+    let fpm = PhpFpm::start(2).expect("start php-fpm");
+    let launch = Launch::start_with("failure_limit = 1\n", Some(&fpm.socket()));
+    let toml = std::fs::read_to_string(launch.project.path().join("cutover.toml")).unwrap();
+    let check = "\n[[check]]\nname = \"shop\"\nurl = \"/\"\ncomplete = true\ntimeout = \"5s\"\n";
+    launch.project.write("cutover.toml", &format!("{toml}{check}"));
+    launch.project.write("app/index.php", WHOLE);
+    let r1 = release_of(&launch.run(&["--json", "deploy"]).ok());
+    let flag = launch.project.path().join("break-the-footer");
+    let flaky =
+        CUT_SHORT.replace("theme_footer();", &format!("if (file_exists('{}')) {{ theme_footer(); }}", flag.display()));
+    assert_ne!(flaky, CUT_SHORT);
+    launch.project.write("app/index.php", &flaky);
+    let r2 = release_of(&launch.run(&["--json", "deploy"]).ok());
+    let mut monitor = launch.spawn(&["monitor", "--window", "20s", "--interval", "500ms"], "monitor");
+    wait_for_rounds(&launch, "monitor", 3, Duration::from_secs(15));
+    std::fs::write(&flag, "").unwrap();
+    let code = wait(&mut monitor, Duration::from_secs(20));
+    let log = launch.log("monitor");
+    assert_eq!(code, 5, "{log}");
+    assert!(log.contains("breach") && log.contains("rolled back"), "{log}");
+    for i in 1..=2 {
+        assert_eq!(current(&launch.deploy_dir(i)).as_deref(), Some(r1.as_str()), "host {i}");
+    }
+    let status = launch.run(&["--json", "status"]).ok().json();
+    assert_eq!(status["monitor"]["release"], r2.as_str(), "{status:#}");
+    // Each failed round's samples keep the reason: the page's end, as the deploy's checks say it.
+    let reasons = Command::new("sqlite3")
+        .arg(launch.project.path().join(".cutover/state.db"))
+        .arg("SELECT DISTINCT reason FROM monitor_samples WHERE check_name = 'shop' AND ok = 0")
+        .output()
+        .expect("run sqlite3");
+    let reasons = String::from_utf8_lossy(&reasons.stdout);
+    assert!(
+        !reasons.is_empty()
+            && reasons.lines().all(|r| r.starts_with("the page ends at byte ") && r.ends_with(": cut short")),
+        "{reasons}"
+    );
+}
+
 #[test]
 fn smoke_fails_with_exit_1_and_rolls_back_only_when_asked() {
     if !available() {

@@ -2,7 +2,8 @@
 //! real SSH hosts and the same MariaDB server, in one run (issue 13).
 //!
 //! Run (as root, with OpenSSH server and client, a MariaDB server at 127.0.0.1:3306 that root
-//! reaches without a password, mariadb-client, zstd and python3):
+//! reaches without a password, mariadb-client, zstd and python3; at the default size about 4 GB
+//! free on the server's disk):
 //!
 //! ```text
 //! cargo build --release -p cutover && cargo bench -p cutover --bench vs_mysqldump

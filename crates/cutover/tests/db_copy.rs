@@ -414,6 +414,12 @@ struct Account {
 
 impl Account {
     fn create(db: &Db, password: &str) -> Self {
+        Self::create_with(db, password, true)
+    }
+
+    /// `beside`: also the right to make the staging databases beside `db`, which a hosting
+    /// account (rights on its own database only) lacks.
+    fn create_with(db: &Db, password: &str, beside: bool) -> Self {
         let user = format!("ct_{}", &db.name[db.name.len().saturating_sub(20)..]);
         let root = |sql: &str| run_ok(Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", sql]), b"");
         root(&format!(
@@ -421,7 +427,9 @@ impl Account {
             password.replace('\\', "\\\\").replace('\'', "\\'")
         ));
         root(&format!("GRANT ALL ON `{}`.* TO '{user}'@'127.0.0.1'", db.name));
-        root(&format!("GRANT ALL ON `{}\\_\\_cutover\\_%`.* TO '{user}'@'127.0.0.1'", db.name));
+        if beside {
+            root(&format!("GRANT ALL ON `{}\\_\\_cutover\\_%`.* TO '{user}'@'127.0.0.1'", db.name));
+        }
         Self { user }
     }
 }
@@ -513,6 +521,55 @@ fn passwords_reach_the_tools_only_through_option_files_never_arguments_environme
     );
     assert!(!run.stderr.contains("wrong"), "{}", run.stderr);
     assert!(fingerprint(&s.production).is_empty(), "{before:?}");
+}
+
+#[test]
+fn an_account_with_rights_on_its_own_database_only_loads_an_empty_one_in_place_and_a_failed_load_leaves_it_empty() {
+    // A WordPress site's account on most hosts: all rights on its database, none to create
+    // another, so no staging database beside it.
+    let Some(s) = setup(Kind::Mariadb, None, "") else { return };
+    staging_local(&s);
+    let password = "own-db-only-7c1e";
+    let account = Account::create_with(&s.production, password, false);
+    let config = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap().replace(
+        &format!("mysql://root@127.0.0.1:3306/{}", s.production.name),
+        &format!("mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}", account.user, s.production.name),
+    );
+    s.project.write("cutover.toml", &config);
+    s.project.write("secrets/production-DB_PASSWORD", password);
+    a_table_with(&s.staging, "posts", 50, STAGING);
+    a_table_with(&s.staging, "options", 5, STAGING);
+
+    // Into the empty database: loaded in place, rewritten.
+    s.project.cutover(&["db", "copy", "--from", "staging"]).ok();
+    let copied = fingerprint(&s.production);
+    assert_eq!(copied.len(), 2, "{copied:?}");
+    assert_eq!(s.production.query("SELECT count(*) FROM posts WHERE v LIKE '%www.example.com/p/%'"), "50\n");
+    assert_eq!(leftovers(&s), "");
+
+    // Over its tables (--overwrite): refused with the grant that would let the swap happen.
+    let run = s.project.cutover(&["-y", "db", "copy", "--from", "staging", "--overwrite"]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("environment `production`")
+            && run.stderr.contains("may not create")
+            && run.stderr.contains("GRANT ALL ON"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fingerprint(&s.production), copied, "nothing was changed");
+
+    // A dump cut short half way (in `posts`, after `options` went in whole), loaded in place:
+    // what it made is dropped, the database is empty again.
+    s.production.query("DROP TABLE posts, options");
+    let real = which("mariadb-dump").unwrap();
+    let fake = format!("#!/bin/sh\n\"{real}\" \"$@\" | head -c 60000\n");
+    let path = tools_without_dump(&s.project.path().join("bin"), Some(&fake));
+    let run =
+        s.project.cutover_with(&["db", "copy", "--from", "staging"], &[("PATH", &format!("{path}:/nonexistent"))]);
+    let run = run.code(1);
+    assert!(run.stderr.contains("cut short"), "{}", run.stderr);
+    assert!(fingerprint(&s.production).is_empty(), "a failed load in place left {:?}", fingerprint(&s.production));
 }
 
 #[test]

@@ -421,6 +421,9 @@ pub fn replace_tables(db: &Database, host: &DbHost<'_>, tables: &[String], feed:
 /// [`Existing::Replace`] swaps the old tables out (a database left half filled by a failed
 /// install is empty again, never half emptied).
 pub fn clear(db: &Database, host: &DbHost<'_>) -> Result<(), DbError> {
+    if db.engine == Engine::Mysql {
+        return mysql::clear(db, host);
+    }
     // SQLite writes no file for an empty script: `VACUUM` makes an empty one.
     let empty: &[u8] = if db.engine == Engine::Sqlite { b"VACUUM;\n" } else { b"" };
     load(db, host, Existing::Replace, Input::Feed(&mut |w: &mut dyn Write| w.write_all(empty)))
@@ -435,7 +438,7 @@ pub fn refuse_unless_empty(db: &Database, host: &DbHost<'_>) -> Result<(), DbErr
     }
 }
 
-fn not_empty(db: &Database, host: &DbHost<'_>, first: &str, count: usize) -> DbError {
+pub(super) fn not_empty(db: &Database, host: &DbHost<'_>, first: &str, count: usize) -> DbError {
     DbError::NotEmpty {
         env: host.env.to_owned(),
         host: host.name().to_owned(),

@@ -110,7 +110,14 @@ fn side_name(target: &str, what: &str, suffix: &str) -> String {
 }
 
 pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: Input<'_>) -> Result<(), DbError> {
-    load_into(db, host, existing, None, input)
+    load_into(db, host, existing, None, input, false)
+}
+
+/// Every table gone in one swap, as [`super::clear`] says; for an account that may not create
+/// the staging database, dropped one by one (a seed's clean-up: nothing else uses the tables yet).
+pub(super) fn clear(db: &Database, host: &DbHost<'_>) -> Result<(), DbError> {
+    let empty: Input<'_> = Input::Feed(&mut |w: &mut dyn std::io::Write| w.write_all(b""));
+    load_into(db, host, Existing::Replace, None, empty, true)
 }
 
 /// A dump of `tables` loaded in place of those tables only: the same staging database, and
@@ -121,16 +128,18 @@ pub(super) fn replace_tables(
     tables: &[String],
     feed: Feed<'_>,
 ) -> Result<(), DbError> {
-    load_into(db, host, Existing::Replace, Some(tables), Input::Feed(feed))
+    load_into(db, host, Existing::Replace, Some(tables), Input::Feed(feed), false)
 }
 
-/// With `only`, `Replace` moves out only those of the target's tables.
+/// With `only`, `Replace` moves out only those of the target's tables. `clearing`: the input is
+/// empty, and without the staging database the tables are dropped instead.
 fn load_into(
     db: &Database,
     host: &DbHost<'_>,
     existing: Existing,
     only: Option<&[String]>,
     input: Input<'_>,
+    clearing: bool,
 ) -> Result<(), DbError> {
     if let Some(only) = only {
         refuse_referenced(db, host, only)?;
@@ -140,18 +149,30 @@ fn load_into(
     let old = side_name(&db.name, "old", &suffix);
     let pattern = format!("{}\\_\\_cutover\\_%", db.name.chars().take(40).collect::<String>().replace('_', "\\_"));
     // Step 1: a staging database (left over ones from loads that were stopped are removed
-    // first), and the dump loaded into it.
-    let step = format!("loading the dump into a staging database next to {}", db.describe());
+    // first), and the dump loaded into it. An account with rights on its own database only
+    // (a WordPress site's, on most hosts) may not create one: an empty target is then loaded
+    // in place.
+    let step = format!("creating a staging database next to {}", db.describe());
     let mut s = start(db);
     s += &format!(
-        "for d in $(sql -e {list}); do sql -e \"DROP DATABASE \\`$d\\`\"; done\nsql -e {create}\n{load} || exit $?\n",
+        "for d in $(sql -e {list}); do sql -e \"DROP DATABASE \\`$d\\`\"; done\n\
+         if sql -e {create} 2> \"$cutover_tmp/create.err\"; then echo created\n\
+         elif grep -q '^ERROR 1044' \"$cutover_tmp/create.err\"; then echo denied\n\
+         else cat \"$cutover_tmp/create.err\" >&2; exit 1; fi\n",
         list = quote(&format!(
             "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE {}",
             literal(&pattern)
         )),
         create = quote(&format!("CREATE DATABASE {}", ident(&staging))),
-        load = input.pipe_into(&format!("sql {}", quote(&staging))),
     );
+    if host.run(&step, Secret::new(s), Stdin::Null)?.trim() == "denied" {
+        if clearing {
+            return drop_tables(db, host);
+        }
+        return load_in_place(db, host, existing, input);
+    }
+    let step = format!("loading the dump into a staging database next to {}", db.describe());
+    let s = start(db) + &format!("{} || exit $?\n", input.pipe_into(&format!("sql {}", quote(&staging))));
     if let Err(e) = host.target.run(&step, &s, input.stdin()) {
         // A load that failed (its input cut, a statement refused) leaves no staging database;
         // one stopped by a kill is removed by the next load.
@@ -233,6 +254,57 @@ fn load_into(
             Err(e)
         }
     }
+}
+
+/// [`load_into`] for an account that cannot create the staging database: only into a target
+/// that has no table (a seed's, a clear's when it is empty already), loaded directly; a load
+/// that fails drops every table it made, so the target is empty again. A target with tables
+/// is refused, with the grant that would let the swap go ahead.
+fn load_in_place(db: &Database, host: &DbHost<'_>, existing: Existing, input: Input<'_>) -> Result<(), DbError> {
+    let step = format!("loading the dump into {}", db.describe());
+    let there = super::tables(db, host)?;
+    if let Some(first) = there.first() {
+        if existing == Existing::Refuse {
+            return Err(super::not_empty(db, host, first, there.len()));
+        }
+        return Err(DbError::Refused {
+            env: host.env.to_owned(),
+            host: host.name().to_owned(),
+            step,
+            detail: format!(
+                "replacing its tables goes through a staging database beside it, which `{user}` may not create; \
+                 nothing was changed. Let it: GRANT ALL ON `{prefix}\\_\\_cutover\\_%`.* TO '{user}'@'…'",
+                user = db.user.as_deref().unwrap_or("the account"),
+                prefix = db.name.chars().take(40).collect::<String>().replace('_', "\\_"),
+            ),
+        });
+    }
+    let s = start(db) + &format!("{} || exit $?\n", input.pipe_into(&format!("sql {}", quote(&db.name))));
+    if let Err(e) = host.target.run(&step, &s, input.stdin()) {
+        drop_tables(db, host).ok();
+        return Err(host.remote(&step, e));
+    }
+    Ok(())
+}
+
+/// Drops every table and view of `db` (what a failed in-place load made, or a seed's clean-up),
+/// foreign keys off.
+fn drop_tables(db: &Database, host: &DbHost<'_>) -> Result<(), DbError> {
+    let step = format!("dropping the tables a failed load left in {}", db.describe());
+    let list = format!(
+        "SELECT table_type, table_name FROM information_schema.tables WHERE table_schema = {}",
+        literal(&db.name)
+    );
+    let s = start(db)
+        + &format!(
+            "sql -e {list} | while IFS=\"$(printf '\\t')\" read -r kind name; do\n\
+             \x20 case \"$kind\" in VIEW) what=VIEW;; *) what=TABLE;; esac\n\
+             \x20 sql -e \"SET FOREIGN_KEY_CHECKS = 0; DROP $what IF EXISTS \\`$name\\`\" {name}\n\
+             done\n",
+            list = quote(&list),
+            name = quote(&db.name),
+        );
+    host.run(&step, Secret::new(s), Stdin::Null).map(|_| ())
 }
 
 /// Refused when a table that stays has a foreign key to one of `tables`: `RENAME TABLE` would

@@ -332,3 +332,69 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Production's first release, seeded from staging (`deploy --seed`: the preset's copy-staging,
+/// `wp_posts.guid` left, uploads copied), read back through WordPress at the production URL.
+fn launch_production(wp: &Wp, installed: &serde_json::Value) -> String {
+    let run = wp.cutover(&["--json", "deploy", "--seed"]).ok();
+    let report = run.json();
+    assert_eq!(report["seed"]["strategy"], "copy-staging", "{report}");
+    assert_eq!(report["seed"]["copy"]["from"], "staging", "{report}");
+    assert_eq!(report["seed"]["shared"][0]["path"], "wp-content/uploads", "{report}");
+    let release = report["release"].as_str().expect("the release").to_owned();
+    assert_eq!(current(&wp.hosts.deploy_dir(2)).as_deref(), Some(release.as_str()));
+    let (staging, prod) = (wp.staging_url(), wp.prod_url());
+
+    // The database as WordPress stored it, rewritten; the posts' guids as WordPress wrote them.
+    let option =
+        |name: &str| wp.prod_db.query(&format!("SELECT option_value FROM wp_options WHERE option_name = '{name}'"));
+    assert_eq!(option("home"), format!("{prod}\n"));
+    assert_eq!(option("siteurl"), format!("{prod}\n"));
+    let post = installed["post"].as_u64().unwrap();
+    assert_eq!(
+        wp.prod_db.query(&format!("SELECT guid FROM wp_posts WHERE ID = {post}")),
+        format!("{staging}/?p={post}\n")
+    );
+
+    // The pages over nginx + PHP-FPM at the production URL: the post, its links to production.
+    let (status, home) = wp.get(PROD_NAME, "/");
+    assert_eq!(status, 200, "{home}");
+    assert!(home.contains(POST_TITLE) && home.trim_end().ends_with("</html>"), "{home}");
+    let (status, page) = wp.get(PROD_NAME, &format!("/?p={post}"));
+    assert_eq!(status, 200, "{page}");
+    let upload = installed["upload"].as_str().unwrap().replace(&staging, &prod);
+    assert!(page.contains(&format!("href=\"{upload}\"")), "{page}");
+    assert!(page.contains(&format!("href=\"{prod}/?page_id=2\"")), "{page}");
+    assert!(!page.contains(STAGING_NAME), "production's page names staging:\n{page}");
+    // The upload was copied into production's shared/ and is served there.
+    let (status, photo) = wp.get(PROD_NAME, upload.strip_prefix(&prod).unwrap());
+    assert_eq!((status, photo.as_str()), (200, "a photo of the shop\n"));
+
+    // WordPress itself, in production's release on h2: the widget (a serialized option)
+    // unserializes and names production; home and siteurl as stored.
+    let script = r#"<?php
+require getcwd() . '/wp-load.php';
+global $wpdb;
+$widget = get_option('widget_text');
+echo json_encode([
+    'widget' => is_array($widget) ? $widget[2]['text'] : null,
+    'home' => $wpdb->get_var("SELECT option_value FROM {$wpdb->options} WHERE option_name = 'home'"),
+    'siteurl' => $wpdb->get_var("SELECT option_value FROM {$wpdb->options} WHERE option_name = 'siteurl'"),
+    'title' => get_the_title(%POST%),
+]);
+"#;
+    let out = wp.php_on(2, &script.replace("%POST%", &post.to_string()));
+    let read: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(read["widget"], format!("Visit {prod}/ today").as_str(), "{read}");
+    assert_eq!(read["home"], prod.as_str(), "{read}");
+    assert_eq!(read["siteurl"], prod.as_str(), "{read}");
+    assert_eq!(read["title"], POST_TITLE, "{read}");
+    release
+}
+
+#[test]
+fn production_seeded_from_staging_is_read_back_by_wordpress_at_the_production_url() {
+    let Some(wp) = setup() else { return };
+    let installed = install_staging(&wp);
+    launch_production(&wp, &installed);
+}

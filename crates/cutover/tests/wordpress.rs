@@ -398,3 +398,41 @@ fn production_seeded_from_staging_is_read_back_by_wordpress_at_the_production_ur
     let installed = install_staging(&wp);
     launch_production(&wp, &installed);
 }
+
+/// A must-use plugin whose footer prints 4 KB and then calls a function that does not exist: a
+/// PHP fatal in `wp_footer`, after the page's headers and most of its body went out (200).
+const BROKEN_FOOTER: &str = r#"<?php
+add_action('wp_footer', function () {
+    echo str_repeat("<!-- the shop's footer -->\n", 160);
+    cutover_undefined_footer_function();
+});
+"#;
+
+#[test]
+fn a_release_with_a_php_fatal_in_the_footer_is_rolled_back_by_the_deploy_and_production_serves_the_last_one() {
+    let Some(wp) = setup() else { return };
+    let installed = install_staging(&wp);
+    let live = launch_production(&wp, &installed);
+
+    wp.write("wp-content/mu-plugins/footer.php", BROKEN_FOOTER);
+    let run = wp.cutover(&["deploy"]);
+    assert_eq!(run.code, 5, "the broken release was not rolled back\n{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("failed its checks after the switch"), "{}", run.stderr);
+    // The home page, publicly and on h2, is a 200 cut short with no error text: the preset's
+    // `complete = true` is what fails it.
+    let failed: Vec<&str> = run.stdout.lines().filter(|l| l.contains("FAIL")).collect();
+    assert_eq!(failed.len(), 2, "{}", run.stdout);
+    assert!(
+        failed.iter().all(|l| l.starts_with("home") && l.contains(" 200 ") && l.contains("without </html>: cut short")),
+        "{}",
+        run.stdout
+    );
+    assert!(!failed.iter().any(|l| l.starts_with("login")), "the login page has no footer:\n{}", run.stdout);
+
+    // Production is back on the release before, and serves it whole.
+    assert_eq!(current(&wp.hosts.deploy_dir(2)).as_deref(), Some(live.as_str()));
+    let (status, home) = wp.get(PROD_NAME, "/");
+    assert_eq!(status, 200, "{home}");
+    assert!(home.contains(POST_TITLE) && home.trim_end().ends_with("</html>"), "{home}");
+    assert!(!home.contains("the shop's footer"), "the broken footer is still served:\n{home}");
+}

@@ -14,7 +14,13 @@ use crate::CliError;
 use crate::context::Ctx;
 
 #[derive(Debug, Args)]
-pub struct LaunchArgs {}
+pub struct LaunchArgs {
+    /// The first release seeds the empty database before its switch, as `deploy --seed` does
+    /// (`fresh`, `copy-staging` or `hybrid`; alone, `[seed] strategy`). Once a release is live
+    /// the deploy stage no longer seeds, so the same command can be run again.
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, value_parser = super::db::seed::parse_strategy)]
+    pub seed: Option<Option<cutover_config::SeedStrategy>>,
+}
 
 #[derive(Debug, Serialize)]
 struct Stage {
@@ -24,12 +30,12 @@ struct Stage {
     detail: String,
 }
 
-pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &LaunchArgs) -> Result<String, CliError> {
+pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &LaunchArgs) -> Result<String, CliError> {
     let env = ctx.global.env.as_str();
     let mut stages = Vec::new();
     // Each stage prints as its own command does; with --json, one document at the end instead.
     ctx.out.mute_data(ctx.out.json);
-    let result = run(ctx, config, &mut stages);
+    let result = run(ctx, config, args, &mut stages);
     ctx.out.mute_data(false);
     // Written as `--window` parses it (`48h` prints `2d`), so the command can be pasted.
     let monitor = format!("cutover monitor --env {env} --window {}", config.monitor.window);
@@ -46,7 +52,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, _args: &LaunchArgs) -> Result<String
     Ok(format!("launch: stages 1-4 passed; next: {monitor}"))
 }
 
-fn run(ctx: &Ctx<'_>, config: &Config, stages: &mut Vec<Stage>) -> Result<(), CliError> {
+fn run(ctx: &Ctx<'_>, config: &Config, launch: &LaunchArgs, stages: &mut Vec<Stage>) -> Result<(), CliError> {
     let env = ctx.global.env.as_str();
     let state = ctx.state()?;
     let mut step = |stage: &'static str, outcome: Result<(&'static str, String), CliError>| {
@@ -105,8 +111,8 @@ fn run(ctx: &Ctx<'_>, config: &Config, stages: &mut Vec<Stage>) -> Result<(), Cl
         let release = live.as_ref().map(|l| l.release.clone()).unwrap_or_default();
         step("3 first release", Ok(("skipped", format!("{release} is live with this artifact"))))?;
     } else {
-        let args =
-            deploy::DeployArgs { force: deploy::ForceArgs { force: false, reason: None }, dry_run: false, seed: None };
+        let seed = if live.is_none() { launch.seed } else { None };
+        let args = deploy::DeployArgs { force: deploy::ForceArgs { force: false, reason: None }, dry_run: false, seed };
         step("3 first release", deploy::exec(ctx, config, &args).map(|s| ("passed", s)))?;
     }
 

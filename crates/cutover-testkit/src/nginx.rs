@@ -81,7 +81,9 @@ pub struct Site {
     pub php: Option<Php>,
 }
 
-/// How a site hands PHP to PHP-FPM.
+/// How a site hands PHP to PHP-FPM. `HTTP_HOST` is the request's Host header with its port
+/// (Debian's fastcgi_params pass `$host`, without it, and on a port other than 443 WordPress
+/// then redirects every page to itself).
 #[derive(Debug, Clone)]
 pub struct Php {
     pub socket: PathBuf,
@@ -323,6 +325,7 @@ fn config(dir: &Path, sites: &[Site]) -> String {
                     "    root {};\n    disable_symlinks off;\n    index index.php;\n    location / {{ try_files $uri $uri/ /index.php$is_args$args; }}\n\
                      \x20   location ~ \\.php$ {{\n      try_files $uri =404;\n      include {FASTCGI_PARAMS};\n\
                      \x20     fastcgi_param SCRIPT_FILENAME {at}$fastcgi_script_name;\n      fastcgi_param DOCUMENT_ROOT {at};\n\
+                     \x20     fastcgi_param HTTP_HOST $http_host;\n\
                      \x20     fastcgi_pass unix:{};\n    }}\n  }}",
                     root.display(),
                     php.socket.display()

@@ -146,17 +146,21 @@ impl Wp {
 
     /// Runs `script` with php-cli on host `i`, in its live release (`current`), over ssh; stdout.
     fn php_on(&self, i: usize, script: &str) -> String {
-        let file = self.aside.path().join(format!("script-{}.php", NEXT_SCRIPT.fetch_add(1, Ordering::Relaxed)));
-        std::fs::write(&file, script).unwrap();
-        let remote = format!("cd {}/current && php {}", SshHosts::DEPLOY_PATH, file.display());
-        let ran = support::db::run(
-            Command::new("ssh").arg("-F").arg(self.hosts.config_path()).arg(self.hosts.alias(i)).arg(remote),
-            b"",
-        );
-        let stdout = support::db::lossy(&ran.stdout);
-        assert_eq!(ran.code, 0, "php on h{i} failed\n--- stdout\n{stdout}\n--- stderr\n{}", ran.stderr);
-        stdout
+        php_on(&self.hosts, self.aside.path(), i, script)
     }
+}
+
+/// Runs `script` (written to a file in `scratch`, which the hosts see too) with php-cli on host
+/// `i`, in its live release (`current`), over ssh; its stdout.
+fn php_on(hosts: &SshHosts, scratch: &Path, i: usize, script: &str) -> String {
+    let file = scratch.join(format!("script-{}.php", NEXT_SCRIPT.fetch_add(1, Ordering::Relaxed)));
+    std::fs::write(&file, script).unwrap();
+    let remote = format!("cd {}/current && php {}", SshHosts::DEPLOY_PATH, file.display());
+    let ran =
+        support::db::run(Command::new("ssh").arg("-F").arg(hosts.config_path()).arg(hosts.alias(i)).arg(remote), b"");
+    let stdout = support::db::lossy(&ran.stdout);
+    assert_eq!(ran.code, 0, "php on h{i} failed\n--- stdout\n{stdout}\n--- stderr\n{}", ran.stderr);
+    stdout
 }
 
 static NEXT_SCRIPT: AtomicUsize = AtomicUsize::new(0);
@@ -266,16 +270,10 @@ fn setup() -> Option<Wp> {
     Some(wp)
 }
 
-/// Staging deployed and installed by WordPress's own installer in its release on `h1`, then a
-/// post linking an upload and the staging URL, a text widget (a serialized option) naming the
-/// staging URL, and the upload in wp-content/uploads (shared).
-fn install_staging(wp: &Wp) -> serde_json::Value {
-    // The preset's checks need an installed site: staging's first deploy runs the installer
-    // before its switch (`[seed] installer`, which only `--seed fresh` runs).
-    let report = wp.cutover(&["--json", "--env", "staging", "deploy", "--seed", "fresh"]).ok().json();
-    assert_eq!(report["seed"]["strategy"], "fresh", "{report}");
-    let user = 1;
-    let script = format!(
+/// Staging's content, made by WordPress in php-cli in the release (the admin is user 1): an
+/// upload, a post linking it and a page by the site's URL, a text widget naming the URL.
+fn content() -> String {
+    format!(
         r#"<?php
 require getcwd() . '/wp-load.php';
 $upload = wp_upload_bits('photo.txt', null, "a photo of the shop\n");
@@ -284,15 +282,25 @@ $post = wp_insert_post([
     'post_title' => '{POST_TITLE}',
     'post_content' => '<p>Come and see <a href="' . $upload['url'] . '">the shop</a> and <a href="' . home_url('/?page_id=2') . '">our page</a>.</p>',
     'post_status' => 'publish',
-    'post_author' => {user},
+    'post_author' => 1,
 ], true);
 if (is_wp_error($post)) {{ fwrite(STDERR, $post->get_error_message()); exit(1); }}
 update_option('widget_text', [2 => ['title' => 'Find us', 'text' => 'Visit ' . home_url('/') . ' today', 'filter' => false], '_multiwidget' => 1]);
 echo json_encode(['post' => $post, 'upload' => $upload['url'], 'home' => get_option('home')]);
 "#
-    );
-    let out = wp.php_on(1, &script);
-    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("the installer's output is not JSON ({e}): {out}"))
+    )
+}
+
+/// Staging deployed and installed by WordPress's own installer in its release on `h1`, then a
+/// post linking an upload and the staging URL, a text widget (a serialized option) naming the
+/// staging URL, and the upload in wp-content/uploads (shared).
+fn install_staging(wp: &Wp) -> serde_json::Value {
+    // The preset's checks need an installed site: staging's first deploy runs the installer
+    // before its switch (`[seed] installer`, which only `--seed fresh` runs).
+    let report = wp.cutover(&["--json", "--env", "staging", "deploy", "--seed", "fresh"]).ok().json();
+    assert_eq!(report["seed"]["strategy"], "fresh", "{report}");
+    let out = wp.php_on(1, &content());
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("the content script's output is not JSON ({e}): {out}"))
 }
 
 #[test]
@@ -435,4 +443,145 @@ fn a_release_with_a_php_fatal_in_the_footer_is_rolled_back_by_the_deploy_and_pro
     assert_eq!(status, 200, "{home}");
     assert!(home.contains(POST_TITLE) && home.trim_end().ends_with("</html>"), "{home}");
     assert!(!home.contains("the shop's footer"), "the broken footer is still served:\n{home}");
+}
+
+/// The whole launch on a stack whose `ready` passes for real (DNS from dnsmasq, the test CA's
+/// certificate installed on the hosts, HTTP redirecting to HTTPS, HSTS): production on `h1`
+/// (gated), staging on `h2`, each host with its own nginx and PHP-FPM; the preset's config
+/// pointed at them. The fast path, its attestations, pre-flight (the preset's checks of
+/// staging's WordPress settings), `launch --seed` (ready, the seeded first release, smoke),
+/// then a short `monitor`.
+#[test]
+fn wordpress_launched_on_the_fast_path_with_preflight_ready_a_seeded_release_smoke_and_a_short_monitor() {
+    use support::stack::{ALIAS, CERT_PATH, KEY_PATH, NGINX_CONF, Spec, Stack, Web};
+    if !available() {
+        return;
+    }
+    let spec = Spec { hosts: 1, gated: true, web: Web::Php { workers: 2 }, staging: true, ..Spec::default() };
+    let Some(stack) = Stack::start(spec) else { return };
+    let (staging_host, staging_url) = stack.staging.clone().expect("a staging host");
+    let project = stack.project.path();
+    let scratch = tempfile::Builder::new().prefix("cutover-wp-scratch-").tempdir().unwrap();
+    std::fs::remove_dir_all(project.join("app")).unwrap();
+    std::fs::create_dir(project.join("app")).unwrap();
+    copy_wordpress(&project.join("app"));
+    let bin = support::cli::bin();
+    let identity = format!("CUTOVER_AGE_IDENTITY={}", scratch.path().join("age.key").display());
+    let cutover = |args: &[&str]| {
+        let mut all: Vec<&str> = vec![&identity, bin.to_str().unwrap()];
+        all.extend_from_slice(args);
+        stack.resolved(Path::new("env"), &all)
+    };
+    let read = |rel: &str| std::fs::read_to_string(project.join(rel)).unwrap();
+    let write = |rel: &str, text: &str| std::fs::write(project.join(rel), text).unwrap();
+
+    // init over the stack's own config; its wp-config.php goes into the release's directory.
+    cutover(&["init", "--preset", "wordpress", "--force"]).ok();
+    std::fs::rename(project.join("wp-config.php"), project.join("app/wp-config.php")).unwrap();
+    std::fs::write(scratch.path().join("install.php"), INSTALL).unwrap();
+    let path = format!("path = \"{}\"", SshHosts::DEPLOY_PATH);
+    let toml = read("cutover.toml")
+        .replacen("source = \".\"", "source = \"app\"", 1)
+        .replacen("url = \"https://staging.example.com\"", &format!("url = \"{staging_url}\""), 1)
+        .replacen(
+            "hosts = [\"deploy@staging.example.com\"]",
+            &format!("hosts = [\"{}\"]", stack.hosts.alias(staging_host)),
+            1,
+        )
+        .replacen("url = \"https://example.com\"", &format!("url = \"{}\"", stack.url), 1)
+        .replacen("aliases = [\"www.example.com\"]", &format!("aliases = [\"{ALIAS}\"]"), 1)
+        .replacen("hosts = [\"deploy@web1.example.com\"]", "hosts = [\"h1\"]", 1)
+        .lines()
+        .map(|line| {
+            if line.starts_with("path = \"~/") {
+                path.clone()
+            } else if line.starts_with("# cert = ") {
+                format!("cert = \"{CERT_PATH}\"")
+            } else if line.starts_with("# key = ") {
+                format!("key = \"{KEY_PATH}\"")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replacen("# config = \"ssh_config\"", &format!("config = \"{}\"", stack.hosts.config_path().display()), 1)
+        .replacen("# resolvers = [\"10.0.0.53:53\"]", &format!("resolvers = [\"{}\"]", stack.dns.addr()), 1)
+        .replacen("# extra_ca = \"ca.pem\"", "extra_ca = \"ca.pem\"", 1)
+        .replacen(
+            "fail_days = 7\n",
+            &format!("fail_days = 7\nhttps_port = {}\nhttp_port = {}\n", stack.https_port, stack.http_port),
+            1,
+        )
+        .replacen("# web_test = \"sudo nginx -t\"", &format!("web_test = \"nginx -t -q -c {NGINX_CONF}\""), 1)
+        .replacen(
+            "[seed]\n",
+            &format!("[seed]\ninstaller = \"php {}\"\n", scratch.path().join("install.php").display()),
+            1,
+        );
+    write("cutover.toml", &format!("{toml}\n"));
+    cutover(&["config", "check"]).ok();
+
+    let (staging_db, prod_db) = (Db::create(Kind::Mariadb), Db::create(Kind::Mariadb));
+    let mut users = Vec::new();
+    for (env, db) in [("staging", &staging_db), ("production", &prod_db)] {
+        cutover(&["--env", env, "secrets", "rotate"]).ok();
+        let password = cutover(&["--env", env, "secrets", "get", "DB_PASSWORD", "--reveal"]).ok().stdout;
+        let user = DbUser::create(db, password.trim_end_matches('\n'));
+        let template = format!(".env.{env}.template");
+        let text: Vec<String> = read(&template)
+            .lines()
+            .map(|line| match line.split_once('=').map(|(k, _)| k) {
+                Some("DB_NAME") => format!("DB_NAME={}", db.name),
+                Some("DB_USER") => format!("DB_USER={}", user.0),
+                Some("DB_HOST") => "DB_HOST=127.0.0.1".to_owned(),
+                _ => line.to_owned(),
+            })
+            .collect();
+        write(&template, &format!("{}\n", text.join("\n")));
+        users.push(user);
+    }
+
+    // Staging: installed, its content made, and set up as its owner leaves it for launch (the
+    // preset's pre-flight checks): a mail plugin's settings, the privacy policy published.
+    cutover(&["--env", "staging", "deploy", "--seed", "fresh"]).ok();
+    let out = php_on(&stack.hosts, scratch.path(), staging_host, &content());
+    let installed: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let setup = r#"<?php
+require getcwd() . '/wp-load.php';
+update_option('wp_mail_smtp', ['mail' => ['mailer' => 'smtp', 'from_email' => 'owner@shop.wp.test']]);
+$privacy = (int) get_option('wp_page_for_privacy_policy');
+wp_publish_post($privacy);
+echo get_post_status($privacy);
+"#;
+    assert_eq!(php_on(&stack.hosts, scratch.path(), staging_host, setup).trim(), "publish");
+
+    cutover(&["path", "fast"]).ok();
+    for item in ["rollback-plan", "contacts", "stakeholders"] {
+        cutover(&["attest", item, "--by", "Ana", "--note", "in the runbook"]).ok();
+    }
+    let run = cutover(&["--json", "-y", "launch", "--seed"]);
+    assert_eq!(run.code, 0, "launch failed\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    let verdicts: Vec<(String, String)> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["stage"].as_str().unwrap().to_owned(), s["verdict"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(verdicts.iter().all(|(_, v)| v == "passed"), "{report:#}");
+    assert_eq!(verdicts.len(), 5, "{report:#}");
+
+    // Production, read back at its URL through DNS: the post's links rewritten, the upload there.
+    let upload = installed["upload"].as_str().unwrap().replace(&staging_url, &stack.url);
+    let (status, page) = stack.get(&format!("{}/?p={}", stack.url, installed["post"]), None);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("href=\"{upload}\"")) && !page.contains("staging.shop.test"), "{page}");
+    assert_eq!(stack.get(&upload, None), (200, "a photo of the shop\n".to_owned()));
+    let widget = "<?php require getcwd() . '/wp-load.php'; echo get_option('widget_text')[2]['text'];";
+    assert_eq!(php_on(&stack.hosts, scratch.path(), 1, widget), format!("Visit {}/ today", stack.url));
+
+    // Stage 5, briefly: the monitor's window passes.
+    let run = cutover(&["monitor", "--window", "10s", "--interval", "2s"]);
+    assert_eq!(run.code, 0, "the monitor failed\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
 }

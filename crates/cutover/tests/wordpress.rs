@@ -113,6 +113,10 @@ impl Wp {
     /// The binary, in a mount namespace of its own whose `/etc/hosts` gives the site's names
     /// their hosts' addresses (as DNS would), with the project's age identity.
     fn cutover(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).stdin(Stdio::null()).output().expect("run cutover"))
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("unshare");
         cmd.args(["--mount", "sh", "-c", "mount --bind \"$0\" /etc/hosts && exec \"$@\""])
             .arg(self.aside.path().join("hosts"))
@@ -122,7 +126,7 @@ impl Wp {
             .env_remove("CUTOVER_CONFIG")
             .env_remove("CUTOVER_ENV")
             .env("CUTOVER_AGE_IDENTITY", self.aside.path().join("age.key"));
-        Run::from(cmd.stdin(Stdio::null()).output().expect("run cutover"))
+        cmd
     }
 
     /// `path` of `name`'s site over HTTPS (the test CA, the name resolved to its host): status
@@ -407,6 +411,13 @@ fn production_seeded_from_staging_is_read_back_by_wordpress_at_the_production_ur
     launch_production(&wp, &installed);
 }
 
+/// A must-use plugin adding a line to the footer.
+const GOOD_FOOTER: &str = r#"<?php
+add_action('wp_footer', function () {
+    echo "<p>release 2 footer</p>\n";
+});
+"#;
+
 /// A must-use plugin whose footer prints 4 KB and then calls a function that does not exist: a
 /// PHP fatal in `wp_footer`, after the page's headers and most of its body went out (200).
 const BROKEN_FOOTER: &str = r#"<?php
@@ -417,10 +428,40 @@ add_action('wp_footer', function () {
 "#;
 
 #[test]
-fn a_release_with_a_php_fatal_in_the_footer_is_rolled_back_by_the_deploy_and_production_serves_the_last_one() {
+fn a_new_release_is_served_within_a_second_and_one_with_a_php_fatal_in_the_footer_rolls_itself_back() {
     let Some(wp) = setup() else { return };
     let installed = install_staging(&wp);
-    let live = launch_production(&wp, &installed);
+    launch_production(&wp, &installed);
+
+    // A good second release (a footer line of its own): served by every PHP-FPM worker within
+    // a second of `current` switching (OPcache on, timestamps never revalidated).
+    wp.write("wp-content/mu-plugins/footer.php", GOOD_FOOTER);
+    let before = current(&wp.hosts.deploy_dir(2));
+    let mut deploy =
+        wp.command(&["deploy"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let (mut switched, mut served) = (None, None);
+    while served.is_none() {
+        assert!(std::time::Instant::now() < deadline, "release 2 was not served");
+        if switched.is_none() && current(&wp.hosts.deploy_dir(2)) != before {
+            switched = Some(std::time::Instant::now());
+        }
+        match switched {
+            // A run of answers, all from release 2 (each worker has it): served from the time
+            // the run began.
+            Some(at) => {
+                let began = at.elapsed();
+                if (0..4).all(|_| wp.get(PROD_NAME, "/").1.contains("release 2 footer")) {
+                    served = Some(began);
+                }
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+    let served = served.unwrap();
+    assert!(served < std::time::Duration::from_secs(1), "release 2 served {served:?} after the switch");
+    assert_eq!(support::wait_exit(&mut deploy, std::time::Duration::from_secs(120)), 0, "the deploy of release 2");
+    let live = current(&wp.hosts.deploy_dir(2)).expect("release 2 is live");
 
     wp.write("wp-content/mu-plugins/footer.php", BROKEN_FOOTER);
     let run = wp.cutover(&["deploy"]);
@@ -443,6 +484,7 @@ fn a_release_with_a_php_fatal_in_the_footer_is_rolled_back_by_the_deploy_and_pro
     assert_eq!(status, 200, "{home}");
     assert!(home.contains(POST_TITLE) && home.trim_end().ends_with("</html>"), "{home}");
     assert!(!home.contains("the shop's footer"), "the broken footer is still served:\n{home}");
+    assert!(home.contains("release 2 footer"), "{home}");
 }
 
 /// The whole launch on a stack whose `ready` passes for real (DNS from dnsmasq, the test CA's

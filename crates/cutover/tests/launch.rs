@@ -66,11 +66,23 @@ fn launch_passes_every_stage_on_a_real_stack_then_skips_them_all_and_the_fast_pa
     // Nothing live yet: nginx answers 500 (no `current` to serve).
     assert_eq!(stack.get(&format!("{}/", stack.url), None).0, 500);
 
+    let started = std::time::Instant::now();
     let run = stack.cutover(&["--json", "-y", "launch"]);
+    let wall = started.elapsed();
     assert_eq!(run.code, 0, "launch failed\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
     assert_eq!(verdicts(&run), all("passed"), "{}", run.stdout);
     assert_eq!(said(&run), all("passed"), "each verdict said, in order: {}", run.stderr);
     let json = run.json();
+    // Each stage's time: in --json, and at the end of its verdict's line; together no more than
+    // the command's.
+    let took: Vec<u64> =
+        json["stages"].as_array().unwrap().iter().map(|s| s["duration_ms"].as_u64().unwrap()).collect();
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("==> launch: ")).collect();
+    for (line, ms) in lines.iter().zip(&took) {
+        let shown = cutover_config::human::duration(std::time::Duration::from_millis(*ms));
+        assert!(line.ends_with(&format!(" ({shown})")), "{line:?} does not end with its time ({ms} ms)");
+    }
+    assert!(took.iter().sum::<u64>() <= wall.as_millis() as u64, "{took:?} ms in {wall:?}");
     assert_eq!(json["passed"], true);
     let next = json["next"].as_str().expect("the next command");
     assert_eq!(next, "cutover monitor --env production --window 2s");

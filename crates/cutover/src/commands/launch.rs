@@ -1,8 +1,8 @@
 //! `cutover launch`: the cutover's stages 1 to 4 in order — the launch path, pre-flight, DNS/TLS
-//! ready, the deploy, smoke — each stage's verdict printed, stopping at the first that fails
-//! with its exit code and changing nothing after it. Run again, a stage that already passed for
-//! this config (and, for deploy and smoke, this artifact) is skipped. On success it says how to
-//! start stage 5.
+//! ready, the deploy, smoke — each stage's verdict printed with the time it took, stopping at
+//! the first that fails with its exit code and changing nothing after it. Run again, a stage
+//! that already passed for this config (and, for deploy and smoke, this artifact) is skipped.
+//! On success it says how to start stage 5.
 
 use clap::Args;
 use cutover_config::Config;
@@ -28,6 +28,9 @@ struct Stage {
     /// `passed`, `skipped` (passed before, for this config and artifact) or `failed`.
     verdict: &'static str,
     detail: String,
+    /// From the end of the stage before (or the command's start) to this stage's verdict, so
+    /// the stages' times add up to the command's, but for opening the state and the output.
+    duration_ms: u64,
 }
 
 pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &LaunchArgs) -> Result<String, CliError> {
@@ -55,16 +58,20 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &LaunchArgs) -> Result<String,
 fn run(ctx: &Ctx<'_>, config: &Config, launch: &LaunchArgs, stages: &mut Vec<Stage>) -> Result<(), CliError> {
     let env = ctx.global.env.as_str();
     let state = ctx.state()?;
+    let mut since = std::time::Instant::now();
     let mut step = |stage: &'static str, outcome: Result<(&'static str, String), CliError>| {
+        let duration_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        since = std::time::Instant::now();
         let (verdict, detail) = match &outcome {
             Ok((verdict, detail)) => (*verdict, detail.clone()),
             Err(e) => ("failed", e.to_string()),
         };
         ctx.out.say_always(&format!(
-            "==> launch: {stage}: {verdict}{}",
-            if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+            "==> launch: {stage}: {verdict}{} ({})",
+            if detail.is_empty() { String::new() } else { format!(" ({detail})") },
+            cutover_config::human::duration(std::time::Duration::from_millis(duration_ms))
         ));
-        stages.push(Stage { stage, verdict, detail });
+        stages.push(Stage { stage, verdict, detail, duration_ms });
         outcome.map(drop)
     };
 

@@ -598,3 +598,150 @@ fn a_snapshot_that_cannot_be_taken_stops_before_migrate() {
         assert!(!release.unwrap().path().join("migrated-here").exists(), "migrate ran");
     }
 }
+
+/// A `mariadb-dump` in `dir` that notes it started (`dir/dumping`) and waits for `dir/go`
+/// (at most 30 s) before dumping: what a test does in between happens while the snapshot runs.
+fn held_dump(dir: &Path) -> String {
+    let real = std::str::from_utf8(&run_ok(Command::new("sh").args(["-c", "command -v mariadb-dump"]), b""))
+        .unwrap()
+        .trim()
+        .to_owned();
+    std::fs::create_dir_all(dir).unwrap();
+    let d = dir.display();
+    let script = format!(
+        "#!/bin/sh\ntouch {d}/dumping\ni=0\nwhile [ ! -e {d}/go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n\
+         exec \"{real}\" \"$@\"\n"
+    );
+    let path = dir.join("mariadb-dump");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("{d}:{}", std::env::var("PATH").unwrap_or_default())
+}
+
+/// Polls for `path` to exist while `child` runs, for at most 30 s.
+fn wait_for(path: &Path, child: &mut Child) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        if child.try_wait().unwrap().is_some() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            panic!("the command ended before {} appeared: {err}", path.display());
+        }
+        assert!(std::time::Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Takes `cutover --json db snapshot --id ID` with the dump held until `during` ran; the
+/// snapshot's record.
+fn snapshot_while(case: &Case, id: &str, during: impl FnOnce()) -> serde_json::Value {
+    let dir = case.project.path().join(format!("held-{id}"));
+    let path = held_dump(&dir);
+    let mut child = Command::new(support::cli::bin())
+        .args(["--json", "db", "snapshot", "--id", id])
+        .current_dir(case.project.path())
+        .env_remove("CUTOVER_CONFIG")
+        .env_remove("CUTOVER_ENV")
+        .env(PASSWORD_VAR, &case.password)
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&dir.join("dumping"), &mut child);
+    during();
+    std::fs::write(dir.join("go"), b"").unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let out: serde_json::Value = serde_json::from_reader(stdout).unwrap_or(serde_json::Value::Null);
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "db snapshot failed: {err}");
+    out
+}
+
+fn unsettled(record: &serde_json::Value) -> Vec<&str> {
+    record["unsettled"].as_array().expect("unsettled listed").iter().map(|t| t.as_str().unwrap()).collect()
+}
+
+/// MariaDB: the snapshot reads each table once; which were written while it ran comes from the
+/// server's own record of writes. A quiet database: none. A row written while the dump runs: its
+/// table, not the other. A transaction that wrote before the snapshot began and commits while it
+/// runs (seen by an account with PROCESS): its table too. A restore checks the settled tables.
+#[test]
+fn a_snapshot_names_the_tables_written_while_it_ran_and_only_those() {
+    let Some(case) = Case::new(Kind::Mariadb, 1, Some("local")) else { return };
+    let quiet = snapshot_while(&case, "quiet", || {});
+    assert_eq!(unsettled(&quiet), Vec::<&str>::new(), "{quiet:#}");
+
+    let written = snapshot_while(&case, "written", || {
+        case.db.query("INSERT INTO posts VALUES (10, 'during')");
+    });
+    assert_eq!(unsettled(&written), ["posts"], "{written:#}");
+
+    let user = &case.user.as_ref().expect("a user").name;
+    run_ok(
+        Command::new("mariadb").args([
+            "-h",
+            "127.0.0.1",
+            "-u",
+            "root",
+            "-e",
+            &format!("GRANT PROCESS ON *.* TO '{user}'@'%'; GRANT PROCESS ON *.* TO '{user}'@'localhost'"),
+        ]),
+        b"",
+    );
+    // The transaction's write is two seconds old when the snapshot starts, so only the open
+    // transaction, not the time of the write alone, tells that it may land while the dump runs.
+    let (fifo_dir, mut open) = {
+        let dir = case.project.path().join("open-trx");
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("in");
+        run_ok(Command::new("mkfifo").arg(&fifo), b"");
+        let child = Command::new("sh")
+            .args(["-c", &format!("mariadb -h 127.0.0.1 -u root {} < {}", case.db.name, fifo.display())])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        (dir, child)
+    };
+    // Begun in a later second than the write to `posts` above (times have whole seconds).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let later = "SELECT NOW() > UPDATE_TIME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND \
+                 TABLE_NAME = 'posts'";
+    while case.db.query(later).trim() != "1" {
+        assert!(std::time::Instant::now() < deadline, "the clock never moved on");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut feed = std::fs::OpenOptions::new().write(true).open(fifo_dir.join("in")).unwrap();
+    std::io::Write::write_all(&mut feed, b"BEGIN; UPDATE users SET name = 'ADA' WHERE id = 1;\n").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while case.db.query("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_rows_modified > 0").trim() != "1"
+    {
+        assert!(std::time::Instant::now() < deadline, "the transaction never wrote");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let wrote = std::time::Instant::now();
+    while wrote.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let committed = snapshot_while(&case, "committed", || {
+        std::io::Write::write_all(&mut feed, b"COMMIT;\n").unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while case.db.query("SELECT name FROM users WHERE id = 1").trim() != "ADA" {
+            assert!(std::time::Instant::now() < deadline, "the commit never landed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    drop(feed);
+    open.wait().unwrap();
+    assert_eq!(unsettled(&committed), ["users"], "{committed:#}");
+
+    // The quiet snapshot restores with every table checked.
+    case.cutover(&["db", "restore", "quiet", "-y"])
+        .ok()
+        .stderr_has("2 table(s) restored, their checksums as in the snapshot");
+    assert_eq!(case.db.query("SELECT COUNT(*) FROM posts").trim(), "3");
+}

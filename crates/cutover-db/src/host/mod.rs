@@ -235,6 +235,61 @@ pub fn stats(db: &Database, host: &DbHost<'_>, checksum: bool) -> Result<Vec<Tab
     Ok(stats)
 }
 
+/// What a snapshot notes before it starts, so that afterwards [`written_since`] can tell which
+/// tables were written while it ran without reading every table a second time.
+pub(super) fn mark(db: &Database, host: &DbHost<'_>) -> Result<String, DbError> {
+    let step = format!("noting the state of {}", db.describe());
+    let script = match db.engine {
+        Engine::Mysql => mysql::mark(db),
+        Engine::Postgres => postgres::mark(db),
+        Engine::Sqlite => sqlite::mark(db, host.root),
+    };
+    Ok(host.run(&step, script, Stdin::Null)?.trim().to_owned())
+}
+
+/// The tables that may have been written since `mark` (of the `before` tables and any made
+/// since), or `None` when the engine cannot tell which: then each table must be read again.
+pub(super) fn written_since(
+    db: &Database,
+    host: &DbHost<'_>,
+    mark: &str,
+    before: &[String],
+) -> Result<Option<Vec<String>>, DbError> {
+    let step = format!("asking {} what was written meanwhile", db.describe());
+    let written = match db.engine {
+        Engine::Mysql => {
+            let Some(script) = mysql::written_since(db, mark) else { return Ok(None) };
+            let out = host.run(&step, script, Stdin::Null)?;
+            let mut written = Vec::new();
+            let mut now = Vec::new();
+            for line in out.lines() {
+                let Some((name, flag)) = line.split_once('\t') else { continue };
+                if flag.trim() != "0" || !before.iter().any(|b| b == name) {
+                    written.push(name.to_owned());
+                }
+                now.push(name);
+            }
+            written.extend(before.iter().filter(|b| !now.contains(&b.as_str())).cloned());
+            written
+        }
+        Engine::Postgres | Engine::Sqlite => {
+            // A mark that reads the same: no write committed anywhere since.
+            let script = match db.engine {
+                Engine::Postgres => postgres::mark(db),
+                _ => sqlite::mark(db, host.root),
+            };
+            if host.run(&step, script, Stdin::Null)?.trim() != mark {
+                return Ok(None);
+            }
+            Vec::new()
+        }
+    };
+    let mut written = written;
+    written.sort();
+    written.dedup();
+    Ok(Some(written))
+}
+
 /// Which server a MySQL-family database runs on (its `VERSION()` names MariaDB or not), for the
 /// portability fixes of a dump loaded into it; `None` for other engines.
 pub fn mysql_server(db: &Database, host: &DbHost<'_>) -> Result<Option<crate::Server>, DbError> {

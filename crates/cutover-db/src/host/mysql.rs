@@ -83,6 +83,61 @@ pub(super) fn stats(db: &Database, tables: &[String], checksum: bool) -> Secret 
     Secret::new(s)
 }
 
+/// `SET` for a MySQL 8 session whose `information_schema.TABLES` would answer from a cache
+/// up to a day old (`information_schema_stats_expiry`); MariaDB has no such variable.
+const FRESH_STATS: &str = "pre=; if sql -e 'SELECT @@information_schema_stats_expiry' >/dev/null 2>&1; then pre='SET SESSION information_schema_stats_expiry = 0;'; fi\n";
+
+/// The moment from which a write is taken to be during a snapshot, `YYYY-MM-DD HH:MM:SS` on
+/// the server's clock: a second after the last write the tables show (`UPDATE_TIME` has whole
+/// seconds, so a write just before could not be told from one just after), and no later than
+/// the start of a transaction still open with rows written (`information_schema.INNODB_TRX`,
+/// which needs PROCESS; without it such a transaction is not seen): `UPDATE_TIME` is when a
+/// statement wrote, not when its transaction commits.
+pub(super) fn mark(db: &Database) -> Secret {
+    let mut s = start(db);
+    s += FRESH_STATS;
+    let last = format!(
+        "SELECT MAX(GREATEST(COALESCE(UPDATE_TIME, '1970-01-01'), COALESCE(CREATE_TIME, '1970-01-01'))) \
+         FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
+        literal(&db.name)
+    );
+    let settle = format!(
+        "SET @last = ({last}); DO IF(@last >= CAST(NOW() AS DATETIME), SLEEP(1.02 - MICROSECOND(NOW(6)) / 1000000), 0)"
+    );
+    let open = "SELECT DATE_FORMAT(LEAST(NOW(), COALESCE((SELECT MIN(trx_started) FROM information_schema.INNODB_TRX \
+                WHERE trx_rows_modified > 0), NOW())), '%Y-%m-%d %H:%i:%s')";
+    let now = "SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s')";
+    s += &format!(
+        "sql -e \"$pre\"{settle}\nsql -e {open} 2>/dev/null || sql -e {now}\n",
+        settle = quote(&settle),
+        open = quote(open),
+        now = quote(now)
+    );
+    Secret::new(s)
+}
+
+/// Each table with `1` if it was written or made since `mark` (see [`mark`]), else `0`;
+/// `None` for a mark that is not a time.
+pub(super) fn written_since(db: &Database, mark: &str) -> Option<Secret> {
+    let shape = mark.len() == 19
+        && mark.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b' ',
+            13 | 16 => b == b':',
+            _ => b.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
+    let since = literal(mark);
+    let query = format!(
+        "SELECT TABLE_NAME, IF(COALESCE(UPDATE_TIME, '1970-01-01') >= {since} OR COALESCE(CREATE_TIME, '1970-01-01') >= {since}, 1, 0) \
+         FROM information_schema.TABLES WHERE TABLE_SCHEMA = {}",
+        literal(&db.name)
+    );
+    Some(Secret::new(start(db) + FRESH_STATS + &format!("sql -e \"$pre\"{}\n", quote(&query))))
+}
+
 /// Defines `dump_db`, which writes the dump to stdout (see [`super::dump_script`]).
 pub(super) fn dump(db: &Database, scope: &DumpScope) -> Secret {
     let mut s = start(db);

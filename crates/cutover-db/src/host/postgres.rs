@@ -66,6 +66,12 @@ pub(super) fn stats(db: &Database, tables: &[String], checksum: bool) -> Secret 
     Secret::new(s)
 }
 
+/// The cluster's transaction snapshot (`xmin:xmax:xip`): the same text later means no
+/// transaction that writes began or ended in between (reads take no transaction id).
+pub(super) fn mark(db: &Database) -> Secret {
+    Secret::new(start(db) + "sql -c 'SELECT txid_current_snapshot()'\n")
+}
+
 fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }

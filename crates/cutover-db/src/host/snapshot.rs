@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Database, DbError, DbHost, DumpScope, Existing, Input, TableStat, cut_short, dump_script, ends_whole, load,
-    load_suffix, noted, stats,
+    load_suffix, mark, noted, stats, written_since,
 };
 
 /// A snapshot's record (`<id>.json`).
@@ -143,8 +143,10 @@ trap 'rm -rf "$cutover_tmp"' EXIT
         dump = noted("dump_db", "dump"),
     );
     // The tables are counted and checksummed while the dump runs (in a session of its own),
-    // so the snapshot costs little more than the dump; again once it is done, to tell which
-    // tables were written to meanwhile.
+    // so the snapshot costs little more than the dump. A table written meanwhile may differ
+    // between the two: the engine's mark, noted before either starts, tells which were (read
+    // again only where it cannot).
+    let mark = mark(db, host)?;
     let (before, out) = std::thread::scope(|scope| {
         let counting = scope.spawn(|| stats(db, host, true));
         let out = host.run(&step, Secret::new(s), Stdin::Null);
@@ -173,15 +175,22 @@ trap 'rm -rf "$cutover_tmp"' EXIT
         remove_partial();
         return Err(cut_short(host, step));
     }
-    let after = match stats(db, host, true) {
-        Ok(after) => after,
+    let names: Vec<String> = before.iter().map(|t| t.name.clone()).collect();
+    let unsettled = match written_since(db, host, &mark, &names).and_then(|written| match written {
+        Some(written) => Ok(written),
+        None => {
+            stats(db, host, true).map(|after| changes_between(&before, &after).into_iter().map(|c| c.table).collect())
+        }
+    }) {
+        Ok(mut unsettled) => {
+            unsettled.sort();
+            unsettled
+        }
         Err(e) => {
             remove_partial();
             return Err(e);
         }
     };
-    let mut unsettled: Vec<String> = changes_between(&before, &after).into_iter().map(|c| c.table).collect();
-    unsettled.sort();
     let info = SnapshotInfo {
         id: id.to_owned(),
         release: release.map(str::to_owned),

@@ -36,6 +36,12 @@ pub(super) fn tables(db: &Database, root: &str) -> Secret {
     )
 }
 
+/// The database file's and its write-ahead log's size and modification time (to the
+/// nanosecond): a write changes one of them.
+pub(super) fn mark(db: &Database, root: &str) -> Secret {
+    Secret::new(start(db, root) + "stat -c '%n %s %y' \"$p\" \"$p-wal\" 2>/dev/null || true\n")
+}
+
 fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

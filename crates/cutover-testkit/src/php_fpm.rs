@@ -34,6 +34,18 @@ impl PhpFpm {
     /// Starts a pool of `workers` static workers (run as root, `-R`, as the tests run) with
     /// OPcache on and timestamps never revalidated; waits (up to 10 s) for its socket.
     pub fn start(workers: u32) -> io::Result<PhpFpm> {
+        Self::start_with(workers, None)
+    }
+
+    /// Like [`start`](Self::start), in a mount namespace of its own where `root` is bind-mounted
+    /// at `at` (an existing directory): a host's own PHP-FPM, which sees the host's files at the
+    /// paths the host's own tools (`php artisan config:cache`, …) wrote into them, and every other
+    /// path as this machine does. Needs root (`unshare --mount`).
+    pub fn start_on(workers: u32, root: &Path, at: &Path) -> io::Result<PhpFpm> {
+        Self::start_with(workers, Some((root, at)))
+    }
+
+    fn start_with(workers: u32, mount: Option<(&Path, &Path)>) -> io::Result<PhpFpm> {
         let bin = binary().ok_or_else(|| io::Error::other("php-fpm is not installed"))?;
         let dir = tempfile::Builder::new().prefix("cutover-fpm-").tempdir()?;
         let d = dir.path().display();
@@ -46,7 +58,25 @@ impl PhpFpm {
         );
         let conf_path = dir.path().join("fpm.conf");
         std::fs::write(&conf_path, conf)?;
-        let child = Command::new(&bin)
+        let mut cmd = match mount {
+            None => Command::new(&bin),
+            // `unshare` without `--fork` execs `sh`, which execs php-fpm: the child's pid is
+            // the master's, which `drop` stops.
+            Some((root, at)) => {
+                let mut cmd = Command::new("unshare");
+                cmd.args([
+                    "--mount",
+                    "sh",
+                    "-c",
+                    "mount --bind \"$1\" \"$2\" && exec \"$0\" \"$3\" \"$4\" \"$5\" \"$6\"",
+                ])
+                .arg(&bin)
+                .arg(root)
+                .arg(at);
+                cmd
+            }
+        };
+        let child = cmd
             .arg("-F")
             .arg("-R")
             .arg("-y")

@@ -20,9 +20,11 @@
 //!
 //! What a host serves is [`Web`]: the release's files as they are, or PHP through a php-fpm of
 //! the host's own (Debian's `php-fpm`, a pool on a unix socket in a temp dir, run as root with
-//! `-R`, OPcache on without revalidation), nginx passing `*.php` with `SCRIPT_FILENAME` and
+//! `-R`, OPcache on without revalidation, in a mount namespace where the host's directory is at
+//! [`MOUNT_POINT`] as on the host, so paths the host's own tools wrote into the release, such as
+//! Laravel's `config:cache`, are found), nginx passing `*.php` with `SCRIPT_FILENAME` and
 //! `DOCUMENT_ROOT` under `$realpath_root`, so a request runs the release `current` named when it
-//! came. A database for the app (MariaDB) is the next thing to add here.
+//! came; [`Spec::web_root`] puts the document root under `current` (Laravel's `public/`).
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -69,11 +71,13 @@ pub struct Spec {
     pub staging: bool,
     /// Appended to the config's top part (before `[env.production]`): hooks, `[preflight]`, …
     pub extra: String,
+    /// The web server's document root under `current` (`"public"` for Laravel; empty: `current`).
+    pub web_root: &'static str,
 }
 
 impl Default for Spec {
     fn default() -> Self {
-        Spec { hosts: 2, gated: false, web: Web::Static, staging: false, extra: String::new() }
+        Spec { hosts: 2, gated: false, web: Web::Static, staging: false, extra: String::new(), web_root: "" }
     }
 }
 
@@ -134,7 +138,10 @@ impl Stack {
         let php: Vec<PhpFpm> = match spec.web {
             Web::Static => Vec::new(),
             Web::Php { workers } => (1..=all)
-                .map(|i| PhpFpm::start(workers).unwrap_or_else(|e| panic!("Stack: php-fpm for host {i}: {e}")))
+                .map(|i| {
+                    PhpFpm::start_on(workers, &hosts.root(i), Path::new(MOUNT_POINT))
+                        .unwrap_or_else(|e| panic!("Stack: php-fpm for host {i}: {e}"))
+                })
                 .collect(),
         };
         let nginx: Vec<Nginx> = (1..=all)
@@ -149,7 +156,7 @@ impl Stack {
                     Site::new(ips[i - 1], https_port, names, &on_host(&root, CERT_PATH), &on_host(&root, KEY_PATH))
                         .http_port(http_port)
                         .hsts(true)
-                        .root(&hosts.deploy_dir(i).join("current"));
+                        .root(&hosts.deploy_dir(i).join("current").join(spec.web_root));
                 let site = match spec.web {
                     Web::Static => site,
                     Web::Php { .. } => site.php(&php[i - 1].socket(), true),

@@ -299,6 +299,49 @@ fn seed_hybrid_installs_then_copies_only_the_import_tables_mariadb() {
     seed_hybrid(Kind::Mariadb);
 }
 
+/// A MariaDB account with rights on its own database only (a hosting account's), without a
+/// password; dropped at the end.
+struct OwnDatabaseOnly(String);
+
+impl Drop for OwnDatabaseOnly {
+    fn drop(&mut self) {
+        let sql = format!("DROP USER IF EXISTS '{}'@'127.0.0.1'", self.0);
+        let _ = Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", &sql]).status();
+    }
+}
+
+/// Production's account may not create the staging database a swap goes through: the
+/// installer's import tables are dropped and staging's loaded in place (they are the seed's
+/// own, on a database that was empty). Found by the Laravel launch (tests/laravel.rs), whose
+/// hybrid seed failed with "replacing its tables goes through a staging database beside it,
+/// which … may not create".
+#[test]
+fn seed_hybrid_with_an_account_limited_to_its_own_database_replaces_the_installer_tables_in_place() {
+    let Some(s) = setup(Kind::Mariadb, "installer = \"sh install.sh\"\nimport_tables = [\"wp_options\"]") else {
+        return;
+    };
+    let user = OwnDatabaseOnly(format!("ct_own_{}", &s.prod.name[s.prod.name.len().saturating_sub(16)..]));
+    let sql = format!("CREATE USER '{0}'@'127.0.0.1'; GRANT ALL ON `{1}`.* TO '{0}'@'127.0.0.1';", user.0, s.prod.name);
+    run_ok(Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", &sql]), b"");
+    let toml = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap();
+    let toml = toml.replacen(
+        &format!("mysql://root@127.0.0.1:3306/{}", s.prod.name),
+        &format!("mysql://{}@127.0.0.1:3306/{}", user.0, s.prod.name),
+        1,
+    );
+    s.project.write("cutover.toml", &toml);
+    installer(&s, INSTALL_SQL, "");
+    fill_staging(&s);
+    let report = s.project.cutover(&["--json", "deploy", "--seed", "hybrid"]).ok().json();
+    assert_eq!(report["seed"]["strategy"], "hybrid", "{report}");
+    assert_eq!(tables(&s.prod), ["users", "wp_options"]);
+    assert_eq!(s.prod.query("SELECT name FROM users"), "admin\n");
+    assert_eq!(s.prod.query("SELECT option_name FROM wp_options ORDER BY option_id"), "siteurl\ntheme_mods\n");
+    let value = s.prod.query("SELECT option_value FROM wp_options WHERE option_id = 2");
+    assert_eq!(unserialized_home(value.trim_end()), format!("{PROD_URL}/"));
+    assert!(current(&s.hosts.deploy_dir(1)).is_some(), "the seeded release is live");
+}
+
 #[test]
 fn seed_hybrid_installs_then_copies_only_the_import_tables_postgres() {
     seed_hybrid(Kind::Postgres);

@@ -102,8 +102,8 @@ pub fn copy(
                     }
                 };
                 // Replacing some tables replaces those alone, not the whole database.
-                let loaded = if *existing == Existing::Replace && !scope.tables.is_empty() {
-                    replace_tables(to.db, &to.host, &scope.tables, &mut feed)
+                let loaded = if existing.replaces() && !scope.tables.is_empty() {
+                    replace_tables(to.db, &to.host, *existing, &scope.tables, &mut feed)
                 } else {
                     load(to.db, &to.host, *existing, Input::Feed(&mut feed))
                 };

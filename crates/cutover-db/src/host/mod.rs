@@ -381,6 +381,18 @@ pub enum Existing {
     Refuse,
     /// What is there is replaced, in the same swap that brings the new tables in.
     Replace,
+    /// Replaced as with `Replace`; but where the account may not create the staging database
+    /// the swap goes through (one database of its own, as on most hosts), the tables in the way
+    /// are dropped and the dump loaded in place: a seed's, whose tables nothing uses yet and
+    /// whose database is emptied again when anything fails (a hybrid seed's installer tables).
+    Discard,
+}
+
+impl Existing {
+    /// Whether what is in the target may go (`Replace` or `Discard`).
+    pub fn replaces(self) -> bool {
+        self != Self::Refuse
+    }
 }
 
 /// Writes the dump into the load's stdin; an `Err` abandons the load (the target is left as
@@ -464,9 +476,15 @@ pub fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: Input<'
 /// TABLE` moving just those tables out and the loaded ones in; PostgreSQL the listed tables
 /// dropped inside the load's transaction; SQLite in the file itself (a rename would replace
 /// every table), the drops inside the dump's own transaction.
-pub fn replace_tables(db: &Database, host: &DbHost<'_>, tables: &[String], feed: Feed<'_>) -> Result<(), DbError> {
+pub fn replace_tables(
+    db: &Database,
+    host: &DbHost<'_>,
+    existing: Existing,
+    tables: &[String],
+    feed: Feed<'_>,
+) -> Result<(), DbError> {
     match db.engine {
-        Engine::Mysql => mysql::replace_tables(db, host, tables, feed),
+        Engine::Mysql => mysql::replace_tables(db, host, existing, tables, feed),
         Engine::Postgres => postgres::replace_tables(db, host, tables, feed),
         Engine::Sqlite => sqlite::replace_tables(db, host, tables, feed),
     }

@@ -176,14 +176,16 @@ pub(super) fn clear(db: &Database, host: &DbHost<'_>) -> Result<(), DbError> {
 }
 
 /// A dump of `tables` loaded in place of those tables only: the same staging database, and
-/// the one `RENAME TABLE` moves just them out (the target's other tables stay).
+/// the one `RENAME TABLE` moves just them out (the target's other tables stay). `existing` is
+/// `Replace` or `Discard`.
 pub(super) fn replace_tables(
     db: &Database,
     host: &DbHost<'_>,
+    existing: Existing,
     tables: &[String],
     feed: Feed<'_>,
 ) -> Result<(), DbError> {
-    load_into(db, host, Existing::Replace, Some(tables), Input::Feed(feed), false)
+    load_into(db, host, existing, Some(tables), Input::Feed(feed), false)
 }
 
 /// With `only`, `Replace` moves out only those of the target's tables. `clearing`: the input is
@@ -224,7 +226,7 @@ fn load_into(
         if clearing {
             return drop_tables(db, host);
         }
-        return load_in_place(db, host, existing, input);
+        return load_in_place(db, host, existing, only, input);
     }
     let step = format!("loading the dump into a staging database next to {}", db.describe());
     let s = start(db) + &format!("{} || exit $?\n", input.pipe_into(&format!("sql {}", quote(&staging))));
@@ -283,14 +285,14 @@ fn load_into(
     if let Some(only) = only {
         there.retain(|t| only.contains(t));
     }
-    if existing == Existing::Replace {
+    if existing.replaces() {
         renames
             .extend(there.iter().map(|t| format!("{}.{} TO {}.{}", ident(&db.name), ident(t), ident(&old), ident(t))));
     }
     renames
         .extend(loaded.iter().map(|t| format!("{}.{} TO {}.{}", ident(&staging), ident(t), ident(&db.name), ident(t))));
     let mut s = start(db);
-    if existing == Existing::Replace && !there.is_empty() {
+    if existing.replaces() && !there.is_empty() {
         s += &format!("sql -e {}\n", quote(&format!("CREATE DATABASE {}", ident(&old))));
     }
     if !renames.is_empty() {
@@ -314,10 +316,28 @@ fn load_into(
 /// [`load_into`] for an account that cannot create the staging database: only into a target
 /// that has no table (a seed's, a clear's when it is empty already), loaded directly; a load
 /// that fails drops every table it made, so the target is empty again. A target with tables
-/// is refused, with the grant that would let the swap go ahead.
-fn load_in_place(db: &Database, host: &DbHost<'_>, existing: Existing, input: Input<'_>) -> Result<(), DbError> {
+/// is refused, with the grant that would let the swap go ahead, unless they are `only` tables
+/// to [`Existing::Discard`] (a hybrid seed's): those are dropped and loaded in place, and a load
+/// that fails drops them again (the seed then empties the database).
+fn load_in_place(
+    db: &Database,
+    host: &DbHost<'_>,
+    existing: Existing,
+    only: Option<&[String]>,
+    input: Input<'_>,
+) -> Result<(), DbError> {
     let step = format!("loading the dump into {}", db.describe());
     let there = super::tables(db, host)?;
+    if let (Existing::Discard, Some(only)) = (existing, only) {
+        let listed: Vec<String> = only.to_vec();
+        drop_listed(db, host, &listed, "dropping the tables the dump replaces")?;
+        let s = start(db) + &format!("{} || exit $?\n", input.pipe_into(&format!("sql {}", quote(&db.name))));
+        if let Err(e) = host.target.run(&step, &s, input.stdin()) {
+            drop_listed(db, host, &listed, "dropping the tables a failed load left").ok();
+            return Err(host.remote(&step, e));
+        }
+        return Ok(());
+    }
     if let Some(first) = there.first() {
         if existing == Existing::Refuse {
             return Err(super::not_empty(db, host, first, there.len()));
@@ -359,6 +379,15 @@ fn drop_tables(db: &Database, host: &DbHost<'_>) -> Result<(), DbError> {
             list = quote(&list),
             name = quote(&db.name),
         );
+    host.run(&step, Secret::new(s), Stdin::Null).map(|_| ())
+}
+
+/// Drops `tables` of `db` where they exist, foreign keys off.
+fn drop_listed(db: &Database, host: &DbHost<'_>, tables: &[String], what: &str) -> Result<(), DbError> {
+    let step = format!("{what} in {}", db.describe());
+    let drops: Vec<String> = tables.iter().map(|t| format!("DROP TABLE IF EXISTS {}", ident(t))).collect();
+    let sql = format!("SET FOREIGN_KEY_CHECKS = 0; {}", drops.join("; "));
+    let s = start(db) + &format!("sql -e {} {}\n", quote(&sql), quote(&db.name));
     host.run(&step, Secret::new(s), Stdin::Null).map(|_| ())
 }
 

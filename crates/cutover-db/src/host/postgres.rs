@@ -97,7 +97,7 @@ const CLEAR: &str = "DO $cutover$ DECLARE s text; BEGIN FOR s IN SELECT nspname 
 pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: Input<'_>) -> Result<(), DbError> {
     let step = format!("loading the dump into {} in one transaction", db.describe());
     let mut s = start(db);
-    let clear = if existing == Existing::Replace { CLEAR } else { "" };
+    let clear = if existing.replaces() { CLEAR } else { "" };
     match input {
         // `COMMIT` goes in after the feed's last byte, from here.
         Input::Feed(feed) => {

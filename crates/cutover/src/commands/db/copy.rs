@@ -52,6 +52,10 @@ pub struct CopySpec {
     pub skip_tables: Vec<String>,
     pub skip_columns: Vec<(String, String)>,
     pub overwrite: bool,
+    /// With `overwrite`, the target's tables are a seed's (nothing uses them yet, and a failed
+    /// seed empties the database again): where the account may not create the staging database
+    /// the swap needs, they are dropped and loaded in place.
+    pub discard: bool,
 }
 
 /// Reports kept for `--json`; the count is always complete.
@@ -107,6 +111,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &CopyArgs) -> Result<String, C
         skip_tables,
         skip_columns,
         overwrite: args.overwrite,
+        discard: false,
     };
     if spec.overwrite && config.is_gated(&to)? && !ctx.global.yes {
         let question = format!("Replace everything in {to}'s database with a copy of {from}'s?");
@@ -168,7 +173,11 @@ pub fn run(ctx: &Ctx<'_>, config: &Config, from: &str, to: &str, spec: &CopySpec
         from: Side { db: &source.db, host: source.host() },
         to: Side { db: &target.db, host: target.host() },
         scope: DumpScope { tables: spec.tables.clone() },
-        existing: if spec.overwrite { Existing::Replace } else { Existing::Refuse },
+        existing: match (spec.overwrite, spec.discard) {
+            (false, _) => Existing::Refuse,
+            (true, false) => Existing::Replace,
+            (true, true) => Existing::Discard,
+        },
         rewriter: &rewriter,
         options: &options,
     };

@@ -408,6 +408,8 @@ fn fill(
             skip_columns: config.seed.skip_columns.iter().map(|tc| (tc.table.clone(), tc.column.clone())).collect(),
             // Hybrid: the installer made these tables; the copy replaces just them.
             overwrite: plan.strategy == SeedStrategy::Hybrid,
+            // They are the installer's, made moments ago on a database that was empty.
+            discard: true,
         };
         let step = format!("copying {}'s database", plan.from);
         Some(super::copy::run(ctx, config, &plan.from, &plan.env, &spec).map_err(|e| (step, e.to_string()))?)

@@ -40,10 +40,10 @@ impl Preset {
                 "[]",
             ),
             Self::Laravel => (
-                r#"[".git/", "node_modules/", "vendor/", "storage/", ".env", ".env.*", "tests/"]"#,
+                r#"[".git/", "node_modules/", "vendor/", "storage/", "bootstrap/cache/*.php", ".env", ".env.*", "tests/"]"#,
                 r#"["storage/", ".env"]"#,
                 "# build = \"npm ci && npm run build\"",
-                r#"["composer install --no-dev --no-interaction --prefer-dist --optimize-autoloader", "php artisan config:cache", "php artisan route:cache", "php artisan view:cache"]"#,
+                LARAVEL_BEFORE_SWITCH,
                 r#"["php artisan queue:restart"]"#,
             ),
             Self::Wordpress => (
@@ -391,6 +391,15 @@ name = "privacy policy published on staging"
 sql = "SELECT 1 FROM wp_options o JOIN wp_posts p ON p.ID = o.option_value WHERE o.option_name = 'wp_page_for_privacy_policy' AND p.post_status = 'publish'"
 "#;
 
+/// Laravel's `before_switch`: the directories Laravel writes under `storage/` (shared, and empty
+/// on a host's first deploy, since `storage/` is never uploaded: `view:cache` and the first
+/// request fail without `framework/views`), the dependencies, then the caches.
+const LARAVEL_BEFORE_SWITCH: &str = concat!(
+    r#"["mkdir -p storage/app/public storage/framework/cache/data storage/framework/sessions storage/framework/views storage/logs", "#,
+    r#""composer install --no-dev --no-interaction --prefer-dist --optimize-autoloader", "#,
+    r#""php artisan config:cache", "php artisan route:cache", "php artisan view:cache"]"#
+);
+
 /// Pre-flight item 2 for Laravel: mail really goes out, and the health route answers.
 const LARAVEL_PREFLIGHT: &str = r#"# Item 2: staging's superadmin setup.
 [[preflight.check]]
@@ -473,6 +482,9 @@ mod tests {
         assert_eq!(login.url.as_str(), "/wp-login.php");
         assert_eq!(login.body_regex.as_ref().unwrap().as_str(), r#"id="loginform"|name="log""#);
         let laravel = parse(Preset::Laravel);
+        // storage/ is shared and never uploaded: the first hook makes what Laravel writes in it.
+        assert!(laravel.hooks.before_switch[0].starts_with("mkdir -p storage/app/public storage/framework/cache/data"));
+        assert!(laravel.app.exclude.iter().any(|p| p.as_str() == "bootstrap/cache/*.php"));
         let [home, health] = &laravel.checks[..] else { panic!("{:?}", laravel.checks) };
         assert!(home.complete);
         assert_eq!(home.body_not_contains.0, ["Whoops", "Server Error", "exception-message-wrapper"]);

@@ -661,7 +661,7 @@ fn every_preset_leaves_dotenv_files_behind_on_deploy() {
                 "path = \"~/x\"",
             )
             .replacen("path = \"~/x\"", &format!("path = \"{}\"", deploy.display()), 1)
-            .replace("before_switch = [\"composer", "before_switch_unused = [\"composer")
+            .replace("before_switch = [\"mkdir", "before_switch_unused = [\"mkdir")
             .replace("after_switch = [\"php", "after_switch_unused = [\"php")
             .replace("after_deploy = true", "after_deploy = false");
         let text = text

@@ -15,7 +15,7 @@ mod store;
 
 pub use attestations::Attestation;
 pub use error::StateError;
-pub use monitor::{MonitorRecord, RoundStats, SampleRow};
+pub use monitor::{MonitorRecord, RoundRow, RoundStats, SampleRow};
 pub use paths::PathChoice;
 pub use store::{AuditEntry, GateRecord, Rotation, State};
 

@@ -217,6 +217,68 @@ impl State {
     }
 }
 
+/// One round as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoundRow {
+    pub round: i64,
+    pub at_ms: i64,
+    /// `ok`, `failed` or `inconclusive`.
+    pub verdict: String,
+}
+
+impl State {
+    /// Every monitor window of `env`, oldest first.
+    pub fn monitors_of(&self, env: &str) -> Result<Vec<MonitorRecord>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {COLUMNS} FROM monitors WHERE env = ?1 ORDER BY id"))
+            .map_err(self.sql())?;
+        let rows = stmt.query_map([env], record).map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
+    /// Every round of monitor `id`, in order.
+    pub fn rounds_of(&self, monitor: i64) -> Result<Vec<RoundRow>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT round, at_ms, verdict FROM monitor_rounds WHERE monitor_id = ?1 ORDER BY round")
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([monitor], |r| Ok(RoundRow { round: r.get(0)?, at_ms: r.get(1)?, verdict: r.get(2)? }))
+            .map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
+    /// Every sample of monitor `id` with its round, in the order taken.
+    pub fn samples_of(&self, monitor: i64) -> Result<Vec<(i64, SampleRow)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT round, at_ms, check_name, via, ok, status, latency_ms, failure, reason
+                 FROM monitor_samples WHERE monitor_id = ?1 ORDER BY round, rowid",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([monitor], |r| {
+                Ok((
+                    r.get(0)?,
+                    SampleRow {
+                        at_ms: r.get(1)?,
+                        check: r.get(2)?,
+                        via: r.get(3)?,
+                        ok: r.get(4)?,
+                        status: r.get(5)?,
+                        latency_ms: r.get(6)?,
+                        failure: r.get(7)?,
+                        reason: r.get(8)?,
+                    },
+                ))
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +321,19 @@ mod tests {
         state.finish_monitor(id, "passed", "window passed", 61_000).unwrap();
         assert_eq!(state.latest_monitor("production").unwrap().unwrap().state, "passed");
         assert_eq!(state.samples_count(id).unwrap(), 4);
+        // What a report reads: every window, round and sample, in order.
+        assert_eq!(state.monitors_of("production").unwrap().iter().map(|m| m.id).collect::<Vec<_>>(), [id]);
+        assert!(state.monitors_of("staging").unwrap().is_empty());
+        let rounds = state.rounds_of(id).unwrap();
+        assert_eq!(
+            rounds.iter().map(|r| (r.round, r.verdict.as_str())).collect::<Vec<_>>(),
+            [(1, "ok"), (2, "failed"), (3, "inconclusive"), (4, "inconclusive")]
+        );
+        let samples = state.samples_of(id).unwrap();
+        assert_eq!(
+            samples.iter().map(|(round, s)| (*round, s.ok)).collect::<Vec<_>>(),
+            [(1, true), (2, false), (3, false), (4, false)]
+        );
+        assert_eq!(samples[1].1.latency_ms, Some(30.0));
     }
 }

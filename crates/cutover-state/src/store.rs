@@ -173,6 +173,60 @@ impl State {
     }
 }
 
+impl State {
+    /// Every run of every stage for `env`, oldest first: what a report shows.
+    pub fn gate_runs(&self, env: &str) -> Result<Vec<GateRecord>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT stage, env, config_hash, passed, at, evidence, artifact FROM gates
+                 WHERE env = ?1 ORDER BY id",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([env], |r| {
+                Ok(GateRecord {
+                    stage: r.get(0)?,
+                    env: r.get(1)?,
+                    config_hash: r.get(2)?,
+                    passed: r.get(3)?,
+                    at: r.get(4)?,
+                    evidence: r.get(5)?,
+                    artifact: r.get(6)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
+    /// Every audit entry of `env`, oldest first.
+    pub fn log_of(&self, env: &str) -> Result<Vec<AuditEntry>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, started_at, finished_at, user, machine, command, env, exit_code, summary
+                 FROM audit WHERE env = ?1 ORDER BY id",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([env], |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    finished_at: r.get(2)?,
+                    user: r.get(3)?,
+                    machine: r.get(4)?,
+                    command: r.get(5)?,
+                    env: r.get(6)?,
+                    exit_code: r.get(7)?,
+                    summary: r.get(8)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+}
+
 /// One rotated secret (never its value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rotation {
@@ -278,5 +332,14 @@ mod tests {
         assert_eq!(latest.artifact, None);
         assert_eq!(state.latest_gate("smoke", "staging").unwrap().unwrap().artifact.as_deref(), Some("m1"));
         assert!(!state.latest_gate("ready", "staging").unwrap().unwrap().passed);
+        let runs = state.gate_runs("production").unwrap();
+        assert_eq!(
+            runs.iter().map(|g| g.evidence.as_str()).collect::<Vec<_>>(),
+            ["[1]", "[2]"],
+            "every run, oldest first"
+        );
+        let a = state.begin("ana", "laptop", "cutover smoke", Some("staging")).unwrap();
+        state.begin("ana", "laptop", "cutover ready", Some("production")).unwrap();
+        assert_eq!(state.log_of("staging").unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), [a]);
     }
 }

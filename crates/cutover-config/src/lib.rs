@@ -19,7 +19,8 @@ pub use load::{Config, DEFAULT_FILE};
 pub use model::{
     App, AppName, AppUrl, AttestItem, BUILTIN_ATTESTATIONS, BodyRegex, CheckSpec, CheckUrl, DatabaseSpec, DatabaseUrl,
     Dns, DnsName, Engine, Environment, Exclude, Gates, Generator, Hooks, KeepReleases, Method, Monitor, Needles,
-    OnFail, Preflight, PreflightCheck, PreflightItem, ProviderKind, Proxy, Requirement, Resolver, SchemaCheck, Secrets,
-    Seed, SeedStrategy, SharedPath, Smoke, Smtp, SmtpTls, Ssh, StatusRanges, TableColumn, Tls, Unchanged,
+    OnFail, Preflight, PreflightCheck, PreflightItem, ProviderKind, Proxy, Report, ReportUrl, Requirement, Resolver,
+    SchemaCheck, Secrets, Seed, SeedStrategy, SharedPath, Smoke, Smtp, SmtpTls, Ssh, StatusRanges, TableColumn, Tls,
+    Unchanged,
 };
 pub use preset::{OPCACHE_RESET, Preset};

@@ -8,8 +8,8 @@ use serde_spanned::Spanned;
 
 use crate::model::Environments;
 use crate::{
-    App, CheckSpec, ConfigError, Dns, Environment, Gates, Hooks, Monitor, Preflight, ProviderKind, Secrets, Seed,
-    Smoke, Smtp, Ssh, Tls,
+    App, CheckSpec, ConfigError, Dns, Environment, Gates, Hooks, Monitor, Preflight, ProviderKind, Report, Secrets,
+    Seed, Smoke, Smtp, Ssh, Tls,
 };
 
 pub const DEFAULT_FILE: &str = "cutover.toml";
@@ -34,6 +34,7 @@ pub struct Config {
     pub gates: Gates,
     pub preflight: Preflight,
     pub seed: Seed,
+    pub report: Report,
     envs: Environments,
     /// The file's text, for errors found after parsing ([`Config::check_source`]).
     text: String,
@@ -69,10 +70,16 @@ struct File {
     preflight: Preflight,
     #[serde(default)]
     seed: Seed,
+    #[serde(default = "no_report")]
+    report: Spanned<Report>,
 }
 
 fn no_monitor() -> Spanned<Monitor> {
     Spanned::new(0..0, Monitor::default())
+}
+
+fn no_report() -> Spanned<Report> {
+    Spanned::new(0..0, Report::default())
 }
 
 fn no_secrets() -> Spanned<Secrets> {
@@ -170,6 +177,16 @@ impl Config {
                 "[monitor] interval must be above zero and within the window".into(),
             ));
         }
+        let report_span = file.report.span();
+        let mut report = file.report.into_inner();
+        if report.notify && monitor.notify.is_empty() {
+            return Err(invalid(
+                Some(report_span),
+                "[report] notify = true attaches the report to the monitor's notifications, but [monitor] notify \
+                 names no channel"
+                    .into(),
+            ));
+        }
         let mut names = std::collections::BTreeSet::new();
         for check in &file.checks {
             if !names.insert(check.name.as_str()) {
@@ -187,6 +204,7 @@ impl Config {
             secrets.legacy_vault = Some(dir.join(".cutover/vault.age"));
         }
         secrets.vault = resolve(&secrets.vault);
+        report.dir = resolve(&report.dir);
         let mut envs = file.env;
         for env in envs.values_mut() {
             let env = env.get_mut();
@@ -208,6 +226,7 @@ impl Config {
             gates: file.gates,
             preflight: file.preflight,
             seed: file.seed,
+            report,
             envs,
             text: text.to_owned(),
         })
@@ -407,6 +426,26 @@ config = "ssh_config"
     }
 
     #[test]
+    fn report_settings_default_resolve_and_need_a_channel_to_notify() {
+        let config = parse(GOOD).unwrap();
+        assert!(!config.report.notify);
+        assert_eq!(config.report.dir, Path::new("/etc/app/.cutover/reports"));
+        let config = parse(&format!(
+            "{GOOD}[monitor]\nnotify = [\"mailto:ops@shop.example\"]\n[report]\nnotify = true\ndir = \"reports\"\n\
+             url = \"https://ops.shop.example/reports/\"\n"
+        ))
+        .unwrap();
+        assert!(config.report.notify);
+        assert_eq!(config.report.dir, Path::new("/etc/app/reports"));
+        assert_eq!(
+            config.report.url.unwrap().join("production.html"),
+            "https://ops.shop.example/reports/production.html"
+        );
+        let (location, _) = location_and_message(&format!("{GOOD}[report]\nnotify = true\n"));
+        assert!(location.contains(':'), "the error points at [report]: {location}");
+    }
+
+    #[test]
     fn checks_smoke_and_monitor_parse_with_defaults_and_bad_values_are_refused() {
         let text = format!(
             "{GOOD}[[check]]\nname = \"home\"\nurl = \"/\"\nbody_contains = \"Shop\"\nevery_host = true\n\
@@ -455,6 +494,9 @@ config = "ssh_config"
             ("[[check]]\nname = \"a\"\nurl = \"/\"\nbody_regex = \"(?:a{1000}){1000}\"\n", "body_regex"),
             ("[monitor]\nthresholds = { iterations = \"count>1\" }\n", "unknown threshold metric"),
             ("[monitor]\nwindow = \"1m\"\ninterval = \"2m\"\n", "within the window"),
+            ("[report]\nnotify = true\n", "names no channel"),
+            ("[report]\nurl = \"ops.example/reports\"\n", "not an http(s) URL"),
+            ("[report]\nnotfy = true\n", "unknown key `notfy`"),
         ] {
             let (_, message) = location_and_message(&format!("{GOOD}{bad}"));
             assert!(message.contains(says), "{bad}: {message}");

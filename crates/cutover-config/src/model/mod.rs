@@ -1,7 +1,7 @@
 //! The validated sections of `cutover.toml`. Every field's type checks its own value.
 //!
 //! One file a section: `app.rs`, `hooks.rs`, `env.rs` (environments), `database.rs` (`database`, `db_host`, `[seed]`), `gates.rs`, `secrets.rs`, `checks.rs`
-//! (`[[check]]` and `[smoke]`), `monitor.rs`, `preflight.rs`, `smtp.rs`, `dns.rs`, `tls.rs`, `ssh.rs`.
+//! (`[[check]]` and `[smoke]`), `monitor.rs`, `preflight.rs`, `report.rs`, `smtp.rs`, `dns.rs`, `tls.rs`, `ssh.rs`.
 
 macro_rules! validated_string {
     ($(#[$doc:meta])* $name:ident, $check:expr) => {
@@ -35,6 +35,7 @@ mod gates;
 mod hooks;
 mod monitor;
 mod preflight;
+mod report;
 mod secrets;
 mod smtp;
 mod ssh;
@@ -52,6 +53,7 @@ pub use monitor::{Monitor, OnFail};
 pub use preflight::{
     AttestItem, BUILTIN_ATTESTATIONS, Preflight, PreflightCheck, PreflightItem, Requirement, SchemaCheck,
 };
+pub use report::{Report, ReportUrl};
 pub use secrets::{Generator, ProviderKind, Secrets};
 pub use smtp::{Smtp, SmtpTls};
 pub use ssh::Ssh;

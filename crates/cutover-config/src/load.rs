@@ -442,7 +442,8 @@ config = "ssh_config"
             "https://ops.shop.example/reports/production.html"
         );
         let (location, _) = location_and_message(&format!("{GOOD}[report]\nnotify = true\n"));
-        assert!(location.contains(':'), "the error points at [report]: {location}");
+        let line = GOOD.lines().count() + 1;
+        assert!(location.contains(&format!("cutover.toml:{line}:")), "the error points at [report]: {location}");
     }
 
     #[test]

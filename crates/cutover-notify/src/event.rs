@@ -77,6 +77,32 @@ pub struct Event {
     /// More lines, may be empty.
     pub detail: String,
     pub at: SystemTime,
+    /// A file that goes with it (the launch report): attached to mails, and named, or linked
+    /// with its `link`, in the webhooks' text.
+    pub attachment: Option<Attachment>,
+}
+
+/// A file sent along with an event.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file's name (`report-production-….html`).
+    pub name: String,
+    /// Its MIME type (`text/html; charset=utf-8`).
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    /// Where it can be read: a URL, or the path on the machine that wrote it.
+    pub link: String,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes.len())
+            .field("link", &self.link)
+            .finish()
+    }
 }
 
 impl Event {
@@ -89,7 +115,13 @@ impl Event {
             title: title.into(),
             detail: String::new(),
             at: SystemTime::now(),
+            attachment: None,
         }
+    }
+
+    pub fn attach(mut self, attachment: Attachment) -> Event {
+        self.attachment = Some(attachment);
+        self
     }
 
     pub fn release(mut self, release: impl Into<String>) -> Event {

@@ -38,7 +38,7 @@ use rustls::crypto::CryptoProvider;
 
 pub use channel::Channel;
 pub use error::NotifyError;
-pub use event::{Event, EventKind};
+pub use event::{Attachment, Event, EventKind};
 pub use mail::{Smtp, SmtpTls};
 
 use cutover_http::Trust;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -116,16 +116,26 @@ fn message(smtp: &Smtp, to: &str, event: &Event) -> Result<Message, Failure> {
         .map_err(|e| Failure::Setup(format!("[smtp] from `{}` is not an e-mail address: {e}", smtp.from)))?;
     let to: Mailbox = to.parse().map_err(|e| Failure::Setup(format!("`{to}` is not an e-mail address: {e}")))?;
     let message_id = format!("<{}@{}>", unique(), from.email.domain());
-    Message::builder()
+    let builder = Message::builder()
         .from(from)
         .to(to)
         .subject(payload::mail_subject(event))
         .message_id(Some(message_id))
         // RFC 3834: an automatic message, so vacation responders stay quiet.
-        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()))
-        .header(ContentType::TEXT_PLAIN)
-        .body(payload::mail_body(event))
-        .map_err(|e| Failure::Setup(format!("cannot build the mail: {e}")))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()));
+    let built = match &event.attachment {
+        None => builder.header(ContentType::TEXT_PLAIN).body(payload::mail_body(event)),
+        Some(a) => {
+            let kind = ContentType::parse(&a.content_type)
+                .map_err(|e| Failure::Setup(format!("`{}` is not a MIME type: {e}", a.content_type)))?;
+            builder.multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(payload::mail_body(event)))
+                    .singlepart(lettre::message::Attachment::new(a.name.clone()).body(a.bytes.clone(), kind)),
+            )
+        }
+    };
+    built.map_err(|e| Failure::Setup(format!("cannot build the mail: {e}")))
 }
 
 /// rustls (ring) for the relay: the system's roots (lettre's `rustls-native-certs`) plus the extra

@@ -16,6 +16,9 @@ pub(crate) fn slack(event: &Event) -> Value {
     if !event.detail.is_empty() {
         text.push_str(&format!("\n```{}```", e(&event.detail)));
     }
+    if let Some(a) = &event.attachment {
+        text.push_str(&format!("\nreport: {}", e(&a.link)));
+    }
     let context = match &event.release {
         Some(release) => format!("cutover · {} · release `{}` · {}", e(&event.env), e(release), event.at_rfc3339()),
         None => format!("cutover · {} · {}", e(&event.env), event.at_rfc3339()),
@@ -41,11 +44,15 @@ pub(crate) fn discord(event: &Event) -> Value {
         "title": cut(&event.title, 256),
         "color": event.kind.color(),
         "timestamp": event.at_rfc3339(),
-        "fields": fields,
+        "fields": fields.clone(),
         "footer": { "text": "cutover" },
     });
     if !event.detail.is_empty() {
         embed["description"] = Value::String(cut(&event.detail, 4096));
+    }
+    if let Some(a) = &event.attachment {
+        fields.push(json!({ "name": "report", "value": cut(&a.link, 1024), "inline": false }));
+        embed["fields"] = Value::Array(fields);
     }
     json!({
         "content": cut(&format!("**{headline}**: {}", event.title), 2000),
@@ -55,15 +62,20 @@ pub(crate) fn discord(event: &Event) -> Value {
 }
 
 /// `webhook:`: one flat object.
+/// `report`, the launch report's link, only when one goes with the event.
 pub(crate) fn plain(event: &Event) -> Value {
-    json!({
+    let mut plain = json!({
         "event": event.kind.as_str(),
         "env": event.env,
         "release": event.release,
         "title": event.title,
         "detail": event.detail,
         "at": event.at_rfc3339(),
-    })
+    });
+    if let Some(a) = &event.attachment {
+        plain["report"] = Value::String(a.link.clone());
+    }
+    plain
 }
 
 /// `[cutover] production: rolled back (release R) — TITLE`, on one line.
@@ -80,6 +92,9 @@ pub(crate) fn mail_body(event: &Event) -> String {
     body.push_str(&format!("\nenvironment: {}\n", event.env));
     if let Some(release) = &event.release {
         body.push_str(&format!("release: {release}\n"));
+    }
+    if let Some(a) = &event.attachment {
+        body.push_str(&format!("report: {} (attached as {})\n", a.link, a.name));
     }
     body.push_str(&format!("event: {}\nat: {}\n\n-- \nsent by cutover\n", event.kind.as_str(), event.at_rfc3339()));
     body
@@ -108,6 +123,23 @@ mod tests {
         let s = slack(&e);
         assert!(s["blocks"][0]["text"]["text"].as_str().unwrap().chars().count() <= 3000);
         assert!(s["blocks"][0]["text"]["text"].as_str().unwrap().contains("&lt;b&gt;&amp;"));
+    }
+
+    #[test]
+    fn a_report_goes_as_a_link_in_every_webhook_and_in_the_mail() {
+        let link = "https://ops.example/reports/report-production-r1.html";
+        let e = Event::new(EventKind::WindowPassed, "production", "steady state").attach(crate::Attachment {
+            name: "report-production-r1.html".into(),
+            content_type: "text/html; charset=utf-8".into(),
+            bytes: b"<html></html>".to_vec(),
+            link: link.into(),
+        });
+        assert_eq!(plain(&e)["report"], link);
+        assert!(slack(&e)["blocks"][0]["text"]["text"].as_str().unwrap().contains(link));
+        assert!(discord(&e)["embeds"][0]["fields"].as_array().unwrap().iter().any(|f| f["value"] == link));
+        assert!(mail_body(&e).contains(link));
+        let bare = Event::new(EventKind::WindowPassed, "production", "steady state");
+        assert!(plain(&bare).get("report").is_none(), "no report, no key");
     }
 
     #[test]

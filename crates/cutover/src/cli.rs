@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    attest, config, db, demo, deploy, init, launch, log, monitor, path, preflight, promote, ready, releases, rollback,
-    secrets, smoke, status, tls, unlock, verify,
+    attest, config, db, demo, deploy, init, launch, log, monitor, path, preflight, promote, ready, releases, report,
+    rollback, secrets, smoke, status, tls, unlock, verify,
 };
 
 #[derive(Debug, Parser)]
@@ -62,6 +62,9 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Every release and its state on each host.
     Releases(releases::ReleasesArgs),
+    /// The launch report: gates and their evidence, each host's releases, the monitor's
+    /// charts, secrets and database; a summary, `--json`, or one HTML page with `--html FILE`.
+    Report(report::ReportArgs),
     /// The local audit log of commands run with this config.
     Log(log::LogArgs),
     /// Break the deploy lock on every host; the reason is journaled.

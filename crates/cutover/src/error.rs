@@ -40,6 +40,8 @@ pub enum CliError {
     Secrets(#[from] SecretsError),
     #[error(transparent)]
     Gates(#[from] GateError),
+    #[error(transparent)]
+    Report(#[from] cutover_report::ReportError),
     /// A change is live but could not be checked.
     #[error("{0}")]
     Unverified(String),
@@ -64,9 +66,13 @@ impl CliError {
             Self::Gates(e) => gate_code(e),
             Self::Db(cutover_db::host::DbError::NotEmpty { .. }) | Self::Blocked(_) => EXIT_BLOCKED,
             Self::Db(cutover_db::host::DbError::Config { .. }) => EXIT_USAGE,
-            Self::State(_) | Self::Db(_) | Self::Io { .. } | Self::Check(_) | Self::Dump(_) | Self::Tls(_) => {
-                EXIT_FAILED
-            }
+            Self::State(_)
+            | Self::Db(_)
+            | Self::Io { .. }
+            | Self::Check(_)
+            | Self::Dump(_)
+            | Self::Tls(_)
+            | Self::Report(_) => EXIT_FAILED,
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cutover_checks::thresholds::{self, Threshold};
 use cutover_config::{Config, OnFail, SmtpTls};
-use cutover_notify::{Channel, Notifier, Smtp};
+use cutover_notify::{Attachment, Channel, Notifier, Smtp};
 use cutover_release::ReleaseError;
 use cutover_remote::SshOptions;
 use cutover_secrets::{Secret, SecretsError};
@@ -49,6 +49,9 @@ pub struct MonitorRequest<'a> {
     pub state: &'a State,
     /// A secret of the environment by name, for `[smtp] password_secret`; asked only when set.
     pub secret: &'a dyn Fn(&str) -> Result<Secret, SecretsError>,
+    /// `[report] notify`: the launch report of the release whose window just passed, made once
+    /// that window and its gate are recorded, sent with the "window passed" notification.
+    pub report: Option<&'a MakeReport<'a>>,
 }
 
 impl std::fmt::Debug for MonitorRequest<'_> {
@@ -75,7 +78,7 @@ pub struct Passed {
 /// passed, or at a breach with `on_fail = "rollback"` (every host rolled back, an error); every
 /// notification is sent before it returns.
 pub fn monitor(req: MonitorRequest<'_>, reporter: &dyn GateReporter) -> Result<Passed, GateError> {
-    let MonitorRequest { config, env, plan, schedule, on_fail, ssh, state, secret } = req;
+    let MonitorRequest { config, env, plan, schedule, on_fail, ssh, state, secret, report } = req;
     let mut thresholds = Vec::new();
     for (metric, expr) in &config.monitor.thresholds {
         let t = thresholds::parse(metric, expr).map_err(|reason| GateError::Threshold {
@@ -128,7 +131,7 @@ pub fn monitor(req: MonitorRequest<'_>, reporter: &dyn GateReporter) -> Result<P
 
     let record = claim::claim(state, env, &release, &config.hash, schedule, plan.len(), reporter)?;
     let notifier = Notifier::new(plan.trust().clone()).smtp(smtp);
-    let watch = watch::Watch { config, env, ssh, plan, thresholds, channels, notifier, state, reporter };
+    let watch = watch::Watch { config, env, ssh, plan, thresholds, channels, notifier, state, reporter, report };
     // Notifications go out from threads of this scope: a slow receiver never delays a rollback,
     // and all of them are sent before the command ends.
     std::thread::scope(|scope| {
@@ -139,6 +142,9 @@ pub fn monitor(req: MonitorRequest<'_>, reporter: &dyn GateReporter) -> Result<P
         result
     })
 }
+
+/// Makes the launch report of a release (`[report] notify`): the file to attach, or why not.
+pub type MakeReport<'a> = dyn Fn(&str) -> Result<Attachment, String> + 'a;
 
 /// The thresholds as parsed, each with its text as written (`http_req_duration p(95)<800`).
 type Thresholds = Vec<(String, Threshold)>;

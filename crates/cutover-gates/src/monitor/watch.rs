@@ -9,7 +9,7 @@ use cutover_checks::monitor::{self, Decision, Limits, Outcome, Round, Tally, Thr
 use cutover_checks::smoke::Sample;
 use cutover_checks::thresholds::{self, Observation};
 use cutover_config::{Config, OnFail, human};
-use cutover_notify::{Channel, Event, EventKind, Notifier};
+use cutover_notify::{Attachment, Channel, Event, EventKind, Notifier};
 use cutover_process::interrupt;
 use cutover_release::{Mark, RollbackRequest, rollback};
 use cutover_remote::SshOptions;
@@ -28,6 +28,7 @@ pub(super) struct Watch<'a> {
     pub notifier: Notifier,
     pub state: &'a State,
     pub reporter: &'a dyn GateReporter,
+    pub report: Option<&'a super::MakeReport<'a>>,
 }
 
 /// How the rounds ended.
@@ -246,18 +247,46 @@ impl<'a> Watch<'a> {
             true,
             &format!("{{\"release\":\"{release}\"}}"),
         )?;
-        self.notify(scope, EventKind::WindowPassed, release, "monitor window passed: steady state", &detail);
+        // The report is made now, so it shows the window passed; a report that cannot be made
+        // never holds the notification back.
+        let attachment = match self.report.filter(|_| !self.channels.is_empty()) {
+            Some(make) => match make(release) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    self.reporter.warn(None, &format!("the launch report is not attached: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        self.send(scope, EventKind::WindowPassed, release, "monitor window passed: steady state", &detail, attachment);
         Ok(Passed { release: release.to_owned(), detail })
     }
 
     /// Sends an event to every channel from a thread of `scope`; failures are warnings.
     fn notify<'s>(&'s self, scope: &'s Scope<'s, '_>, kind: EventKind, release: &str, title: &str, detail: &str) {
+        self.send(scope, kind, release, title, detail, None);
+    }
+
+    /// [`Watch::notify`], with a file attached.
+    fn send<'s>(
+        &'s self,
+        scope: &'s Scope<'s, '_>,
+        kind: EventKind,
+        release: &str,
+        title: &str,
+        detail: &str,
+        attachment: Option<Attachment>,
+    ) {
         if self.channels.is_empty() {
             return;
         }
-        let event = Event::new(kind, self.env, format!("{} {}: {title}", self.config.app.name.as_str(), self.env))
+        let mut event = Event::new(kind, self.env, format!("{} {}: {title}", self.config.app.name.as_str(), self.env))
             .release(release)
             .detail(detail);
+        if let Some(a) = attachment {
+            event = event.attach(a);
+        }
         let (notifier, channels, reporter) = (&self.notifier, &self.channels, self.reporter);
         scope.spawn(move || {
             for (channel, result) in notifier.send_all(channels, &event) {

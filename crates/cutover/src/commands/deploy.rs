@@ -191,7 +191,10 @@ pub(super) fn ship(
         )));
     }
     let forced = forced.map(|f| format!("; {f}")).unwrap_or_default();
-    Ok(format!("deployed {} ({sent} bytes sent){forced}", report.release))
+    // The audit entry keeps what the seed did: the launch report's database section reads it.
+    let seeded =
+        seeded.as_ref().map(|s| format!("; seeded ({}): {}", s.strategy.as_str(), s.line())).unwrap_or_default();
+    Ok(format!("deployed {} ({sent} bytes sent){seeded}{forced}", report.release))
 }
 
 /// The `--json` report: the engine's, and what the seed did.

@@ -16,6 +16,7 @@ pub mod preflight;
 pub mod promote;
 pub mod ready;
 pub mod releases;
+pub mod report;
 pub mod rollback;
 pub mod secrets;
 pub mod smoke;
@@ -85,6 +86,7 @@ fn dispatch(ctx: &Ctx<'_>, command: &Command) -> Result<(), CliError> {
         Command::Rollback(args) => audited(ctx, Scope::Rescue, |c| interruptible(ctx, || rollback::exec(ctx, c, args))),
         Command::Status(args) => audited(ctx, Env, |c| status::exec(ctx, c, args)),
         Command::Releases(args) => audited(ctx, Env, |c| releases::exec(ctx, c, args)),
+        Command::Report(args) => audited(ctx, Env, |c| report::exec(ctx, c, args)),
         Command::Unlock(args) => audited(ctx, Env, |c| unlock::exec(ctx, c, args)),
         Command::Path(args) => audited(ctx, Env, |c| path::exec(ctx, c, args)),
         Command::Attest(args) => audited(ctx, Env, |c| attest::exec(ctx, c, args)),

@@ -43,6 +43,7 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &MonitorArgs) -> Result<String
         .check_plan(config)?
         .ok_or_else(|| CliError::Usage("no `[[check]]` in the config: nothing to monitor".into()))?;
     let secret = |name: &str| super::secrets::provider(ctx, config)?.get(env, name);
+    let report = |release: &str| attach_report(ctx, config, release).map_err(|e| e.to_string());
     let request = MonitorRequest {
         config,
         env,
@@ -52,8 +53,31 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &MonitorArgs) -> Result<String
         ssh: &ctx.ssh_options(config),
         state: ctx.state()?,
         secret: &secret,
+        report: if config.report.notify { Some(&report) } else { None },
     };
     let passed = cutover_gates::monitor(request, ctx.out)?;
     ctx.out.say(&format!("monitor: {} passed its window ({}): steady state", passed.release, passed.detail));
     Ok(format!("monitor passed: {}", passed.detail))
+}
+
+/// `[report] notify`: the environment's report, written to `[report] dir` as
+/// `report-ENV-RELEASE.html` and attached to the "window passed" notification, linked through
+/// `[report] url` when set (else by its path on this machine).
+fn attach_report(ctx: &Ctx<'_>, config: &Config, release: &str) -> Result<cutover_notify::Attachment, CliError> {
+    let report = super::report::build(ctx, config, None)?;
+    let page = cutover_report::html(&report)?;
+    let name = format!("report-{}-{release}.html", report.env);
+    let path = config.report.dir.join(&name);
+    cutover_report::write_atomically(&path, &page)?;
+    ctx.out.say(&format!("wrote the {} report to {}", report.env, path.display()));
+    let link = match &config.report.url {
+        Some(url) => url.join(&name),
+        None => path.display().to_string(),
+    };
+    Ok(cutover_notify::Attachment {
+        name,
+        content_type: "text/html; charset=utf-8".into(),
+        bytes: page.into_bytes(),
+        link,
+    })
 }

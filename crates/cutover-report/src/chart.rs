@@ -228,8 +228,9 @@ pub fn timeline(hosts: &[HostTimeline]) -> Result<String, String> {
         chart
             .configure_mesh()
             .x_labels(8)
-            // Ticks every 0.1: each host's row is one of them, named; the others stay blank.
-            .y_labels(10 * (hosts.len() + 2))
+            // Room for a tick a row (plotters picks the step 1): each row's is named, the one
+            // above them stays blank.
+            .y_labels(hosts.len() + 3)
             .disable_y_mesh()
             .x_label_formatter(&|x| clock(*x))
             .y_label_formatter(&|y| {

@@ -3,7 +3,8 @@
 //! deploys, a rollback by hand, a smoke run, a monitor window that passes and one that breaches
 //! and rolls back. The report (summary, `--json`, HTML) must show all of it and no secret
 //! value; the HTML page is opened in headless Chromium, its screenshot decoded and its DOM
-//! read back.
+//! read back. `[report] notify` sends it with the "window passed" mail and webhook; a seeded
+//! first release, forced gates and the db host's snapshots (SQLite) show in their sections.
 
 // Tests start the programs they need.
 #![allow(clippy::disallowed_methods)]
@@ -376,4 +377,86 @@ fn report_notify_attaches_the_report_to_the_window_passed_mail_and_links_it_in_t
     assert!(raw.contains(&format!("\"{name}\"")), "the attachment's file name: {raw}");
     assert!(raw.contains("text/html"), "{raw}");
     assert!(!raw.contains(DB_PASSWORD), "no secret in the mail");
+}
+
+#[test]
+fn the_report_shows_the_first_release_seeding_and_every_snapshot_on_the_db_host() {
+    use support::db::{Db, Kind};
+    if !(support::require("sshd", SshHosts::available()) && Kind::Sqlite.require()) {
+        return;
+    }
+    let hosts = SshHosts::start(1);
+    let db = Db::create(Kind::Sqlite);
+    let extra = "[smoke]\nafter_deploy = false\n[hooks]\nmigrate = [\"true\"]\n[seed]\ninstaller = \"sh install.sh\"\n";
+    let project = support::ssh_project(&hosts, extra);
+    let toml = std::fs::read_to_string(project.path().join("cutover.toml")).unwrap();
+    project.write(
+        "cutover.toml",
+        &toml
+            .replacen(
+                "[env.production]\n",
+                &format!("[env.production]\ndatabase = \"sqlite://{}\"\n", db.sqlite_path().display()),
+                1,
+            )
+            .replace("gated = false\n", "gated = true\n"),
+    );
+    project.write(
+        "app/install.sh",
+        &format!(
+            "set -e\nsqlite3 -bail {} <<'SQL'\nCREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n\
+             INSERT INTO users VALUES (1, 'admin'), (2, 'ana');\nSQL\n",
+            db.sqlite_path().display()
+        ),
+    );
+    // Production is gated and no gate passed: both deploys are forced, with their reasons.
+    let forced = |args: &[&str], why: &str| {
+        let mut all = vec!["--json", "deploy", "--force", "--reason", why];
+        all.extend_from_slice(args);
+        project.cutover(&all).ok().json()["release"].as_str().unwrap().to_owned()
+    };
+    let r1 = forced(&["--seed", "fresh"], "first release before the gates exist");
+    project.write("app/index.html", "v2\n");
+    let r2 = forced(&[], "hotfix past the gates");
+    project.cutover(&["db", "snapshot"]).ok();
+
+    let report = project.cutover(&["--json", "report"]).ok().json();
+    let database = &report["database"];
+    assert_eq!(database["configured"], true);
+    let seeds = database["seeds"].as_array().unwrap();
+    assert_eq!(seeds.len(), 1, "{database:#}");
+    assert!(seeds[0]["command"].as_str().unwrap().contains("--seed fresh"), "{database:#}");
+    let outcome = seeds[0]["summary"].as_str().unwrap();
+    assert!(outcome.contains(&r1) && outcome.contains("seeded (fresh)") && outcome.contains("install.sh"), "{outcome}");
+    let snapshots = database["snapshots"].as_array().unwrap();
+    let taken: Vec<(Option<&str>, bool)> =
+        snapshots.iter().map(|s| (s["release"].as_str(), s["manual"].as_bool().unwrap())).collect();
+    assert_eq!(
+        taken,
+        [(Some(r1.as_str()), false), (Some(r2.as_str()), false), (Some(r2.as_str()), true)],
+        "before each release's migrate (r1's once seeded), then one by hand"
+    );
+    assert_eq!(snapshots[0]["rows"], 2);
+    assert_eq!(snapshots[0]["tables"], 1);
+
+    let events = report["hosts"][0]["events"].as_array().unwrap();
+    let forced: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["kind"] == "forced")
+        .map(|e| (e["release"].as_str().unwrap(), e["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(forced.len(), 2, "{events:#?}");
+    assert!(forced[1].0 == r2 && forced[1].1.contains("hotfix past the gates"), "{forced:?}");
+
+    let summary = project.cutover(&["report"]).ok().stdout;
+    assert!(summary.lines().any(|l| l.starts_with("seed\t") && l.contains("seeded (fresh)")), "{summary}");
+    assert_eq!(summary.lines().filter(|l| l.starts_with("snapshot\t")).count(), 3, "{summary}");
+    project.cutover(&["report", "--html", "report.html"]).ok();
+    let page = std::fs::read_to_string(project.path().join("report.html")).unwrap();
+    let id = snapshots[2]["id"].as_str().unwrap();
+    assert!(page.contains("<h3>Seeding</h3>") && page.contains("<h3>Snapshots</h3>") && page.contains(id), "{id}");
+    assert!(page.contains("(by hand)"));
+    assert!(
+        page.contains("badge forced") && page.contains("hotfix past the gates"),
+        "the forced gates in the timeline"
+    );
 }

@@ -21,11 +21,12 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use support::cli::{Run, current};
 use support::db::{Db, Kind, run_ok};
 use support::hosts::SshHosts;
-use support::stack::{ALIAS, CERT_PATH, KEY_PATH, NGINX_CONF, Spec, Stack, Web};
+use support::stack::{ALIAS, CERT_PATH, KEY_PATH, NAME, NGINX_CONF, Spec, Stack, Web};
 
 /// Debian's php-laravel-framework's autoloader (on PHP's include path).
 const LARAVEL_AUTOLOAD: &str = "/usr/share/php/Illuminate/autoload.php";
@@ -121,6 +122,23 @@ impl Shop {
         self.stack.resolved(Path::new("env"), &all)
     }
 
+    /// Starts the binary with `args` as [`Shop::cutover`] runs it, its output discarded.
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new("unshare")
+            .args(["--mount", "sh", "-c", "mount --bind resolv.conf /etc/resolv.conf && exec \"$0\" \"$@\""])
+            .arg(support::cli::bin())
+            .args(args)
+            .current_dir(self.project())
+            .env_remove("CUTOVER_CONFIG")
+            .env_remove("CUTOVER_ENV")
+            .env("CUTOVER_AGE_IDENTITY", self.scratch.path().join("age.key"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run cutover")
+    }
+
     /// `cutover --env ENV secrets set NAME` with `value` on stdin.
     fn set_secret(&self, env: &str, name: &str, value: &str) {
         let mut child = Command::new(support::cli::bin())
@@ -168,6 +186,20 @@ impl Shop {
     fn shown(&self, i: usize) -> serde_json::Value {
         let out = self.on_host(i, "php artisan shop:show");
         serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("shop:show printed no JSON ({e}): {out}"))
+    }
+
+    /// Production's home page on `h1` (curl straight to its address, no DNS): its body.
+    fn home_on_h1(&self) -> String {
+        let stack = &self.stack;
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "10", "--cacert"])
+            .arg(self.project().join("ca.pem"))
+            .arg("--resolve")
+            .arg(format!("{NAME}:{}:{}", stack.https_port, stack.hosts.addr(1)))
+            .arg(format!("{}/", stack.url))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Production's home page at its URL, through DNS.
@@ -324,6 +356,10 @@ fn verdicts(run: &Run) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A footer view of release 2's own.
+const GOOD_FOOTER: &str =
+    "<footer>{{ config('app.name') }} on Laravel {{ app()->version() }}, release 2 footer</footer>\n";
+
 /// A footer view calling a function that does not exist: a PHP fatal error in the page.
 const BROKEN_FOOTER: &str = "<footer>{{ cutover_undefined_footer_function() }}</footer>\n";
 
@@ -423,7 +459,38 @@ fn laravel_launched_hybrid_on_the_fast_path_a_fatal_rolled_back_and_a_bad_migrat
     let run = shop.cutover(&["monitor", "--window", "10s", "--interval", "2s"]);
     assert_eq!(run.code, 0, "the monitor failed\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
 
-    // A second release whose footer calls an undefined function: Laravel answers 500 with its
+    // A good second release (a footer of its own): every PHP-FPM worker serves it within a
+    // second of `current` switching, Laravel's caches built in the release and OPcache never
+    // revalidating (nginx passes PHP the release's own paths).
+    shop.write("app/resources/views/footer.blade.php", GOOD_FOOTER);
+    let before = current(&stack.hosts.deploy_dir(1));
+    let mut deploy = shop.spawn(&["deploy"]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut switched, mut served) = (None, None);
+    while served.is_none() {
+        assert!(Instant::now() < deadline, "release 2 was not served");
+        if switched.is_none() && current(&stack.hosts.deploy_dir(1)) != before {
+            switched = Some(Instant::now());
+        }
+        match switched {
+            // A run of answers, all from release 2 (each worker has it): served from the time
+            // the run began.
+            Some(at) => {
+                let began = at.elapsed();
+                if (0..4).all(|_| shop.home_on_h1().contains("release 2 footer")) {
+                    served = Some(began);
+                }
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let served = served.unwrap();
+    assert!(served < Duration::from_secs(1), "release 2 served {served:?} after the switch");
+    assert_eq!(support::wait_exit(&mut deploy, Duration::from_secs(120)), 0, "the deploy of release 2");
+    let live = current(&stack.hosts.deploy_dir(1)).expect("release 2 is live");
+    assert_ne!(live, first);
+
+    // A broken release: its footer calls an undefined function. Laravel answers 500 with its
     // error page, the preset's checks fail it, the deploy rolls itself back (exit 5).
     shop.write("app/resources/views/footer.blade.php", BROKEN_FOOTER);
     let run = shop.cutover(&["deploy"]);
@@ -431,17 +498,13 @@ fn laravel_launched_hybrid_on_the_fast_path_a_fatal_rolled_back_and_a_bad_migrat
     assert!(run.stderr.contains("failed its checks after the switch"), "{}", run.stderr);
     let failed: Vec<&str> = run.stdout.lines().filter(|l| l.contains("FAIL")).collect();
     assert!(!failed.is_empty() && failed.iter().all(|l| l.starts_with("home") && l.contains("500")), "{}", run.stdout);
-    assert_eq!(current(&stack.hosts.deploy_dir(1)).as_deref(), Some(first.as_str()));
+    assert_eq!(current(&stack.hosts.deploy_dir(1)).as_deref(), Some(live.as_str()));
     let (status, home) = shop.prod_home();
     assert_eq!(status, 200, "{home}");
-    assert!(home.contains("Pays by invoice, net 30") && home.contains("<footer>"), "{home}");
-    std::fs::copy(
-        fixture().join("resources/views/footer.blade.php"),
-        shop.project().join("app/resources/views/footer.blade.php"),
-    )
-    .unwrap();
+    assert!(home.contains("Pays by invoice, net 30") && home.contains("release 2 footer"), "{home}");
+    shop.write("app/resources/views/footer.blade.php", GOOD_FOOTER);
 
-    // A third whose migration deletes customers and a column: it deploys (the pages render),
+    // Another whose migration deletes customers and a column: it deploys (the pages render),
     // then `rollback --with-db` puts code and data back as they were before it.
     let rows = |db: &Db| {
         ["customers", "settings", "plans", "migrations"]
@@ -472,7 +535,7 @@ fn laravel_launched_hybrid_on_the_fast_path_a_fatal_rolled_back_and_a_bad_migrat
     assert_eq!(run.code, 0, "rollback --with-db failed\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
     let said = format!("{}{}", run.stdout, run.stderr);
     assert!(said.contains("customers"), "the rollback did not say what is lost:\n{said}");
-    assert_eq!(current(&stack.hosts.deploy_dir(1)).as_deref(), Some(first.as_str()));
+    assert_eq!(current(&stack.hosts.deploy_dir(1)).as_deref(), Some(live.as_str()));
     assert_eq!(rows(&shop.prod_db), before, "the database is not as it was before the bad migration");
 
     // At the end, production read back by Laravel itself at the production URL: the notes open

@@ -5,6 +5,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::model::{HostTimeline, MonitorWindow, ThresholdLine};
 
@@ -57,28 +58,31 @@ fn x_range(m: &MonitorWindow) -> (f64, f64) {
     (first, if last > first { last } else { first + 1.0 })
 }
 
-/// p50, p95 and max latency per round, the `http_req_duration` thresholds as dashed lines,
-/// failed rounds as red dots and the breach as a red vertical line.
+/// p50, p95 and max latency per round on a log scale (answers in milliseconds and limits in
+/// seconds both show), the `http_req_duration` thresholds as dashed lines, failed rounds as
+/// red dots and the breach as a red vertical line.
 pub fn latency(m: &MonitorWindow, limits: &[ThresholdLine]) -> Result<String, String> {
     let (x0, x1) = x_range(m);
     let limits: Vec<&ThresholdLine> =
         limits.iter().filter(|t| t.metric == "http_req_duration" && t.aggregation != "rate").collect();
-    let top =
-        m.rounds.iter().filter_map(|r| r.max_ms).chain(limits.iter().map(|t| t.limit)).fold(1.0_f64, f64::max) * 1.15;
+    let values = m.rounds.iter().flat_map(|r| [r.p50_ms, r.max_ms]).flatten().chain(limits.iter().map(|t| t.limit));
+    let (low, high) = values.fold((f64::MAX, 1.0_f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let bottom = (low.min(high) / 2.0).max(0.1);
+    let top = high * 2.0;
     render(320, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(format!("latency per round, window #{} ({})", m.id, m.release), ("sans-serif", 16).into_font())
             .margin(12)
             .x_label_area_size(32)
-            .y_label_area_size(56)
-            .build_cartesian_2d(x0..x1, 0.0..top)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, (bottom..top).log_scale())
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_labels(8)
-            .y_labels(6)
+            .y_labels(8)
             .x_label_formatter(&|x| clock(*x))
-            .y_label_formatter(&|y| format!("{y:.0} ms"))
+            .y_label_formatter(&|y| if *y >= 10.0 { format!("{y:.0} ms") } else { format!("{y:.1} ms") })
             .light_line_style(INK.mix(0.06))
             .bold_line_style(INK.mix(0.15))
             .axis_style(INK)
@@ -91,7 +95,7 @@ pub fn latency(m: &MonitorWindow, limits: &[ThresholdLine]) -> Result<String, St
             ("max", MAX, |r| r.max_ms),
         ] {
             let points: Vec<(f64, f64)> =
-                m.rounds.iter().filter_map(|r| Some((r.at_ms as f64 / 1000.0, pick(r)?))).collect();
+                m.rounds.iter().filter_map(|r| Some((r.at_ms as f64 / 1000.0, pick(r)?.max(bottom)))).collect();
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))
                 .map_err(err)?
@@ -109,7 +113,7 @@ pub fn latency(m: &MonitorWindow, limits: &[ThresholdLine]) -> Result<String, St
             .rounds
             .iter()
             .filter(|r| r.verdict == "failed")
-            .map(|r| (r.at_ms as f64 / 1000.0, r.max_ms.unwrap_or(0.0)))
+            .map(|r| (r.at_ms as f64 / 1000.0, r.max_ms.unwrap_or(bottom).max(bottom)))
             .collect();
         if !failed.is_empty() {
             chart
@@ -119,7 +123,7 @@ pub fn latency(m: &MonitorWindow, limits: &[ThresholdLine]) -> Result<String, St
                 .legend(|(x, y)| Circle::new((x + 9, y), 4, ERRORS.filled()));
         }
         if let Some(b) = &m.breach {
-            breach_line(&mut chart, b.at_ms as f64 / 1000.0, top)?;
+            breach_line(&mut chart, b.at_ms as f64 / 1000.0, bottom, top)?;
         }
         legend(&mut chart)
     })
@@ -165,35 +169,33 @@ pub fn error_rate(m: &MonitorWindow, limits: &[ThresholdLine]) -> Result<String,
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], LIMIT.stroke_width(2)));
         }
         if let Some(b) = &m.breach {
-            breach_line(&mut chart, b.at_ms as f64 / 1000.0, top)?;
+            breach_line(&mut chart, b.at_ms as f64 / 1000.0, 0.0, top)?;
         }
         legend(&mut chart)
     })
 }
 
-type Chart<'a, 'b> = ChartContext<
-    'a,
-    SVGBackend<'b>,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
+/// A chart over time; `Y` is linear (rates) or logarithmic (latency).
+type Chart<'a, 'b, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>;
 
-fn breach_line<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, x: f64, top: f64) -> Drawn {
+fn breach_line<'a, 'b: 'a, Y: Ranged<ValueType = f64>>(
+    chart: &mut Chart<'a, 'b, Y>,
+    x: f64,
+    bottom: f64,
+    top: f64,
+) -> Drawn {
     chart
-        .draw_series(LineSeries::new(vec![(x, 0.0), (x, top)], BREACH.stroke_width(3)))
+        .draw_series(LineSeries::new(vec![(x, bottom), (x, top)], BREACH.stroke_width(3)))
         .map_err(err)?
         .label("breach")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BREACH.stroke_width(3)));
-    chart
-        .draw_series(std::iter::once(Text::new(
-            "breach",
-            (x, top * 0.97),
-            ("sans-serif", 13).into_font().color(&BREACH),
-        )))
-        .map_err(err)?;
+    // The word sits left of the line, below the top, so it is never cut at the edge.
+    let style = ("sans-serif", 13).into_font().color(&BREACH).pos(Pos::new(HPos::Right, VPos::Top));
+    chart.draw_series(std::iter::once(Text::new("breach", (x, top), style))).map_err(err)?;
     Ok(())
 }
 
-fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Drawn {
+fn legend<'a, 'b: 'a, Y: Ranged<ValueType = f64>>(chart: &mut Chart<'a, 'b, Y>) -> Drawn {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)

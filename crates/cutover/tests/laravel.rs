@@ -606,3 +606,21 @@ fn laravel_launched_with_a_fresh_seed_holds_its_own_data_sealed_with_the_product
     assert!(decrypt(shop.scratch.path(), &staging_key, &prod_notes)[0].get("error").is_some());
     assert_ne!(prod_notes[0], staging_notes[0]);
 }
+
+/// The preset's first `before_switch` hook makes the directories Laravel writes in `storage/`:
+/// shared and never uploaded, it is empty on a host's first deploy, and without them Laravel's
+/// own `view:cache` fails (the skeleton's `view.compiled` is `realpath()` of a directory that
+/// is not there). Without the hook, the first deploy stops before its switch.
+#[test]
+fn without_the_presets_storage_hook_a_first_deploy_stops_at_view_cache_with_nothing_switched() {
+    let Some(shop) = setup() else { return };
+    let hook = "\"mkdir -p storage/app/public storage/framework/cache/data storage/framework/sessions \
+                storage/framework/views storage/logs\", ";
+    let toml = shop.read("cutover.toml");
+    assert!(toml.contains(hook), "{toml}");
+    shop.write("cutover.toml", &toml.replacen(hook, "", 1));
+    let run = shop.cutover(&["--env", "staging", "deploy"]);
+    assert_ne!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("View path not found."), "{}", run.stderr);
+    assert_eq!(current(&shop.stack.hosts.deploy_dir(shop.staging_host)), None);
+}

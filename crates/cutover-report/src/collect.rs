@@ -23,6 +23,8 @@ pub struct Sources<'a> {
     pub state: &'a State,
     /// Each host's state as read (its journal above all).
     pub hosts: &'a [HostState],
+    /// The hosts that could not be read, and why.
+    pub unreadable: Vec<(String, String)>,
     /// The db host's snapshots; `None` when the environment names no database.
     pub snapshots: Option<Result<Vec<SnapshotInfo>, String>>,
     /// `[monitor] thresholds`, each as written (`http_req_duration`, `p(95)<800`).
@@ -155,6 +157,11 @@ pub fn build(src: &Sources<'_>) -> Result<Report, ReportError> {
         deferred,
         attestations: state.latest_attestations(env)?,
         hosts,
+        unreadable: src
+            .unreadable
+            .iter()
+            .map(|(host, why)| Unreadable { host: host.clone(), why: why.clone() })
+            .collect(),
         thresholds,
         monitors,
         secrets,
@@ -482,6 +489,7 @@ mod tests {
             config_hash: "h1",
             state: &state,
             hosts: &hosts,
+            unreadable: vec![("web2".into(), "connection refused".into())],
             snapshots: None,
             thresholds: &thresholds,
             since_ms: None,
@@ -509,17 +517,19 @@ mod tests {
         assert_eq!(stage("monitor").verdict, "failed");
         assert_eq!(stage("path").verdict, "missing");
         assert_eq!(report.secrets.rotations[0].name, "APP_KEY");
+        assert_eq!(report.unreadable[0].host, "web2");
 
         // The page: every chart drawn, every text escaped.
         let page = crate::html(&report).unwrap();
         assert!(page.contains("monitor breach: &lt;b&gt;2 failed&lt;/b&gt;") && !page.contains("<b>2 failed"));
         assert_eq!(page.matches("<svg").count(), 3, "timeline, latency, error rate");
         assert!(page.contains("gates forced by ana@laptop: hotfix"));
+        assert!(page.contains("web2: not read (connection refused)"));
         let lines = crate::summary(&report);
         assert!(lines.iter().any(|l| l.starts_with("breach\t#1 round 2")), "{lines:#?}");
 
         // --since drops what came before.
-        let later = build(&Sources { since_ms: ms("2026-12-04T10:05:30Z"), ..src }).unwrap();
+        let later = build(&Sources { since_ms: ms("2026-12-04T10:05:30Z"), unreadable: Vec::new(), ..src }).unwrap();
         let kinds: Vec<&str> = later.hosts[0].events.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, ["rollback", "failed"]);
     }

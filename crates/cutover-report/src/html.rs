@@ -237,6 +237,9 @@ fn preflight(p: &mut String, r: &Report) {
 
 fn timeline(p: &mut String, r: &Report) -> Result<(), ReportError> {
     p.push_str("<section id=\"timeline\"><h2>Release timeline</h2>\n");
+    for u in &r.unreadable {
+        let _ = writeln!(p, "<p class=\"fail\">{}: not read ({})</p>", esc(&u.host), esc(&u.why));
+    }
     if r.hosts.iter().all(|h| h.events.is_empty()) {
         p.push_str("<p class=\"muted\">No release on any host.</p></section>\n");
         return Ok(());

@@ -25,6 +25,8 @@ pub struct Report {
     pub attestations: Vec<Attestation>,
     /// Each host's release timeline.
     pub hosts: Vec<HostTimeline>,
+    /// Hosts whose journal could not be read: left out, not guessed at.
+    pub unreadable: Vec<Unreadable>,
     /// The monitor's thresholds, as configured now.
     pub thresholds: Vec<ThresholdLine>,
     /// Every monitor window, oldest first.
@@ -86,6 +88,12 @@ pub struct HostTimeline {
     pub host: String,
     pub current: Option<String>,
     pub events: Vec<ReleaseEvent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Unreadable {
+    pub host: String,
+    pub why: String,
 }
 
 /// One turn of a host's releases.

@@ -69,6 +69,9 @@ pub fn summary(r: &Report) -> Vec<String> {
             ));
         }
     }
+    for u in &r.unreadable {
+        lines.push(format!("host {}\tnot read\t{}", u.host, u.why));
+    }
     for m in &r.monitors {
         let worst =
             m.rounds.iter().filter_map(|p| p.p95_ms).fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))));

@@ -459,4 +459,14 @@ fn the_report_shows_the_first_release_seeding_and_every_snapshot_on_the_db_host(
         page.contains("badge forced") && page.contains("hotfix past the gates"),
         "the forced gates in the timeline"
     );
+
+    // The host gone: the report still comes, from the state, naming what it could not read.
+    hosts.stop_host(1);
+    let run = project.cutover(&["--json", "report"]).ok();
+    assert!(run.stderr.contains("host `h1` left out of the report"), "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["unreadable"][0]["host"], "h1", "{:#}", report["unreadable"]);
+    assert!(report["hosts"].as_array().unwrap().is_empty());
+    assert!(report["database"]["snapshots_error"].is_string(), "{:#}", report["database"]);
+    assert_eq!(report["database"]["seeds"].as_array().unwrap().len(), 1, "the state still has the seed");
 }

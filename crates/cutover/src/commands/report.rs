@@ -52,8 +52,33 @@ pub fn exec(ctx: &Ctx<'_>, config: &Config, args: &ReportArgs) -> Result<String,
 pub fn build(ctx: &Ctx<'_>, config: &Config, since_ms: Option<i64>) -> Result<Report, CliError> {
     let env = ctx.global.env.as_str();
     let environment = config.env(env)?;
-    let fleet = ctx.fleet(config)?;
-    let hosts = fleet.read_states()?;
+    // A host that cannot be reached or read is named in the report, which shows what the
+    // others recorded: a report is most wanted when something went wrong.
+    let options = ctx.ssh_options(config);
+    let connected: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            environment.hosts().iter().map(|h| s.spawn(|| cutover_remote::connect(h, &options))).collect();
+        handles.into_iter().map(|h| h.join().expect("connect thread")).collect()
+    });
+    let (mut targets, mut results) = (Vec::new(), Vec::new());
+    for c in connected {
+        match c {
+            Ok(target) => targets.push(target),
+            Err(e) => results.push(Err(e)),
+        }
+    }
+    let fleet = cutover_release::Fleet { env_name: env.to_owned(), root: environment.path.clone(), targets };
+    results.extend(fleet.inspect());
+    let (mut hosts, mut unreadable) = (Vec::new(), Vec::new());
+    for result in results {
+        match result {
+            Ok(state) => hosts.push(state),
+            Err(e) => {
+                ctx.out.warn_line(&format!("host `{}` left out of the report: {e}", e.host()));
+                unreadable.push((e.host().to_owned(), e.to_string()));
+            }
+        }
+    }
     let snapshots = environment.database.as_ref().map(|_| {
         let target =
             cutover_remote::connect(environment.db_host(), &ctx.ssh_options(config)).map_err(|e| e.to_string())?;
@@ -69,6 +94,7 @@ pub fn build(ctx: &Ctx<'_>, config: &Config, since_ms: Option<i64>) -> Result<Re
         config_hash: &config.hash,
         state: ctx.state()?,
         hosts: &hosts,
+        unreadable,
         snapshots,
         thresholds: &thresholds,
         since_ms,

@@ -33,11 +33,13 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
-/// `HH:MM:SS` (UTC) of Unix seconds.
-fn clock(secs: f64) -> String {
-    let s = secs.floor() as i64;
-    let day = s.rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
+/// `HH:MM:SS` (UTC) of Unix seconds; with tenths (`HH:MM:SS.s`) on an axis spanning under
+/// 30 s, whose ticks fall within a second of each other.
+fn clock(secs: f64, span: f64) -> String {
+    let tenths = (secs * 10.0).floor() as i64;
+    let day = tenths.div_euclid(10).rem_euclid(86_400);
+    let hms = format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60);
+    if span < 30.0 { format!("{hms}.{}", tenths.rem_euclid(10)) } else { hms }
 }
 
 fn render(height: u32, draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Drawn) -> Result<String, String> {
@@ -81,7 +83,7 @@ pub fn latency(m: &MonitorWindow, limits: &[ThresholdLine]) -> Result<String, St
             .configure_mesh()
             .x_labels(8)
             .y_labels(8)
-            .x_label_formatter(&|x| clock(*x))
+            .x_label_formatter(&|x| clock(*x, x1 - x0))
             .y_label_formatter(&|y| if *y >= 10.0 { format!("{y:.0} ms") } else { format!("{y:.1} ms") })
             .light_line_style(INK.mix(0.06))
             .bold_line_style(INK.mix(0.15))
@@ -147,7 +149,7 @@ pub fn error_rate(m: &MonitorWindow, limits: &[ThresholdLine]) -> Result<String,
             .configure_mesh()
             .x_labels(8)
             .y_labels(5)
-            .x_label_formatter(&|x| clock(*x))
+            .x_label_formatter(&|x| clock(*x, x1 - x0))
             .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
             .light_line_style(INK.mix(0.06))
             .bold_line_style(INK.mix(0.15))
@@ -234,7 +236,7 @@ pub fn timeline(hosts: &[HostTimeline]) -> Result<String, String> {
             // above them stays blank.
             .y_labels(hosts.len() + 3)
             .disable_y_mesh()
-            .x_label_formatter(&|x| clock(*x))
+            .x_label_formatter(&|x| clock(*x, x1 - x0))
             .y_label_formatter(&|y| {
                 let i = y.round();
                 if (y - i).abs() < 0.01 && i >= 0.0 {
@@ -346,6 +348,13 @@ fn short(release: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn axis_times_show_tenths_only_on_a_short_axis() {
+        assert_eq!(clock(3_723.46, 3_600.0), "01:02:03");
+        assert_eq!(clock(3_723.46, 12.0), "01:02:03.4");
+        assert_eq!(clock(86_400.0 + 5.0, 60.0), "00:00:05");
+    }
 
     #[test]
     fn release_ids_are_shortened_to_their_time() {

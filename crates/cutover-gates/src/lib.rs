@@ -33,7 +33,7 @@ pub mod smoke;
 
 pub use error::GateError;
 pub use gate::{GateStatus, Standing, check_deploy, gate_statuses};
-pub use monitor::{MonitorRequest, Passed, Schedule, monitor};
+pub use monitor::{MakeReport, MonitorRequest, Passed, Schedule, monitor};
 pub use path::{LaunchPath, PathChange, PathState};
 pub use plan::Plan;
 pub use reporter::{GateReporter, Run};

@@ -491,8 +491,8 @@ fn a_new_release_is_served_within_a_second_and_one_with_a_php_fatal_in_the_foote
     assert!(home.contains("release 2 footer"), "{home}");
 }
 
-/// The whole launch on a stack whose `ready` passes for real (DNS from dnsmasq, the test CA's
-/// certificate installed on the hosts, HTTP redirecting to HTTPS, HSTS): production on `h1`
+/// The whole launch on a stack whose `ready` passes for real (DNS from dnsmasq, certificates
+/// from Pebble by `cutover tls issue` over HTTP-01, HTTP redirecting to HTTPS, HSTS): production on `h1`
 /// (gated), staging on `h2`, each host with its own nginx and PHP-FPM; the preset's config
 /// pointed at them. The fast path, its attestations, pre-flight (the preset's checks of
 /// staging's WordPress settings), `launch --seed` (ready, the seeded first release, smoke),
@@ -503,7 +503,8 @@ fn wordpress_launched_on_the_fast_path_with_preflight_ready_a_seeded_release_smo
     if !available() {
         return;
     }
-    let spec = Spec { hosts: 1, gated: true, web: Web::Php { workers: 2 }, staging: true, ..Spec::default() };
+    let spec =
+        Spec { hosts: 1, gated: true, web: Web::Php { workers: 2 }, staging: true, pebble: true, ..Spec::default() };
     let Some(stack) = Stack::start(spec) else { return };
     let (staging_host, staging_url) = stack.staging.clone().expect("a staging host");
     let project = stack.project.path();
@@ -554,11 +555,7 @@ fn wordpress_launched_on_the_fast_path_with_preflight_ready_a_seeded_release_smo
         .replacen("# config = \"ssh_config\"", &format!("config = \"{}\"", stack.hosts.config_path().display()), 1)
         .replacen("# resolvers = [\"10.0.0.53:53\"]", &format!("resolvers = [\"{}\"]", stack.dns.addr()), 1)
         .replacen("# extra_ca = \"ca.pem\"", "extra_ca = \"ca.pem\"", 1)
-        .replacen(
-            "fail_days = 7\n",
-            &format!("fail_days = 7\nhttps_port = {}\nhttp_port = {}\n", stack.https_port, stack.http_port),
-            1,
-        )
+        .replacen("fail_days = 7\n", &format!("fail_days = 7\n{}", stack.tls_keys()), 1)
         .replacen("# web_test = \"sudo nginx -t\"", &format!("web_test = \"nginx -t -q -c {NGINX_CONF}\""), 1)
         .replacen(
             "[seed]\n",
@@ -567,6 +564,8 @@ fn wordpress_launched_on_the_fast_path_with_preflight_ready_a_seeded_release_smo
         );
     write("cutover.toml", &format!("{toml}\n"));
     cutover(&["config", "check"]).ok();
+    // Both environments' certificates from Pebble, with the preset's config.
+    stack.issue_certificates();
 
     let (staging_db, prod_db) = (Db::create(Kind::Mariadb), Db::create(Kind::Mariadb));
     let mut users = Vec::new();
@@ -617,6 +616,8 @@ echo get_post_status($privacy);
         .collect();
     assert!(verdicts.iter().all(|(_, v)| v == "passed"), "{report:#}");
     assert_eq!(verdicts.len(), 5, "{report:#}");
+    let issuer = stack.served_issuer(&stack.url, None).expect("the production URL's chain verifies to Pebble's root");
+    assert!(issuer.contains("Pebble Intermediate"), "{issuer}");
 
     // Production, read back at its URL through DNS: the post's links rewritten, the upload there.
     let upload = installed["upload"].as_str().unwrap().replace(&staging_url, &stack.url);

@@ -2,7 +2,8 @@
 //! cutover: `n` real sshd hosts ([`SshHosts`], each on a loopback address of its own), a DNS
 //! server authoritative for the app's names ([`Dnsmasq`], answering them with the hosts'
 //! addresses), a test CA whose certificate for those names is installed on every host where
-//! `[tls] cert` and `key` say, and one nginx per host listening on the host's own address (HTTPS
+//! `[tls] cert` and `key` say (or, with [`Spec::pebble`], certificates from Pebble, below), and
+//! one nginx per host listening on the host's own address (HTTPS
 //! on [`Stack::https_port`], plain HTTP redirecting to it on [`Stack::http_port`]) whose document
 //! root is the host's `DEPLOY_PATH/current`, so it serves whatever release is live there. With
 //! [`Spec::staging`], one more host is staging (`[env.staging]`, at `staging.shop.test`).
@@ -25,14 +26,25 @@
 //! Laravel's `config:cache`, are found), nginx passing `*.php` with `SCRIPT_FILENAME` and
 //! `DOCUMENT_ROOT` under `$realpath_root`, so a request runs the release `current` named when it
 //! came; [`Spec::web_root`] puts the document root under `current` (Laravel's `public/`).
+//!
+//! With [`Spec::pebble`] no test CA is made: the hosts start with a self-signed placeholder
+//! (nginx needs one to start), Pebble (Let's Encrypt's ACME test server) runs with its
+//! challtestsrv answering the stack's names with the hosts' addresses (dnsmasq stays the
+//! resolver of cutover and the checks), each host's nginx serves [`WEBROOT`] at
+//! `/.well-known/acme-challenge/` on [`Stack::http_port`] (Pebble's HTTP-01 port; the rest of it
+//! redirects to HTTPS), the config's `[tls]` gets `webroot` and a `reload` that HUPs the host's
+//! own nginx ([`Stack::tls_keys`]), `ca.pem` holds Pebble's HTTPS CA and the root it issues under,
+//! and [`Stack::issue_certificates`] runs `cutover tls issue` through the binary per environment,
+//! so what the hosts serve was issued over ACME.
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cutover_testkit::certs::Ca;
+use cutover_testkit::certs::{Ca, Leaf};
 use cutover_testkit::dnsmasq::{Dnsmasq, Record};
 use cutover_testkit::nginx::{Nginx, Site, free_port};
+use cutover_testkit::pebble::{self, Pebble};
 use cutover_testkit::php_fpm::PhpFpm;
 
 use super::cli::{Project, Run};
@@ -49,6 +61,10 @@ pub const CERT_PATH: &str = "/srv/cutover-test/tls/shop.chain.pem";
 pub const KEY_PATH: &str = "/srv/cutover-test/tls/shop.key";
 /// Where each host's nginx config is linked inside the host, for `[preflight] web_test`.
 pub const NGINX_CONF: &str = "/srv/cutover-test/nginx.conf";
+/// With [`Spec::pebble`]: each host's nginx pid file, linked inside the host (`[tls] reload`).
+pub const NGINX_PID: &str = "/srv/cutover-test/nginx.pid";
+/// With [`Spec::pebble`]: the ACME HTTP-01 webroot on every host (`[tls] webroot`).
+pub const WEBROOT: &str = "/srv/cutover-test/acme";
 
 /// What each host's web server serves from `current`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,11 +89,22 @@ pub struct Spec {
     pub extra: String,
     /// The web server's document root under `current` (`"public"` for Laravel; empty: `current`).
     pub web_root: &'static str,
+    /// Certificates from Pebble over ACME ([`Stack::issue_certificates`]) instead of a test CA's
+    /// leaf installed before the test.
+    pub pebble: bool,
 }
 
 impl Default for Spec {
     fn default() -> Self {
-        Spec { hosts: 2, gated: false, web: Web::Static, staging: false, extra: String::new(), web_root: "" }
+        Spec {
+            hosts: 2,
+            gated: false,
+            web: Web::Static,
+            staging: false,
+            extra: String::new(),
+            web_root: "",
+            pebble: false,
+        }
     }
 }
 
@@ -87,7 +114,10 @@ pub struct Stack {
     /// With [`Web::Php`]: each host's php-fpm, in host order.
     pub php: Vec<PhpFpm>,
     pub dns: Dnsmasq,
-    pub ca: Ca,
+    /// The test CA whose leaf the hosts serve; `None` with [`Spec::pebble`].
+    pub ca: Option<Ca>,
+    /// With [`Spec::pebble`]: the ACME server the certificates come from.
+    pub pebble: Option<Pebble>,
     pub project: Project,
     pub hosts: SshHosts,
     pub https_port: u16,
@@ -96,6 +126,8 @@ pub struct Stack {
     pub url: String,
     /// With [`Spec::staging`]: staging's host (its index in [`Stack::hosts`]) and url.
     pub staging: Option<(usize, String)>,
+    /// How many hosts are production's (the first ones).
+    production: usize,
 }
 
 impl Stack {
@@ -117,12 +149,23 @@ impl Stack {
         if matches!(spec.web, Web::Php { .. }) && !super::require("php-fpm", cutover_testkit::php_fpm::available()) {
             return None;
         }
+        if spec.pebble && !super::require("pebble (and openssl)", pebble::available()) {
+            return None;
+        }
         let all = spec.hosts + usize::from(spec.staging);
         let hosts = SshHosts::start(all);
         let addrs: Vec<Ipv4Addr> = (1..=all).map(|i| hosts.addr(i)).collect();
         let ips: Vec<IpAddr> = addrs.iter().copied().map(IpAddr::V4).collect();
-        let https_port = port_free_on(&addrs, &[]);
-        let http_port = port_free_on(&addrs, &[https_port]);
+        // With Pebble, plain HTTP is on the port its validation authority connects to (free on
+        // every address when Pebble picked it).
+        let pebble = spec.pebble.then(Pebble::start);
+        let (https_port, http_port) = match &pebble {
+            Some(pebble) => (port_free_on(&addrs, &[pebble.http_port()]), pebble.http_port()),
+            None => {
+                let https_port = port_free_on(&addrs, &[]);
+                (https_port, port_free_on(&addrs, &[https_port]))
+            }
+        };
         let url = format!("https://{NAME}:{https_port}");
         let staging = spec.staging.then(|| (all, format!("https://{STAGING}:{https_port}")));
         let (production, staging_ips) = ips.split_at(spec.hosts);
@@ -132,9 +175,24 @@ impl Stack {
             &[Record::new(NAME, production), Record::new(ALIAS, production), Record::new(STAGING, staging_ips)],
         );
 
-        // The certificate, installed on every host where `[tls]` says.
-        let ca = Ca::new("cutover stack test root");
-        let leaf = ca.intermediate("cutover stack test intermediate").issue(&[NAME, ALIAS, STAGING]);
+        // The certificate, installed on every host where `[tls]` says: the test CA's, or a
+        // placeholder that `tls issue` replaces with Pebble's.
+        let ca = (!spec.pebble).then(|| Ca::new("cutover stack test root"));
+        let leaf = match &ca {
+            Some(ca) => ca.intermediate("cutover stack test intermediate").issue(&[NAME, ALIAS, STAGING]),
+            None => Leaf::self_signed(&[NAME, ALIAS, STAGING]),
+        };
+        if let Some(pebble) = &pebble {
+            for (name, ips) in [(NAME, production), (ALIAS, production), (STAGING, staging_ips)] {
+                let list: Vec<String> = ips.iter().map(|ip| format!("\"{ip}\"")).collect();
+                if !list.is_empty() {
+                    pebble.challtestsrv_post(
+                        "/add-a",
+                        &format!(r#"{{"host":"{name}.","addresses":[{}]}}"#, list.join(",")),
+                    );
+                }
+            }
+        }
         let php: Vec<PhpFpm> = match spec.web {
             Web::Static => Vec::new(),
             Web::Php { workers } => (1..=all)
@@ -161,9 +219,17 @@ impl Stack {
                     Web::Static => site,
                     Web::Php { .. } => site.php(&php[i - 1].socket(), true),
                 };
+                let site = if spec.pebble {
+                    std::fs::create_dir_all(on_host(&root, WEBROOT)).expect("the host's ACME webroot");
+                    site.webroot(&on_host(&root, WEBROOT))
+                } else {
+                    site
+                };
                 let nginx = Nginx::start(&[site]).unwrap_or_else(|e| panic!("Stack: nginx for host {i}: {e}"));
                 std::os::unix::fs::symlink(nginx.conf_path(), on_host(&root, NGINX_CONF))
                     .expect("link the host's nginx config");
+                std::os::unix::fs::symlink(nginx.pid_file(), on_host(&root, NGINX_PID))
+                    .expect("link the host's nginx pid file");
                 nginx
             })
             .collect();
@@ -174,13 +240,22 @@ impl Stack {
             &format!(
                 "[dns]\nresolvers = [\"{dns}\"]\ntimeout = \"2s\"\n\
                  [tls]\nextra_ca = \"ca.pem\"\ncert = \"{CERT_PATH}\"\nkey = \"{KEY_PATH}\"\n\
-                 https_port = {https_port}\nhttp_port = {http_port}\ntimeout = \"3s\"\n\
+                 {tls}timeout = \"3s\"\n\
                  [[check]]\nname = \"home\"\nurl = \"/\"\nbody_contains = \"v1\"\nevery_host = true\n{extra}\n",
                 dns = dns.addr(),
+                tls = tls_keys(https_port, http_port, spec.pebble),
                 extra = spec.extra,
             ),
         );
-        project.write("ca.pem", ca.cert_pem());
+        match (&ca, &pebble) {
+            (Some(ca), _) => project.write("ca.pem", ca.cert_pem()),
+            (None, Some(pebble)) => {
+                let https_ca = std::fs::read_to_string(pebble.https_ca_path()).expect("Pebble's HTTPS CA");
+                project.write("ca.pem", &format!("{https_ca}{}", pebble.root_pem()));
+                project.write("pebble-root.pem", pebble.root_pem());
+            }
+            (None, None) => unreachable!("a test CA or Pebble"),
+        }
         project.write("resolv.conf", &format!("nameserver {}\n", dns.addr().ip()));
         let toml = std::fs::read_to_string(project.path().join("cutover.toml")).expect("the config");
         let toml = if spec.gated { toml.replace("gated = false\n", "") } else { toml };
@@ -194,7 +269,86 @@ impl Stack {
             ));
         }
         project.write("cutover.toml", &toml);
-        Some(Stack { nginx, php, dns, ca, project, hosts, https_port, http_port, url, staging })
+        Some(Stack {
+            nginx,
+            php,
+            dns,
+            ca,
+            pebble,
+            project,
+            hosts,
+            https_port,
+            http_port,
+            url,
+            staging,
+            production: spec.hosts,
+        })
+    }
+
+    /// The `[tls]` keys for the stack's ports and, with [`Spec::pebble`], `tls issue`'s `webroot`
+    /// and `reload` (HUP the host's own nginx): for a test that writes a config of its own.
+    pub fn tls_keys(&self) -> String {
+        tls_keys(self.https_port, self.http_port, self.pebble.is_some())
+    }
+
+    /// With [`Spec::pebble`]: `cutover tls issue` through the binary for production and, with
+    /// [`Spec::staging`], staging, with the project's config as it is now; each must issue
+    /// (http-01, from Pebble) and install on every host of its environment, and every host,
+    /// which served no certificate of Pebble's before, then serve one (a reload is
+    /// asynchronous: polled for up to 10 s).
+    pub fn issue_certificates(&self) {
+        let pebble = self.pebble.as_ref().expect("issue_certificates needs Spec::pebble");
+        let directory = pebble.directory_url();
+        let mut envs = vec![("production", NAME, (1..=self.production).collect::<Vec<_>>())];
+        if let Some((i, _)) = &self.staging {
+            envs.push(("staging", STAGING, vec![*i]));
+        }
+        for (env, name, hosts) in envs {
+            let url = format!("https://{name}:{}", self.https_port);
+            for &i in &hosts {
+                let before = self.served_issuer(&url, Some(i));
+                assert_eq!(before, None, "host {i} serves a certificate of Pebble's before `tls issue`");
+            }
+            let run = self.cutover(&["--json", "--env", env, "tls", "issue", "--directory", &directory]);
+            assert_eq!(
+                run.code,
+                0,
+                "tls issue for {env}\n--- stdout\n{}\n--- stderr\n{}\n--- pebble\n{}",
+                run.stdout,
+                run.stderr,
+                pebble.log()
+            );
+            let json = run.json();
+            assert_eq!(json["reused"], false, "{json:#}");
+            assert_eq!(json["installed_on"].as_array().map(Vec::len), Some(hosts.len()), "{json:#}");
+            for i in hosts {
+                super::wait_for(
+                    format_args!("host {i} serving Pebble's certificate for {name}"),
+                    std::time::Duration::from_secs(10),
+                    || self.served_issuer(&url, Some(i)).is_some_and(|issuer| issuer.contains("Pebble Intermediate")),
+                );
+            }
+        }
+    }
+
+    /// The issuer (`openssl x509 -issuer`) of the certificate served for `url`'s host and port
+    /// (through the stack's DNS, or with `host` at that host's address), if the chain it sends
+    /// verifies for that name against this stack's Pebble root alone; `None` otherwise (a
+    /// failed handshake or verification). Only with [`Spec::pebble`].
+    pub fn served_issuer(&self, url: &str, host: Option<usize>) -> Option<String> {
+        assert!(self.pebble.is_some(), "served_issuer needs Spec::pebble");
+        let authority = url.strip_prefix("https://").expect("an https URL").split('/').next().expect("a host");
+        let (name, port) = authority.rsplit_once(':').expect("a host:port URL");
+        let connect = match host {
+            Some(i) => format!("{}:{port}", self.hosts.addr(i)),
+            None => authority.to_owned(),
+        };
+        let script = format!(
+            "openssl s_client -connect {connect} -servername {name} -verify_hostname {name} \
+             -verify_return_error -CAfile pebble-root.pem </dev/null 2>/dev/null | openssl x509 -noout -issuer"
+        );
+        let run = self.resolved(Path::new("sh"), &["-c", &script]);
+        (run.code == 0).then(|| run.stdout.trim().to_owned())
     }
 
     /// Runs `program args` in the project directory, in a mount namespace where
@@ -233,6 +387,15 @@ impl Stack {
         let (body, status) = run.stdout.rsplit_once('\n').expect("curl wrote the status last");
         (status.parse().expect("an HTTP status"), body.to_owned())
     }
+}
+
+/// `[tls]` keys: the ports, and with Pebble the webroot and a reload of the host's nginx.
+fn tls_keys(https_port: u16, http_port: u16, pebble: bool) -> String {
+    let mut keys = format!("https_port = {https_port}\nhttp_port = {http_port}\n");
+    if pebble {
+        keys.push_str(&format!("webroot = \"{WEBROOT}\"\nreload = \"kill -HUP $(cat {NGINX_PID})\"\n"));
+    }
+    keys
 }
 
 /// `path` inside a host (under [`MOUNT_POINT`]) as the test sees it, under the host's `root`.

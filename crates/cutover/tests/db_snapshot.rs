@@ -745,3 +745,53 @@ fn a_snapshot_names_the_tables_written_while_it_ran_and_only_those() {
         .stderr_has("2 table(s) restored, their checksums as in the snapshot");
     assert_eq!(case.db.query("SELECT COUNT(*) FROM posts").trim(), "3");
 }
+
+/// An account with rights on its own database only (a WordPress site's on most hosts): no
+/// staging database can be made beside it, so a restore loads into prefixed tables of the
+/// database's own and swaps them in with one `RENAME TABLE`. A failing migrate is undone, a
+/// passing one undone by `rollback --with-db`, nothing prefixed is left; a foreign key, which a
+/// prefixed table cannot take, is refused with the grant that lets the swap go ahead instead.
+#[test]
+fn an_account_limited_to_its_own_database_restores_through_prefixed_tables() {
+    let Some(case) = Case::new(Kind::Mariadb, 1, None) else { return };
+    let user = &case.user.as_ref().expect("a user").name;
+    let db = &case.db.name;
+    let mut sql = String::new();
+    for at in ["%", "localhost"] {
+        sql += &format!(
+            "REVOKE ALL ON `cutover\\_it\\_%`.* FROM '{user}'@'{at}'; GRANT ALL ON `{db}`.* TO '{user}'@'{at}'; "
+        );
+    }
+    run_ok(Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", &sql]), b"");
+    let side = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE '\\_\\_co%'";
+    case.deploy("v1", 0);
+    let v1 = current(&case.hosts.deploy_dir(1)).expect("v1 is live");
+    let before = case.fingerprint();
+
+    case.config(&[format!("{}; exit 1", case.alter_and_delete())]);
+    case.deploy("v2", 1).stderr_has("restored from snapshot");
+    assert_eq!(case.fingerprint(), before, "the failed migrate's changes were undone");
+    assert_eq!(current(&case.hosts.deploy_dir(1)).as_deref(), Some(v1.as_str()));
+
+    case.config(&[case.alter_and_delete()]);
+    case.deploy("v3", 0);
+    assert_ne!(case.fingerprint(), before);
+    case.cutover(&["rollback", "--with-db", "-y"]).ok().stderr_has(&format!("{} (5 → 2 rows)", case.users()));
+    assert_eq!(case.fingerprint(), before, "the database is as before the deploy");
+    assert_eq!(current(&case.hosts.deploy_dir(1)).as_deref(), Some(v1.as_str()));
+    assert_eq!(case.db.query(side).trim(), "0", "no prefixed table is left");
+
+    // A foreign key: refused before anything is loaded, the database as it was.
+    case.db.query("CREATE TABLE orders (id INT PRIMARY KEY, user_id INT, CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES users (id)) ENGINE=InnoDB");
+    case.deploy("v4", 0);
+    case.db.query("DELETE FROM posts");
+    let with_key = case.fingerprint();
+    let refused = case.cutover(&["rollback", "--with-db", "-y"]).code(1);
+    for text in
+        ["foreign key (`orders_user`)", "nothing was changed", "GRANT ALL ON", "environment `production`", "`h1`"]
+    {
+        assert!(refused.stderr.contains(text), "`{text}` missing from:\n{}", refused.stderr);
+    }
+    assert_eq!(case.fingerprint(), with_key);
+    assert_eq!(case.db.query(side).trim(), "0");
+}

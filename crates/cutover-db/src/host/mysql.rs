@@ -316,8 +316,8 @@ fn load_into(
 /// [`load_into`] for an account that cannot create the staging database: only into a target
 /// that has no table (a seed's, a clear's when it is empty already), loaded directly; a load
 /// that fails drops every table it made, so the target is empty again. A target with tables
-/// is refused, with the grant that would let the swap go ahead, unless they are `only` tables
-/// to [`Existing::Discard`] (a hybrid seed's): those are dropped and loaded in place, and a load
+/// to replace goes through [`load_prefixed`], unless they are `only` tables to
+/// [`Existing::Discard`] (a hybrid seed's): those are dropped and loaded in place, and a load
 /// that fails drops them again (the seed then empties the database).
 fn load_in_place(
     db: &Database,
@@ -327,7 +327,11 @@ fn load_in_place(
     input: Input<'_>,
 ) -> Result<(), DbError> {
     let step = format!("loading the dump into {}", db.describe());
-    let there = super::tables(db, host)?;
+    let side = |t: &String| {
+        let b = t.as_bytes();
+        b.len() > 14 && t.starts_with("__co") && b[4..12].iter().all(u8::is_ascii_hexdigit) && b[13] == b'_'
+    };
+    let there: Vec<String> = super::tables(db, host)?.into_iter().filter(|t| !side(t)).collect();
     if let (Existing::Discard, Some(only)) = (existing, only) {
         let listed: Vec<String> = only.to_vec();
         drop_listed(db, host, &listed, "dropping the tables the dump replaces")?;
@@ -342,22 +346,140 @@ fn load_in_place(
         if existing == Existing::Refuse {
             return Err(super::not_empty(db, host, first, there.len()));
         }
-        return Err(DbError::Refused {
-            env: host.env.to_owned(),
-            host: host.name().to_owned(),
-            step,
-            detail: format!(
-                "replacing its tables goes through a staging database beside it, which `{user}` may not create; \
-                 nothing was changed. Let it: GRANT ALL ON `{prefix}\\_\\_cutover\\_%`.* TO '{user}'@'…'",
-                user = db.user.as_deref().unwrap_or("the account"),
-                prefix = db.name.chars().take(40).collect::<String>().replace('_', "\\_"),
-            ),
-        });
+        return load_prefixed(db, host, only, input, &there);
     }
     let s = start(db) + &format!("{} || exit $?\n", input.pipe_into(&format!("sql {}", quote(&db.name))));
     if let Err(e) = host.target.run(&step, &s, input.stdin()) {
         drop_tables(db, host).ok();
         return Err(host.remote(&step, e));
+    }
+    Ok(())
+}
+
+/// The staging area for an account that may not create a database: tables of the target's own
+/// whose names start `__co<suffix>n_` (loaded) and `__co<suffix>o_` (moved out by the swap),
+/// 14 characters, so a table's name may have 50 of MySQL's 64.
+fn side_prefix(suffix: &str, what: char) -> String {
+    format!("__co{suffix}{what}_")
+}
+
+/// Tables of earlier loads that were stopped (any suffix), as a `REGEXP`.
+const SIDE_TABLES: &str = "^__co[0-9a-f]{8}[no]_";
+
+/// The sed program that loads a dump into prefixed tables: the statements that name a table
+/// get `prefix`; a foreign key, a view, a trigger, a routine or any other statement that would
+/// touch a table by its own name stops the load (exit 3) with the line on stderr, so the
+/// target's own tables are never written to.
+fn prefixing(prefix: &str) -> String {
+    format!(
+        "/^\\(CREATE TABLE\\|DROP TABLE IF EXISTS\\|INSERT INTO\\|REPLACE INTO\\|LOCK TABLES\\) `/{{ s//\\1 `{prefix}/; b; }}\n\
+         /^\\/\\*!40000 ALTER TABLE `/{{ s//\\/*!40000 ALTER TABLE `{prefix}/; b; }}\n\
+         /^  CONSTRAINT `[^`]*` FOREIGN KEY/{{ s/^  \\(.\\{{0,160\\}}\\).*$/cutover: the dump has a foreign key (\\1)/; w /dev/stderr\n\
+         Q 3\n}}\n\
+         /^\\(DROP\\|CREATE\\|ALTER\\|RENAME\\|TRUNCATE\\|DELETE\\|UPDATE\\|INSERT\\|REPLACE\\|USE\\|\\/\\*!500\\)/{{ s/^\\(.\\{{0,160\\}}\\).*$/cutover: a statement that cannot go into a staging area: \\1/; w /dev/stderr\n\
+         Q 3\n}}\n"
+    )
+}
+
+/// [`load_in_place`] where the target has tables to replace: the dump goes into tables of the
+/// target's own under a prefix (its statements renamed on the way, by sed on the db host), and
+/// one `RENAME TABLE` moves the target's tables out and the loaded ones in, so until that
+/// statement the target is as it was (a load stopped before leaves only prefixed tables, which
+/// the next load drops). Refused, with nothing changed, where prefixed tables cannot stand in:
+/// foreign keys (their names are the database's, and they would follow the renames), or a
+/// name too long for the prefix.
+fn load_prefixed(
+    db: &Database,
+    host: &DbHost<'_>,
+    only: Option<&[String]>,
+    input: Input<'_>,
+    there: &[String],
+) -> Result<(), DbError> {
+    let step = format!("loading the dump into {} beside its tables", db.describe());
+    let refuse = |why: String| DbError::Refused {
+        env: host.env.to_owned(),
+        host: host.name().to_owned(),
+        step: step.clone(),
+        detail: format!(
+            "{why}, and `{user}` may not create the staging database the swap would go through instead; nothing \
+             was changed. Let it: GRANT ALL ON `{prefix}\\_\\_cutover\\_%`.* TO '{user}'@'…'",
+            user = db.user.as_deref().unwrap_or("the account"),
+            prefix = db.name.chars().take(40).collect::<String>().replace('_', "\\_"),
+        ),
+    };
+    if let Some(long) = there.iter().find(|t| t.chars().count() > 50) {
+        return Err(refuse(format!("table `{long}` has a name too long to load beside it under a prefix")));
+    }
+    let keys = format!(
+        "SELECT table_name, constraint_name FROM information_schema.referential_constraints WHERE constraint_schema = {}",
+        literal(&db.name)
+    );
+    let out = host.run(&step, Secret::new(start(db) + &format!("sql -e {}\n", quote(&keys))), Stdin::Null)?;
+    if let Some((table, key)) = out.lines().find_map(|l| l.split_once('\t')) {
+        return Err(refuse(format!(
+            "table `{table}` has a foreign key (`{key}`), which a table loaded beside it cannot take"
+        )));
+    }
+
+    let suffix = load_suffix();
+    let (new, old) = (side_prefix(&suffix, 'n'), side_prefix(&suffix, 'o'));
+    let like = |prefix: &str| literal(&format!("{}%", prefix.replace('_', "\\_")));
+    let listing = |pattern: &str| {
+        quote(&format!(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = {} AND table_name {pattern}",
+            literal(&db.name)
+        ))
+    };
+    let drop_all = |list: &str| {
+        format!(
+            "sql -e {list} | while read -r t; do sql -e \"SET FOREIGN_KEY_CHECKS = 0; DROP TABLE IF EXISTS \\`$t\\`\" {name}; done\n",
+            name = quote(&db.name)
+        )
+    };
+    let mut s = start(db);
+    // Left by loads that were stopped: the tables they loaded, and those a finished swap moved out.
+    s += &drop_all(&listing(&format!("REGEXP {}", literal(SIDE_TABLES))));
+    s += &write_file("\"$cutover_tmp/prefix.sed\"", &prefixing(&new));
+    let into = format!(
+        "{{ sed -f \"$cutover_tmp/prefix.sed\" || echo $? > \"$cutover_tmp/sed.rc\"; }} | sql {}",
+        quote(&db.name)
+    );
+    s += &format!("{} || exit $?\n", input.pipe_into(&into));
+    s += "if [ -e \"$cutover_tmp/sed.rc\" ]; then exit 3; fi\n";
+    let cleanup = || {
+        let s = start(db) + &drop_all(&listing(&format!("LIKE {}", like(&new))));
+        host.run("dropping the tables a stopped load left", Secret::new(s), Stdin::Null).ok();
+    };
+    if let Err(e) = host.target.run(&step, &s, input.stdin()) {
+        cleanup();
+        return Err(host.remote(&step, e));
+    }
+
+    let step = format!("swapping the loaded tables into {}", db.describe());
+    let loaded: Vec<String> = match host.run(
+        &step,
+        Secret::new(start(db) + &format!("sql -e {}\n", listing(&format!("LIKE {}", like(&new))))),
+        Stdin::Null,
+    ) {
+        Ok(out) => out.lines().filter_map(|l| l.strip_prefix(new.as_str())).map(str::to_owned).collect(),
+        Err(e) => {
+            cleanup();
+            return Err(e);
+        }
+    };
+    let moved: Vec<&String> = there.iter().filter(|t| only.is_none_or(|only| only.contains(t))).collect();
+    let mut renames: Vec<String> =
+        moved.iter().map(|t| format!("{} TO {}", ident(t), ident(&format!("{old}{t}")))).collect();
+    renames.extend(loaded.iter().map(|t| format!("{} TO {}", ident(&format!("{new}{t}")), ident(t))));
+    let mut s = start(db);
+    if !renames.is_empty() {
+        s += &format!("sql -e {} {}\n", quote(&format!("RENAME TABLE {}", renames.join(", "))), quote(&db.name));
+    }
+    // After the swap, what remains is clean-up: a failure there leaves the target loaded.
+    s += &format!("{{ {}; }} || true\n", drop_all(&listing(&format!("LIKE {}", like(&old)))).trim_end());
+    if let Err(e) = host.run(&step, Secret::new(s), Stdin::Null) {
+        cleanup();
+        return Err(e);
     }
     Ok(())
 }
@@ -443,5 +565,72 @@ mod tests {
         assert!(text.contains("password=\"p#ss\"w\\\\rd\"\n"), "{text}");
         assert!(text.contains("port=3306\n") && text.starts_with("[client]\n"));
         assert_eq!(side_name(&"x".repeat(70), "load", "0a1b2c3d").len(), 40 + "__cutover_load_0a1b2c3d".len());
+    }
+
+    /// The program as GNU sed runs it on the db host: `(status, stdout, stderr)`.
+    #[allow(clippy::disallowed_methods)] // the test runs sed itself
+    fn sed(dump: &str) -> (i32, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("prefix.sed");
+        std::fs::write(&program, prefixing(&side_prefix("0a1b2c3d", 'n'))).unwrap();
+        let mut child = std::process::Command::new("sed")
+            .arg("-f")
+            .arg(&program)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), dump.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+        (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+    }
+
+    #[test]
+    fn a_dump_goes_into_prefixed_tables_and_anything_naming_a_table_otherwise_stops_it() {
+        let dump = "/*M!999999\\- enable the sandbox mode */ \n\
+                    /*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n\
+                    -- Table structure for table `wp_posts`\n\
+                    DROP TABLE IF EXISTS `wp_posts`;\n\
+                    CREATE TABLE `wp_posts` (\n  `ID` bigint(20) NOT NULL,\n  `t` longtext,\n  PRIMARY KEY (`ID`)\n) ENGINE=InnoDB;\n\
+                    LOCK TABLES `wp_posts` WRITE;\n\
+                    /*!40000 ALTER TABLE `wp_posts` DISABLE KEYS */;\n\
+                    INSERT INTO `wp_posts` VALUES (1,'INSERT INTO `wp_users` \\nDROP TABLE `x`');\n\
+                    /*!40000 ALTER TABLE `wp_posts` ENABLE KEYS */;\n\
+                    UNLOCK TABLES;\n";
+        let (code, out, err) = sed(dump);
+        assert_eq!((code, err.as_str()), (0, ""));
+        let p = "__co0a1b2c3dn_";
+        for line in [
+            format!("DROP TABLE IF EXISTS `{p}wp_posts`;"),
+            format!("CREATE TABLE `{p}wp_posts` ("),
+            format!("LOCK TABLES `{p}wp_posts` WRITE;"),
+            format!("/*!40000 ALTER TABLE `{p}wp_posts` DISABLE KEYS */;"),
+            format!("INSERT INTO `{p}wp_posts` VALUES (1,'INSERT INTO `wp_users` \\nDROP TABLE `x`');"),
+            format!("/*!40000 ALTER TABLE `{p}wp_posts` ENABLE KEYS */;"),
+            "  PRIMARY KEY (`ID`)".to_owned(),
+            "-- Table structure for table `wp_posts`".to_owned(),
+        ] {
+            assert!(out.lines().any(|l| l == line), "`{line}` not in:\n{out}");
+        }
+        assert_eq!(out.lines().count(), dump.lines().count());
+
+        for (line, why) in [
+            ("  CONSTRAINT `fk_1` FOREIGN KEY (`a`) REFERENCES `b` (`id`)", "foreign key"),
+            ("/*!50001 DROP VIEW IF EXISTS `v`*/;", "cannot go into a staging area"),
+            (
+                "/*!50003 CREATE*/ /*!50017 DEFINER=`u`@`%`*/ /*!50003 TRIGGER `t` BEFORE INSERT ON `a` FOR EACH ROW",
+                "cannot",
+            ),
+            ("DROP TABLE `wp_users`;", "cannot go into a staging area"),
+            ("USE `other`;", "cannot go into a staging area"),
+            ("UPDATE `wp_options` SET option_value = 'x';", "cannot go into a staging area"),
+        ] {
+            let (code, out, err) = sed(&format!("CREATE TABLE `a` (\n{line}\nINSERT INTO `a` VALUES (1);\n"));
+            assert_eq!(code, 3, "{line}: {out}");
+            assert!(err.contains(why) && err.contains(&line.trim_start()[..12]), "{line}: {err}");
+            assert_eq!(out, "CREATE TABLE `__co0a1b2c3dn_a` (\n", "{line}: nothing from it on goes to the client");
+        }
     }
 }

@@ -6,7 +6,10 @@
 //! PHP-FPM with OPcache on and `opcache.validate_timestamps=0`, through each host's `current`.
 //! Staging is installed by WordPress's own installer (`wp_install()` in php-cli, in the release
 //! on the host); what production has is read back through WordPress itself: its pages over
-//! nginx and its options in php-cli in production's release.
+//! nginx and its options in php-cli in production's release. The whole launch runs on a stack
+//! whose DNS/TLS `ready` passes for real, and ends with a release whose migration destroys data
+//! WordPress needs, undone by `rollback --with-db` (the production account has rights on its
+//! own database only, as on most WordPress hosts).
 
 // Tests start the programs they need.
 #![allow(clippy::disallowed_methods)]
@@ -34,6 +37,11 @@ const POST_TITLE: &str = "Opening day at the shop";
 
 fn available() -> bool {
     support::require("wordpress", Path::new(WORDPRESS).join("wp-settings.php").is_file())
+        // Without a theme WordPress renders no page.
+        && support::require(
+            "wordpress-theme-twentytwentythree",
+            Path::new(WORDPRESS).join("wp-content/themes/twentytwentythree/theme.json").is_file(),
+        )
         && support::require("sshd", SshHosts::available())
         && support::require("nginx", Path::new(cutover_testkit::nginx::NGINX).is_file())
         && support::require("php-fpm", php_fpm::available())
@@ -169,8 +177,10 @@ fn php_on(hosts: &SshHosts, scratch: &Path, i: usize, script: &str) -> String {
 
 static NEXT_SCRIPT: AtomicUsize = AtomicUsize::new(0);
 
-/// Copies WordPress (without its 31 MB of translations, where installed) into `to`, symlinks followed, and
-/// drops Debian's own wp-config.php (which reads /etc/wordpress) for the preset's.
+/// Copies WordPress (without its 31 MB of translations, where installed) into `to`, symlinks
+/// followed, and drops Debian's own wp-config.php (which reads /etc/wordpress) for the preset's.
+/// Its default theme (Twenty Twenty-Three, Debian's `wordpress-theme-twentytwentythree`)
+/// renders the pages.
 fn copy_wordpress(to: &Path) {
     for entry in std::fs::read_dir(WORDPRESS).unwrap() {
         let entry = entry.unwrap();
@@ -494,11 +504,13 @@ fn a_new_release_is_served_within_a_second_and_one_with_a_php_fatal_in_the_foote
 /// The whole launch on a stack whose `ready` passes for real (DNS from dnsmasq, certificates
 /// from Pebble by `cutover tls issue` over HTTP-01, HTTP redirecting to HTTPS, HSTS): production on `h1`
 /// (gated), staging on `h2`, each host with its own nginx and PHP-FPM; the preset's config
-/// pointed at them. The fast path, its attestations, pre-flight (the preset's checks of
-/// staging's WordPress settings), `launch --seed` (ready, the seeded first release, smoke),
-/// then a short `monitor`.
+/// pointed at them, with `[hooks] migrate` running the shop's migrations. Staging smoked and
+/// watched, the fast path, its attestations, pre-flight (the preset's checks of staging's
+/// WordPress settings), `launch --seed` (ready, the seeded first release, smoke; each stage's
+/// time), a short `monitor`; then a release whose migration destroys data WordPress needs,
+/// undone by `rollback --with-db` (see [`a_bad_migration_is_undone_by_rollback_with_db`]).
 #[test]
-fn wordpress_launched_on_the_fast_path_with_preflight_ready_a_seeded_release_smoke_and_a_short_monitor() {
+fn wordpress_launched_on_the_fast_path_then_a_bad_migration_undone_by_rollback_with_db() {
     use support::stack::{ALIAS, CERT_PATH, KEY_PATH, NGINX_CONF, Spec, Stack, Web};
     if !available() {
         return;
@@ -512,6 +524,9 @@ fn wordpress_launched_on_the_fast_path_with_preflight_ready_a_seeded_release_smo
     std::fs::remove_dir_all(project.join("app")).unwrap();
     std::fs::create_dir(project.join("app")).unwrap();
     copy_wordpress(&project.join("app"));
+    std::fs::write(project.join("app/shop-migrate.php"), MIGRATE).unwrap();
+    std::fs::create_dir_all(project.join("app/wp-content/mu-plugins")).unwrap();
+    std::fs::write(project.join("app/wp-content/mu-plugins/find-us.php"), FIND_US).unwrap();
     let bin = support::cli::bin();
     let identity = format!("CUTOVER_AGE_IDENTITY={}", scratch.path().join("age.key").display());
     let cutover = |args: &[&str]| {
@@ -557,6 +572,9 @@ fn wordpress_launched_on_the_fast_path_with_preflight_ready_a_seeded_release_smo
         .replacen("# extra_ca = \"ca.pem\"", "extra_ca = \"ca.pem\"", 1)
         .replacen("fail_days = 7\n", &format!("fail_days = 7\n{}", stack.tls_keys()), 1)
         .replacen("# web_test = \"sudo nginx -t\"", &format!("web_test = \"nginx -t -q -c {NGINX_CONF}\""), 1)
+        // The shop's migrations, run by the release's own runner; staging's window shortened.
+        .replacen("migrate = []", "migrate = [\"php shop-migrate.php\"]", 1)
+        .replacen("staging_window = \"24h\"", "staging_window = \"6s\"", 1)
         .replacen(
             "[seed]\n",
             &format!("[seed]\ninstaller = \"php {}\"\n", scratch.path().join("install.php").display()),
@@ -600,12 +618,18 @@ wp_publish_post($privacy);
 echo get_post_status($privacy);
 "#;
     assert_eq!(php_on(&stack.hosts, scratch.path(), staging_host, setup).trim(), "publish");
+    // Staging's release smoked and watched for `staging_window` (pre-flight's item 1), so that
+    // nothing is deferred at go-live and the next release may go straight to production.
+    cutover(&["--env", "staging", "smoke"]).ok();
+    cutover(&["--env", "staging", "monitor", "--window", "6s", "--interval", "2s"]).ok();
 
     cutover(&["path", "fast"]).ok();
     for item in ["rollback-plan", "contacts", "stakeholders"] {
         cutover(&["attest", item, "--by", "Ana", "--note", "in the runbook"]).ok();
     }
+    let started = std::time::Instant::now();
     let run = cutover(&["--json", "-y", "launch", "--seed"]);
+    let wall = started.elapsed();
     assert_eq!(run.code, 0, "launch failed\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
     let report = run.json();
     let verdicts: Vec<(String, String)> = report["stages"]
@@ -618,6 +642,13 @@ echo get_post_status($privacy);
     assert_eq!(verdicts.len(), 5, "{report:#}");
     let issuer = stack.served_issuer(&stack.url, None).expect("the production URL's chain verifies to Pebble's root");
     assert!(issuer.contains("Pebble Intermediate"), "{issuer}");
+    // Each stage's time, which together fit in the command's.
+    let took: Vec<u64> =
+        report["stages"].as_array().unwrap().iter().map(|s| s["duration_ms"].as_u64().unwrap()).collect();
+    assert!(took.iter().sum::<u64>() <= wall.as_millis() as u64, "{took:?} in {wall:?}");
+    if let Some(file) = std::env::var_os("CUTOVER_BENCH_LAUNCH") {
+        bench_line(Path::new(&file), &report, wall);
+    }
 
     // Production, read back at its URL through DNS: the post's links rewritten, the upload there.
     let upload = installed["upload"].as_str().unwrap().replace(&staging_url, &stack.url);
@@ -627,8 +658,272 @@ echo get_post_status($privacy);
     assert_eq!(stack.get(&upload, None), (200, "a photo of the shop\n".to_owned()));
     let widget = "<?php require getcwd() . '/wp-load.php'; echo get_option('widget_text')[2]['text'];";
     assert_eq!(php_on(&stack.hosts, scratch.path(), 1, widget), format!("Visit {}/ today", stack.url));
+    let (status, home) = stack.get(&format!("{}/", stack.url), None);
+    assert_eq!(status, 200, "{home}");
+    assert!(home.contains(&find_us(&stack.url)) && home.trim_end().ends_with("</html>"), "{home}");
 
     // Stage 5, briefly: the monitor's window passes.
     let run = cutover(&["monitor", "--window", "10s", "--interval", "2s"]);
     assert_eq!(run.code, 0, "the monitor failed\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+
+    let site =
+        Launched { stack: &stack, scratch: scratch.path(), db: &prod_db, post: installed["post"].as_u64().unwrap() };
+    a_bad_migration_is_undone_by_rollback_with_db(&site, &cutover, &|rel, text| {
+        let path = project.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    });
+}
+
+/// The shop's migration runner, `[hooks] migrate`: each `wp-content/shop-migrations/*.php` not
+/// run yet, in name order, inside WordPress, recorded in the option `shop_migrations`.
+const MIGRATE: &str = r#"<?php
+require __DIR__ . '/wp-load.php';
+$done = get_option('shop_migrations', []);
+$files = glob(__DIR__ . '/wp-content/shop-migrations/*.php') ?: [];
+sort($files);
+$ran = 0;
+foreach ($files as $file) {
+    $name = basename($file);
+    if (in_array($name, $done, true)) {
+        continue;
+    }
+    require $file;
+    $done[] = $name;
+    update_option('shop_migrations', $done, false);
+    echo "migrated: $name\n";
+    $ran++;
+}
+if ($ran === 0) {
+    echo "nothing to migrate\n";
+}
+"#;
+
+/// A migration meant to tidy the demo content away before the shop opens, which destroys what
+/// WordPress needs: every post deleted (not only the demo one), the site's URLs pointed at the
+/// old domain, the "Find us" widget removed, the comments table dropped, a column added to the
+/// posts. Every statement succeeds, and so does the deploy: the site still answers 200.
+const BAD_MIGRATION: &str = r#"<?php
+global $wpdb;
+foreach ([
+    "ALTER TABLE {$wpdb->posts} ADD COLUMN shop_sku VARCHAR(32) NULL",
+    "DELETE FROM {$wpdb->posts} WHERE post_type IN ('post', 'revision')",
+    "DROP TABLE {$wpdb->comments}",
+] as $sql) {
+    if ($wpdb->query($sql) === false) {
+        fwrite(STDERR, "$sql: {$wpdb->last_error}\n");
+        exit(1);
+    }
+}
+update_option('home', 'https://old-shop.example');
+update_option('siteurl', 'https://old-shop.example');
+delete_option('widget_text');
+"#;
+const BAD_MIGRATION_NAME: &str = "2026-12-04-tidy-demo-content.php";
+
+/// A must-use plugin: the "Find us" text widget at the foot of every page (the theme, a block
+/// theme, has no widget areas).
+const FIND_US: &str = r#"<?php
+add_action('wp_footer', function () {
+    $widget = get_option('widget_text');
+    if (is_array($widget) && isset($widget[2]['text'])) {
+        echo '<p class="find-us">' . esc_html($widget[2]['title'] . ': ' . $widget[2]['text']) . "</p>\n";
+    }
+});
+"#;
+
+/// The "Find us" line a page of the site at `url` ends with.
+fn find_us(url: &str) -> String {
+    format!("<p class=\"find-us\">Find us: Visit {url}/ today</p>")
+}
+
+/// What WordPress itself reads from production's database, in php-cli in the live release:
+/// home and siteurl as stored, the widget, the posts' titles, the comments, the migrations run.
+const READ_BACK: &str = r#"<?php
+require getcwd() . '/wp-load.php';
+global $wpdb;
+$widget = get_option('widget_text');
+echo json_encode([
+    'home' => $wpdb->get_var("SELECT option_value FROM {$wpdb->options} WHERE option_name = 'home'"),
+    'siteurl' => $wpdb->get_var("SELECT option_value FROM {$wpdb->options} WHERE option_name = 'siteurl'"),
+    'widget' => is_array($widget) && isset($widget[2]['text']) ? $widget[2]['text'] : null,
+    'posts' => array_map(fn ($p) => $p->post_title, get_posts(['numberposts' => -1, 'post_type' => 'post'])),
+    'comments' => $wpdb->get_var("SELECT COUNT(*) FROM {$wpdb->comments}"),
+    'migrations' => get_option('shop_migrations', []),
+]);
+"#;
+
+/// A table as MariaDB has it: its rows, its `CHECKSUM TABLE` and its columns (name and type,
+/// in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Table {
+    rows: u64,
+    checksum: String,
+    columns: String,
+}
+
+/// Every table of `db`, read by the test as root (not through cutover).
+fn tables(db: &Db) -> std::collections::BTreeMap<String, Table> {
+    let names: Vec<String> = db.query("SHOW TABLES").lines().map(str::to_owned).collect();
+    assert!(!names.is_empty(), "no tables in {}", db.name);
+    let quoted: Vec<String> = names.iter().map(|t| format!("`{t}`")).collect();
+    let sums = db.query(&format!("CHECKSUM TABLE {}", quoted.join(", ")));
+    let counts = db.query(
+        &names.iter().map(|t| format!("SELECT '{t}', COUNT(*) FROM `{t}`")).collect::<Vec<_>>().join(" UNION ALL "),
+    );
+    let columns = db.query(&format!(
+        "SET SESSION group_concat_max_len = 65536; SELECT TABLE_NAME, GROUP_CONCAT(CONCAT(COLUMN_NAME, ' ', \
+         COLUMN_TYPE) ORDER BY ORDINAL_POSITION SEPARATOR ', ') FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \
+         '{}' GROUP BY TABLE_NAME",
+        db.name
+    ));
+    let field = |text: &str, table: &str, strip: &str| -> String {
+        text.lines()
+            .filter_map(|l| l.split_once('\t'))
+            .find(|(name, _)| name.strip_prefix(strip).unwrap_or(name) == table)
+            .map(|(_, v)| v.to_owned())
+            .unwrap_or_else(|| panic!("{table} not in:\n{text}"))
+    };
+    let prefix = format!("{}.", db.name);
+    names
+        .iter()
+        .map(|t| {
+            let table = Table {
+                rows: field(&counts, t, "").parse().unwrap(),
+                checksum: field(&sums, t, &prefix),
+                columns: field(&columns, t, ""),
+            };
+            (t.clone(), table)
+        })
+        .collect()
+}
+
+/// The launched site, for what comes after the launch.
+struct Launched<'a> {
+    stack: &'a support::stack::Stack,
+    scratch: &'a Path,
+    /// Production's database.
+    db: &'a Db,
+    /// Staging's post, copied to production by the seed.
+    post: u64,
+}
+
+impl Launched<'_> {
+    /// [`READ_BACK`] on production's host.
+    fn read_back(&self) -> serde_json::Value {
+        let out = php_on(&self.stack.hosts, self.scratch, 1, READ_BACK);
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
+
+    /// `path` at production's URL, through DNS: status and body.
+    fn page(&self, path: &str) -> (u16, String) {
+        self.stack.get(&format!("{}{path}", self.stack.url), None)
+    }
+}
+
+/// Release 2 carries a bad migration: the deploy snapshots production's database before
+/// `[hooks] migrate`, the migration destroys posts, options, a widget and a table, and the
+/// deploy succeeds. `rollback --with-db -y` says first what will be lost (each table changed
+/// since the snapshot, with its rows then and now: the same tables the test sees changed),
+/// then restores the database and switches the code back. Afterwards every table has the rows,
+/// checksum and columns it had before the deploy, and WordPress reads back what it read before:
+/// in php-cli in the live release (home, siteurl, the widget, the posts) and over nginx at the
+/// production URL (the post, its links, the widget in the footer).
+fn a_bad_migration_is_undone_by_rollback_with_db(
+    site: &Launched<'_>,
+    cutover: &dyn Fn(&[&str]) -> Run,
+    write: &dyn Fn(&str, &str),
+) {
+    let (url, post) = (site.stack.url.as_str(), site.post);
+    let deploy_dir = site.stack.hosts.deploy_dir(1);
+    let launched = current(&deploy_dir).expect("the launched release");
+    let read = site.read_back();
+    assert_eq!(read["home"], url, "{read}");
+    assert_eq!(read["posts"].as_array().map(|p| p.iter().any(|t| t == POST_TITLE)), Some(true), "{read}");
+    assert_eq!(read["migrations"], serde_json::json!([]), "{read}");
+    // Read after WordPress ran (it may write its cron's transients): nothing runs it again
+    // before the deploy's snapshot.
+    let before = tables(site.db);
+
+    write(&format!("app/wp-content/shop-migrations/{BAD_MIGRATION_NAME}"), BAD_MIGRATION);
+    let run = cutover(&["-y", "deploy"]);
+    assert_eq!(run.code, 0, "the deploy of the bad migration\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("before migrate (snapshot"), "{}", run.stderr);
+    let bad = current(&deploy_dir).expect("release 2 is live");
+    assert_ne!(bad, launched);
+
+    // What it did, as WordPress shows it: no post, the old domain, no widget, no comments.
+    let damaged = site.read_back();
+    assert_eq!(
+        damaged,
+        serde_json::json!({
+            "home": "https://old-shop.example", "siteurl": "https://old-shop.example", "widget": null,
+            "posts": [], "comments": null, "migrations": [BAD_MIGRATION_NAME],
+        })
+    );
+    assert_eq!(site.page(&format!("/?p={post}")).0, 404);
+    let (status, home) = site.page("/");
+    assert_eq!(status, 200, "{home}");
+    assert!(!home.contains(POST_TITLE) && !home.contains("find-us"), "{home}");
+    let now = tables(site.db);
+    let mut changed: Vec<&String> = before.keys().chain(now.keys()).filter(|t| before.get(*t) != now.get(*t)).collect();
+    changed.sort();
+    changed.dedup();
+    for table in ["wp_comments", "wp_options", "wp_posts"] {
+        assert!(changed.iter().any(|t| *t == table), "{table} unchanged? {changed:?}");
+    }
+
+    let run = cutover(&["rollback", "--with-db", "-y"]);
+    assert_eq!(run.code, 0, "rollback --with-db\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+    // What will be lost, said before the restore: each table changed, with its rows then and now.
+    let said = run.stderr.find("undoes what changed since in").unwrap_or_else(|| panic!("{}", run.stderr));
+    let restoring = run.stderr.find("==> restoring production's").unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(said < restoring, "{}", run.stderr);
+    let lost: Vec<&str> = run.stderr[said..restoring].lines().filter_map(|l| l.strip_prefix("    ")).collect();
+    let expected: Vec<String> = changed
+        .iter()
+        .map(|t| match (before.get(*t), now.get(*t)) {
+            (Some(b), None) => format!("`{t}` (dropped since, had {} rows)", b.rows),
+            (None, Some(n)) => format!("`{t}` (added since, {} rows)", n.rows),
+            (Some(b), Some(n)) if b.rows == n.rows => format!("`{t}` ({} rows, contents changed)", n.rows),
+            (Some(b), Some(n)) => format!("`{t}` ({} → {} rows)", b.rows, n.rows),
+            (None, None) => unreachable!(),
+        })
+        .collect();
+    assert_eq!(lost, expected, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("its database restored from snapshot {bad}")), "{}", run.stderr);
+    assert_eq!(current(&deploy_dir).as_deref(), Some(launched.as_str()), "the code is back");
+
+    // The database as it was before the deploy, table by table: rows, checksum, columns.
+    assert_eq!(tables(site.db), before);
+    // WordPress reads back what it read before, in php-cli in the live release...
+    let after = site.read_back();
+    assert_eq!(after, read);
+    assert_eq!((&after["home"], &after["siteurl"]), (&serde_json::json!(url), &serde_json::json!(url)), "{after}");
+    assert_eq!(after["widget"], format!("Visit {url}/ today").as_str(), "{after}");
+    // ...and over nginx at the production URL: the post, its links, the widget.
+    let (status, home) = site.page("/");
+    assert_eq!(status, 200, "{home}");
+    assert!(
+        home.contains(POST_TITLE) && home.contains(&find_us(url)) && home.trim_end().ends_with("</html>"),
+        "{home}"
+    );
+    let (status, page) = site.page(&format!("/?p={post}"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("href=\"{url}/?page_id=2\"")) && page.contains(&find_us(url)), "{page}");
+}
+
+/// For bench/wordpress_launch.sh: appends the launch's stages and times, and its wall time, to
+/// `file` as one JSON line.
+fn bench_line(file: &Path, report: &serde_json::Value, wall: std::time::Duration) {
+    use std::io::Write;
+    let stages: Vec<serde_json::Value> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| serde_json::json!({ "stage": s["stage"], "verdict": s["verdict"], "duration_ms": s["duration_ms"] }))
+        .collect();
+    let line = serde_json::json!({ "wall_ms": wall.as_millis() as u64, "stages": stages });
+    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(file).unwrap();
+    writeln!(out, "{line}").unwrap();
 }

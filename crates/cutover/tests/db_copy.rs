@@ -332,8 +332,8 @@ fn process_with(text: &str) -> bool {
     })
 }
 
-/// The database's fingerprint once two reads a moment apart agree.
-fn settled(db: &Db) -> Vec<String> {
+/// The database's `fingerprint` once two reads a moment apart agree.
+fn settled(db: &Db, fingerprint: &dyn Fn(&Db) -> Vec<String>) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last = fingerprint(db);
     loop {
@@ -346,8 +346,31 @@ fn settled(db: &Db) -> Vec<String> {
     }
 }
 
-fn killed_copies_leave_the_target_as_it_was_or_whole(kind: Kind) {
+/// `own_db_only`: production's account has rights on its own database only (MariaDB), so the
+/// load goes into prefixed tables inside it; what a killed load leaves there is prefixed
+/// (`__co<suffix>n_…`, `__co<suffix>o_…`), never one of the target's own tables, and the next
+/// load removes it.
+fn killed_copies_leave_the_target_as_it_was_or_whole(kind: Kind, own_db_only: bool) {
     let Some(s) = setup(kind, None, "") else { return };
+    let _account = own_db_only.then(|| {
+        let password = "own-db-only-kill-3b9d";
+        let account = Account::create_with(&s.production, password, false);
+        let config = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap().replace(
+            &format!("mysql://root@127.0.0.1:3306/{}", s.production.name),
+            &format!("mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}", account.user, s.production.name),
+        );
+        s.project.write("cutover.toml", &config);
+        s.project.write("secrets/production-DB_PASSWORD", password);
+        account
+    });
+    // The target's own tables (a killed load inside it leaves prefixed ones).
+    let fingerprint = |db: &Db| -> Vec<String> {
+        let side = |t: &str| {
+            let b = t.as_bytes();
+            b.len() > 14 && t.starts_with("__co") && b[4..12].iter().all(u8::is_ascii_hexdigit) && b[13] == b'_'
+        };
+        fingerprint(db).into_iter().filter(|t| !(own_db_only && side(t.split(':').next().unwrap()))).collect()
+    };
     // ~8 MB: long enough to be caught in the middle.
     a_table_with(&s.staging, "posts", 6000, STAGING);
     a_table_with(&s.staging, "pages", 1500, STAGING);
@@ -386,7 +409,7 @@ fn killed_copies_leave_the_target_as_it_was_or_whole(kind: Kind) {
         });
         // A swap the killed copy had started on the host still finishes there (its script does
         // not need cutover any more): read the target once it holds still.
-        let now = settled(&s.production);
+        let now = settled(&s.production, &fingerprint);
         assert!(
             now == old || now == whole,
             "{kind:?} killed at {moment}: the target is neither as it was nor whole: {now:?}"
@@ -401,21 +424,30 @@ fn killed_copies_leave_the_target_as_it_was_or_whole(kind: Kind) {
     s.project.cutover(&args).ok();
     assert_eq!(fingerprint(&s.production), whole);
     assert_eq!(leftovers(&s), "", "{kind:?}: staging areas left behind");
+    if own_db_only {
+        assert_eq!(s.production.query("SHOW TABLES LIKE '\\_\\_co%'"), "", "prefixed tables left behind");
+    }
 }
 
 #[test]
 fn mariadb_copy_killed_at_any_moment_leaves_the_target_as_it_was_or_whole() {
-    killed_copies_leave_the_target_as_it_was_or_whole(Kind::Mariadb);
+    killed_copies_leave_the_target_as_it_was_or_whole(Kind::Mariadb, false);
+}
+
+#[test]
+fn mariadb_copy_by_an_account_with_rights_on_its_own_database_only_killed_at_any_moment_leaves_its_tables_as_they_were_or_whole()
+ {
+    killed_copies_leave_the_target_as_it_was_or_whole(Kind::Mariadb, true);
 }
 
 #[test]
 fn postgres_copy_killed_at_any_moment_leaves_the_target_as_it_was_or_whole() {
-    killed_copies_leave_the_target_as_it_was_or_whole(Kind::Postgres);
+    killed_copies_leave_the_target_as_it_was_or_whole(Kind::Postgres, false);
 }
 
 #[test]
 fn sqlite_copy_killed_at_any_moment_leaves_the_target_as_it_was_or_whole() {
-    killed_copies_leave_the_target_as_it_was_or_whole(Kind::Sqlite);
+    killed_copies_leave_the_target_as_it_was_or_whole(Kind::Sqlite, false);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,7 +34,14 @@ impl PhpFpm {
     /// Starts a pool of `workers` static workers (run as root, `-R`, as the tests run) with
     /// OPcache on and timestamps never revalidated; waits (up to 10 s) for its socket.
     pub fn start(workers: u32) -> io::Result<PhpFpm> {
-        Self::start_with(workers, None)
+        Self::start_with(workers, None, None)
+    }
+
+    /// Like [`start`](Self::start), its workers and its socket `user`'s (a name, and a group
+    /// of the same name or `nogroup`): PHP-FPM as hosts run it, the master root and the workers
+    /// a deploy user's, whose `cgi-fcgi` may reach the socket (0660) through its directory (0711).
+    pub fn start_as(workers: u32, user: &str, group: &str) -> io::Result<PhpFpm> {
+        Self::start_with(workers, None, Some((user, group)))
     }
 
     /// Like [`start`](Self::start), in a mount namespace of its own where `root` is bind-mounted
@@ -42,16 +49,25 @@ impl PhpFpm {
     /// paths the host's own tools (`php artisan config:cache`, …) wrote into them, and every other
     /// path as this machine does. Needs root (`unshare --mount`).
     pub fn start_on(workers: u32, root: &Path, at: &Path) -> io::Result<PhpFpm> {
-        Self::start_with(workers, Some((root, at)))
+        Self::start_with(workers, Some((root, at)), None)
     }
 
-    fn start_with(workers: u32, mount: Option<(&Path, &Path)>) -> io::Result<PhpFpm> {
+    fn start_with(workers: u32, mount: Option<(&Path, &Path)>, user: Option<(&str, &str)>) -> io::Result<PhpFpm> {
         let bin = binary().ok_or_else(|| io::Error::other("php-fpm is not installed"))?;
         let dir = tempfile::Builder::new().prefix("cutover-fpm-").tempdir()?;
         let d = dir.path().display();
+        let pool_user = match user {
+            Some((user, group)) => {
+                std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711))?;
+                format!(
+                    "user = {user}\ngroup = {group}\nlisten.owner = {user}\nlisten.group = {group}\nlisten.mode = 0660\n"
+                )
+            }
+            None => String::new(),
+        };
         let conf = format!(
             "[global]\npid = {d}/fpm.pid\nerror_log = {d}/error.log\ndaemonize = no\n\
-             [app]\nlisten = {d}/fpm.sock\npm = static\npm.max_children = {workers}\ncatch_workers_output = yes\n\
+             [app]\n{pool_user}listen = {d}/fpm.sock\npm = static\npm.max_children = {workers}\ncatch_workers_output = yes\n\
              php_admin_value[opcache.enable] = 1\nphp_admin_value[opcache.validate_timestamps] = 0\n\
              php_admin_value[opcache.revalidate_freq] = 0\nphp_admin_value[display_errors] = Off\n\
              php_admin_value[log_errors] = On\n"
@@ -97,6 +113,11 @@ impl PhpFpm {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(fpm)
+    }
+
+    /// The master's pid (its workers are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn socket(&self) -> PathBuf {

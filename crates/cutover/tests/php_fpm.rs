@@ -30,6 +30,7 @@ struct Served {
     project: Project,
     addr: IpAddr,
     port: u16,
+    deploy: std::path::PathBuf,
     _fpm: PhpFpm,
     _nginx: Nginx,
     _certs: tempfile::TempDir,
@@ -39,7 +40,17 @@ const PAGE: &str = "<?php\n$s = function_exists('opcache_get_status') ? opcache_
                     echo 'VERSION ', ($s && $s['opcache_enabled']) ? 'opcache' : 'no-opcache', \"\\n\";\n";
 
 fn serve(realpath: bool, workers: u32, hooks: &str) -> Served {
-    let fpm = PhpFpm::start(workers).expect("start php-fpm");
+    serve_as(realpath, workers, hooks, None)
+}
+
+/// With `user`: PHP-FPM's workers and socket are that user's, and so are the project and the
+/// deploy path, for [`Served::cutover_as`].
+fn serve_as(realpath: bool, workers: u32, hooks: &str, user: Option<&str>) -> Served {
+    let fpm = match user {
+        Some(user) => PhpFpm::start_as(workers, user, "nogroup"),
+        None => PhpFpm::start(workers),
+    }
+    .expect("start php-fpm");
     let deploy = tempfile::Builder::new().prefix("cutover-fpm-app-").tempdir().unwrap().keep().join("app");
     let hooks = hooks.replace("/run/php/php-fpm.sock", &fpm.socket().display().to_string());
     let project = Project::new(&["local".to_owned()], &deploy.display().to_string(), &hooks, 0);
@@ -52,7 +63,18 @@ fn serve(realpath: bool, workers: u32, hooks: &str) -> Served {
         .root(&deploy.join("current"))
         .php(&fpm.socket(), realpath);
     let nginx = Nginx::start(&[site]).expect("start nginx");
-    Served { project, addr, port, _fpm: fpm, _nginx: nginx, _certs: certs }
+    if let Some(user) = user {
+        for dir in [project.path(), deploy.parent().unwrap()] {
+            run(Command::new("chown").args(["-R", &format!("{user}:nogroup")]).arg(dir));
+        }
+    }
+    Served { project, addr, port, deploy, _fpm: fpm, _nginx: nginx, _certs: certs }
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run");
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Served {
@@ -68,6 +90,21 @@ impl Served {
     fn deploy(&self, version: &str) {
         self.project.write("app/index.php", &PAGE.replace("VERSION", version));
         self.project.cutover(&["deploy"]).ok();
+    }
+
+    /// `cutover ARGS` as `user`, with no capability left (no root, no sudo); exit 0 expected.
+    fn cutover_as(&self, user: &str, args: &[&str]) {
+        let home = self.project.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        run(Command::new("chown").arg(user).arg(&home));
+        run(Command::new("setpriv")
+            .args(["--reuid", user, "--regid", "nogroup", "--clear-groups", "--inh-caps=-all", "--"])
+            .arg(support::cli::bin())
+            .args(args)
+            .current_dir(self.project.path())
+            .env("HOME", &home)
+            .env_remove("CUTOVER_CONFIG")
+            .env_remove("CUTOVER_ENV"));
     }
 
     /// The page every request gives within `within` (asked several times: any worker).
@@ -127,4 +164,36 @@ fn through_the_symlink_the_old_release_is_served_until_the_opcache_reset_hook_ru
     served.serves_within("v1 opcache", Duration::from_secs(5)).unwrap();
     served.deploy("v2");
     served.serves_within("v2 opcache", Duration::from_secs(1)).unwrap_or_else(|got| panic!("v2 not served: {got}"));
+}
+
+/// As the deploy user (here `nobody`: no root, no sudo, no capability): cutover deploys, its
+/// OPcache reset hook reaches PHP-FPM's socket, and the new release is served within a second,
+/// through the symlink with the hook and with `$realpath_root` without it; the workers run as
+/// that user and the release is that user's.
+#[test]
+fn as_a_deploy_user_without_root_the_new_release_is_served_at_once() {
+    if !available() || !support::require("setpriv", Command::new("setpriv").arg("--version").output().is_ok()) {
+        return;
+    }
+    let user = "nobody";
+    let hooks = format!("[hooks]\nafter_switch = ['''{}''']\n", cutover_config::OPCACHE_RESET);
+    for (realpath, workers, hooks) in [(false, 1, hooks.as_str()), (true, 3, "")] {
+        let served = serve_as(realpath, workers, hooks, Some(user));
+        served.cutover_as(user, &["deploy"]);
+        served.serves_within("v1 opcache", Duration::from_secs(5)).unwrap();
+        for version in ["v2", "v3"] {
+            served.project.write("app/index.php", &PAGE.replace("VERSION", version));
+            run(Command::new("chown").arg(user).arg(served.project.path().join("app/index.php")));
+            served.cutover_as(user, &["deploy"]);
+            let want = format!("{version} opcache");
+            served
+                .serves_within(&want, Duration::from_secs(1))
+                .unwrap_or_else(|got| panic!("realpath {realpath}: {want} not served: {got}"));
+        }
+        let current = std::fs::canonicalize(served.deploy.join("current")).unwrap();
+        let owner = run(Command::new("stat").args(["-c", "%U"]).arg(current.join("index.php")));
+        assert_eq!(owner.trim(), user, "the release is the deploy user's");
+        let workers = run(Command::new("ps").args(["-o", "user=", "--ppid", &served._fpm.pid().to_string()]));
+        assert!(!workers.trim().is_empty() && workers.lines().all(|w| w.trim() == user), "workers: {workers}");
+    }
 }

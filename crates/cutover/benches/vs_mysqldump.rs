@@ -11,7 +11,8 @@
 //! ```
 //!
 //! `CUTOVER_BENCH_DB_MB` (default 1000) is the size of the generated database's dump in MB;
-//! `CUTOVER_BENCH_RUNS` (default 3) the timed runs of each command. The binary is
+//! `CUTOVER_BENCH_RUNS` (default 3) the timed runs of each command; `CUTOVER_BENCH_ONLY=copy` or
+//! `snapshot` runs one of the two. The binary is
 //! `$CUTOVER_BIN` if set, else the one cargo built for this bench.
 //!
 //! 1. A WordPress-shaped staging database is generated: `bench/gen_wp_dump.py --url-encoded`
@@ -104,9 +105,10 @@ fn main() {
     // The source's pages in the page cache before the first timed dump, whichever it is.
     ok(run(&mut bash(&format!("{} > /dev/null", raw_dump(&dbs.source))), LONG_TIMEOUT), "warming the source");
 
-    let copy = bench.copy_rounds(runs);
-    let snapshot = bench.has_snapshot().then(|| bench.snapshot_rounds(runs));
-    print!("{}", report(&version, &generated, &copy, snapshot.as_ref()));
+    let only = std::env::var("CUTOVER_BENCH_ONLY").unwrap_or_default();
+    let copy = (only != "snapshot").then(|| bench.copy_rounds(runs));
+    let snapshot = (only != "copy" && bench.has_snapshot()).then(|| bench.snapshot_rounds(runs));
+    print!("{}", report(&version, &generated, copy.as_ref(), snapshot.as_ref()));
     drop(bench);
     drop(hosts);
     drop(dbs);
@@ -458,9 +460,10 @@ impl<'a> Bench<'a> {
 // ---------------------------------------------------------------------------------------------
 // The report
 
-fn report(version: &str, generated: &Generated, copy: &Pair, snapshot: Option<&Pair>) -> String {
+fn report(version: &str, generated: &Generated, copy: Option<&Pair>, snapshot: Option<&Pair>) -> String {
     let mut s = String::new();
-    let dump_bytes = copy.cutover.first().and_then(|c| c.json.as_ref()).and_then(|j| j["bytes_in"].as_u64());
+    let dump_bytes =
+        copy.and_then(|c| c.cutover.first()).and_then(|c| c.json.as_ref()).and_then(|j| j["bytes_in"].as_u64());
     let rows: u64 = generated.tables.iter().map(|(_, n)| n).sum();
     let _ =
         writeln!(s, "cutover: {version}; {} cores; {}; load average at the end: {}", cores(), uname(), load_average());
@@ -476,7 +479,12 @@ fn report(version: &str, generated: &Generated, copy: &Pair, snapshot: Option<&P
         generated.on_disk as f64 / 1e6,
         dump_bytes.map_or_else(|| "?".to_owned(), |b| format!("{:.1} MB ({b} bytes)", b as f64 / 1e6)),
     );
-    let _ = writeln!(s, "\n{} runs of each, alternating; medians.", copy.cutover.len());
+    let runs = copy.or(snapshot).map_or(0, |p| p.cutover.len());
+    let _ = writeln!(s, "\n{runs} runs of each, alternating; medians.");
+    let Some(copy) = copy else {
+        let _ = writeln!(s, "\nCopy: not run (CUTOVER_BENCH_ONLY=snapshot).");
+        return snapshot_part(s, snapshot);
+    };
     table(
         &mut s,
         "Copy",
@@ -499,6 +507,10 @@ fn report(version: &str, generated: &Generated, copy: &Pair, snapshot: Option<&P
             j["seconds"].as_f64().unwrap_or(0.0),
         );
     }
+    snapshot_part(s, snapshot)
+}
+
+fn snapshot_part(mut s: String, snapshot: Option<&Pair>) -> String {
     if let Some(snapshot) = snapshot {
         table(
             &mut s,
@@ -516,7 +528,7 @@ fn report(version: &str, generated: &Generated, copy: &Pair, snapshot: Option<&P
             size(&snapshot.raw) as f64 / 1e6
         );
     } else {
-        let _ = writeln!(s, "\nSnapshot: not run (this cutover has no `db snapshot`).");
+        let _ = writeln!(s, "\nSnapshot: not run (CUTOVER_BENCH_ONLY=copy, or this cutover has no `db snapshot`).");
     }
     s
 }

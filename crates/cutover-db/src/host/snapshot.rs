@@ -130,7 +130,7 @@ tmp={tmp}
 trap 'rm -rf "$cutover_tmp" "$tmp"' EXIT
 mkfifo "$cutover_tmp/end"
 tail -c 4096 < "$cutover_tmp/end" > "$cutover_tmp/tail" &
-{dump} | tee "$cutover_tmp/end" | "$zstd" -q -T0 > "$tmp"
+{dump} | tee "$cutover_tmp/end" | "$zstd" -q > "$tmp"
 wait
 if [ -e "$cutover_tmp/dump.rc" ]; then echo "cutover: the dump failed (exit $(cat "$cutover_tmp/dump.rc"))" >&2; exit 1; fi
 stat -c %s "$tmp"

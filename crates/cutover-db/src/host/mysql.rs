@@ -90,9 +90,9 @@ const FRESH_STATS: &str = "pre=; if sql -e 'SELECT @@information_schema_stats_ex
 /// The moment from which a write is taken to be during a snapshot, `YYYY-MM-DD HH:MM:SS` on
 /// the server's clock: a second after the last write the tables show (`UPDATE_TIME` has whole
 /// seconds, so a write just before could not be told from one just after), and no later than
-/// the start of a transaction still open with rows written (`information_schema.INNODB_TRX`,
-/// which needs PROCESS; without it such a transaction is not seen): `UPDATE_TIME` is when a
-/// statement wrote, not when its transaction commits.
+/// the start of a transaction still open with rows written by a session in this database or in
+/// none (`information_schema.INNODB_TRX`, which needs PROCESS; without it such a transaction is
+/// not seen): `UPDATE_TIME` is when a statement wrote, not when its transaction commits.
 pub(super) fn mark(db: &Database) -> Secret {
     let mut s = start(db);
     s += FRESH_STATS;
@@ -104,13 +104,19 @@ pub(super) fn mark(db: &Database) -> Secret {
     let settle = format!(
         "SET @last = ({last}); DO IF(@last >= CAST(NOW() AS DATETIME), SLEEP(1.02 - MICROSECOND(NOW(6)) / 1000000), 0)"
     );
-    let open = "SELECT DATE_FORMAT(LEAST(NOW(), COALESCE((SELECT MIN(trx_started) FROM information_schema.INNODB_TRX \
-                WHERE trx_rows_modified > 0), NOW())), '%Y-%m-%d %H:%i:%s')";
+    // Transactions of sessions in this database, or in none (they may name it in full):
+    // another database's writers do not hold this one's snapshot back.
+    let open = format!(
+        "SELECT DATE_FORMAT(LEAST(NOW(), COALESCE((SELECT MIN(t.trx_started) FROM information_schema.INNODB_TRX t \
+         LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id WHERE t.trx_rows_modified > 0 \
+         AND (p.DB IS NULL OR p.DB = {})), NOW())), '%Y-%m-%d %H:%i:%s')",
+        literal(&db.name)
+    );
     let now = "SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s')";
     s += &format!(
         "sql -e \"$pre\"{settle}\nsql -e {open} 2>/dev/null || sql -e {now}\n",
         settle = quote(&settle),
-        open = quote(open),
+        open = quote(&open),
         now = quote(now)
     );
     Secret::new(s)

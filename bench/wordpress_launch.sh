@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole WordPress launch, stage by stage, on the test bed: runs the end-to-end test
-# `wordpress_launched_on_the_fast_path_then_a_bad_migration_undone_by_rollback_with_db`
+# `wordpress_launched_on_the_fast_path_then_a_php_fatal_rolled_back_and_a_bad_migration_undone_by_rollback_with_db`
 # (crates/cutover/tests/wordpress.rs: Debian's WordPress on sshd hosts with dnsmasq, a test CA,
 # nginx + PHP-FPM per host and MariaDB) RUNS times (default 5). Each run appends the stage times
 # of its `cutover --json -y launch --seed` (`duration_ms`) and the command's wall time to a file
@@ -16,7 +16,7 @@ set -euo pipefail
 
 RUNS=${1:-5}
 cd "$(dirname "$0")/.."
-TEST=wordpress_launched_on_the_fast_path_then_a_bad_migration_undone_by_rollback_with_db
+TEST=wordpress_launched_on_the_fast_path_then_a_php_fatal_rolled_back_and_a_bad_migration_undone_by_rollback_with_db
 out=$(mktemp /tmp/cutover-wp-launch.XXXXXX)
 log=$(mktemp /tmp/cutover-wp-launch-log.XXXXXX)
 trap 'rm -f "$out" "$log"' EXIT

@@ -510,7 +510,7 @@ fn a_new_release_is_served_within_a_second_and_one_with_a_php_fatal_in_the_foote
 /// time), a short `monitor`; then a release whose migration destroys data WordPress needs,
 /// undone by `rollback --with-db` (see [`a_bad_migration_is_undone_by_rollback_with_db`]).
 #[test]
-fn wordpress_launched_on_the_fast_path_then_a_bad_migration_undone_by_rollback_with_db() {
+fn wordpress_launched_on_the_fast_path_then_a_php_fatal_rolled_back_and_a_bad_migration_undone_by_rollback_with_db() {
     use support::stack::{ALIAS, CERT_PATH, KEY_PATH, NGINX_CONF, Spec, Stack, Web};
     if !available() {
         return;
@@ -666,6 +666,30 @@ echo get_post_status($privacy);
     let run = cutover(&["monitor", "--window", "10s", "--interval", "2s"]);
     assert_eq!(run.code, 0, "the monitor failed\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
 
+    // A second release with a PHP fatal in `wp_footer` after 4 KB of it: a 200 page cut short
+    // with no error text. The preset's `complete = true` fails it, and the deploy rolls itself
+    // back (exit 5) to the launched release, which serves the whole page again.
+    let launched = current(&stack.hosts.deploy_dir(1)).expect("the launched release");
+    let footer = project.join("app/wp-content/mu-plugins/footer.php");
+    std::fs::write(&footer, BROKEN_FOOTER).unwrap();
+    let run = cutover(&["-y", "deploy"]);
+    assert_eq!(run.code, 5, "the broken release was not rolled back\n{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("failed its checks after the switch"), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("home") && l.contains(" 200 ") && l.contains("without </html>: cut short")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(current(&stack.hosts.deploy_dir(1)).as_deref(), Some(launched.as_str()));
+    let (status, home) = stack.get(&format!("{}/", stack.url), None);
+    assert_eq!(status, 200, "{home}");
+    assert!(home.contains(&find_us(&stack.url)) && home.trim_end().ends_with("</html>"), "{home}");
+    assert!(!home.contains("the shop's footer"), "the broken footer is still served:\n{home}");
+    std::fs::remove_file(&footer).unwrap();
+
+    // A third release, whose migration goes wrong: undone by `rollback --with-db`.
     let site =
         Launched { stack: &stack, scratch: scratch.path(), db: &prod_db, post: installed["post"].as_u64().unwrap() };
     a_bad_migration_is_undone_by_rollback_with_db(&site, &cutover, &|rel, text| {

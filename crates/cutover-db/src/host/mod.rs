@@ -255,10 +255,10 @@ pub(super) fn written_since(
     mark: &str,
     before: &[String],
 ) -> Result<Option<Vec<String>>, DbError> {
-    let step = format!("asking {} what was written meanwhile", db.describe());
     let written = match db.engine {
         Engine::Mysql => {
             let Some(script) = mysql::written_since(db, mark) else { return Ok(None) };
+            let step = format!("asking {} what was written meanwhile", db.describe());
             let out = host.run(&step, script, Stdin::Null)?;
             let mut written = Vec::new();
             let mut now = Vec::new();
@@ -272,17 +272,9 @@ pub(super) fn written_since(
             written.extend(before.iter().filter(|b| !now.contains(&b.as_str())).cloned());
             written
         }
-        Engine::Postgres | Engine::Sqlite => {
-            // A mark that reads the same: no write committed anywhere since.
-            let script = match db.engine {
-                Engine::Postgres => postgres::mark(db),
-                _ => sqlite::mark(db, host.root),
-            };
-            if host.run(&step, script, Stdin::Null)?.trim() != mark {
-                return Ok(None);
-            }
-            Vec::new()
-        }
+        // A mark that reads the same: no write committed anywhere since.
+        Engine::Postgres | Engine::Sqlite if self::mark(db, host)? == mark => Vec::new(),
+        Engine::Postgres | Engine::Sqlite => return Ok(None),
     };
     let mut written = written;
     written.sort();

@@ -333,11 +333,7 @@ fn load_in_place(
     input: Input<'_>,
 ) -> Result<(), DbError> {
     let step = format!("loading the dump into {}", db.describe());
-    let side = |t: &String| {
-        let b = t.as_bytes();
-        b.len() > 14 && t.starts_with("__co") && b[4..12].iter().all(u8::is_ascii_hexdigit) && b[13] == b'_'
-    };
-    let there: Vec<String> = super::tables(db, host)?.into_iter().filter(|t| !side(t)).collect();
+    let there: Vec<String> = super::tables(db, host)?.into_iter().filter(|t| !is_side_table(t)).collect();
     if let (Existing::Discard, Some(only)) = (existing, only) {
         let listed: Vec<String> = only.to_vec();
         drop_listed(db, host, &listed, "dropping the tables the dump replaces")?;
@@ -371,6 +367,16 @@ fn side_prefix(suffix: &str, what: char) -> String {
 
 /// Tables of earlier loads that were stopped (any suffix), as a `REGEXP`.
 const SIDE_TABLES: &str = "^__co[0-9a-f]{8}[no]_";
+
+/// Whether `table` is named as [`SIDE_TABLES`] matches: a staging area's, not the target's own.
+fn is_side_table(table: &str) -> bool {
+    let b = table.as_bytes();
+    b.len() > 14
+        && table.starts_with("__co")
+        && b[4..12].iter().all(u8::is_ascii_hexdigit)
+        && matches!(b[12], b'n' | b'o')
+        && b[13] == b'_'
+}
 
 /// The sed program that loads a dump into prefixed tables: the statements that name a table
 /// get `prefix`; a foreign key, a view, a trigger, a routine or any other statement that would

@@ -346,23 +346,27 @@ fn settled(db: &Db, fingerprint: &dyn Fn(&Db) -> Vec<String>) -> Vec<String> {
     }
 }
 
+/// Production's database reached with an account of `password` that has rights on that
+/// database only (a WordPress site's on most hosts), in place of root; the account lives as
+/// long as the value returned.
+fn own_db_only_production(s: &Setup, password: &str) -> Account {
+    let account = Account::create_with(&s.production, password, false);
+    let config = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap().replace(
+        &format!("mysql://root@127.0.0.1:3306/{}", s.production.name),
+        &format!("mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}", account.user, s.production.name),
+    );
+    s.project.write("cutover.toml", &config);
+    s.project.write("secrets/production-DB_PASSWORD", password);
+    account
+}
+
 /// `own_db_only`: production's account has rights on its own database only (MariaDB), so the
 /// load goes into prefixed tables inside it; what a killed load leaves there is prefixed
 /// (`__co<suffix>n_…`, `__co<suffix>o_…`), never one of the target's own tables, and the next
 /// load removes it.
 fn killed_copies_leave_the_target_as_it_was_or_whole(kind: Kind, own_db_only: bool) {
     let Some(s) = setup(kind, None, "") else { return };
-    let _account = own_db_only.then(|| {
-        let password = "own-db-only-kill-3b9d";
-        let account = Account::create_with(&s.production, password, false);
-        let config = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap().replace(
-            &format!("mysql://root@127.0.0.1:3306/{}", s.production.name),
-            &format!("mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}", account.user, s.production.name),
-        );
-        s.project.write("cutover.toml", &config);
-        s.project.write("secrets/production-DB_PASSWORD", password);
-        account
-    });
+    let _account = own_db_only.then(|| own_db_only_production(&s, "own-db-only-kill-3b9d"));
     // The target's own tables (a killed load inside it leaves prefixed ones).
     let fingerprint = |db: &Db| -> Vec<String> {
         let side = |t: &str| {
@@ -578,14 +582,7 @@ fn an_account_with_rights_on_its_own_database_only_loads_in_place_or_beside_its_
     // another, so no staging database beside it.
     let Some(s) = setup(Kind::Mariadb, None, "") else { return };
     staging_local(&s);
-    let password = "own-db-only-7c1e";
-    let account = Account::create_with(&s.production, password, false);
-    let config = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap().replace(
-        &format!("mysql://root@127.0.0.1:3306/{}", s.production.name),
-        &format!("mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}", account.user, s.production.name),
-    );
-    s.project.write("cutover.toml", &config);
-    s.project.write("secrets/production-DB_PASSWORD", password);
+    let _account = own_db_only_production(&s, "own-db-only-7c1e");
     a_table_with(&s.staging, "posts", 50, STAGING);
     a_table_with(&s.staging, "options", 5, STAGING);
 

@@ -619,17 +619,15 @@ fn held_dump(dir: &Path) -> String {
 }
 
 /// Polls for `path` to exist while `child` runs, for at most 30 s.
-fn wait_for(path: &Path, child: &mut Child) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !path.exists() {
+fn wait_for_file(path: &Path, child: &mut Child) {
+    support::wait_for(format_args!("{} to appear", path.display()), Duration::from_secs(30), || {
         if child.try_wait().unwrap().is_some() {
             let mut err = String::new();
             std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
             panic!("the command ended before {} appeared: {err}", path.display());
         }
-        assert!(std::time::Instant::now() < deadline, "{} never appeared", path.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        path.exists()
+    });
 }
 
 /// Takes `cutover --json db snapshot --id ID` with the dump held until `during` ran; the
@@ -649,7 +647,7 @@ fn snapshot_while(case: &Case, id: &str, during: impl FnOnce()) -> serde_json::V
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(&dir.join("dumping"), &mut child);
+    wait_for_file(&dir.join("dumping"), &mut child);
     during();
     std::fs::write(dir.join("go"), b"").unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -708,34 +706,24 @@ fn a_snapshot_names_the_tables_written_while_it_ran_and_only_those() {
         (dir, child)
     };
     // Begun in a later second than the write to `posts` above (times have whole seconds).
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let later = "SELECT NOW() > UPDATE_TIME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND \
                  TABLE_NAME = 'posts'";
-    while case.db.query(later).trim() != "1" {
-        assert!(std::time::Instant::now() < deadline, "the clock never moved on");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_for("the clock to move on", Duration::from_secs(30), || case.db.query(later).trim() == "1");
     let mut feed = std::fs::OpenOptions::new().write(true).open(fifo_dir.join("in")).unwrap();
     std::io::Write::write_all(&mut feed, b"BEGIN; UPDATE users SET name = 'ADA' WHERE id = 1;\n").unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     // Its session's, among those of the other tests running at the same time.
-    let wrote = "SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = \
-                 t.trx_mysql_thread_id WHERE t.trx_rows_modified > 0 AND p.DB = DATABASE()";
-    while case.db.query(wrote).trim() != "1" {
-        assert!(std::time::Instant::now() < deadline, "the transaction never wrote");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let wrote = std::time::Instant::now();
-    while wrote.elapsed() < Duration::from_secs(2) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let writing = "FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = \
+                t.trx_mysql_thread_id WHERE t.trx_rows_modified > 0 AND p.DB = DATABASE()";
+    support::wait_for("the transaction to write", Duration::from_secs(30), || {
+        case.db.query(&format!("SELECT COUNT(*) {writing}")).trim() == "1"
+    });
+    let old = format!("SELECT NOW() >= MIN(t.trx_started) + INTERVAL 2 SECOND {writing}");
+    support::wait_for("the transaction to be 2 s old", Duration::from_secs(30), || case.db.query(&old).trim() == "1");
     let committed = snapshot_while(&case, "committed", || {
         std::io::Write::write_all(&mut feed, b"COMMIT;\n").unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while case.db.query("SELECT name FROM users WHERE id = 1").trim() != "ADA" {
-            assert!(std::time::Instant::now() < deadline, "the commit never landed");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        support::wait_for("the commit to land", Duration::from_secs(30), || {
+            case.db.query("SELECT name FROM users WHERE id = 1").trim() == "ADA"
+        });
     });
     drop(feed);
     open.wait().unwrap();

@@ -711,14 +711,19 @@ fn a_snapshot_names_the_tables_written_while_it_ran_and_only_those() {
     support::wait_for("the clock to move on", Duration::from_secs(30), || case.db.query(later).trim() == "1");
     let mut feed = std::fs::OpenOptions::new().write(true).open(fifo_dir.join("in")).unwrap();
     std::io::Write::write_all(&mut feed, b"BEGIN; UPDATE users SET name = 'ADA' WHERE id = 1;\n").unwrap();
-    // Its session's, among those of the other tests running at the same time.
+    // Its session's, among those of the other tests running at the same time. INNODB_TRX is a
+    // cache InnoDB refreshes only after 100 ms without a reader: asked every 20 ms, it would
+    // go on showing the moment before the UPDATE (as it did in CI).
     let writing = "FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = \
                 t.trx_mysql_thread_id WHERE t.trx_rows_modified > 0 AND p.DB = DATABASE()";
-    support::wait_for("the transaction to write", Duration::from_secs(30), || {
+    let every = Duration::from_millis(250);
+    support::wait_for_every("the transaction to write", Duration::from_secs(30), every, || {
         case.db.query(&format!("SELECT COUNT(*) {writing}")).trim() == "1"
     });
     let old = format!("SELECT NOW() >= MIN(t.trx_started) + INTERVAL 2 SECOND {writing}");
-    support::wait_for("the transaction to be 2 s old", Duration::from_secs(30), || case.db.query(&old).trim() == "1");
+    support::wait_for_every("the transaction to be 2 s old", Duration::from_secs(30), every, || {
+        case.db.query(&old).trim() == "1"
+    });
     let committed = snapshot_while(&case, "committed", || {
         std::io::Write::write_all(&mut feed, b"COMMIT;\n").unwrap();
         support::wait_for("the commit to land", Duration::from_secs(30), || {

@@ -93,6 +93,8 @@ const FRESH_STATS: &str = "pre=; if sql -e 'SELECT @@information_schema_stats_ex
 /// the start of a transaction still open with rows written by a session in this database or in
 /// none (`information_schema.INNODB_TRX`, which needs PROCESS; without it such a transaction is
 /// not seen): `UPDATE_TIME` is when a statement wrote, not when its transaction commits.
+/// `INNODB_TRX` is a cache InnoDB refreshes only when nobody read it in the last 100 ms, so a
+/// tool polling it faster than that would keep this read stale.
 pub(super) fn mark(db: &Database) -> Secret {
     let mut s = start(db);
     s += FRESH_STATS;

@@ -42,11 +42,23 @@ pub fn ssh_project_on(hosts: &hosts::SshHosts, aliases: &[String], extra: &str) 
 /// Polls `done` until it holds, failing the test with `what` (formatted only then) after
 /// `timeout`: how a test waits for another process to reach a state, never a fixed sleep.
 #[allow(dead_code)]
-pub fn wait_for(what: impl std::fmt::Display, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
+pub fn wait_for(what: impl std::fmt::Display, timeout: std::time::Duration, done: impl FnMut() -> bool) {
+    wait_for_every(what, timeout, std::time::Duration::from_millis(20), done)
+}
+
+/// Like [`wait_for`], asking `done` at most once per `every`: for a state a server refreshes
+/// only when nobody asked for a while (InnoDB's `INNODB_TRX`, after 100 ms without a reader).
+#[allow(dead_code)]
+pub fn wait_for_every(
+    what: impl std::fmt::Display,
+    timeout: std::time::Duration,
+    every: std::time::Duration,
+    mut done: impl FnMut() -> bool,
+) {
     let start = std::time::Instant::now();
     while !done() {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(every);
     }
 }
 

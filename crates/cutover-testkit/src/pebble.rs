@@ -47,12 +47,10 @@ impl Pebble {
     pub fn start() -> Pebble {
         let addr = loopback_addr();
         let dir = tempfile::tempdir().expect("temp dir for pebble");
-        let (acme_port, management_port, dns_port, challtestsrv_port) =
-            (free_port(addr), free_port(addr), free_port(addr), free_port(addr));
+        let [acme_port, management_port, dns_port, challtestsrv_port] = free_ports(addr);
         // The port Pebble's VA connects to for HTTP-01, on whatever address a name resolves to:
         // free on the wildcard address, so free on every test's own loopback address too.
-        let http_port = free_port(Ipv4Addr::UNSPECIFIED);
-        let tls_port = free_port(Ipv4Addr::UNSPECIFIED);
+        let [http_port, tls_port] = free_ports(Ipv4Addr::UNSPECIFIED);
 
         let (ca_pem, cert_pem, key_pem) = https_certificates(addr);
         std::fs::write(dir.path().join("https-ca.pem"), ca_pem).unwrap();
@@ -264,9 +262,12 @@ fn stop_child(mut child: Child) {
     let _ = child.wait();
 }
 
-/// A TCP port nothing listens on at `addr` right now.
-fn free_port(addr: Ipv4Addr) -> u16 {
-    TcpListener::bind((addr, 0)).and_then(|l| l.local_addr()).expect("free port").port()
+/// `N` distinct TCP ports nothing listens on at `addr` right now: all held until all are
+/// chosen (one released before the next is asked for may be handed out again, as CI saw
+/// with Pebble's management port and the DNS server's).
+fn free_ports<const N: usize>(addr: Ipv4Addr) -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N).map(|_| TcpListener::bind((addr, 0)).expect("free port")).collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("a bound port").port())
 }
 
 /// (CA PEM, leaf certificate PEM, leaf key PEM): Pebble's HTTPS identity for `addr` and

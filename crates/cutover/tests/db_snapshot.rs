@@ -599,6 +599,39 @@ fn a_snapshot_that_cannot_be_taken_stops_before_migrate() {
     }
 }
 
+/// A dump that does not end whole is no snapshot, whichever way its tool tells it: a
+/// `mariadb-dump` killed after 4 KB (its exit status), an `sqlite3 .dump` that exits 0 after
+/// `ROLLBACK; -- due to errors` (its last line). The error names the step; nothing is listed
+/// and no file is left; the real tool then snapshots the same database whole.
+#[test]
+fn a_dump_that_does_not_end_whole_is_no_snapshot() {
+    for (kind, tool, cut) in [
+        (Kind::Mariadb, "mariadb-dump", "\"$real\" \"$@\" | head -c 4096\nkill -9 $$\n"),
+        (
+            Kind::Sqlite,
+            "sqlite3",
+            "case \"$*\" in *.dump*) \"$real\" \"$@\" | head -c 200; echo; echo 'ROLLBACK; -- due to errors';; \
+             *) exec \"$real\" \"$@\";; esac\n",
+        ),
+    ] {
+        let Some(case) = Case::new(kind, 1, None) else { return };
+        let program = run_ok(Command::new("sh").args(["-c", &format!("command -v {tool}")]), b"");
+        let program = std::fs::canonicalize(std::str::from_utf8(&program).unwrap().trim()).unwrap();
+        case.hosts.replace_program(1, program.to_str().unwrap(), cut);
+        let failed = case.cutover(&["db", "snapshot", "--id", "cut"]).code(1);
+        let why = if kind == Kind::Mariadb { "the dump failed (exit 137)" } else { "cut short" };
+        for text in ["snapshotting", "`h1`", why] {
+            assert!(failed.stderr.contains(text), "{kind:?}: `{text}` missing from:\n{}", failed.stderr);
+        }
+        let listed = case.cutover(&["--json", "db", "snapshots"]).ok();
+        assert!(!listed.stdout.contains("\"cut\""), "{kind:?}: listed: {}", listed.stdout);
+        let left: Vec<_> = std::fs::read_dir(case.snapshots_dir(1))
+            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{kind:?}: nothing is left behind: {left:?}");
+    }
+}
+
 /// A `mariadb-dump` in `dir` that notes it started (`dir/dumping`) and waits for `dir/go`
 /// (at most 30 s) before dumping: what a test does in between happens while the snapshot runs.
 fn held_dump(dir: &Path) -> String {

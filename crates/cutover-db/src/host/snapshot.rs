@@ -6,8 +6,9 @@
 //! checksums against the snapshot's.
 //!
 //! The file is written under a temporary name and renamed once the dump ended whole (the
-//! dump's own exit status counts, though it runs in a pipe into `zstd`), and its record only
-//! after that, so a listed snapshot is always a whole one.
+//! dump's own exit status counts, though it runs in a pipe into `zstd`; for SQLite, whose
+//! `.dump` exits 0 after errors, also how it ends), and its record only after that, so a
+//! listed snapshot is always a whole one. A restore checks how the file's dump ends first.
 
 use cutover_remote::Stdin;
 use cutover_remote::shell::quote;
@@ -15,8 +16,8 @@ use cutover_secrets::Secret;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Database, DbError, DbHost, DumpScope, Existing, Input, TableStat, cut_short, dump_script, ends_whole, load,
-    load_suffix, mark, noted, stats, written_since,
+    Database, DbError, DbHost, DumpScope, Existing, Input, TableStat, cut_short, dump_script, ends_whole,
+    exit_tells_whole, load, load_suffix, mark, noted, stats, written_since,
 };
 
 /// A snapshot's record (`<id>.json`).
@@ -116,9 +117,18 @@ pub fn snapshot(
     valid_id(id).map_err(|detail| DbError::Config { env: host.env.to_owned(), detail })?;
     let step = format!("snapshotting {} into {}", db.describe(), shown(host, id));
     let partial = format!(".{id}.{}.partial", load_suffix());
-    // The dump's failure is noted (dash has no pipefail), its last bytes kept on the way (a
-    // fifo into `tail`) to tell it ended whole; the partial file goes on any exit but the
-    // last line's.
+    // The dump's failure is noted (dash has no pipefail), zstd's ends the script (`set -e`);
+    // where the tool's exit status does not tell a whole dump, its last bytes are kept on the
+    // way (a fifo into `tail`). The partial file goes on any exit but the last line's.
+    let pipe = if exit_tells_whole(db.engine) {
+        format!("{} | \"$zstd\" -q > \"$tmp\"\n: > \"$cutover_tmp/tail\"", noted("dump_db", "dump"))
+    } else {
+        format!(
+            "mkfifo \"$cutover_tmp/end\"\ntail -c 4096 < \"$cutover_tmp/end\" > \"$cutover_tmp/tail\" &\n\
+             {} | tee \"$cutover_tmp/end\" | \"$zstd\" -q > \"$tmp\"\nwait",
+            noted("dump_db", "dump")
+        )
+    };
     let mut s = dump_script(db, host, &DumpScope::default()).expose().to_owned();
     s += &format!(
         r#"zstd=$(need zstd) || exit 127
@@ -128,10 +138,7 @@ mkdir -p "$d"
 chmod 700 "$d"
 tmp={tmp}
 trap 'rm -rf "$cutover_tmp" "$tmp"' EXIT
-mkfifo "$cutover_tmp/end"
-tail -c 4096 < "$cutover_tmp/end" > "$cutover_tmp/tail" &
-{dump} | tee "$cutover_tmp/end" | "$zstd" -q > "$tmp"
-wait
+{pipe}
 if [ -e "$cutover_tmp/dump.rc" ]; then echo "cutover: the dump failed (exit $(cat "$cutover_tmp/dump.rc"))" >&2; exit 1; fi
 stat -c %s "$tmp"
 sha256sum "$tmp" | cut -d' ' -f1
@@ -140,7 +147,6 @@ trap 'rm -rf "$cutover_tmp"' EXIT
 "#,
         dir = dir(host),
         tmp = file(host, &partial),
-        dump = noted("dump_db", "dump"),
     );
     // The tables are counted and checksummed while the dump runs (in a session of its own),
     // so the snapshot costs little more than the dump. A table written meanwhile may differ
@@ -171,7 +177,7 @@ trap 'rm -rf "$cutover_tmp"' EXIT
         remove_partial();
         return Err(refused(host, &step, format!("unexpected answer: {}", out.trim())));
     };
-    if !ends_whole(db, tail) {
+    if !exit_tells_whole(db.engine) && !ends_whole(db, tail) {
         remove_partial();
         return Err(cut_short(host, step));
     }

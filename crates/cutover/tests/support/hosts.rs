@@ -300,6 +300,30 @@ impl SshHosts {
         assert!(status.success(), "SshHosts: cannot give host {i} the login shell {shell}");
     }
 
+    /// Puts a `/bin/sh` script in place of the program at `program` (absolute) on host `i`,
+    /// inside its mount namespace only (a bind mount over it); the script finds the real
+    /// program, copied aside, at `$real`. Returns nothing: the host's commands run the script.
+    pub fn replace_program(&self, i: usize, program: &str, script: &str) {
+        let host = self.host(i);
+        let name = Path::new(program).file_name().expect("a program's name").to_string_lossy().into_owned();
+        let tools = host.root.join(".replaced");
+        fs::create_dir_all(&tools).expect("a host's tools directory");
+        let real = tools.join(format!("{name}.real"));
+        fs::copy(program, &real).unwrap_or_else(|e| panic!("SshHosts: cannot copy {program}: {e}"));
+        let fake = tools.join(&name);
+        write(&fake, &format!("#!/bin/sh\nreal={MOUNT_POINT}/.replaced/{name}.real\n{script}"));
+        fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod the script");
+        let sshd = host.sshd.lock().unwrap_or_else(PoisonError::into_inner);
+        let pid = sshd.as_ref().expect("host is running").child.id();
+        let status = Command::new("nsenter")
+            .args(["--target", &pid.to_string(), "--mount", "--", "mount", "--bind"])
+            .arg(&fake)
+            .arg(program)
+            .status()
+            .expect("run nsenter");
+        assert!(status.success(), "SshHosts: cannot put a script in place of {program} on host {i}");
+    }
+
     /// Adds a login user `name` (not root: mode bits hold for it) to host `i`, inside its mount
     /// namespace only (its `/etc/passwd` and `/etc/group`), with a home of its own, the test's
     /// client key, `/bin/sh` as its shell, and [`MOUNT_POINT`] as its own, so it can create the

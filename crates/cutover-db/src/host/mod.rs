@@ -215,6 +215,11 @@ pub fn stats(db: &Database, host: &DbHost<'_>, checksum: bool) -> Result<Vec<Tab
         Engine::Sqlite => sqlite::stats(db, host.root, &tables, checksum),
     };
     let out = host.run(&step, script, Stdin::Null)?;
+    read_stats(host, &step, &tables, &out)
+}
+
+/// The stats of `tables` in `out`, a line `table<TAB>rows<TAB>checksum` each, in name order.
+fn read_stats(host: &DbHost<'_>, step: &str, tables: &[String], out: &str) -> Result<Vec<TableStat>, DbError> {
     let mut stats: Vec<TableStat> = out
         .lines()
         .filter_map(|l| {
@@ -228,11 +233,25 @@ pub fn stats(db: &Database, host: &DbHost<'_>, checksum: bool) -> Result<Vec<Tab
         return Err(DbError::Refused {
             env: host.env.to_owned(),
             host: host.name().to_owned(),
-            step,
+            step: step.to_owned(),
             detail: format!("expected {} tables, read {}: {}", tables.len(), stats.len(), out.trim()),
         });
     }
     Ok(stats)
+}
+
+/// For a snapshot, where the engine can count and checksum each table as the dump reaches it
+/// (see [`mysql::counted_dump`]) and there are tables: the tables, and the shell defining
+/// `dump_counted`, which dumps as `dump_db` does and counts them on the way.
+fn counted_dump(db: &Database, host: &DbHost<'_>) -> Result<Option<(Vec<String>, String)>, DbError> {
+    match db.engine {
+        Engine::Mysql => {
+            let tables = tables(db, host)?;
+            let script = mysql::counted_dump(db, &tables);
+            Ok((!tables.is_empty()).then_some((tables, script)))
+        }
+        Engine::Postgres | Engine::Sqlite => Ok(None),
+    }
 }
 
 /// What a snapshot notes before it starts, so that afterwards [`written_since`] can tell which

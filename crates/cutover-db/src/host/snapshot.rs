@@ -16,8 +16,8 @@ use cutover_secrets::Secret;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Database, DbError, DbHost, DumpScope, Existing, Input, TableStat, cut_short, dump_script, ends_whole,
-    exit_tells_whole, load, load_suffix, mark, noted, stats, written_since,
+    Database, DbError, DbHost, DumpScope, Existing, Input, TableStat, counted_dump, cut_short, dump_script, ends_whole,
+    exit_tells_whole, load, load_suffix, mark, noted, read_stats, stats, written_since,
 };
 
 /// A snapshot's record (`<id>.json`).
@@ -119,8 +119,19 @@ pub fn snapshot(
     let partial = format!(".{id}.{}.partial", load_suffix());
     // The dump's failure is noted (dash has no pipefail), zstd's ends the script (`set -e`);
     // where the tool's exit status does not tell a whole dump, its last bytes are kept on the
-    // way (a fifo into `tail`). The partial file goes on any exit but the last line's.
-    let pipe = if exit_tells_whole(db.engine) {
+    // way (a fifo into `tail`). The partial file goes on any exit but the last line's. Where
+    // the engine can count and checksum each table as its dump reaches it, the script does, and
+    // prints the stats in place of the tail; elsewhere a session of its own does while the
+    // dump runs.
+    // The engine's mark first: a table made after it counts as written while the snapshot ran.
+    let mark = mark(db, host)?;
+    let counted = counted_dump(db, host)?;
+    let pipe = if let Some((_, counted)) = &counted {
+        format!(
+            "{counted}dump_counted | \"$zstd\" -q > \"$tmp\"\nif [ -e \"$cutover_tmp/stats.rc\" ]; then echo \"cutover: counting and \\
+             checksumming the tables failed\" >&2; exit 1; fi\ncp \"$cutover_tmp/stats\" \"$cutover_tmp/tail\""
+        )
+    } else if exit_tells_whole(db.engine) {
         format!("{} | \"$zstd\" -q > \"$tmp\"\n: > \"$cutover_tmp/tail\"", noted("dump_db", "dump"))
     } else {
         format!(
@@ -148,21 +159,30 @@ trap 'rm -rf "$cutover_tmp"' EXIT
         dir = dir(host),
         tmp = file(host, &partial),
     );
-    // The tables are counted and checksummed while the dump runs (in a session of its own),
-    // so the snapshot costs little more than the dump. A table written meanwhile may differ
-    // between the two: the engine's mark, noted before either starts, tells which were (read
-    // again only where it cannot).
-    let mark = mark(db, host)?;
+    // The tables are counted and checksummed while the dump runs (with it, or in a session of
+    // their own), so the snapshot costs little more than the dump. A table written meanwhile
+    // may differ between the two: the engine's mark, noted before either starts, tells which
+    // were (read again only where it cannot).
     let (before, out) = std::thread::scope(|scope| {
-        let counting = scope.spawn(|| stats(db, host, true));
+        let counting = counted.is_none().then(|| scope.spawn(|| stats(db, host, true)));
         let out = host.run(&step, Secret::new(s), Stdin::Null);
-        (counting.join().expect("the stats thread does not panic"), out)
+        (counting.map(|c| c.join().expect("the stats thread does not panic")), out)
     });
     let remove_partial = || {
         let s = format!("rm -f {}\n", file(host, &partial));
         host.target.run("removing a snapshot left partial", &s, Stdin::Null).ok();
     };
     let out = out?;
+    let mut parts = out.splitn(3, '\n');
+    let (size, sha256, tail) =
+        (parts.next().unwrap_or(""), parts.next().unwrap_or("").trim(), parts.next().unwrap_or(""));
+    let before = match (before, &counted) {
+        (Some(before), _) => before,
+        (None, Some((names, _))) => {
+            read_stats(host, "counting and checksumming the tables as the dump read them", names, tail)
+        }
+        (None, None) => unreachable!("the tables are counted with the dump or beside it"),
+    };
     let before = match before {
         Ok(before) => before,
         Err(e) => {
@@ -170,9 +190,6 @@ trap 'rm -rf "$cutover_tmp"' EXIT
             return Err(e);
         }
     };
-    let mut parts = out.splitn(3, '\n');
-    let (size, sha256, tail) =
-        (parts.next().unwrap_or(""), parts.next().unwrap_or("").trim(), parts.next().unwrap_or(""));
     let Ok(size) = size.trim().parse::<u64>() else {
         remove_partial();
         return Err(refused(host, &step, format!("unexpected answer: {}", out.trim())));

@@ -81,12 +81,20 @@ pub(super) fn stats(db: &Database, tables: &[String], checksum: bool) -> Secret 
 }
 
 /// A shell command printing `table<TAB>rows<TAB>checksum` (`-` without `checksum`), failing if
-/// either statement fails: `CHECKSUM TABLE` answers `db.table<TAB>sum`, COUNT(*) the rows.
+/// either statement fails, with one client for both: COUNT(*) answers the rows, then
+/// `CHECKSUM TABLE` `db.table<TAB>sum`.
 fn stat_line(db: &Database, table: &str, checksum: bool) -> String {
     let count = format!("SELECT COUNT(*) FROM {}.{}", ident(&db.name), ident(table));
-    let sum = format!("CHECKSUM TABLE {}.{}", ident(&db.name), ident(table));
-    let sum = if checksum { format!("$(sql -e {} | cut -f2)", quote(&sum)) } else { "-".to_owned() };
-    format!("n=$(sql -e {}) && c={sum} && printf '%s\\t%s\\t%s\\n' {} \"$n\" \"$c\"", quote(&count), quote(table))
+    let (statements, sum) = if checksum {
+        (format!("{count}; CHECKSUM TABLE {}.{}", ident(&db.name), ident(table)), "${r##*\"\t\"}")
+    } else {
+        (count, "-")
+    };
+    format!(
+        "r=$(sql -e {}) && printf '%s\\t%s\\t%s\\n' {} \"${{r%%[!0-9]*}}\" \"{sum}\"",
+        quote(&statements),
+        quote(table)
+    )
 }
 
 /// For a snapshot: defines `dump_counted`, which runs `dump_db` with `--verbose` and counts and

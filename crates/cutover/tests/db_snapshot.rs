@@ -553,11 +553,33 @@ fn a_restore_killed_midway_leaves_the_database_as_it_was(kind: Kind) {
             case.db.query(&loading).trim() == "0"
         });
     }
+    // Whatever the kill cut off on the host, its password file goes with the script.
+    support::wait_for("the killed restore's password file to be removed", Duration::from_secs(30), || {
+        password_files_holding(&case.password).is_empty()
+    });
     assert_eq!(state(), before, "the killed restore changed nothing");
 
     case.cutover(&["db", "restore", "big", "-y"]).ok();
     assert_eq!(case.db.query("SELECT COUNT(*) FROM big").trim(), "300000");
     assert_eq!(case.db.query(&loading).trim(), "0", "no staging area is left");
+}
+
+/// The option files (`my.cnf`, `pgpass`) in cutover's temporary directories on the hosts
+/// (their `/tmp` is this machine's) that hold `password`.
+fn password_files_holding(password: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for dir in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+        if !dir.file_name().to_string_lossy().starts_with("cutover-db.") {
+            continue;
+        }
+        for name in ["my.cnf", "pgpass"] {
+            let file = dir.path().join(name);
+            if std::fs::read_to_string(&file).is_ok_and(|text| text.contains(password)) {
+                found.push(file);
+            }
+        }
+    }
+    found
 }
 
 #[test]

@@ -116,10 +116,11 @@ pub(super) fn load(db: &Database, host: &DbHost<'_>, existing: Existing, input: 
 /// The host's command feeds psql; once its whole dump went in, the script says `@@whole` and
 /// waits for this process to answer `commit` on stdin before it writes `COMMIT`. Killed (or
 /// cut off) before that answer, cutover never gives it: the script reads the end of stdin and
-/// psql ends with the transaction open, which the server rolls back.
+/// psql ends with the transaction open, which the server rolls back. The exit trap removes the
+/// password file before it says `@@end`: to a closed pipe that echo ends the trap (SIGPIPE).
 fn from_host_script(clear: &str, input: &Input<'_>) -> String {
     format!(
-        r#"trap 'echo @@end; rm -rf "$cutover_tmp"' EXIT
+        r#"trap 'rm -rf "$cutover_tmp"; echo @@end' EXIT
 exec 3>&1
 {{ printf 'BEGIN;
 '; printf '%s' {clear}; {source}

@@ -130,6 +130,8 @@ timeout = "30s"
 # Each host's connection stays open this long after a command, so a rollback starts on an open
 # connection; "0s" closes connections when cutover exits.
 persist = "5m"
+# How many hosts a command works at once; a larger fleet goes through in waves.
+max_parallel = 128
 
 [secrets]
 # Where `${{secret:NAME}}` values come from: "vault" (an age-encrypted file, safe to commit; your key

@@ -5,6 +5,9 @@ use cutover_remote::journal::{Event, Kind};
 use cutover_remote::lock::LockInfo;
 use cutover_remote::{HostState, Inspect, LockState, RemoteError, Reporter, SshOptions, Stdin, Target, shell};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
 use crate::{Outcome, ReleaseError, scripts};
 
 #[derive(Debug)]
@@ -12,6 +15,8 @@ pub struct Fleet {
     pub env_name: String,
     pub root: DeployPath,
     pub targets: Vec<Box<dyn Target>>,
+    /// How many hosts are worked at once (`[ssh] max_parallel`).
+    pub max_parallel: usize,
 }
 
 impl Fleet {
@@ -24,28 +29,17 @@ impl Fleet {
         reporter: &dyn Reporter,
     ) -> Result<Self, ReleaseError> {
         reporter.step(None, &format!("connecting to {} host(s)", hosts.len()));
-        let results: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = hosts.iter().map(|h| s.spawn(move || cutover_remote::connect(h, options))).collect();
-            handles.into_iter().map(|h| h.join().expect("connect thread")).collect()
-        });
+        let results = bounded(hosts.len(), options.max_parallel, |i| cutover_remote::connect(&hosts[i], options));
         let (targets, errors) = split(results);
         if !errors.is_empty() {
             return Err(ReleaseError::Hosts { step: "connecting".into(), errors, outcome: Outcome::Unchanged });
         }
-        Ok(Self { env_name: env_name.to_owned(), root, targets })
+        Ok(Self { env_name: env_name.to_owned(), root, targets, max_parallel: options.max_parallel })
     }
 
-    /// Runs `f` on every host in parallel; results in host order.
+    /// Runs `f` on every host in parallel, at most `max_parallel` at once; results in host order.
     pub fn each<T: Send>(&self, f: impl Fn(usize, &dyn Target) -> T + Sync) -> Vec<T> {
-        if self.targets.len() == 1 {
-            return vec![f(0, self.targets[0].as_ref())];
-        }
-        std::thread::scope(|s| {
-            let f = &f;
-            let handles: Vec<_> =
-                self.targets.iter().enumerate().map(|(i, t)| s.spawn(move || f(i, t.as_ref()))).collect();
-            handles.into_iter().map(|h| h.join().expect("host thread")).collect()
-        })
+        bounded(self.targets.len(), self.max_parallel, |i| f(i, self.targets[i].as_ref()))
     }
 
     /// Reads every host's state without changing anything.
@@ -216,13 +210,40 @@ pub enum Switch {
 impl Drop for Fleet {
     /// Closes the SSH master connections of all hosts at once rather than one after another.
     fn drop(&mut self) {
-        let targets = std::mem::take(&mut self.targets);
-        std::thread::scope(|s| {
-            for target in targets {
-                s.spawn(move || drop(target));
-            }
+        let targets: Vec<_> = std::mem::take(&mut self.targets).into_iter().map(|t| Mutex::new(Some(t))).collect();
+        bounded(targets.len(), self.max_parallel, |i| {
+            drop(targets[i].lock().unwrap_or_else(PoisonError::into_inner).take())
         });
     }
+}
+
+/// `f(0)`, …, `f(n - 1)` on at most `limit` threads at once (each taking the next index as it
+/// ends one), results in index order: a fleet of any size works its hosts in parallel without
+/// a thread and an ssh process per host at the same moment.
+pub fn bounded<T: Send>(n: usize, limit: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    if n <= 1 {
+        return (0..n).map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..limit.clamp(1, n) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let out = f(i);
+                    *results[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(out);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.into_inner().unwrap_or_else(PoisonError::into_inner).expect("every index ran"))
+        .collect()
 }
 
 /// Splits per-host results into the successes and the errors.
@@ -236,4 +257,35 @@ pub(crate) fn split<T>(results: Vec<Result<T, RemoteError>>) -> (Vec<T>, Vec<Rem
         }
     }
     (ok, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use super::bounded;
+
+    /// Each call waits (10 s at most) until a whole wave has started, so as many run at once as
+    /// may: exactly `limit`, never more, and the results come back in index order.
+    #[test]
+    fn bounded_runs_at_most_limit_at_once_and_keeps_the_order() {
+        for (n, limit) in [(10, 3), (5, 128), (1, 1), (0, 4)] {
+            let (started, running, most) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+            let wave = limit.min(n);
+            let out = bounded(n, limit, |i| {
+                started.fetch_add(1, Ordering::SeqCst);
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while started.load(Ordering::SeqCst) < wave && Instant::now() < deadline {
+                    std::thread::yield_now();
+                }
+                running.fetch_sub(1, Ordering::SeqCst);
+                i * 2
+            });
+            assert_eq!(out, (0..n).map(|i| i * 2).collect::<Vec<_>>(), "n {n}, limit {limit}");
+            assert_eq!(most.load(Ordering::SeqCst), wave, "n {n}, limit {limit}");
+        }
+    }
 }

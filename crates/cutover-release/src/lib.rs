@@ -26,7 +26,7 @@ pub use deploy::{
 };
 pub use error::{Outcome, ReleaseError};
 pub use exclude::Excludes;
-pub use fleet::{Fleet, Switch};
+pub use fleet::{Fleet, Switch, bounded};
 pub use history::{History, ReleaseState};
 pub use manifest::{Entry, EntryKind, Manifest};
 pub use report::{DeployReport, HostUpload, RollbackReport};

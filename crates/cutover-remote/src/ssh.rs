@@ -27,6 +27,8 @@ pub struct SshOptions {
     /// How long a host's master connection stays open after the last command used it, so the
     /// next command (a rollback) starts on an open connection. Zero closes it when cutover exits.
     pub persist: Duration,
+    /// How many hosts a command works at once (`[ssh] max_parallel`).
+    pub max_parallel: usize,
 }
 
 impl Default for SshOptions {
@@ -37,6 +39,7 @@ impl Default for SshOptions {
             timeout: Duration::from_secs(30),
             program: "ssh".into(),
             persist: Duration::ZERO,
+            max_parallel: 128,
         }
     }
 }

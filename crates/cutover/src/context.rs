@@ -69,6 +69,7 @@ impl<'a> Ctx<'a> {
             timeout: config.ssh.timeout.0,
             program: std::env::var_os("CUTOVER_SSH").map_or_else(|| "ssh".into(), PathBuf::from),
             persist: config.ssh.persist.0,
+            max_parallel: config.ssh.max_parallel.get(),
         }
     }
 

@@ -785,3 +785,32 @@ fn a_current_that_is_not_a_symlink_to_a_release_is_reported_and_deploy_and_rollb
         assert_eq!(assert_complete(&hosts.deploy_dir(i)), r3);
     }
 }
+
+/// `[ssh] max_parallel` bounds how many hosts a deploy works at once: each host's
+/// `before_switch` hook notes how many hosts are inside it (a directory on the machine the
+/// hosts share) and waits, at most 4 s, for all four to be. With `max_parallel = 2` no host
+/// ever sees more than two and the four still deploy and switch together; with the default,
+/// all four are inside at once.
+#[test]
+fn max_parallel_bounds_the_hosts_worked_at_once() {
+    let Some(hosts) = support::ssh_hosts(4) else { return };
+    for (limit, most) in [("max_parallel = 2\n", 2), ("", 4)] {
+        let inside = tempfile::tempdir().unwrap();
+        let d = inside.path().display();
+        let hook = format!(
+            "mkdir {d}/in/$$ && ls {d}/in | wc -l >> {d}/seen && i=0 && while [ $(ls {d}/in | wc -l) -lt 4 ] && \
+             [ $i -lt 40 ]; do sleep 0.1; i=$((i+1)); done; rmdir {d}/in/$$"
+        );
+        std::fs::create_dir(inside.path().join("in")).unwrap();
+        let extra = format!("{limit}[hooks]\nbefore_switch = [\"{hook}\"]\n");
+        let project = project(&hosts, &hosts.aliases(), &extra, 5);
+        let release = release_of(&project.cutover(&["deploy", "--json"]).ok());
+        for i in 1..=4 {
+            assert_eq!(current(&hosts.deploy_dir(i)).as_deref(), Some(release.as_str()), "host {i}");
+        }
+        let seen = std::fs::read_to_string(inside.path().join("seen")).unwrap();
+        let seen: Vec<usize> = seen.split_whitespace().map(|n| n.parse().unwrap()).collect();
+        assert_eq!(seen.len(), 4, "every host ran the hook: {seen:?}");
+        assert_eq!(seen.iter().max(), Some(&most), "{limit:?}: hosts inside the hook at once: {seen:?}");
+    }
+}

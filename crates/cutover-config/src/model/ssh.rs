@@ -1,4 +1,5 @@
-//! `[ssh]`: the ssh config file, how long to wait for a host, and how long connections stay open.
+//! `[ssh]`: the ssh config file, how long to wait for a host, how long connections stay open,
+//! and how many hosts are worked at once.
 
 use std::path::PathBuf;
 
@@ -21,6 +22,10 @@ pub struct Ssh {
     /// rollback) needs no new SSH handshake. `"0s"` closes connections when cutover exits.
     #[serde(default = "default_persist")]
     pub persist: HumanDuration,
+    /// How many hosts a command works at once (connections, deploy steps, rollback, status):
+    /// a fleet larger than this goes through in waves, each host as soon as one ends.
+    #[serde(default = "default_max_parallel")]
+    pub max_parallel: std::num::NonZeroUsize,
 }
 
 impl Default for Ssh {
@@ -30,8 +35,13 @@ impl Default for Ssh {
             connect_timeout: default_connect_timeout(),
             timeout: default_timeout(),
             persist: default_persist(),
+            max_parallel: default_max_parallel(),
         }
     }
+}
+
+fn default_max_parallel() -> std::num::NonZeroUsize {
+    std::num::NonZeroUsize::new(128).expect("128 is not zero")
 }
 
 fn default_persist() -> HumanDuration {

@@ -55,11 +55,9 @@ pub fn build(ctx: &Ctx<'_>, config: &Config, since_ms: Option<i64>) -> Result<Re
     // A host that cannot be reached or read is named in the report, which shows what the
     // others recorded: a report is most wanted when something went wrong.
     let options = ctx.ssh_options(config);
-    let connected: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> =
-            environment.hosts().iter().map(|h| s.spawn(|| cutover_remote::connect(h, &options))).collect();
-        handles.into_iter().map(|h| h.join().expect("connect thread")).collect()
-    });
+    let hosts = environment.hosts();
+    let connected =
+        cutover_release::bounded(hosts.len(), options.max_parallel, |i| cutover_remote::connect(&hosts[i], &options));
     let (mut targets, mut results) = (Vec::new(), Vec::new());
     for c in connected {
         match c {
@@ -67,7 +65,12 @@ pub fn build(ctx: &Ctx<'_>, config: &Config, since_ms: Option<i64>) -> Result<Re
             Err(e) => results.push(Err(e)),
         }
     }
-    let fleet = cutover_release::Fleet { env_name: env.to_owned(), root: environment.path.clone(), targets };
+    let fleet = cutover_release::Fleet {
+        env_name: env.to_owned(),
+        root: environment.path.clone(),
+        targets,
+        max_parallel: options.max_parallel,
+    };
     results.extend(fleet.inspect());
     let (mut hosts, mut unreadable) = (Vec::new(), Vec::new());
     for result in results {

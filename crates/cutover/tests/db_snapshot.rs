@@ -288,6 +288,40 @@ fn migrate_restore_and_rollback_with_db(kind: Kind) {
     }
 }
 
+/// On a terminal, `rollback --with-db` says what will be lost and asks before it changes
+/// anything: "n" leaves code and database as they are, "y" restores and switches back.
+#[test]
+fn rollback_with_db_asks_on_a_terminal_after_saying_what_will_be_lost() {
+    if !support::require("script", Command::new("script").arg("--version").output().is_ok()) {
+        return;
+    }
+    let Some(case) = Case::new(Kind::Mariadb, 1, None) else { return };
+    case.deploy("v1", 0);
+    let v1 = current(&case.hosts.deploy_dir(1)).expect("v1 is live");
+    let before = case.fingerprint();
+    case.config(&[case.alter_and_delete()]);
+    case.deploy("v2", 0);
+    let v2 = current(&case.hosts.deploy_dir(1)).expect("v2 is live");
+    let migrated = case.fingerprint();
+    let env = [(PASSWORD_VAR, case.password.as_str())];
+
+    let refused = case.project.on_a_terminal("rollback --with-db", &env, "n\n");
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    let lost = format!("{} (5 → 2 rows)", case.users());
+    let question = format!("Restore production's database to snapshot {v2}, losing the changes above, and roll back");
+    for text in [lost.as_str(), question.as_str(), "[y/N]", "not confirmed"] {
+        assert!(refused.stdout.contains(text), "`{text}` missing from:\n{}", refused.stdout);
+    }
+    assert!(refused.stdout.find(&lost) < refused.stdout.find(&question), "{}", refused.stdout);
+    assert_eq!(case.fingerprint(), migrated, "nothing restored");
+    assert_eq!(current(&case.hosts.deploy_dir(1)).as_deref(), Some(v2.as_str()), "nothing switched");
+
+    let confirmed = case.project.on_a_terminal("rollback --with-db", &env, "y\n");
+    assert_eq!(confirmed.code, 0, "{}", confirmed.stdout);
+    assert_eq!(case.fingerprint(), before, "the database is as before v2");
+    assert_eq!(current(&case.hosts.deploy_dir(1)).as_deref(), Some(v1.as_str()));
+}
+
 #[test]
 fn migrate_restore_and_rollback_with_db_mariadb() {
     migrate_restore_and_rollback_with_db(Kind::Mariadb);

@@ -246,21 +246,9 @@ fn a_gated_deploy_is_refused_naming_each_missing_gate_and_force_with_a_reason_is
     assert_eq!(back["to"], release.as_str());
 }
 
-/// Runs `cutover ARGS` on a terminal (`script` gives it a pty), typing `input`.
+/// Runs `cutover ARGS` on a terminal, typing `input`.
 fn on_a_terminal(project: &Project, args: &str, input: &str) -> support::cli::Run {
-    use std::io::Write;
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &format!("{} {args}", support::cli::bin().display()), "/dev/null"])
-        .current_dir(project.path())
-        .env_remove("CUTOVER_CONFIG")
-        .env_remove("CUTOVER_ENV")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("script (util-linux)");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    support::cli::Run::from(child.wait_with_output().unwrap())
+    project.on_a_terminal(args, &[], input)
 }
 
 #[test]

@@ -98,7 +98,8 @@ fn with_db(
         Some(from) if hosts.iter().all(|h| h.current.as_deref() == Some(&from)) => from,
         _ => {
             return Err(CliError::Check(format!(
-                "--with-db: {env}'s hosts are not all on one release, so which snapshot to restore is not clear;                  nothing changed (`cutover status` shows them)"
+                "--with-db: {env}'s hosts are not all on one release, so which snapshot to restore is not clear; \
+                 nothing changed (`cutover status` shows them)"
             )));
         }
     };
@@ -110,7 +111,8 @@ fn with_db(
     let db = super::db::open(ctx, config, env)?;
     if let Err(e) = cutover_db::host::snapshot::check(&db.db, &db.host(), &from) {
         return Err(CliError::Check(format!(
-            "--with-db: no usable snapshot of {env}'s database from before {from}: {e}; nothing changed              (`cutover rollback` without --with-db rolls back the code alone)"
+            "--with-db: no usable snapshot of {env}'s database from before {from}: {e}; nothing changed \
+             (`cutover rollback` without --with-db rolls back the code alone)"
         )));
     }
     super::db::restore::losses(ctx, &db, &from)?;

@@ -109,6 +109,26 @@ impl Project {
         Run::from(child.wait_with_output().expect("wait for cutover"))
     }
 
+    /// Runs `cutover ARGS` (a shell line) on a terminal (`script` gives it a pty, which also
+    /// carries what it writes to stderr on its stdout), with extra environment variables,
+    /// typing `input`.
+    pub fn on_a_terminal(&self, args: &str, env: &[(&str, &str)], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = Command::new("script")
+            .args(["-qec", &format!("{} {args}", bin().display()), "/dev/null"])
+            .current_dir(self.path())
+            .env_remove("CUTOVER_CONFIG")
+            .env_remove("CUTOVER_ENV")
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script (util-linux)");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        Run::from(child.wait_with_output().expect("wait for script"))
+    }
+
     /// Starts the binary without waiting; stdout and stderr go to files in the project dir.
     pub fn spawn(&self, args: &[&str], log: &str) -> Child {
         let out = std::fs::File::create(self.dir.path().join(format!("{log}.out"))).expect("log");

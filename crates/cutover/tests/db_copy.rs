@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::cli::Project;
-use support::db::{Db, Kind, pg_user, run_ok};
+use support::db::{Db, Kind, MariaUser, pg_user, run_ok};
 use support::hosts::SshHosts;
 use support::php::{self, Keys, verify};
 
@@ -349,11 +349,11 @@ fn settled(db: &Db, fingerprint: &dyn Fn(&Db) -> Vec<String>) -> Vec<String> {
 /// Production's database reached with an account of `password` that has rights on that
 /// database only (a WordPress site's on most hosts), in place of root; the account lives as
 /// long as the value returned.
-fn own_db_only_production(s: &Setup, password: &str) -> Account {
-    let account = Account::create_with(&s.production, password, false);
+fn own_db_only_production(s: &Setup, password: &str) -> MariaUser {
+    let account = account(&s.production, password, false);
     let config = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap().replace(
         &format!("mysql://root@127.0.0.1:3306/{}", s.production.name),
-        &format!("mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}", account.user, s.production.name),
+        &format!("mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}", account.name, s.production.name),
     );
     s.project.write("cutover.toml", &config);
     s.project.write("secrets/production-DB_PASSWORD", password);
@@ -458,40 +458,13 @@ fn sqlite_copy_killed_at_any_moment_leaves_the_target_as_it_was_or_whole() {
 // Passwords, bad credentials
 // ---------------------------------------------------------------------------------------------
 
-/// A MariaDB account with a password for `db` (and the staging databases a load makes beside
-/// it), dropped at the end.
-struct Account {
-    user: String,
-}
-
-impl Account {
-    fn create(db: &Db, password: &str) -> Self {
-        Self::create_with(db, password, true)
-    }
-
-    /// `beside`: also the right to make the staging databases beside `db`, which a hosting
-    /// account (rights on its own database only) lacks.
-    fn create_with(db: &Db, password: &str, beside: bool) -> Self {
-        let user = format!("ct_{}", &db.name[db.name.len().saturating_sub(20)..]);
-        let root = |sql: &str| run_ok(Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", sql]), b"");
-        root(&format!(
-            "CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{}'",
-            password.replace('\\', "\\\\").replace('\'', "\\'")
-        ));
-        root(&format!("GRANT ALL ON `{}`.* TO '{user}'@'127.0.0.1'", db.name));
-        if beside {
-            root(&format!("GRANT ALL ON `{}\\_\\_cutover\\_%`.* TO '{user}'@'127.0.0.1'", db.name));
-        }
-        Self { user }
-    }
-}
-
-impl Drop for Account {
-    fn drop(&mut self) {
-        let _ = Command::new("mariadb")
-            .args(["-h", "127.0.0.1", "-u", "root", "-e", &format!("DROP USER IF EXISTS '{}'@'127.0.0.1'", self.user)])
-            .status();
-    }
+/// A MariaDB account with `password` for `db` and, with `beside`, the staging databases a
+/// load makes beside it (a hosting account, with rights on its own database only, lacks them).
+fn account(db: &Db, password: &str, beside: bool) -> MariaUser {
+    let name = format!("ct_{}", &db.name[db.name.len().saturating_sub(20)..]);
+    let staging = format!("{}\\_\\_cutover\\_%", db.name);
+    let databases: &[&str] = if beside { &[&db.name, &staging] } else { &[&db.name] };
+    MariaUser::create(&name, &["127.0.0.1"], Some(password), databases)
 }
 
 #[test]
@@ -499,17 +472,17 @@ fn passwords_reach_the_tools_only_through_option_files_never_arguments_environme
     let Some(s) = setup(Kind::Mariadb, None, "") else { return };
     // Characters an option file, a shell and SQL would each get wrong if not quoted.
     let (pw_staging, pw_production) = ("st#g \"q\" 'x' $(id) \\n;", "pr0d-#%&*=?{}[]`~");
-    let a = Account::create(&s.staging, pw_staging);
-    let b = Account::create(&s.production, pw_production);
+    let a = account(&s.staging, pw_staging, true);
+    let b = account(&s.production, pw_production, true);
     let config = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap();
     let config = config
         .replace(
             &format!("mysql://root@127.0.0.1:3306/{}", s.staging.name),
-            &format!("mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}", a.user, s.staging.name),
+            &format!("mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}", a.name, s.staging.name),
         )
         .replace(
             &format!("mysql://root@127.0.0.1:3306/{}", s.production.name),
-            &format!("mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}", b.user, s.production.name),
+            &format!("mysql://{}:${{secret:DB_PASSWORD}}@127.0.0.1:3306/{}", b.name, s.production.name),
         );
     s.project.write("cutover.toml", &config);
     s.project.write("secrets/staging-DB_PASSWORD", pw_staging);

@@ -11,7 +11,7 @@ mod support;
 use std::process::Command;
 
 use support::cli::{Project, current};
-use support::db::{Db, Kind, pg_user, run_ok};
+use support::db::{Db, Kind, MariaUser, pg_user, run_ok};
 use support::hosts::SshHosts;
 use support::php::{self, Keys, verify};
 
@@ -299,17 +299,6 @@ fn seed_hybrid_installs_then_copies_only_the_import_tables_mariadb() {
     seed_hybrid(Kind::Mariadb);
 }
 
-/// A MariaDB account with rights on its own database only (a hosting account's), without a
-/// password; dropped at the end.
-struct OwnDatabaseOnly(String);
-
-impl Drop for OwnDatabaseOnly {
-    fn drop(&mut self) {
-        let sql = format!("DROP USER IF EXISTS '{}'@'127.0.0.1'", self.0);
-        let _ = Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", &sql]).status();
-    }
-}
-
 /// Production's account may not create the staging database a swap goes through: the
 /// installer's import tables are dropped and staging's loaded in place (they are the seed's
 /// own, on a database that was empty). Found by the Laravel launch (tests/laravel.rs), whose
@@ -320,13 +309,13 @@ fn seed_hybrid_with_an_account_limited_to_its_own_database_replaces_the_installe
     let Some(s) = setup(Kind::Mariadb, "installer = \"sh install.sh\"\nimport_tables = [\"wp_options\"]") else {
         return;
     };
-    let user = OwnDatabaseOnly(format!("ct_own_{}", &s.prod.name[s.prod.name.len().saturating_sub(16)..]));
-    let sql = format!("CREATE USER '{0}'@'127.0.0.1'; GRANT ALL ON `{1}`.* TO '{0}'@'127.0.0.1';", user.0, s.prod.name);
-    run_ok(Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", &sql]), b"");
+    // An account with rights on its own database only (a hosting account's), no password.
+    let name = format!("ct_own_{}", &s.prod.name[s.prod.name.len().saturating_sub(16)..]);
+    let user = MariaUser::create(&name, &["127.0.0.1"], None, &[&s.prod.name]);
     let toml = std::fs::read_to_string(s.project.path().join("cutover.toml")).unwrap();
     let toml = toml.replacen(
         &format!("mysql://root@127.0.0.1:3306/{}", s.prod.name),
-        &format!("mysql://{}@127.0.0.1:3306/{}", user.0, s.prod.name),
+        &format!("mysql://{}@127.0.0.1:3306/{}", user.name, s.prod.name),
         1,
     );
     s.project.write("cutover.toml", &toml);

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process};
 use support::cli::{Project, Run, current};
-use support::db::{Db, Kind, run_ok};
+use support::db::{Db, Kind, MariaUser, run_ok};
 use support::hosts::SshHosts;
 
 /// The password of the databases' user, as the secrets provider hands it over.
@@ -29,38 +29,6 @@ INSERT INTO users VALUES (1, 'ada'), (2, 'bob'), (3, 'cy'), (4, 'dee'), (5, 'eve
 CREATE TABLE posts (id INT PRIMARY KEY, title VARCHAR(80));
 INSERT INTO posts VALUES (1, 'hello'), (2, 'it''s'), (3, NULL);
 ";
-
-/// A MariaDB account with a password, allowed on the test databases (and their staging
-/// databases, named after them); dropped at the end.
-struct MariaUser {
-    name: String,
-}
-
-impl MariaUser {
-    fn create(password: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("cutover_u_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let sql = format!(
-            "CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'; CREATE USER '{name}'@'localhost' IDENTIFIED BY \
-             '{password}'; GRANT ALL ON `cutover\\_it\\_%`.* TO '{name}'@'%'; GRANT ALL ON `cutover\\_it\\_%`.* TO \
-             '{name}'@'localhost';"
-        );
-        run_ok(Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", &sql]), b"");
-        Self { name }
-    }
-}
-
-impl Drop for MariaUser {
-    fn drop(&mut self) {
-        let sql = format!("DROP USER IF EXISTS '{0}'@'%'; DROP USER IF EXISTS '{0}'@'localhost';", self.name);
-        let _ = Command::new("mariadb")
-            .args(["-h", "127.0.0.1", "-u", "root", "-e", &sql])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// Hosts, a project deploying to them, and a database of its own with the seed in it.
 struct Case {
@@ -85,7 +53,10 @@ impl Case {
         db.load(SEED.as_bytes());
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let password = format!("Pw-{}-{}-q7Zr", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let user = (kind == Kind::Mariadb).then(|| MariaUser::create(&password));
+        let user = (kind == Kind::Mariadb).then(|| {
+            let name = MariaUser::unique_name("cutover_u");
+            MariaUser::create(&name, &["%", "localhost"], Some(&password), &["cutover\\_it\\_%"])
+        });
         let project = support::ssh_project(&hosts, "");
         let case = Self { kind, project, hosts, db, user, password, db_host: db_host.map(str::to_owned) };
         case.config(&[]);

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use support::cli::{Run, current};
-use support::db::{Db, Kind, run_ok};
+use support::db::{Db, Kind, MariaUser, run_ok};
 use support::hosts::SshHosts;
 use support::stack::{ALIAS, CERT_PATH, KEY_PATH, NAME, NGINX_CONF, Spec, Stack, Web};
 
@@ -45,41 +45,11 @@ fn available() -> bool {
         && Kind::Mariadb.require()
 }
 
-/// A MariaDB account of its own (`'user'@'127.0.0.1'`, all rights on one database), dropped
-/// at the end.
-struct DbUser(String);
-
-impl DbUser {
-    fn create(db: &Db, password: &str) -> DbUser {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("cutover_lv_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let sql = format!(
-            "CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{}'; GRANT ALL ON `{}`.* TO '{name}'@'127.0.0.1';",
-            password.replace('\\', "\\\\").replace('\'', "\\'"),
-            db.name
-        );
-        run_ok(Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", &sql]), b"");
-        DbUser(name)
-    }
-}
-
-impl Drop for DbUser {
-    fn drop(&mut self) {
-        let sql = format!("DROP USER IF EXISTS '{}'@'127.0.0.1'", self.0);
-        let _ = Command::new("mariadb")
-            .args(["-h", "127.0.0.1", "-u", "root", "-e", &sql])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// The shop on its stack: the project (the fixture in `app/`, the preset's config), the
 /// databases and accounts, and a scratch directory outside the release (the age key, scripts
 /// run on the hosts). Fields drop in order: the accounts before their databases, the stack last.
 struct Shop {
-    _users: Vec<DbUser>,
+    _users: Vec<MariaUser>,
     staging_db: Db,
     prod_db: Db,
     scratch: tempfile::TempDir,
@@ -286,14 +256,19 @@ fn setup(pebble: bool) -> Option<Shop> {
         shop.cutover(&["--env", env, "secrets", "rotate"]).ok();
         shop.set_secret(env, "MAIL_PASSWORD", &format!("mail-password-of-{env}"));
         let db = if env == "staging" { &shop.staging_db } else { &shop.prod_db };
-        let user = DbUser::create(db, &shop.secret(env, "DB_PASSWORD"));
+        let user = MariaUser::create(
+            &MariaUser::unique_name("cutover_lv"),
+            &["127.0.0.1"],
+            Some(&shop.secret(env, "DB_PASSWORD")),
+            &[&db.name],
+        );
         let template = format!(".env.{env}.template");
         let text: Vec<String> = shop
             .read(&template)
             .lines()
             .map(|line| match line.split_once('=').map(|(k, _)| k) {
                 Some("DB_DATABASE") => format!("DB_DATABASE={}", db.name),
-                Some("DB_USERNAME") => format!("DB_USERNAME={}", user.0),
+                Some("DB_USERNAME") => format!("DB_USERNAME={}", user.name),
                 _ => line.to_owned(),
             })
             .collect();

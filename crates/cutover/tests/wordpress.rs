@@ -25,7 +25,7 @@ use cutover_testkit::certs::Ca;
 use cutover_testkit::nginx::{Nginx, Site};
 use cutover_testkit::php_fpm::{self, PhpFpm};
 use support::cli::{Run, current};
-use support::db::{Db, Kind, run_ok};
+use support::db::{Db, Kind, MariaUser, run_ok};
 use support::hosts::SshHosts;
 
 /// Where Debian's `wordpress` package puts WordPress (some entries are symlinks into
@@ -50,42 +50,12 @@ fn available() -> bool {
         && Kind::Mariadb.require()
 }
 
-/// A MariaDB account of its own (`'user'@'127.0.0.1'`, all rights on one database), dropped
-/// at the end.
-struct DbUser(String);
-
-impl DbUser {
-    fn create(db: &Db, password: &str) -> DbUser {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("cutover_wp_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let sql = format!(
-            "CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{}'; GRANT ALL ON `{}`.* TO '{name}'@'127.0.0.1';",
-            password.replace('\\', "\\\\").replace('\'', "\\'"),
-            db.name
-        );
-        run_ok(Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", &sql]), b"");
-        DbUser(name)
-    }
-}
-
-impl Drop for DbUser {
-    fn drop(&mut self) {
-        let sql = format!("DROP USER IF EXISTS '{}'@'127.0.0.1'", self.0);
-        let _ = Command::new("mariadb")
-            .args(["-h", "127.0.0.1", "-u", "root", "-e", &sql])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// The site: its project (WordPress + `cutover init --preset wordpress`), the hosts, the web
 /// servers and the databases. Fields drop in order: the servers before the hosts' directories.
 struct Wp {
     _nginx: Nginx,
     _fpm: PhpFpm,
-    _users: Vec<DbUser>,
+    _users: Vec<MariaUser>,
     staging_db: Db,
     prod_db: Db,
     hosts: SshHosts,
@@ -269,14 +239,19 @@ fn setup() -> Option<Wp> {
     for (env, db) in [("staging", &wp.staging_db), ("production", &wp.prod_db)] {
         wp.cutover(&["--env", env, "secrets", "rotate"]).ok();
         let password = wp.cutover(&["--env", env, "secrets", "get", "DB_PASSWORD", "--reveal"]).ok().stdout;
-        let user = DbUser::create(db, password.trim_end_matches('\n'));
+        let user = MariaUser::create(
+            &MariaUser::unique_name("cutover_wp"),
+            &["127.0.0.1"],
+            Some(password.trim_end_matches('\n')),
+            &[&db.name],
+        );
         let template = format!(".env.{env}.template");
         let text = wp.read(&template);
         let text = text
             .lines()
             .map(|line| match line.split_once('=').map(|(k, _)| k) {
                 Some("DB_NAME") => format!("DB_NAME={}", db.name),
-                Some("DB_USER") => format!("DB_USER={}", user.0),
+                Some("DB_USER") => format!("DB_USER={}", user.name),
                 Some("DB_HOST") => "DB_HOST=127.0.0.1".to_owned(),
                 _ => line.to_owned(),
             })
@@ -590,13 +565,18 @@ fn wordpress_launched_on_the_fast_path_then_a_php_fatal_rolled_back_and_a_bad_mi
     for (env, db) in [("staging", &staging_db), ("production", &prod_db)] {
         cutover(&["--env", env, "secrets", "rotate"]).ok();
         let password = cutover(&["--env", env, "secrets", "get", "DB_PASSWORD", "--reveal"]).ok().stdout;
-        let user = DbUser::create(db, password.trim_end_matches('\n'));
+        let user = MariaUser::create(
+            &MariaUser::unique_name("cutover_wp"),
+            &["127.0.0.1"],
+            Some(password.trim_end_matches('\n')),
+            &[&db.name],
+        );
         let template = format!(".env.{env}.template");
         let text: Vec<String> = read(&template)
             .lines()
             .map(|line| match line.split_once('=').map(|(k, _)| k) {
                 Some("DB_NAME") => format!("DB_NAME={}", db.name),
-                Some("DB_USER") => format!("DB_USER={}", user.0),
+                Some("DB_USER") => format!("DB_USER={}", user.name),
                 Some("DB_HOST") => "DB_HOST=127.0.0.1".to_owned(),
                 _ => line.to_owned(),
             })

@@ -284,6 +284,50 @@ impl Drop for Db {
     }
 }
 
+/// A MariaDB account of one test, dropped with it: `name` at each of `at` (`127.0.0.1`, or
+/// `%` and `localhost`), with `password` if any, and every right on each of `databases`
+/// (names or `LIKE` patterns, as `GRANT … ON \`PATTERN\`.*` takes them).
+pub struct MariaUser {
+    pub name: String,
+    at: &'static [&'static str],
+}
+
+impl MariaUser {
+    pub fn create(name: &str, at: &'static [&'static str], password: Option<&str>, databases: &[&str]) -> Self {
+        let mut sql = String::new();
+        for host in at {
+            sql += &format!("CREATE USER '{name}'@'{host}'");
+            if let Some(password) = password {
+                sql += &format!(" IDENTIFIED BY '{}'", password.replace('\\', "\\\\").replace('\'', "\\'"));
+            }
+            sql += ";";
+            for db in databases {
+                sql += &format!(" GRANT ALL ON `{db}`.* TO '{name}'@'{host}';");
+            }
+        }
+        run_ok(Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-e", &sql]), b"");
+        Self { name: name.to_owned(), at }
+    }
+
+    /// A name no other account of this test run has: `PREFIX_PID_N`.
+    pub fn unique_name(prefix: &str) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        format!("{prefix}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Drop for MariaUser {
+    fn drop(&mut self) {
+        let sql: String = self.at.iter().map(|host| format!("DROP USER IF EXISTS '{}'@'{host}';", self.name)).collect();
+        let _ = Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-u", "root", "-e", &sql])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// An SQL expression for a string (`binary`: a byte string) written in hex, for `kind`.
 pub fn hex_literal(kind: Kind, bytes: &[u8], binary: bool) -> String {
     let h = hex(bytes);

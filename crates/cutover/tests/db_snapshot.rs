@@ -659,6 +659,30 @@ fn a_dump_that_does_not_end_whole_is_no_snapshot() {
     }
 }
 
+/// zstd missing on the db host: a snapshot fails saying so, naming environment, host and
+/// step, and leaves nothing; a restore of a snapshot taken before fails the same way before it
+/// changes anything.
+#[test]
+fn zstd_missing_on_the_db_host_is_said_and_changes_nothing() {
+    let Some(case) = Case::new(Kind::Mariadb, 1, None) else { return };
+    case.cutover(&["db", "snapshot", "--id", "before"]).ok();
+    case.db.query("DELETE FROM users WHERE id = 1");
+    let now = case.fingerprint();
+    let zstd = run_ok(Command::new("sh").args(["-c", "command -v zstd"]), b"");
+    let zstd = std::fs::canonicalize(std::str::from_utf8(&zstd).unwrap().trim()).unwrap();
+    case.hosts.hide_program(1, zstd.to_str().unwrap());
+    let failed = case.cutover(&["db", "snapshot", "--id", "after"]).code(1);
+    for text in ["environment `production`", "`h1`", "snapshotting", "zstd not found on this host"] {
+        assert!(failed.stderr.contains(text), "`{text}` missing from:\n{}", failed.stderr);
+    }
+    let mut left: Vec<_> = std::fs::read_dir(case.snapshots_dir(1)).unwrap().map(|e| e.unwrap().file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["before.json", "before.sql.zst"], "nothing else is left");
+    let refused = case.cutover(&["db", "restore", "before", "-y"]).code(1);
+    assert!(refused.stderr.contains("zstd not found on this host"), "{}", refused.stderr);
+    assert_eq!(case.fingerprint(), now, "the restore changed nothing");
+}
+
 /// A `mariadb-dump` in `dir` that notes it started (`dir/dumping`) and waits for `dir/go`
 /// (at most 30 s) before dumping: what a test does in between happens while the snapshot runs.
 fn held_dump(dir: &Path) -> String {

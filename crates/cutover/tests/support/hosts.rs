@@ -300,6 +300,19 @@ impl SshHosts {
         assert!(status.success(), "SshHosts: cannot give host {i} the login shell {shell}");
     }
 
+    /// Takes the program at `program` (absolute) away from host `i`, inside its mount namespace
+    /// only: `/dev/null` bound over it, which no `command -v` takes for a program.
+    pub fn hide_program(&self, i: usize, program: &str) {
+        let host = self.host(i);
+        let sshd = host.sshd.lock().unwrap_or_else(PoisonError::into_inner);
+        let pid = sshd.as_ref().expect("host is running").child.id();
+        let status = Command::new("nsenter")
+            .args(["--target", &pid.to_string(), "--mount", "--", "mount", "--bind", "/dev/null", program])
+            .status()
+            .expect("run nsenter");
+        assert!(status.success(), "SshHosts: cannot hide {program} on host {i}");
+    }
+
     /// Puts a `/bin/sh` script in place of the program at `program` (absolute) on host `i`,
     /// inside its mount namespace only (a bind mount over it); the script finds the real
     /// program, copied aside, at `$real`. Returns nothing: the host's commands run the script.

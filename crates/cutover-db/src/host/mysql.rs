@@ -99,13 +99,12 @@ fn stat_line(db: &Database, table: &str, checksum: bool) -> String {
 
 /// For a snapshot: defines `dump_counted`, which runs `dump_db` with `--verbose` and counts and
 /// checksums each of `tables` as the dump reaches it (it says `-- Retrieving table structure
-/// for table NAME...` on stderr before it reads the table's rows), into
-/// `$cutover_tmp/stats` as [`stats`] prints them, then (if it did not fail) any table it did
-/// not name. Read
-/// together, the checksum finds the pages the dump just brought into the buffer pool; read
-/// apart, a database larger than the pool (128 MB by default) is read from disk twice, which
-/// made a snapshot a quarter slower than the dump. The dump's other stderr lines pass through;
-/// a failed count leaves `$cutover_tmp/stats.rc`.
+/// for table NAME...` on stderr before it reads the table's rows), into `$cutover_tmp/stats`
+/// as [`stats`] prints them, then (if the dump did not fail) any table it did not name. Read
+/// together, the checksum finds many of the pages the dump just brought into the buffer pool;
+/// read apart, a database larger than the pool (128 MB by default) is read from disk twice,
+/// which made a snapshot a quarter slower than the dump. The dump's other stderr lines pass
+/// through; a failed count leaves `$cutover_tmp/stats.rc`.
 pub(super) fn counted_dump(db: &Database, tables: &[String]) -> String {
     let mut s = String::from("stat_table() {\n  case $1 in\n");
     for (i, t) in tables.iter().enumerate() {
@@ -125,8 +124,7 @@ pub(super) fn counted_dump(db: &Database, tables: &[String]) -> String {
     case $line in
       "-- Retrieving table structure for table "*"...") t=${{line#-- Retrieving table structure for table }}; stat_table "${{t%...}}" || echo $? > "$cutover_tmp/stats.rc" ;;
       "-- "*) ;;
-      *) printf '%s
-' "$line" >&2 ;;
+      *) printf '%s\n' "$line" >&2 ;;
     esac
   done < "$cutover_tmp/progress" > /dev/null &
   dump_db --verbose 2> "$cutover_tmp/progress" || echo $? > "$cutover_tmp/dump.rc"

@@ -128,7 +128,7 @@ pub fn snapshot(
     let counted = counted_dump(db, host)?;
     let pipe = if let Some((_, counted)) = &counted {
         format!(
-            "{counted}dump_counted | \"$zstd\" -q > \"$tmp\"\nif [ -e \"$cutover_tmp/stats.rc\" ]; then echo \"cutover: counting and \\
+            "{counted}dump_counted | \"$zstd\" -q > \"$tmp\"\nif [ -e \"$cutover_tmp/stats.rc\" ] && [ ! -e \"$cutover_tmp/dump.rc\" ]; then echo \"cutover: counting and \\
              checksumming the tables failed\" >&2; exit 1; fi\ncp \"$cutover_tmp/stats\" \"$cutover_tmp/tail\""
         )
     } else if exit_tells_whole(db.engine) {

@@ -12,7 +12,9 @@
 //!
 //! `CUTOVER_BENCH_DB_MB` (default 1000) is the size of the generated database's dump in MB;
 //! `CUTOVER_BENCH_RUNS` (default 3) the timed runs of each command; `CUTOVER_BENCH_ONLY=copy` or
-//! `snapshot` runs one of the two. The binary is
+//! `snapshot` runs one of the two; `CUTOVER_BENCH_POOL_MB` sets the server's InnoDB buffer
+//! pool to that many MB for the run (given back on exit; unset: the server's own, 128 MB on a
+//! stock Debian MariaDB, a tenth of the database). The binary is
 //! `$CUTOVER_BIN` if set, else the one cargo built for this bench.
 //!
 //! 1. A WordPress-shaped staging database is generated: `bench/gen_wp_dump.py --url-encoded`
@@ -98,6 +100,7 @@ fn main() {
     let version = ok(run(Command::new(&bin).arg("--version"), SHORT_TIMEOUT), "cutover --version").stdout;
     let version = format!("{}, {}", version.trim(), source_revision());
 
+    let pool = Pool::set(env_number("CUTOVER_BENCH_POOL_MB", 0));
     let dbs = Databases::new();
     let generated = generate(&dbs.source, size_mb);
     let hosts = SshHosts::start(2);
@@ -109,10 +112,58 @@ fn main() {
     let copy = (only != "snapshot").then(|| bench.copy_rounds(runs));
     let snapshot = (only != "copy" && bench.has_snapshot()).then(|| bench.snapshot_rounds(runs));
     print!("{}", report(&version, &generated, copy.as_ref(), snapshot.as_ref()));
+    println!("\nInnoDB buffer pool: {} MB{}.", pool.mb, if pool.old.is_some() { " (set for this run)" } else { "" });
     drop(bench);
     drop(hosts);
     drop(dbs);
+    drop(pool);
     eprintln!("vs_mysqldump: done in {:.0?}", started.elapsed());
+}
+
+/// The server's InnoDB buffer pool for the run: set to `mb` (0: left as it is) and given
+/// back when this is dropped.
+struct Pool {
+    mb: u64,
+    old: Option<u64>,
+}
+
+impl Pool {
+    fn set(mb: u64) -> Self {
+        let now: u64 = sql("SELECT @@innodb_buffer_pool_size").trim().parse().expect("the pool size");
+        if mb == 0 || mb * 1024 * 1024 == now {
+            return Self { mb: now / 1024 / 1024, old: None };
+        }
+        Self::resize(mb * 1024 * 1024);
+        Self { mb, old: Some(now) }
+    }
+
+    /// Sets the pool to `bytes` and waits (at most 60 s) until the server says it is that size.
+    fn resize(bytes: u64) {
+        sql(&format!("SET GLOBAL innodb_buffer_pool_size = {bytes}"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // The status is empty before any resize and "Completed resizing …" after one.
+        let done = || {
+            let status = sql("SHOW STATUS LIKE 'Innodb_buffer_pool_resize_status'");
+            let status = status.split_once('\t').map_or("", |(_, v)| v.trim());
+            sql("SELECT @@innodb_buffer_pool_size").trim() == bytes.to_string()
+                && (status.is_empty() || status.starts_with("Completed"))
+        };
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "vs_mysqldump: the buffer pool did not become {bytes} bytes within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        if let Some(old) = self.old {
+            Self::resize(old);
+        }
+    }
 }
 
 fn env_number(name: &str, default: u64) -> u64 {

@@ -176,12 +176,9 @@ trap 'rm -rf "$cutover_tmp"' EXIT
     let mut parts = out.splitn(3, '\n');
     let (size, sha256, tail) =
         (parts.next().unwrap_or(""), parts.next().unwrap_or("").trim(), parts.next().unwrap_or(""));
-    let before = match (before, &counted) {
-        (Some(before), _) => before,
-        (None, Some((names, _))) => {
-            read_stats(host, "counting and checksumming the tables as the dump read them", names, tail)
-        }
-        (None, None) => unreachable!("the tables are counted with the dump or beside it"),
+    let before = match &counted {
+        Some((names, _)) => read_stats(host, "counting and checksumming the tables as the dump read them", names, tail),
+        None => before.expect("without the dump's count, a session of its own counted beside it"),
     };
     let before = match before {
         Ok(before) => before,

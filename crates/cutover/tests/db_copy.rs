@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::cli::Project;
-use support::db::{Db, Kind, MariaUser, pg_user, run_ok};
+use support::db::{Db, Kind, MariaUser, pg_user, run_ok, which};
 use support::hosts::SshHosts;
 use support::php::{self, Keys, verify};
 
@@ -570,7 +570,7 @@ fn an_account_with_rights_on_its_own_database_only_loads_in_place_or_beside_its_
     // one RENAME TABLE; a dump cut short on the way changes nothing and leaves nothing.
     let side = "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE '\\_\\_co%'";
     s.staging.query("DELETE FROM posts WHERE id > 20");
-    let real = which("mariadb-dump").unwrap();
+    let real = which("mariadb-dump").expect("mariadb-dump on PATH");
     let fake = format!("#!/bin/sh\n\"{real}\" \"$@\" | head -c 12000\n");
     let path = tools_without_dump(&s.project.path().join("cut"), Some(&fake));
     let run = s.project.cutover_with(
@@ -622,7 +622,7 @@ fn a_database_that_does_not_exist_and_a_missing_database_setting_are_said_plainl
 fn tools_without_dump(dir: &std::path::Path, fake_dump: Option<&str>) -> String {
     std::fs::create_dir_all(dir).unwrap();
     for tool in ["sh", "mktemp", "rm", "cat", "sed", "grep", "cut", "mariadb", "mysql", "head", "printf", "ssh"] {
-        if let Ok(path) = which(tool) {
+        if let Some(path) = which(tool) {
             let _ = std::os::unix::fs::symlink(path, dir.join(tool));
         }
     }
@@ -632,12 +632,6 @@ fn tools_without_dump(dir: &std::path::Path, fake_dump: Option<&str>) -> String 
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     }
     dir.display().to_string()
-}
-
-fn which(tool: &str) -> Result<String, ()> {
-    let out = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map_err(drop)?;
-    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    if out.status.success() && !path.is_empty() { Ok(path) } else { Err(()) }
 }
 
 /// Staging's tools run on this machine (`db_host = "local"`) with `PATH` set to `path`.
@@ -668,7 +662,7 @@ fn a_missing_dump_tool_and_a_dump_cut_short_are_said_with_env_host_and_step_and_
     assert!(fingerprint(&s.production).is_empty());
 
     // A dump tool that stops half way and still exits 0: its dump does not end as dumps end.
-    let real = which("mariadb-dump").unwrap();
+    let real = which("mariadb-dump").expect("mariadb-dump on PATH");
     std::fs::remove_dir_all(&bin).unwrap();
     let fake = format!("#!/bin/sh\n\"{real}\" \"$@\" | head -c 4000\n");
     let path = tools_without_dump(&bin, Some(&fake));

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process};
 use support::cli::{Project, Run, current};
-use support::db::{Db, Kind, MariaUser, run_ok};
+use support::db::{Db, Kind, MariaUser, run_ok, which};
 use support::hosts::SshHosts;
 
 /// The password of the databases' user, as the secrets provider hands it over.
@@ -642,8 +642,7 @@ fn a_dump_that_does_not_end_whole_is_no_snapshot() {
         ),
     ] {
         let Some(case) = Case::new(kind, 1, None) else { return };
-        let program = run_ok(Command::new("sh").args(["-c", &format!("command -v {tool}")]), b"");
-        let program = std::fs::canonicalize(std::str::from_utf8(&program).unwrap().trim()).unwrap();
+        let program = std::fs::canonicalize(which(tool).expect("the tool on PATH")).unwrap();
         case.hosts.replace_program(1, program.to_str().unwrap(), cut);
         let failed = case.cutover(&["db", "snapshot", "--id", "cut"]).code(1);
         let why = if kind == Kind::Mariadb { "the dump failed (exit 137)" } else { "cut short" };
@@ -668,8 +667,7 @@ fn zstd_missing_on_the_db_host_is_said_and_changes_nothing() {
     case.cutover(&["db", "snapshot", "--id", "before"]).ok();
     case.db.query("DELETE FROM users WHERE id = 1");
     let now = case.fingerprint();
-    let zstd = run_ok(Command::new("sh").args(["-c", "command -v zstd"]), b"");
-    let zstd = std::fs::canonicalize(std::str::from_utf8(&zstd).unwrap().trim()).unwrap();
+    let zstd = std::fs::canonicalize(which("zstd").expect("zstd on PATH")).unwrap();
     case.hosts.hide_program(1, zstd.to_str().unwrap());
     let failed = case.cutover(&["db", "snapshot", "--id", "after"]).code(1);
     for text in ["environment `production`", "`h1`", "snapshotting", "zstd not found on this host"] {
@@ -686,10 +684,7 @@ fn zstd_missing_on_the_db_host_is_said_and_changes_nothing() {
 /// A `mariadb-dump` in `dir` that notes it started (`dir/dumping`) and waits for `dir/go`
 /// (at most 30 s) before dumping: what a test does in between happens while the snapshot runs.
 fn held_dump(dir: &Path) -> String {
-    let real = std::str::from_utf8(&run_ok(Command::new("sh").args(["-c", "command -v mariadb-dump"]), b""))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let real = which("mariadb-dump").expect("mariadb-dump on PATH");
     std::fs::create_dir_all(dir).unwrap();
     let d = dir.display();
     let script = format!(

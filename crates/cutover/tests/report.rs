@@ -94,16 +94,7 @@ impl Launch {
     }
 
     fn run_input(&self, args: &[&str], input: &str) -> Run {
-        use std::io::Write;
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run cutover");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-        Run::from(child.wait_with_output().expect("wait for cutover"))
+        support::cli::run_with_input(&mut self.command(args), input)
     }
 
     fn spawn(&self, args: &[&str], log: &str) -> Child {

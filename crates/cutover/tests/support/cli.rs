@@ -101,32 +101,21 @@ impl Project {
 
     /// Runs the binary with extra environment variables and `input` on stdin.
     pub fn cutover_input(&self, args: &[&str], env: &[(&str, &str)], input: &str) -> Run {
-        use std::io::Write;
-        let mut cmd = self.command(args);
-        cmd.envs(env.iter().copied()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("run cutover");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-        Run::from(child.wait_with_output().expect("wait for cutover"))
+        run_with_input(self.command(args).envs(env.iter().copied()), input)
     }
 
     /// Runs `cutover ARGS` (a shell line) on a terminal (`script` gives it a pty, which also
     /// carries what it writes to stderr on its stdout), with extra environment variables,
     /// typing `input`.
     pub fn on_a_terminal(&self, args: &str, env: &[(&str, &str)], input: &str) -> Run {
-        use std::io::Write;
-        let mut child = Command::new("script")
+        let mut script = Command::new("script");
+        script
             .args(["-qec", &format!("{} {args}", bin().display()), "/dev/null"])
             .current_dir(self.path())
             .env_remove("CUTOVER_CONFIG")
             .env_remove("CUTOVER_ENV")
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("script (util-linux)");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-        Run::from(child.wait_with_output().expect("wait for script"))
+            .envs(env.iter().copied());
+        run_with_input(&mut script, input)
     }
 
     /// Starts the binary without waiting; stdout and stderr go to files in the project dir.
@@ -170,4 +159,10 @@ pub fn assert_complete(deploy_dir: &Path) -> String {
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cutover"))
+}
+
+/// Runs `cmd` with `input` on its stdin (through [`super::db::run`]), its output kept.
+pub fn run_with_input(cmd: &mut Command, input: &str) -> Run {
+    let ran = super::db::run(cmd, input.as_bytes());
+    Run { code: ran.code, stdout: String::from_utf8_lossy(&ran.stdout).into_owned(), stderr: ran.stderr }
 }

@@ -284,6 +284,13 @@ impl Drop for Db {
     }
 }
 
+/// The path `sh`'s `command -v` gives for `tool`, if it finds one.
+pub fn which(tool: &str) -> Option<String> {
+    let out = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().ok()?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !path.is_empty()).then_some(path)
+}
+
 /// A MariaDB account of one test, dropped with it: `name` at each of `at` (`127.0.0.1`, or
 /// `%` and `localhost`), with `password` if any, and every right on each of `databases`
 /// (names or `LIKE` patterns, as `GRANT … ON \`PATTERN\`.*` takes them).

@@ -97,6 +97,9 @@ pub(super) struct Fixer {
     delimiter_line: Option<Vec<u8>>,
     /// Whether the text handed in so far ended with a newline (DELIMITER starts a line).
     at_line_start: bool,
+    /// A removed statement's line ended with the text: its newline, if the next text begins
+    /// with one, goes with it.
+    drop_newline: bool,
     pub fixed: Fixed,
 }
 
@@ -371,6 +374,7 @@ impl Fixer {
             custom_delimiter: false,
             delimiter_line: None,
             at_line_start: true,
+            drop_newline: false,
             fixed: Fixed::default(),
         }
     }
@@ -379,6 +383,7 @@ impl Fixer {
     /// alone, when nothing needed fixing; else `out` holds the fixed text.
     pub fn fix(&mut self, text: &[u8], ansi_quotes: bool, out: &mut Vec<u8>) -> bool {
         let line_start = std::mem::replace(&mut self.at_line_start, text.last().is_none_or(|&b| b == b'\n'));
+        let drop_newline = std::mem::take(&mut self.drop_newline) && text.first() == Some(&b'\n');
         // The end of a DELIMITER line the last text began.
         let mut from = 0;
         if let Some(mut line) = self.delimiter_line.take() {
@@ -396,10 +401,17 @@ impl Fixer {
             }
         }
         if !self.needles.is_match(&text[from..]) {
-            return false;
+            if drop_newline {
+                out.clear();
+                out.extend_from_slice(&text[1..]);
+            }
+            return drop_newline;
         }
         let t = Toks { text, toks: lex(text, from, ansi_quotes, line_start || from > 0) };
         let mut edits: Vec<(usize, usize, &'static [u8])> = Vec::new();
+        if drop_newline {
+            edits.push((0, 1, b""));
+        }
         let create_table = t.code(0).is_some_and(|c| {
             let mut k = c;
             // `/*!50001 CREATE TABLE` and `CREATE TEMPORARY TABLE` too.
@@ -453,16 +465,27 @@ impl Fixer {
                         && let Some(semicolon) = (var..t.toks.len()).find(|&k| t.kind(k) == Some(Kind::Punct(b';')))
                         && t.code(semicolon + 1).is_none()
                     {
-                        // From the start of its line to its `;`: the statement and its line go.
+                        // From the start of its line to its `;`: the statement and its line go,
+                        // the line's newline being the one after the `;` (here, or beginning the
+                        // next text): what follows on that line keeps a line of its own, never
+                        // joining the line before, which may end in a `#` comment.
                         let floor = edits.last().map_or(0, |e| e.1);
                         let mut start = tok.start;
                         while start > floor && matches!(text[start - 1], b' ' | b'\t') {
                             start -= 1;
                         }
-                        if start > floor && text[start - 1] == b'\n' {
-                            start -= 1;
+                        let mut end = t.toks[semicolon].end;
+                        // Its line's start: a newline here, or the one dropped from this text's
+                        // beginning for a statement removed just before.
+                        let line_begins = start > 0 && text[start - 1] == b'\n' && (start > floor || start == 1);
+                        if line_begins {
+                            match text.get(end) {
+                                Some(b'\n') => end += 1,
+                                None => self.drop_newline = true,
+                                Some(_) => {}
+                            }
                         }
-                        edits.push((start, t.toks[semicolon].end, b""));
+                        edits.push((start, end, b""));
                         self.fixed.gtid_statements += 1;
                         i = semicolon + 1;
                         continue;
@@ -677,6 +700,22 @@ mod tests {
              \nCREATE TABLE `e` (`tablespace` int COMMENT 'TABLESPACE `x`');"
         );
         assert_eq!(fixed.tablespaces, 4);
+    }
+
+    /// Found by `properties::token_soup`: a removed statement followed on its line by the next
+    /// one took the newline before it, so the next one joined a `#` comment line, and a second
+    /// pass removed it. Its line's newline is now the one after it, and fixing twice is once.
+    #[test]
+    fn what_follows_a_removed_statement_on_its_line_keeps_a_line_of_its_own() {
+        let pieces = [
+            "\n#/*!50013 DEFINER=`a`@`%` SQL SECURITY INVOKER */\nSET @@SESSION.SQL_LOG_BIN= 0;",
+            "'COPY t (a, b) FROM stdin;\n'",
+        ];
+        let (once, fixed) = fix_all(Server::Mysql, &pieces);
+        assert_eq!(once, "\n#/*!50013 DEFINER=`a`@`%` SQL SECURITY INVOKER */\n'COPY t (a, b) FROM stdin;\n'");
+        assert_eq!(fixed.gtid_statements, 1);
+        let (twice, _) = fix_all(Server::Mysql, &[&once]);
+        assert_eq!(twice, once);
     }
 
     #[test]
